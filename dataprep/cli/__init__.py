@@ -1,0 +1,74 @@
+"""The ``dataprep`` command line: thin commands that parse options and call
+the library. Expected errors (:class:`dataprep.errors.DataprepError`) become a
+one-line message and an exit code, without a traceback (``--debug`` shows it).
+
+Exit codes: 0 done, 1 findings above the requested strictness or a failed
+run, 2 usage.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from dataprep import __version__
+
+app = typer.Typer(
+    name="dataprep",
+    help="Object-detection annotations (VOC, COCO, CSV) to validated, sharded TFRecords.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+_state = {"debug": False}
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"dataprep {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for expected errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+):
+    _state["debug"] = debug
+
+
+def _register() -> None:
+    from dataprep.cli import convert, inspect
+
+    app.add_typer(convert.app, name="convert")
+    app.command("inspect")(inspect.inspect_cmd)
+    app.command("verify", help="Alias of inspect.")(inspect.inspect_cmd)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the exit code."""
+    from dataprep.errors import DataprepError
+
+    try:
+        app(args=argv, prog_name="dataprep")  # standalone: usage errors exit 2 via SystemExit
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except DataprepError as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Option types shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder for the records.")]
+LabelMapOpt = Annotated[Optional[Path], typer.Option(
+    "--label-map", help="StringIntLabelMap .pbtxt to use; default: derived from the data (sorted names, ids from 1).")]
+NumShards = Annotated[Optional[int], typer.Option(
+    "--num-shards", help="Shards per split; default keeps shards near 100-200 MB.")]
+Compression = Annotated[str, typer.Option("--compression", help="none or gzip.")]
+Workers = Annotated[Optional[int], typer.Option("--workers", "-j", help="Worker processes; default: all cores.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the dataprep outputs in an existing OUT.")]
+OnError = Annotated[str, typer.Option(
+    "--on-error", help="fix: fix what is safe, drop the rest; skip: skip images with errors; fail: stop at the first.")]
+Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 if there is any error finding (after the full report).")]
+DropEmpty = Annotated[bool, typer.Option("--drop-empty", help="Drop images without objects (kept as negatives by default).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed for the order of examples in shards.")]
+NoDecode = Annotated[bool, typer.Option(
+    "--no-decode-check", help="Skip the full decode of every image (faster, unsafe).")]
+MaxPixels = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels than this.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]

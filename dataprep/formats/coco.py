@@ -1,0 +1,131 @@
+"""COCO reader: one ``instances_*.json`` + an images folder.
+
+Pixel convention. COCO's ``bbox`` is ``[x, y, width, height]`` with ``(x, y)``
+the top-left corner in continuous pixel coordinates, which is dataprep's hub
+frame already: ``xmin = x, xmax = x + width``.
+
+Category ids keep their original values (COCO's 1..90 with gaps) in the
+label map unless the user passes ``--label-map``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dataprep.boxes import convert
+from dataprep.dataset import Dataset
+from dataprep.errors import AnnotationError, LabelMapError, UsageError
+from dataprep.label_map import LabelMap, LabelMapItem
+from dataprep.validate.findings import DROPPED_BOX, ERROR, WARNING, Finding
+
+
+def _frame(records, columns: list[str], what: str, source: str) -> pd.DataFrame:
+    if not isinstance(records, list):
+        raise AnnotationError(f"{source}: {what!r} must be a list, got {type(records).__name__}")
+    df = pd.DataFrame([r for r in records if isinstance(r, dict)])
+    for c in columns:
+        if c not in df.columns:
+            df[c] = np.nan
+    return df
+
+
+def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
+    """Read a COCO detection JSON into a :class:`Dataset`."""
+    path = Path(annotations)
+    img_dir = Path(images)
+    if not path.is_file():
+        raise UsageError(f"{path}: COCO annotation file not found")
+    if not img_dir.is_dir():
+        raise UsageError(f"{img_dir}: images folder not found")
+    try:
+        data = json.loads(path.read_bytes())
+    except json.JSONDecodeError as exc:
+        raise AnnotationError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise AnnotationError(f"{path}: not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
+    if not isinstance(data, dict) or "images" not in data:
+        raise AnnotationError(f"{path}: not a COCO detection file (no top-level 'images' list)")
+    src = str(path)
+    findings: list[Finding] = []
+
+    imgs = _frame(data.get("images", []), ["id", "file_name", "width", "height"], "images", src)
+    anns = _frame(data.get("annotations", []), ["image_id", "category_id", "bbox", "iscrowd", "area", "id"],
+                  "annotations", src)
+    cats = _frame(data.get("categories", []), ["id", "name"], "categories", src)
+
+    # Categories -> label map with the original ids. Id 0 cannot be kept (it is
+    # the background): renumber from names and say so.
+    label_map = None
+    if len(cats):
+        try:
+            label_map = LabelMap(
+                (LabelMapItem(int(i), str(n)) for i, n in zip(cats["id"], cats["name"])), source=f"{src} categories"
+            )
+        except (LabelMapError, ValueError, TypeError) as exc:
+            label_map = LabelMap.from_names(cats["name"].astype(str))
+            findings.append(Finding(WARNING, "label.renumbered", "categories", src,
+                                    f"{exc}; classes renumbered 1..{len(label_map)} by sorted name", "renamed"))
+    cat_name = dict(zip(pd.to_numeric(cats["id"], errors="coerce"), cats["name"].astype(str))) if len(cats) else {}
+
+    # Images. Ids must be integers, unique; file names present.
+    imgs["id"] = pd.to_numeric(imgs["id"], errors="coerce")
+    bad = imgs["id"].isna() | imgs["file_name"].isna() | imgs["id"].duplicated()
+    for _, r in imgs[bad].iterrows():
+        findings.append(Finding(ERROR, "coco.bad_image_entry", str(r.get("file_name")), src,
+                                f"image entry id={r.get('id')!r} file_name={r.get('file_name')!r} is missing an "
+                                "integer id or a file name, or repeats an id", "skipped image"))
+    imgs = imgs[~bad]
+    images_df = pd.DataFrame({
+        "image_id": imgs["id"].astype("int64"),
+        "file": imgs["file_name"].astype(str),
+        "split": "train",
+        "width": pd.to_numeric(imgs["width"], errors="coerce"),
+        "height": pd.to_numeric(imgs["height"], errors="coerce"),
+        "annotation": src,
+        "error": "",
+    })
+
+    # Annotations.
+    orphan = 0
+    if len(anns):
+        anns = anns.reset_index(drop=True)
+        anns["image_id"] = pd.to_numeric(anns["image_id"], errors="coerce")
+        unknown = ~anns["image_id"].isin(images_df["image_id"])
+        for i, r in anns[unknown].head(1000).iterrows():
+            findings.append(Finding(ERROR, "coco.unknown_image", f"annotation id={r.get('id')}", src,
+                                    f"annotation {i} refers to image_id={r['image_id']!r}, which is not in 'images'",
+                                    DROPPED_BOX))
+        if unknown.sum() > 1000:
+            findings.append(Finding(ERROR, "coco.unknown_image", "...", src,
+                                    f"{int(unknown.sum()) - 1000} more annotations refer to unknown images",
+                                    DROPPED_BOX))
+        orphan = int(unknown.sum())
+        anns = anns[~unknown]
+        bbox = np.full((len(anns), 4), np.nan)
+        for k, b in enumerate(anns["bbox"].tolist()):
+            if isinstance(b, (list, tuple)) and len(b) == 4:
+                try:
+                    bbox[k] = [float(v) for v in b]
+                except (TypeError, ValueError):
+                    pass
+        xyxy = convert(bbox, "xywh", "xyxy")  # COCO [x, y, w, h] is in the hub frame already
+        cid = pd.to_numeric(anns["category_id"], errors="coerce")
+        text = cid.map(cat_name)
+        # An id with no category keeps its id as text so the finding names it.
+        text = text.where(text.notna(), "category_id=" + anns["category_id"].astype(str))
+        objects_df = pd.DataFrame({
+            "image_id": anns["image_id"].astype("int64").to_numpy(),
+            "index": anns.groupby("image_id").cumcount().to_numpy(),
+            "text": text.to_numpy(),
+            "xmin": xyxy[:, 0], "ymin": xyxy[:, 1], "xmax": xyxy[:, 2], "ymax": xyxy[:, 3],
+            "is_crowd": pd.to_numeric(anns["iscrowd"], errors="coerce").fillna(0).astype("int8").to_numpy(),
+            "area": pd.to_numeric(anns["area"], errors="coerce").to_numpy(),
+        })
+    else:
+        objects_df = pd.DataFrame(columns=["image_id", "index", "text", "xmin", "ymin", "xmax", "ymax"])
+    return Dataset.build(images_df, objects_df, img_dir, label_map=label_map, findings=findings,
+                         dropped_boxes=orphan, source={"format": "coco", "annotations": src, "images": str(img_dir)})

@@ -1,0 +1,47 @@
+"""Small helpers the readers share."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def list_images(images_dir: Path) -> dict[str, str]:
+    """Map stem -> file name for the image files directly in ``images_dir``
+    (first by sorted name when two share a stem)."""
+    found: dict[str, str] = {}
+    try:
+        names = sorted(e.name for e in os.scandir(images_dir) if e.is_file())
+    except FileNotFoundError:
+        return found
+    for name in names:
+        stem, ext = os.path.splitext(name)
+        if ext.lower() in {e.lower() for e in IMAGE_EXTENSIONS}:
+            found.setdefault(stem, name)
+    return found
+
+
+def to_float(text) -> float:
+    """Parse a number as real annotation files write them ('12', '12.5',
+    ' 320.0 '); NaN when missing or not a number."""
+    if text is None:
+        return float("nan")
+    try:
+        return float(str(text).strip())
+    except ValueError:
+        return float("nan")
+
+
+def to_flag(text) -> int:
+    """VOC 0/1 flags, tolerating '1.0', 'true' and blanks (0 when unknown)."""
+    if text is None:
+        return 0
+    s = str(text).strip().lower()
+    if s in ("1", "true", "yes"):
+        return 1
+    try:
+        return 1 if float(s) >= 1 else 0
+    except ValueError:
+        return 0

@@ -1,0 +1,136 @@
+"""CSV reader: one row per box.
+
+Default layout is the TF Object Detection API's (``generate_tfrecord.py``):
+``filename,width,height,class,xmin,ymin,xmax,ymax``. Other layouts map their
+column names onto these roles (``columns={"class": "cell_type"}``), can give
+``x,y,w,h`` boxes (``box_format="xywh"``) and normalized coordinates.
+
+Pixel convention. CSV coordinates are read as continuous pixel corners
+(``xmin`` is the box's left edge), which is how ``generate_tfrecord.py``
+normalizes them (``xmin / width``); they enter the hub unchanged.
+
+A row whose class and coordinates are all empty declares an image without
+objects (a negative).
+"""
+
+from __future__ import annotations
+
+import csv as _csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dataprep.boxes import convert
+from dataprep.dataset import Dataset
+from dataprep.errors import AnnotationError, UsageError
+from dataprep.validate.findings import ERROR, Finding
+
+ROLES_XYXY = ("filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax")
+ROLES_XYWH = ("filename", "width", "height", "class", "x", "y", "w", "h")
+OPTIONAL = ("width", "height")
+
+
+def parse_columns(spec: str | None) -> tuple[dict[str, str], list[str] | None]:
+    """``"class=cell_type,xmin=x1"`` -> role mapping; ``"filename,cell_type,..."``
+    (no ``=``) -> names for the file's columns in order (a headerless file, or a
+    renaming of all columns)."""
+    if not spec:
+        return {}, None
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if all("=" in p for p in parts):
+        return dict(p.split("=", 1) for p in parts), None
+    if any("=" in p for p in parts):
+        raise UsageError(f"--columns mixes 'role=column' pairs and plain names: {spec!r}")
+    return {}, parts
+
+
+def read_csv(
+    file: str | Path,
+    *,
+    images: str | Path,
+    columns: dict[str, str] | None = None,
+    names: list[str] | None = None,
+    header: bool = True,
+    normalized: bool = False,
+    box_format: str = "xyxy",
+) -> Dataset:
+    """Read a one-row-per-box CSV into a :class:`Dataset`.
+
+    ``columns`` maps roles (``filename, width, height, class, xmin, ymin,
+    xmax, ymax`` or ``x, y, w, h``) to the file's column names; ``names`` gives
+    the file's column names in order (for files without a header row, or to
+    rename every column).
+    """
+    path = Path(file)
+    img_dir = Path(images)
+    if not path.is_file():
+        raise UsageError(f"{path}: CSV file not found")
+    if not img_dir.is_dir():
+        raise UsageError(f"{img_dir}: images folder not found")
+    if box_format not in ("xyxy", "xywh"):
+        raise UsageError(f"--box-format must be xyxy or xywh, got {box_format!r}")
+    roles = ROLES_XYXY if box_format == "xyxy" else ROLES_XYWH
+    src = str(path)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, header=0 if header else None,
+                         names=names, skipinitialspace=True, on_bad_lines="error", engine="python")
+    except (pd.errors.ParserError, _csv.Error, UnicodeDecodeError, ValueError) as exc:
+        raise AnnotationError(f"{src}: malformed CSV: {exc}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    mapping = {role: role for role in roles}
+    mapping.update(columns or {})
+    missing = [f"{role} (column {col!r})" for role, col in mapping.items()
+               if col not in df.columns and role not in OPTIONAL]
+    if missing:
+        raise UsageError(f"{src}: missing columns {', '.join(missing)}; the file has {', '.join(df.columns)}. "
+                         "Map them with --columns role=column,...")
+    findings: list[Finding] = []
+    line = np.arange(len(df)) + (2 if header else 1)  # 1-based file line of each row
+
+    def col(role):
+        name = mapping[role]
+        return df[name].str.strip() if name in df.columns else pd.Series([""] * len(df), index=df.index)
+
+    files = col("filename")
+    no_file = files == ""
+    for ln in line[no_file.to_numpy()]:
+        findings.append(Finding(ERROR, "csv.missing_filename", f"line {ln}", src,
+                                f"line {ln}: the {mapping['filename']!r} column is empty", "dropped box"))
+    coord_roles = roles[4:]
+    raw = np.stack([col(r).to_numpy() for r in coord_roles], axis=1) if len(df) else np.zeros((0, 4), object)
+    coords = np.stack([pd.to_numeric(col(r), errors="coerce").to_numpy(dtype=float) for r in coord_roles], axis=1) \
+        if len(df) else np.zeros((0, 4))
+    text = col("class")
+    negative = (text == "").to_numpy() & (raw == "").all(axis=1) if len(df) else np.zeros(0, bool)
+    bad_num = np.isnan(coords).any(axis=1) & ~negative & ~no_file.to_numpy()
+    for ln, r in zip(line[bad_num], raw[bad_num]):
+        findings.append(Finding(ERROR, "csv.non_numeric", f"line {ln}", src,
+                                f"line {ln}: box {tuple(r)} has missing or non-numeric values", "dropped box"))
+
+    width = pd.to_numeric(col("width"), errors="coerce")
+    height = pd.to_numeric(col("height"), errors="coerce")
+    keep = ~no_file.to_numpy()
+    table = pd.DataFrame({"file": files, "width": width, "height": height, "line": line})[keep]
+    images_df = table.groupby("file", sort=True, as_index=False).agg(
+        width=("width", "first"), height=("height", "first"), line=("line", "first"))
+    images_df["image_id"] = np.arange(1, len(images_df) + 1)
+    images_df["annotation"] = src + ":" + images_df["line"].astype(str)
+    images_df["split"] = "train"
+    id_of = dict(zip(images_df["file"], images_df["image_id"]))
+
+    box_rows = keep & ~negative & ~bad_num
+    xyxy = convert(coords[box_rows], box_format, "xyxy") if box_rows.any() else np.zeros((0, 4))
+    rows = df[box_rows]
+    objects_df = pd.DataFrame({
+        "image_id": files[box_rows].map(id_of).to_numpy(),
+        "index": rows.groupby(files[box_rows]).cumcount().to_numpy(),
+        "text": text[box_rows].to_numpy(),
+        "xmin": xyxy[:, 0], "ymin": xyxy[:, 1], "xmax": xyxy[:, 2], "ymax": xyxy[:, 3],
+    })
+    return Dataset.build(
+        images_df.drop(columns="line"), objects_df, img_dir, findings=findings,
+        dropped_boxes=int(no_file.sum() + bad_num.sum()), box_units="normalized" if normalized else "pixel",
+        source={"format": "csv", "file": src, "images": str(img_dir), "columns": mapping,
+                "normalized": normalized, "box_format": box_format},
+    )

@@ -1,0 +1,191 @@
+"""Pascal VOC reader: ``Annotations/*.xml`` + ``JPEGImages/`` (+ ``ImageSets/Main``).
+
+Pixel convention. VOC coordinates are 1-based, inclusive pixel indices: a box
+covering 0-based pixel columns c0..c1 is written ``xmin = c0 + 1, xmax = c1 + 1``.
+In dataprep's continuous hub frame (pixel i covers [i, i+1)) that box is
+[c0, c1 + 1), so ``xmin_hub = xmin - 1, xmax_hub = xmax`` (same for y), and a
+VOC box's width is ``xmax - xmin + 1``. Float coordinates get the same shift.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from lxml import etree
+
+from dataprep.dataset import Dataset
+from dataprep.errors import UsageError
+from dataprep.formats.common import list_images, to_flag, to_float
+from dataprep.validate.findings import ERROR, INFO, SKIPPED_IMAGE, WARNING, Finding
+
+SPLIT_FILES = ("train", "val", "test", "trainval")
+
+# Untrusted input: no entity expansion, no DTD or network fetches, no huge trees.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def _resolve_folders(root: Path | None, year: str | None, annotations: Path | None, images: Path | None):
+    if annotations is not None or images is not None:
+        if annotations is None or images is None:
+            raise UsageError("--annotations and --images go together: give both folders")
+        base = root if root is not None else annotations.parent
+        return base, Path(annotations), Path(images)
+    if root is None:
+        raise UsageError("give a VOC folder, or --annotations DIR --images DIR")
+    if year:
+        candidate = root / f"VOC{year}"
+        if not (candidate / "Annotations").is_dir():
+            raise UsageError(f"{root}: no VOC{year}/Annotations inside; is this a VOCdevkit folder?")
+        root = candidate
+    if not (root / "Annotations").is_dir():
+        years = sorted(p.name for p in root.glob("VOC*") if (p / "Annotations").is_dir()) if root.is_dir() else []
+        if years:
+            raise UsageError(f"{root} is a VOCdevkit folder with {', '.join(years)}; choose one with --year")
+        raise UsageError(
+            f"{root}: no Annotations/ folder; pass a VOC folder, a VOCdevkit root with --year, "
+            "or --annotations DIR --images DIR"
+        )
+    return root, root / "Annotations", root / "JPEGImages"
+
+
+def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
+    """stem -> split from ImageSets/Main, or None when there are no split files.
+
+    ``trainval`` is used only when neither ``train`` nor ``val`` exists: it is
+    their union, so an image is never written twice.
+    """
+    main = root / "ImageSets" / "Main"
+    present = {s: main / f"{s}.txt" for s in SPLIT_FILES if (main / f"{s}.txt").is_file()}
+    if not present:
+        return None
+    if "trainval" in present and ("train" in present or "val" in present):
+        del present["trainval"]
+    assignment: dict[str, str] = {}
+    for split, path in present.items():
+        for line_no, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+            stem = line.split()[0] if line.strip() else ""
+            if not stem:
+                continue
+            previous = assignment.setdefault(stem, split)
+            if previous != split:
+                findings.append(Finding(WARNING, "split.conflict", stem, str(path),
+                                        f"line {line_no}: {stem!r} is listed in both {previous} and {split}; "
+                                        f"kept in {previous}", "kept"))
+    return assignment
+
+
+def parse_voc_xml(data: bytes, source: str) -> dict:
+    """Parse one VOC annotation; raises ``ValueError`` with the reason if the
+    XML is malformed or is not a VOC annotation."""
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"malformed XML: {exc}") from None
+    if root is None or root.tag != "annotation":
+        raise ValueError(f"not a VOC annotation (root element <{getattr(root, 'tag', None)}>)")
+    size = root.find("size")
+    width = to_float(size.findtext("width")) if size is not None else float("nan")
+    height = to_float(size.findtext("height")) if size is not None else float("nan")
+    objects = []
+    # Only direct <object> children: <part> elements carry their own <bndbox>.
+    for index, obj in enumerate(root.iterfind("object")):
+        box = obj.find("bndbox")
+        coords = [to_float(box.findtext(k)) if box is not None else float("nan") for k in ("xmin", "ymin", "xmax", "ymax")]
+        raw = [box.findtext(k) if box is not None else None for k in ("xmin", "ymin", "xmax", "ymax")]
+        objects.append({
+            "index": index,
+            "text": (obj.findtext("name") or "").strip(),
+            "xmin": coords[0] - 1.0,  # 1-based inclusive -> continuous corners (module docstring)
+            "ymin": coords[1] - 1.0,
+            "xmax": coords[2],
+            "ymax": coords[3],
+            "raw": raw,
+            "difficult": to_flag(obj.findtext("difficult")),
+            "truncated": to_flag(obj.findtext("truncated")),
+            "view": (obj.findtext("pose") or "").strip(),
+        })
+    return {"filename": (root.findtext("filename") or "").strip(), "width": width, "height": height,
+            "objects": objects}
+
+
+def read_voc(
+    root: str | Path | None = None,
+    *,
+    year: str | None = None,
+    annotations: str | Path | None = None,
+    images: str | Path | None = None,
+) -> Dataset:
+    """Read a Pascal VOC folder (or a VOCdevkit root with ``year``, or any
+    ``annotations`` + ``images`` folder pair) into a :class:`Dataset`."""
+    root, ann_dir, img_dir = _resolve_folders(
+        Path(root) if root is not None else None, year,
+        Path(annotations) if annotations is not None else None, Path(images) if images is not None else None,
+    )
+    if not ann_dir.is_dir():
+        raise UsageError(f"{ann_dir}: annotations folder not found")
+    if not img_dir.is_dir():
+        raise UsageError(f"{img_dir}: images folder not found")
+    findings: list[Finding] = []
+    splits = _read_splits(root, findings) if annotations is None else None
+    xml_files = sorted((p for p in os.scandir(ann_dir) if p.is_file() and p.name.lower().endswith(".xml")),
+                       key=lambda p: p.name)
+    on_disk = list_images(img_dir)
+
+    img_rows, obj_rows = [], []
+    for image_id, entry in enumerate(xml_files, start=1):
+        xml_path = Path(entry.path)
+        stem = xml_path.stem
+        ann_name = str(xml_path.relative_to(root)) if xml_path.is_relative_to(root) else str(xml_path)
+        split = "train" if splits is None else splits.get(stem, "")
+        row = {"image_id": image_id, "split": split, "annotation": ann_name, "error": "",
+               "width": np.nan, "height": np.nan}
+        try:
+            parsed = parse_voc_xml(xml_path.read_bytes(), ann_name)
+        except (ValueError, OSError) as exc:
+            row["file"] = on_disk.get(stem, stem + ".jpg")
+            row["error"] = f"annotation unreadable: {exc}"
+            findings.append(Finding(ERROR, "annotation.malformed", stem, ann_name, str(exc), SKIPPED_IMAGE))
+            img_rows.append(row)
+            continue
+        # The image: the file whose stem is the XML's stem (split files name
+        # stems), else the <filename> tag; a disagreeing tag is reported.
+        tag = parsed["filename"]
+        if stem in on_disk:
+            file = on_disk[stem]
+        elif tag and (img_dir / tag).is_file():
+            file = tag
+        else:
+            file = tag or stem + ".jpg"
+        if tag and tag != file and os.path.splitext(tag)[0] != stem:
+            findings.append(Finding(INFO, "voc.filename_mismatch", stem, ann_name,
+                                    f"<filename> says {tag!r} but the image used is {file!r}", "kept"))
+        row.update(file=file, width=parsed["width"], height=parsed["height"])
+        if splits is not None and not split:
+            row["error"] = "listed in no ImageSets/Main split file"
+            findings.append(Finding(WARNING, "split.unlisted", stem, ann_name,
+                                    f"{stem!r} is listed in no ImageSets/Main split file "
+                                    f"({', '.join(SPLIT_FILES)}); add it to one to convert it", SKIPPED_IMAGE))
+        img_rows.append(row)
+        for obj in parsed["objects"]:
+            obj.pop("raw")
+            obj["image_id"] = image_id
+            obj_rows.append(obj)
+
+    if splits is not None:
+        listed = set(splits)
+        found = {Path(e.name).stem for e in xml_files}
+        for stem in sorted(listed - found):
+            findings.append(Finding(WARNING, "split.missing_annotation", stem, "ImageSets/Main",
+                                    f"{stem!r} is listed in {splits[stem]}.txt but has no Annotations/{stem}.xml",
+                                    "kept"))
+    images_df = pd.DataFrame(img_rows, columns=["image_id", "file", "split", "width", "height", "annotation", "error"])
+    objects_df = pd.DataFrame(obj_rows, columns=["image_id", "index", "text", "xmin", "ymin", "xmax", "ymax",
+                                                 "difficult", "truncated", "view"])
+    return Dataset.build(
+        images_df, objects_df, img_dir, findings=findings, assign_ids=True,
+        source={"format": "voc", "root": str(root), "annotations": str(ann_dir), "images": str(img_dir),
+                "year": year, "split_files": splits is not None},
+    )

@@ -1,0 +1,143 @@
+"""``dataprep inspect``: read every record back and check it against the
+contract and the manifest, without TensorFlow; draw a few previews."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from tqdm import tqdm
+
+from dataprep.errors import UsageError
+from dataprep.label_map import LabelMap
+from dataprep.records.example import decode_example
+from dataprep.records.tfrecord import RecordError, read_records
+
+_COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe",
+           "#008080"]
+
+
+@dataclass
+class InspectResult:
+    examples: int = 0
+    boxes: int = 0
+    problems: list[str] = field(default_factory=list)
+    previews: list[Path] = field(default_factory=list)
+    per_split: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_example(ex: dict, where: str, label_map: LabelMap | None) -> list[str]:
+    """The contract checks on one decoded example; returns problems."""
+    p = []
+    if ex["format"] not in ("jpeg", "png"):
+        p.append(f"{where}: image/format {ex['format']!r} is not jpeg or png")
+    if hashlib.sha256(ex["encoded"]).hexdigest() != ex["sha256"]:
+        p.append(f"{where}: image/key/sha256 does not match image/encoded")
+    if not ex["source_id"].isdigit():
+        p.append(f"{where}: image/source_id {ex['source_id']!r} is not a decimal integer")
+    try:
+        im = Image.open(io.BytesIO(ex["encoded"]))
+        im.load()
+        real_fmt = {"JPEG": "jpeg", "PNG": "png", "MPO": "jpeg"}.get(im.format, im.format)
+        if real_fmt != ex["format"]:
+            p.append(f"{where}: image/format says {ex['format']!r} but the bytes are {real_fmt}")
+        if im.size != (ex["width"], ex["height"]):
+            p.append(f"{where}: image is {im.size[0]}x{im.size[1]} but the record says {ex['width']}x{ex['height']}")
+    except Exception as exc:
+        p.append(f"{where}: image does not decode ({type(exc).__name__}: {exc})")
+    b = ex["boxes"]
+    n = len(b)
+    lengths = {k: len(ex[k]) for k in ("texts", "labels", "difficult", "truncated", "is_crowd", "area", "view")}
+    if any(v != n for v in lengths.values()):
+        p.append(f"{where}: {n} boxes but per-object list lengths {lengths}")
+    if n:
+        if not np.isfinite(b).all() or (b < 0).any() or (b > 1).any():
+            p.append(f"{where}: boxes outside [0, 1]: {b[~((b >= 0) & (b <= 1)).all(axis=1)][:3].tolist()}")
+        if (b[:, 0] >= b[:, 2]).any() or (b[:, 1] >= b[:, 3]).any():
+            p.append(f"{where}: a box has min >= max")
+    if any(lbl < 1 for lbl in ex["labels"]):
+        p.append(f"{where}: class/label < 1 (0 is the background): {ex['labels']}")
+    if label_map is not None and lengths["texts"] == lengths["labels"]:
+        for t, lbl in zip(ex["texts"], ex["labels"]):
+            try:
+                if label_map.id_of(t) != lbl:
+                    p.append(f"{where}: class/text {t!r} is id {label_map.id_of(t)} in the label map, "
+                             f"but class/label is {lbl}")
+                    break
+            except Exception:
+                p.append(f"{where}: class/text {t!r} is not in the label map")
+                break
+    return p
+
+
+def draw_preview(ex: dict, path: Path, label_map: LabelMap | None = None) -> None:
+    im = Image.open(io.BytesIO(ex["encoded"])).convert("RGB")
+    draw = ImageDraw.Draw(im)
+    W, H = im.size
+    for (y0, x0, y1, x1), text, label in zip(ex["boxes"], ex["texts"], ex["labels"]):
+        color = _COLORS[int(label) % len(_COLORS)]
+        draw.rectangle([x0 * W, y0 * H, x1 * W - 1, y1 * H - 1], outline=color, width=2)
+        draw.text((x0 * W + 3, y0 * H + 2), f"{text} ({label})", fill=color)
+    im.save(path)
+
+
+def inspect_output(out: str | Path, *, previews: int = 4, preview_dir: Path | None = None,
+                   progress: bool = True) -> InspectResult:
+    out = Path(out)
+    manifest_path = out / "manifest.json"
+    if not manifest_path.is_file():
+        raise UsageError(f"{out}: no manifest.json; is this a dataprep output folder?")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    label_map = LabelMap.read(out / manifest.get("label_map", "label_map.pbtxt"))
+    result = InspectResult()
+    preview_dir = Path(preview_dir) if preview_dir else out / "previews"
+    total = sum(s["examples"] for s in manifest["splits"].values())
+    bar = tqdm(total=total, unit="ex", desc="inspect", disable=not progress, dynamic_ncols=True)
+    for split, info in manifest["splits"].items():
+        n_split = 0
+        for shard in info["shards"]:
+            path = out / shard["file"]
+            if not path.is_file():
+                result.problems.append(f"{path}: listed in the manifest but missing")
+                continue
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != shard["sha256"]:
+                result.problems.append(f"{path}: sha256 {digest[:12]}... differs from the manifest's")
+            n = 0
+            try:
+                for k, data in enumerate(read_records(path)):
+                    where = f"{shard['file']} record {k}"
+                    try:
+                        ex = decode_example(data)
+                    except Exception as exc:
+                        result.problems.append(f"{where}: not a tf.train.Example ({exc})")
+                        continue
+                    result.problems.extend(check_example(ex, where, label_map))
+                    result.boxes += len(ex["boxes"])
+                    if len(result.previews) < previews and len(ex["boxes"]):
+                        preview_dir.mkdir(parents=True, exist_ok=True)
+                        dest = preview_dir / f"{split}-{len(result.previews):02d}.png"
+                        draw_preview(ex, dest, label_map)
+                        result.previews.append(dest)
+                    n += 1
+                    bar.update(1)
+            except RecordError as exc:
+                result.problems.append(str(exc))
+            if n != shard["examples"]:
+                result.problems.append(f"{path}: {n} records but the manifest says {shard['examples']}")
+            n_split += n
+        result.per_split[split] = n_split
+        result.examples += n_split
+        if n_split != info["examples"]:
+            result.problems.append(f"split {split}: {n_split} examples but the manifest says {info['examples']}")
+    bar.close()
+    return result

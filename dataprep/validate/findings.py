@@ -1,0 +1,122 @@
+"""Findings: every problem found in the input is a record, not an exception.
+
+A finding names the item (an image, an object within an image, a row), the
+file, the offending value (``detail``) and what was done (``action``). They
+are collected in a :class:`Report`, counted per code, printed as a summary
+table and written to ``report.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+#: Severities, most severe first.
+ERROR, WARNING, INFO = "error", "warning", "info"
+_RANK = {ERROR: 0, WARNING: 1, INFO: 2}
+
+# Actions taken about a finding.
+KEPT, FIXED, CLIPPED, SWAPPED, DROPPED_BOX, SKIPPED_IMAGE, REENCODED, ROTATED, RENAMED = (
+    "kept",
+    "fixed",
+    "clipped",
+    "swapped",
+    "dropped box",
+    "skipped image",
+    "re-encoded",
+    "rotated",
+    "renamed",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str
+    code: str
+    item: str
+    file: str
+    detail: str
+    action: str = KEPT
+
+    def message(self) -> str:
+        where = f"{self.file}: " if self.file else ""
+        item = f"{self.item}: " if self.item and self.item != self.file else ""
+        return f"{where}{item}{self.detail} [{self.code}; {self.action}]"
+
+
+@dataclass
+class Counts:
+    """The accounting that must always balance."""
+
+    images_read: int = 0
+    images_written: int = 0
+    images_skipped: int = 0
+    boxes_read: int = 0
+    boxes_written: int = 0
+    boxes_dropped: int = 0
+
+    def check(self) -> None:
+        if self.images_read != self.images_written + self.images_skipped:
+            raise AssertionError(
+                f"accounting error: images read {self.images_read} != written {self.images_written}"
+                f" + skipped {self.images_skipped}"
+            )
+        if self.boxes_read != self.boxes_written + self.boxes_dropped:
+            raise AssertionError(
+                f"accounting error: boxes read {self.boxes_read} != written {self.boxes_written}"
+                f" + dropped {self.boxes_dropped}"
+            )
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    counts: Counts = field(default_factory=Counts)
+
+    def add(self, finding: Finding) -> None:
+        self.findings.append(finding)
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        self.findings.extend(findings)
+
+    def by_code(self) -> dict[str, int]:
+        return dict(sorted(Counter(f.code for f in self.findings).items()))
+
+    def by_severity(self) -> dict[str, int]:
+        c = Counter(f.severity for f in self.findings)
+        return {s: c.get(s, 0) for s in (ERROR, WARNING, INFO)}
+
+    def has_errors(self) -> bool:
+        return any(f.severity == ERROR for f in self.findings)
+
+    def to_dict(self) -> dict:
+        return {
+            "counts": asdict(self.counts),
+            "by_severity": self.by_severity(),
+            "by_code": self.by_code(),
+            "findings": [asdict(f) for f in sorted(self.findings, key=lambda f: (_RANK[f.severity], f.code))],
+        }
+
+    def write(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def summary_lines(self, per_code: int = 3) -> list[str]:
+        """A readable table grouped by code, with the first few items of each."""
+        if not self.findings:
+            return ["No findings: every image and box passed the checks."]
+        groups: dict[str, list[Finding]] = {}
+        for f in sorted(self.findings, key=lambda f: (_RANK[f.severity], f.code)):
+            groups.setdefault(f.code, []).append(f)
+        width = max(len(c) for c in groups)
+        lines = [f"{'severity':8}  {'code':{width}}  {'count':>6}  action / first items"]
+        for code, fs in groups.items():
+            actions = ", ".join(sorted({f.action for f in fs}))
+            lines.append(f"{fs[0].severity:8}  {code:{width}}  {len(fs):6d}  {actions}")
+            for f in fs[:per_code]:
+                lines.append(f"{'':8}  {'':{width}}  {'':6}    {f.message()}")
+            if len(fs) > per_code:
+                lines.append(f"{'':8}  {'':{width}}  {'':6}    ... and {len(fs) - per_code} more in report.json")
+        return lines

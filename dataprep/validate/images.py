@@ -1,0 +1,177 @@
+"""Image checks: read the bytes, find their real format and size, decode them
+(the check users need most), and fix what can be fixed without guessing.
+
+Runs in the conversion's worker processes, once per image, and returns the
+bytes to write (the original bytes unless a fix re-encoded them) with the
+findings about that image.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from dataprep.validate.findings import ERROR, INFO, KEPT, REENCODED, ROTATED, SKIPPED_IMAGE, WARNING, Finding
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: Images with more pixels than this are refused, not decoded (decompression bombs).
+DEFAULT_MAX_PIXELS = 100_000_000
+_EXIF_ORIENTATION = 0x0112
+_EXTENSION_FORMAT = {".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".png": "png"}
+
+
+def sniff_format(data: bytes) -> str | None:
+    """``'jpeg'`` or ``'png'`` from the magic bytes, else None."""
+    if data.startswith(JPEG_MAGIC):
+        return "jpeg"
+    if data.startswith(PNG_MAGIC):
+        return "png"
+    return None
+
+
+@dataclass
+class ImageResult:
+    data: bytes | None  # None: the image is skipped (see findings)
+    format: str = ""
+    width: int = 0
+    height: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+
+def safe_join(root: Path, rel: str) -> Path | None:
+    """``root / rel`` unless ``rel`` escapes ``root`` (absolute, ``..``)."""
+    if not rel or os.path.isabs(rel) or "\x00" in rel:
+        return None
+    joined = os.path.normpath(os.path.join(root, rel))
+    base = os.path.normpath(root)
+    if joined != base and not joined.startswith(base + os.sep):
+        return None
+    return Path(joined)
+
+
+def _encode(im: Image.Image, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "jpeg":
+        im.convert("RGB").save(buf, "JPEG", quality=95)
+    else:
+        if im.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+            im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
+        im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def check_image(
+    root: Path,
+    rel: str,
+    annotated_size: tuple[float, float] = (float("nan"), float("nan")),
+    *,
+    decode: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> ImageResult:
+    """Check one image file; see the module docstring."""
+    findings: list[Finding] = []
+
+    def skip(code: str, detail: str) -> ImageResult:
+        findings.append(Finding(ERROR, code, rel, rel, detail, SKIPPED_IMAGE))
+        return ImageResult(None, findings=findings)
+
+    path = safe_join(root, rel)
+    if path is None:
+        return skip("image.path_escapes_root", f"image path {rel!r} is outside the images folder {root}; refused")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return skip("image.missing", f"image file not found: {path}")
+    except (IsADirectoryError, PermissionError, OSError) as exc:
+        return skip("image.unreadable", f"cannot read {path}: {exc.strerror or exc}")
+    if not data:
+        return skip("image.not_an_image", "the file is empty (0 bytes)")
+
+    fmt = sniff_format(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        return skip("image.too_large", f"refused, not decoded: {exc}")
+    except Exception as exc:  # Pillow raises many types for non-images
+        return skip("image.not_an_image", f"not a readable image ({type(exc).__name__}: {exc})")
+    width, height = im.size
+    if width * height > max_pixels:
+        return skip("image.too_large",
+                    f"{width}x{height} = {width * height:,} pixels is over the limit of {max_pixels:,} "
+                    "(a decompression bomb?); refused, not decoded (raise --max-pixels to allow it)")
+    if width <= 0 or height <= 0:
+        return skip("image.not_an_image", f"image size {width}x{height}")
+    if decode:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                im.load()
+        except Exception as exc:
+            return skip("image.undecodable", f"the {fmt or im.format} data does not decode: {type(exc).__name__}: {exc}")
+
+    ext_fmt = _EXTENSION_FORMAT.get(os.path.splitext(rel)[1].lower())
+    reencode_to: str | None = None
+    if fmt is None:
+        findings.append(Finding(WARNING, "image.unsupported_format", rel, rel,
+                                f"{im.format} images are not readable by TF detection decoders; re-encoded as PNG",
+                                REENCODED))
+        reencode_to = "png"
+    elif ext_fmt is not None and ext_fmt != fmt:
+        findings.append(Finding(INFO, "image.format_mismatch", rel, rel,
+                                f"the bytes are {fmt.upper()} but the name says {ext_fmt.upper()}; "
+                                f"recorded as image/format={fmt!r}", KEPT))
+    if fmt == "jpeg" and im.mode in ("CMYK", "YCCK"):
+        findings.append(Finding(WARNING, "image.cmyk", rel, rel,
+                                f"{im.mode} JPEG does not decode to RGB in TensorFlow; re-encoded as RGB JPEG",
+                                REENCODED))
+        reencode_to = "jpeg"
+    if fmt == "png" and im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        findings.append(Finding(WARNING, "image.high_bit_depth", rel, rel,
+                                f"{im.mode} PNG re-encoded as 8-bit so it decodes to uint8 RGB", REENCODED))
+        im = im.point(lambda v: v / 256).convert("L") if im.mode != "F" else im.convert("L")
+        reencode_to = "png"
+
+    # EXIF orientation. TensorFlow's decoders ignore it, so the record's pixels
+    # are the stored pixels. If the annotation's size matches the *rotated*
+    # image, the annotator saw it upright: bake the rotation into the pixels.
+    orientation = im.getexif().get(_EXIF_ORIENTATION, 1) if fmt == "jpeg" else 1
+    ann_w, ann_h = annotated_size
+    known = ann_w == ann_w and ann_h == ann_h and ann_w > 0 and ann_h > 0
+    if orientation not in (None, 1):
+        swaps = orientation in (5, 6, 7, 8)
+        if known and swaps and (int(ann_w), int(ann_h)) == (height, width) and width != height:
+            im = ImageOps.exif_transpose(im)
+            width, height = im.size
+            reencode_to = reencode_to or "jpeg"
+            findings.append(Finding(WARNING, "image.exif_rotated", rel, rel,
+                                    f"EXIF orientation {orientation}: the annotation's size {int(ann_w)}x{int(ann_h)} "
+                                    f"is the upright image, so the rotation was applied to the pixels", ROTATED))
+        elif known and (int(ann_w), int(ann_h)) == (width, height) and swaps:
+            findings.append(Finding(INFO, "image.exif_ignored", rel, rel,
+                                    f"EXIF orientation {orientation}: the annotation's size matches the stored "
+                                    "pixels, so they were kept as stored", KEPT))
+        else:
+            findings.append(Finding(WARNING, "image.exif_ambiguous", rel, rel,
+                                    f"EXIF orientation {orientation} and the annotation's size cannot tell whether "
+                                    "the annotator saw the image rotated; pixels kept as stored (as TensorFlow "
+                                    "decodes them): check the boxes", KEPT))
+
+    if known and (int(round(ann_w)), int(round(ann_h))) != (width, height):
+        findings.append(Finding(WARNING, "image.size_mismatch", rel, rel,
+                                f"the annotation says {ann_w:g}x{ann_h:g} but the image is {width}x{height}; "
+                                "boxes are normalized by the real size", KEPT))
+
+    if reencode_to is not None:
+        if not decode:
+            im.load()
+        data = _encode(im, reencode_to)
+        fmt = reencode_to
+    return ImageResult(data, fmt, width, height, findings)
