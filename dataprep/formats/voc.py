@@ -92,23 +92,50 @@ def parse_voc_xml(data: bytes, source: str) -> dict:
     objects = []
     # Only direct <object> children: <part> elements carry their own <bndbox>.
     for index, obj in enumerate(root.iterfind("object")):
-        box = obj.find("bndbox")
-        coords = [to_float(box.findtext(k)) if box is not None else float("nan") for k in ("xmin", "ymin", "xmax", "ymax")]
-        raw = [box.findtext(k) if box is not None else None for k in ("xmin", "ymin", "xmax", "ymax")]
+        fields = {child.tag: child for child in obj}
+        box = fields.get("bndbox")
+        coords = {c.tag: c.text for c in box} if box is not None else {}
+        name, pose = fields.get("name"), fields.get("pose")
         objects.append({
             "index": index,
-            "text": (obj.findtext("name") or "").strip(),
-            "xmin": coords[0] - 1.0,  # 1-based inclusive -> continuous corners (module docstring)
-            "ymin": coords[1] - 1.0,
-            "xmax": coords[2],
-            "ymax": coords[3],
-            "raw": raw,
-            "difficult": to_flag(obj.findtext("difficult")),
-            "truncated": to_flag(obj.findtext("truncated")),
-            "view": (obj.findtext("pose") or "").strip(),
+            "text": (name.text or "").strip() if name is not None else "",
+            "xmin": to_float(coords.get("xmin")) - 1.0,  # 1-based inclusive -> continuous (module docstring)
+            "ymin": to_float(coords.get("ymin")) - 1.0,
+            "xmax": to_float(coords.get("xmax")),
+            "ymax": to_float(coords.get("ymax")),
+            "difficult": to_flag(fields["difficult"].text) if "difficult" in fields else 0,
+            "truncated": to_flag(fields["truncated"].text) if "truncated" in fields else 0,
+            "view": (pose.text or "").strip() if pose is not None else "",
         })
     return {"filename": (root.findtext("filename") or "").strip(), "width": width, "height": height,
             "objects": objects}
+
+
+def _parse_file(path: str):
+    try:
+        with open(path, "rb") as f:
+            return parse_voc_xml(f.read(), path)
+    except (ValueError, OSError) as exc:
+        return exc
+
+
+def _parse_chunk(paths: list[str]) -> list:
+    return [_parse_file(p) for p in paths]
+
+
+def _parse_all(paths: list[str], workers: int | None) -> list:
+    """Parse the XML files, in worker processes when there are many."""
+    from dataprep.convert import default_workers  # noqa: PLC0415 (avoid an import cycle)
+
+    workers = workers or default_workers()
+    if workers <= 1 or len(paths) < 2000:
+        return _parse_chunk(paths)
+    import multiprocessing
+
+    size = 500
+    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return [r for part in pool.imap(_parse_chunk, chunks) for r in part]
 
 
 def read_voc(
@@ -117,6 +144,7 @@ def read_voc(
     year: str | None = None,
     annotations: str | Path | None = None,
     images: str | Path | None = None,
+    workers: int | None = None,
 ) -> Dataset:
     """Read a Pascal VOC folder (or a VOCdevkit root with ``year``, or any
     ``annotations`` + ``images`` folder pair) into a :class:`Dataset`."""
@@ -134,17 +162,17 @@ def read_voc(
                        key=lambda p: p.name)
     on_disk = list_images(img_dir)
 
+    parsed_all = _parse_all([e.path for e in xml_files], workers)
     img_rows, obj_rows = [], []
-    for image_id, entry in enumerate(xml_files, start=1):
-        xml_path = Path(entry.path)
-        stem = xml_path.stem
-        ann_name = str(xml_path.relative_to(root)) if xml_path.is_relative_to(root) else str(xml_path)
+    root_prefix = str(root) + os.sep
+    for image_id, (entry, parsed) in enumerate(zip(xml_files, parsed_all), start=1):
+        stem = os.path.splitext(entry.name)[0]
+        ann_name = entry.path[len(root_prefix):] if entry.path.startswith(root_prefix) else entry.path
         split = "train" if splits is None else splits.get(stem, "")
         row = {"image_id": image_id, "split": split, "annotation": ann_name, "error": "",
                "width": np.nan, "height": np.nan}
-        try:
-            parsed = parse_voc_xml(xml_path.read_bytes(), ann_name)
-        except (ValueError, OSError) as exc:
+        if isinstance(parsed, Exception):
+            exc = parsed
             row["file"] = on_disk.get(stem, stem + ".jpg")
             row["error"] = f"annotation unreadable: {exc}"
             findings.append(Finding(ERROR, "annotation.malformed", stem, ann_name, str(exc), SKIPPED_IMAGE))
@@ -170,7 +198,6 @@ def read_voc(
                                     f"({', '.join(SPLIT_FILES)}); add it to one to convert it", SKIPPED_IMAGE))
         img_rows.append(row)
         for obj in parsed["objects"]:
-            obj.pop("raw")
             obj["image_id"] = image_id
             obj_rows.append(obj)
 
