@@ -1,0 +1,66 @@
+"""SSD anchors: generation, pipeline.config I/O, coverage analysis, suggestions.
+
+Pure numpy; importing this package never imports TensorFlow.
+
+>>> from dataprep.anchors import AnchorConfig, ssd_anchors, anchor_coverage
+>>> ssd_anchors(300).shape
+(1917, 4)
+"""
+
+from dataprep.anchors.config import (
+    PipelineSettings,
+    parse_pipeline_config,
+    read_anchors_json,
+    read_pipeline_config,
+    render_ssd_anchor_generator,
+    write_anchors_json,
+)
+from dataprep.anchors.coverage import (
+    SIZE_BUCKETS,
+    CoverageReport,
+    GroupCoverage,
+    anchor_coverage,
+    coco_size_buckets,
+    iou_matrix,
+    scan_boxes,
+)
+from dataprep.anchors.generator import (
+    AnchorConfig,
+    AnchorConfigError,
+    AnchorGrid,
+    LayerGrid,
+    as_input_size,
+    box_specs,
+    layer_scales,
+    mobilenet_v2_feature_map_sizes,
+    ssd_anchors,
+)
+from dataprep.anchors.suggest import SuggestionResult, kmeans_iou, suggest_anchors
+
+__all__ = [
+    "AnchorConfig",
+    "AnchorConfigError",
+    "AnchorGrid",
+    "CoverageReport",
+    "GroupCoverage",
+    "LayerGrid",
+    "PipelineSettings",
+    "SIZE_BUCKETS",
+    "SuggestionResult",
+    "anchor_coverage",
+    "as_input_size",
+    "box_specs",
+    "coco_size_buckets",
+    "iou_matrix",
+    "kmeans_iou",
+    "layer_scales",
+    "mobilenet_v2_feature_map_sizes",
+    "parse_pipeline_config",
+    "read_anchors_json",
+    "read_pipeline_config",
+    "render_ssd_anchor_generator",
+    "scan_boxes",
+    "ssd_anchors",
+    "suggest_anchors",
+    "write_anchors_json",
+]

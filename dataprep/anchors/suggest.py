@@ -1,0 +1,267 @@
+"""Suggest SSD anchor settings that cover a dataset's boxes better.
+
+The search keeps everything that changes the model's output shapes fixed (number
+of layers, feature maps, strides, offsets, number of anchors per location) and
+tunes only the per-layer scales, the aspect ratios and the aspect ratio of the
+interpolated anchor, so the box predictor keeps its size. Steps:
+
+1. k-means on box ``(w, h)`` with distance ``1 - IoU`` seeds scales and aspect
+   ratios;
+2. a deterministic coordinate search in log space maximises the coverage
+   objective (fraction of boxes with best IoU >= threshold, plus a small
+   weight on the mean best IoU as tie-breaker) on a fixed subsample.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from dataprep.anchors.coverage import CoverageReport, _as_boxes, anchor_coverage, scan_boxes
+from dataprep.anchors.generator import AnchorConfig, Size, as_input_size
+
+#: Weight of the mean best IoU in the objective. A tie-breaker: one more box
+#: over the threshold outweighs raising the IoU of 20 boxes by 1.0 each.
+MEAN_IOU_WEIGHT = 0.05
+#: Log-space step sizes of the coordinate search, coarse to fine.
+STEP_SCHEDULE = (0.4, 0.2, 0.1, 0.05, 0.025)
+_SCALE_RANGE = (0.01, 2.0)
+_RATIO_RANGE = (0.1, 10.0)
+
+
+# --------------------------------------------------------------------- k-means
+def wh_iou(wh: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """``(n, k)`` IoU of ``(w, h)`` shapes placed on a common centre."""
+    inter = np.minimum(wh[:, None, 0], centroids[None, :, 0]) * np.minimum(wh[:, None, 1], centroids[None, :, 1])
+    union = (wh[:, 0] * wh[:, 1])[:, None] + (centroids[:, 0] * centroids[:, 1])[None, :] - inter
+    return inter / union
+
+
+def kmeans_iou(wh: Any, k: int, *, seed: int = 0, max_iter: int = 100) -> np.ndarray:
+    """k-means of box shapes with distance ``1 - IoU``; ``(k, 2)`` centroids ``(w, h)`` by area.
+
+    >>> wh = np.array([[10, 10], [11, 10], [40, 10], [41, 11]], dtype=float)
+    >>> kmeans_iou(wh, 2).round(1).tolist()
+    [[10.5, 10.0], [40.5, 10.5]]
+    """
+    # [1] Cluster (w, h) of boxes aligned at a common centre with
+    #     d(box, centroid) = 1 - IoU(box, centroid) so that large boxes do not
+    #     dominate as with Euclidean distance; k-means++ seeding, mean update.
+    #     Ref: Redmon & Farhadi, "YOLO9000: Better, Faster, Stronger", CVPR 2017,
+    #     Sec. 2 "Dimension Clusters"; Arthur & Vassilvitskii, "k-means++", 2007.
+    pts = np.asarray(wh, dtype=np.float64).reshape(-1, 2)
+    pts = pts[(pts > 0).all(axis=1)]
+    if pts.shape[0] == 0:
+        raise ValueError("k-means needs at least one box with positive width and height")
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    rng = np.random.default_rng(seed)
+    centroids = [pts[rng.integers(pts.shape[0])]]
+    for _ in range(1, k):
+        dist = 1.0 - wh_iou(pts, np.array(centroids)).max(axis=1)
+        weights = dist**2
+        total = weights.sum()
+        pick = rng.choice(pts.shape[0], p=weights / total) if total > 0 else rng.integers(pts.shape[0])
+        centroids.append(pts[pick])
+    cent = np.array(centroids)
+    assign = None
+    for _ in range(max_iter):
+        iou = wh_iou(pts, cent)
+        new_assign = iou.argmax(axis=1)
+        if assign is not None and np.array_equal(new_assign, assign):
+            break
+        assign = new_assign
+        counts = np.bincount(assign, minlength=k)
+        for dim in range(2):
+            sums = np.bincount(assign, weights=pts[:, dim], minlength=k)
+            cent[:, dim] = np.where(counts > 0, sums / np.maximum(counts, 1), cent[:, dim])
+        for empty in np.flatnonzero(counts == 0):
+            cent[empty] = pts[iou.max(axis=1).argmin()]  # re-seed at the worst-fitting box
+    order = np.argsort(cent[:, 0] * cent[:, 1], kind="stable")
+    return cent[order]
+
+
+# ---------------------------------------------------------------- search space
+@dataclass(frozen=True)
+class _Space:
+    """Maps a config to a log-space vector and back (scales, ratios, interp ratio)."""
+
+    base: AnchorConfig
+    tune_interpolated: bool
+
+    @property
+    def num_scales(self) -> int:
+        return self.base.num_layers
+
+    def encode(self, cfg: AnchorConfig) -> np.ndarray:
+        parts = list(cfg.layer_scales()[: self.num_scales]) + list(cfg.aspect_ratios)
+        if self.tune_interpolated:
+            parts.append(cfg.interpolated_scale_aspect_ratio)
+        return np.log(np.array(parts, dtype=np.float64))
+
+    def decode(self, theta: np.ndarray) -> AnchorConfig | None:
+        """Config for ``theta`` (values rounded to 4 decimals); None if not allowed."""
+        values = np.exp(theta)
+        n_s, n_a = self.num_scales, len(self.base.aspect_ratios)
+        scales = [round(float(v), 4) for v in np.clip(values[:n_s], *_SCALE_RANGE)]
+        ratios = [round(float(v), 4) for v in np.clip(values[n_s : n_s + n_a], *_RATIO_RANGE)]
+        if any(a > b for a, b in zip(scales, scales[1:])):
+            return None  # keep scales non-decreasing from fine to coarse layers
+        changes: dict[str, Any] = {
+            "scales": tuple(scales),
+            "min_scale": scales[0],
+            "max_scale": scales[-1],
+            "aspect_ratios": tuple(ratios),
+        }
+        if self.tune_interpolated:
+            changes["interpolated_scale_aspect_ratio"] = round(float(np.clip(values[-1], *_RATIO_RANGE)), 4)
+        return self.base.replace(**changes)
+
+
+def _objective(boxes: np.ndarray, size: Size, cfg: AnchorConfig, threshold: float) -> float:
+    best, _, _ = scan_boxes(boxes, cfg.grid(size), iou_threshold=threshold, count_positives=False)
+    return float((best >= threshold).mean() + MEAN_IOU_WEIGHT * best.mean(dtype=np.float64))
+
+
+def _kmeans_seeds(
+    wh: np.ndarray, clusters: np.ndarray, size: Size, start: AnchorConfig, seed: int
+) -> list[AnchorConfig]:
+    """Start points from k-means: scales from L clusters, ratios from n clusters."""
+    # [2] A centred anchor of scale s and ratio a (a = w/h) on input H x W has
+    #     h = s / sqrt(a) * base_h * min(H, W), w = s * sqrt(a) * base_w * min(H, W)
+    #     pixels, hence s = sqrt(w h / (base_h base_w)) / min(H, W) and
+    #     a = (w / base_w) / (h / base_h). Ref: generator.py [4], [5].
+    base_h, base_w = start.base_anchor_size
+    short = float(min(size))
+    scales = tuple(
+        sorted(round(float(math.sqrt(w * h / (base_h * base_w)) / short), 4) for w, h in clusters)
+    )
+    seeds = [start.replace(scales=scales, min_scale=scales[0], max_scale=scales[-1])]
+    if start.aspect_ratios:
+        shapes = kmeans_iou(wh, len(start.aspect_ratios), seed=seed)
+        ratios = tuple(round(float((w / base_w) / (h / base_h)), 4) for w, h in shapes)
+        ratios = tuple(float(np.clip(r, *_RATIO_RANGE)) for r in ratios)
+        seeds.append(start.replace(aspect_ratios=ratios))
+        seeds.append(seeds[0].replace(aspect_ratios=ratios))
+    return seeds
+
+
+@dataclass(frozen=True)
+class SuggestionResult:
+    """Outcome of :func:`suggest_anchors`."""
+
+    config: AnchorConfig
+    initial_config: AnchorConfig
+    before: CoverageReport
+    after: CoverageReport
+    objective_before: float
+    objective_after: float
+    evaluations: int
+    sample_size: int
+    centroids: np.ndarray  # (k, 2) k-means (w, h) in input pixels, k = num_layers
+
+    @property
+    def improvement(self) -> float:
+        """Gain in matched fraction on all boxes (after - before)."""
+        return self.after.matched_fraction - self.before.matched_fraction
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "matched_fraction_before": self.before.matched_fraction,
+            "matched_fraction_after": self.after.matched_fraction,
+            "mean_best_iou_before": self.before.mean_best_iou,
+            "mean_best_iou_after": self.after.mean_best_iou,
+            "evaluations": self.evaluations,
+            "sample_size": self.sample_size,
+            "kmeans_centroids_wh": self.centroids.round(2).tolist(),
+        }
+
+
+def suggest_anchors(
+    boxes: Any,
+    input_size: int | Sequence[int] = (300, 300),
+    initial: AnchorConfig | None = None,
+    *,
+    labels: Any = None,
+    iou_threshold: float = 0.5,
+    sample_size: int = 20000,
+    max_evaluations: int = 300,
+    tune_interpolated: bool = True,
+    seed: int = 0,
+) -> SuggestionResult:
+    """Search anchor scales/aspect ratios that maximise coverage at ``iou_threshold``.
+
+    The number of anchors per location (and so the model's output size) stays
+    that of ``initial`` (default: :class:`AnchorConfig`). Deterministic for a
+    given ``seed``. Coverage before/after is measured on all ``boxes``; the
+    search itself runs on at most ``sample_size`` of them.
+    """
+    size = as_input_size(input_size)
+    start = initial or AnchorConfig()
+    all_boxes = _as_boxes(boxes)
+    rng = np.random.default_rng(seed)
+    if all_boxes.shape[0] > sample_size:
+        sample = all_boxes[np.sort(rng.choice(all_boxes.shape[0], sample_size, replace=False))]
+    else:
+        sample = all_boxes
+    wh = np.stack(
+        [(sample[:, 3] - sample[:, 1]) * size[1], (sample[:, 2] - sample[:, 0]) * size[0]], axis=1
+    ).astype(np.float64)
+    space = _Space(start, tune_interpolated and start.interpolated_scale_aspect_ratio > 0)
+    evaluations = 0
+    cache: dict[AnchorConfig, float] = {}
+
+    def score(cfg: AnchorConfig | None) -> float:
+        nonlocal evaluations
+        if cfg is None:
+            return -math.inf
+        if cfg not in cache:
+            evaluations += 1
+            cache[cfg] = _objective(sample, size, cfg, iou_threshold)
+        return cache[cfg]
+
+    # [3] Start from the best of the initial config and the k-means seeds, then
+    #     coordinate search: try theta_i +/- step for each coordinate, keep any
+    #     improvement, halve the step when a full pass finds none.
+    #     Ref: Hooke & Jeeves, "Direct search solution of numerical and
+    #     statistical problems", J. ACM 1961 (exploratory moves).
+    objective_before = score(start)
+    clusters = kmeans_iou(wh, start.num_layers, seed=seed)
+    candidates = [start] + _kmeans_seeds(wh, clusters, size, start, seed)
+    current = max(candidates, key=score)
+    theta = space.encode(current)
+    best_score = score(current)
+    for step in STEP_SCHEDULE:
+        improved = True
+        while improved and evaluations < max_evaluations:
+            improved = False
+            for i in range(theta.size):
+                for direction in (1.0, -1.0):
+                    if evaluations >= max_evaluations:
+                        break
+                    trial = theta.copy()
+                    trial[i] += direction * step
+                    cfg = space.decode(trial)
+                    value = score(cfg)
+                    if value > best_score + 1e-12 and cfg is not None:
+                        theta, best_score, current, improved = trial, value, cfg, True
+                        break
+    assert current.num_anchors_per_location() == start.num_anchors_per_location()
+    before = anchor_coverage(all_boxes, size, start, labels=labels, iou_threshold=iou_threshold)
+    after = anchor_coverage(all_boxes, size, current, labels=labels, iou_threshold=iou_threshold)
+    return SuggestionResult(
+        config=current,
+        initial_config=start,
+        before=before,
+        after=after,
+        objective_before=objective_before,
+        objective_after=best_score,
+        evaluations=evaluations,
+        sample_size=int(sample.shape[0]),
+        centroids=clusters,
+    )
