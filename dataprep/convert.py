@@ -73,6 +73,8 @@ class ConvertOptions:
     min_box_size: float = 1.0
     shard_target_bytes: int = SHARD_TARGET_BYTES
     progress: bool = True
+    #: Run every check but write nothing (``dataprep validate``).
+    dry_run: bool = False
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -90,6 +92,7 @@ class ConvertOptions:
         d["out"] = str(self.out)
         d["label_map"] = str(self.label_map) if self.label_map else None
         d.pop("progress")
+        d.pop("dry_run")
         return d
 
 
@@ -144,7 +147,9 @@ def resolve_label_map(ds: Dataset, path: Path | None) -> tuple[LabelMap, str]:
         return LabelMap.read(path), str(path)
     if ds.label_map is not None:
         return ds.label_map, f"{ds.source.get('format', 'source')} categories"
-    return LabelMap.from_names(ds.objects["text"].unique().tolist()), "derived from the data (sorted names)"
+    # An empty class name is not a class: its boxes become label.unknown findings.
+    names = [t for t in ds.objects["text"].unique().tolist() if t.strip()]
+    return LabelMap.from_names(names), "derived from the data (sorted names)"
 
 
 # -- the per-image work, in worker processes ---------------------------------------
@@ -174,6 +179,7 @@ class _Job:
     max_pixels: int
     min_box_size: float
     on_error: str
+    encode: bool = True
 
 
 @dataclass
@@ -227,6 +233,8 @@ def _process_one(job: _Job, pos: int) -> _Result:
                                 "skipped because of the errors above (--on-error skip)", SKIPPED_IMAGE))
         return _Result(pos, None, findings, empty, end - start)
     keep = np.flatnonzero(fit.keep) + start
+    if not job.encode:  # dry run: checked, nothing to write
+        return _Result(pos, b"", findings, job.labels[keep], end - start)
     b = fit.boxes
     scale = np.array([W, H, W, H], dtype=np.float64)
     norm = (b / scale)[:, [1, 0, 3, 2]]  # xyxy pixels -> ymin, xmin, ymax, xmax normalized
@@ -296,7 +304,8 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     """Validate ``ds`` and write it as sharded TFRecords into ``opts.out``."""
     t0 = time.perf_counter()
     out = opts.out
-    prepare_output(out, opts.overwrite)
+    if not opts.dry_run:
+        prepare_output(out, opts.overwrite)
     label_map, label_map_origin = resolve_label_map(ds, opts.label_map)
     report = Report()
     report.extend(ds.findings)
@@ -373,7 +382,7 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
         index=objs["index"].to_numpy(), difficult=objs["difficult"].to_numpy(),
         truncated=objs["truncated"].to_numpy(), is_crowd=objs["is_crowd"].to_numpy(), view=objs["view"].tolist(),
         order=order, box_units=ds.box_units, decode=opts.decode_check, max_pixels=opts.max_pixels,
-        min_box_size=opts.min_box_size, on_error=opts.on_error,
+        min_box_size=opts.min_box_size, on_error=opts.on_error, encode=not opts.dry_run,
     )
 
     counts = report.counts
@@ -395,11 +404,12 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
                 counts.boxes_dropped += res.boxes_in
                 continue
             split = split_of[res.pos]
-            shard = written[split] % planned[split]
-            key = (split, shard)
-            if key not in writers:
-                writers[key] = ShardWriter(out / f".{split}-{shard:05d}.partial", opts.compression)
-            writers[key].write_framed(res.framed)
+            if not opts.dry_run:
+                shard = written[split] % planned[split]
+                key = (split, shard)
+                if key not in writers:
+                    writers[key] = ShardWriter(out / f".{split}-{shard:05d}.partial", opts.compression)
+                writers[key].write_framed(res.framed)
             written[split] += 1
             counts.images_written += 1
             counts.boxes_written += len(res.labels)
@@ -414,6 +424,18 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
             w.abort()
         raise
 
+    def split_info(split: str, shards: list) -> dict:
+        return {
+            "examples": written[split],
+            "boxes": int(class_boxes[split].sum()),
+            "shards": shards,
+            "classes": {i.name: {"id": i.id, "images": int(class_images[split][i.id]),
+                                 "boxes": int(class_boxes[split][i.id])} for i in label_map},
+        }
+
+    if opts.dry_run:
+        return ConvertResult(out, {"splits": {s: split_info(s, []) for s in splits if s}}, report,
+                             time.perf_counter() - t0, label_map)
     # Every shard is complete: give them their final names.
     if opts.overwrite:
         _remove_previous_outputs(out)
@@ -421,19 +443,15 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     shard_paths: list[Path] = []
     for split in splits:
         keys = sorted(k for k in infos if k[0] == split)
+        if not split and not keys:
+            continue  # images in no split (split.unlisted) were skipped and reported; not a split
         shards = []
         for index, key in enumerate(keys):
             name = SHARD_NAME.format(split=split, index=index, count=len(keys))
             os.replace(writers[key].path, out / name)
             shard_paths.append(out / name)
             shards.append({"file": name, **infos[key]})
-        manifest_splits[split] = {
-            "examples": written[split],
-            "boxes": int(class_boxes[split].sum()),
-            "shards": shards,
-            "classes": {i.name: {"id": i.id, "images": int(class_images[split][i.id]),
-                                 "boxes": int(class_boxes[split][i.id])} for i in label_map},
-        }
+        manifest_splits[split] = split_info(split, shards)
     label_map.write(out / "label_map.pbtxt")
     elapsed = time.perf_counter() - t0
     manifest = {

@@ -40,9 +40,10 @@ def _root(
 
 
 def _register() -> None:
-    from dataprep.cli import convert, inspect
+    from dataprep.cli import convert, inspect, validate
 
     app.add_typer(convert.app, name="convert")
+    app.command("validate")(validate.validate_cmd)
     app.command("inspect")(inspect.inspect_cmd)
     app.command("verify", help="Alias of inspect.")(inspect.inspect_cmd)
 

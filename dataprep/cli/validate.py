@@ -1,0 +1,50 @@
+"""``dataprep validate SRC``: every check of ``convert``, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dataprep.cli import options as o
+
+
+def validate_cmd(
+    src: Annotated[Optional[Path], typer.Argument(help="VOC folder, COCO .json or .csv (format detected).")] = None,
+    format: Annotated[str, typer.Option("--format", help="auto, voc, coco or csv.")] = "auto",
+    images: Annotated[Optional[Path], typer.Option("--images", help="Images folder (COCO, CSV, or VOC with --annotations).")] = None,
+    annotations: Annotated[Optional[Path], typer.Option("--annotations", help="VOC XML folder.")] = None,
+    year: Annotated[Optional[str], typer.Option("--year", help="VOCdevkit year.")] = None,
+    columns: Annotated[Optional[str], typer.Option("--columns", help="CSV column mapping (see convert csv).")] = None,
+    header: Annotated[bool, typer.Option("--header/--no-header", help="CSV has a header row.")] = True,
+    normalized: Annotated[bool, typer.Option("--normalized", help="CSV coordinates are fractions.")] = False,
+    box_format: Annotated[str, typer.Option("--box-format", help="CSV boxes: xyxy or xywh.")] = "xyxy",
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write the findings as JSON here.")] = None,
+    label_map: o.LabelMapOpt = None, workers: o.Workers = None, on_error: o.OnError = "fix", strict: o.Strict = False,
+    drop_empty: o.DropEmpty = False, no_decode_check: o.NoDecode = False, max_pixels: o.MaxPixels = 100_000_000,
+    quiet: o.Quiet = False,
+):
+    """Check annotations and images without writing records; exit 1 with --strict if anything is an error."""
+    from dataprep.convert import ConvertOptions, convert
+    from dataprep.formats.source import read_source
+
+    ds = read_source(src, format=format, images=images, annotations=annotations, year=year, columns=columns,
+                     header=header, normalized=normalized, box_format=box_format, workers=workers)
+    opts = ConvertOptions(out=Path("."), label_map=label_map, workers=workers, on_error=on_error, strict=strict,
+                          drop_empty=drop_empty, decode_check=not no_decode_check, max_pixels=max_pixels,
+                          progress=not quiet, dry_run=True)
+    result = convert(ds, opts)
+    for line in result.report.summary_lines():
+        typer.echo(line)
+    c = result.report.counts
+    typer.echo("")
+    typer.echo(f"images   {c.images_read} read, {c.images_written} would be written, {c.images_skipped} skipped")
+    typer.echo(f"boxes    {c.boxes_read} read, {c.boxes_written} would be written, {c.boxes_dropped} dropped")
+    sev = result.report.by_severity()
+    typer.echo(f"findings {sev['error']} errors, {sev['warning']} warnings, {sev['info']} info")
+    if report is not None:
+        result.report.write(report)
+        typer.echo(f"report   {report}")
+    if strict and result.report.has_errors():
+        raise typer.Exit(1)
