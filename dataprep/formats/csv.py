@@ -45,6 +45,39 @@ def parse_columns(spec: str | None) -> tuple[dict[str, str], list[str] | None]:
     return {}, parts
 
 
+def _load_rows(path: Path, header: bool, names: list[str] | None, findings: list[Finding]):
+    """The rows as a string table, their 1-based line numbers, and the number
+    of malformed rows (wrong field count), each reported as a finding."""
+    src = str(path)
+    rows, lines, bad = [], [], 0
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = _csv.reader(f, skipinitialspace=True)
+            columns = next(reader, None) if header else None
+            if header and columns is None:
+                raise AnnotationError(f"{src}: the file is empty (no header row)")
+            columns = [c.strip() for c in (names or columns or [])]
+            for row in reader:
+                if not any(c.strip() for c in row):
+                    continue  # blank line
+                if not columns:
+                    columns = [str(i) for i in range(len(row))]
+                if len(row) != len(columns):
+                    bad += 1
+                    findings.append(Finding(ERROR, "csv.bad_row", f"line {reader.line_num}", src,
+                                            f"line {reader.line_num}: {len(row)} fields, expected {len(columns)} "
+                                            f"({', '.join(columns)}): {','.join(row)[:120]!r}", "dropped box"))
+                    continue
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError as exc:
+        raise AnnotationError(f"{src}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except _csv.Error as exc:
+        raise AnnotationError(f"{src}: malformed CSV: {exc}") from None
+    df = pd.DataFrame(rows, columns=columns, dtype=object) if columns else pd.DataFrame()
+    return df, np.asarray(lines, dtype=np.int64), bad
+
+
 def read_csv(
     file: str | Path,
     *,
@@ -72,12 +105,8 @@ def read_csv(
         raise UsageError(f"--box-format must be xyxy or xywh, got {box_format!r}")
     roles = ROLES_XYXY if box_format == "xyxy" else ROLES_XYWH
     src = str(path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, header=0 if header else None,
-                         names=names, skipinitialspace=True, on_bad_lines="error", engine="python")
-    except (pd.errors.ParserError, _csv.Error, UnicodeDecodeError, ValueError) as exc:
-        raise AnnotationError(f"{src}: malformed CSV: {exc}") from None
-    df.columns = [str(c).strip() for c in df.columns]
+    findings: list[Finding] = []
+    df, line, bad_rows = _load_rows(path, header, names, findings)
     mapping = {role: role for role in roles}
     mapping.update(columns or {})
     missing = [f"{role} (column {col!r})" for role, col in mapping.items()
@@ -85,8 +114,6 @@ def read_csv(
     if missing:
         raise UsageError(f"{src}: missing columns {', '.join(missing)}; the file has {', '.join(df.columns)}. "
                          "Map them with --columns role=column,...")
-    findings: list[Finding] = []
-    line = np.arange(len(df)) + (2 if header else 1)  # 1-based file line of each row
 
     def col(role):
         name = mapping[role]
@@ -130,7 +157,7 @@ def read_csv(
     })
     return Dataset.build(
         images_df.drop(columns="line"), objects_df, img_dir, findings=findings,
-        dropped_boxes=int(no_file.sum() + bad_num.sum()), box_units="normalized" if normalized else "pixel",
+        dropped_boxes=int(no_file.sum() + bad_num.sum()) + bad_rows, box_units="normalized" if normalized else "pixel",
         source={"format": "csv", "file": src, "images": str(img_dir), "columns": mapping,
                 "normalized": normalized, "box_format": box_format},
     )
