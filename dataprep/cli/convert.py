@@ -53,7 +53,8 @@ def voc(
     """Pascal VOC: ImageSets/Main/{train,val,test}.txt define the splits when present."""
     from dataprep.formats.voc import read_voc
 
-    _run(lambda: read_voc(root, year=year, annotations=annotations, images=images, workers=workers), out, label_map, num_shards,
+    _run(lambda: read_voc(root, year=year, annotations=annotations, images=images, workers=workers,
+                                  progress=not quiet), out, label_map, num_shards,
          compression, workers, overwrite, on_error, strict, drop_empty, seed, no_decode_check, max_pixels, quiet)
 
 

@@ -123,19 +123,31 @@ def _parse_chunk(paths: list[str]) -> list:
     return [_parse_file(p) for p in paths]
 
 
-def _parse_all(paths: list[str], workers: int | None) -> list:
+def _parse_all(paths: list[str], workers: int | None, progress: bool) -> list:
     """Parse the XML files, in worker processes when there are many."""
+    import multiprocessing
+
+    from tqdm import tqdm
+
     from dataprep.convert import default_workers  # noqa: PLC0415 (avoid an import cycle)
 
     workers = workers or default_workers()
-    if workers <= 1 or len(paths) < 2000:
-        return _parse_chunk(paths)
-    import multiprocessing
-
     size = 500
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return [r for part in pool.imap(_parse_chunk, chunks) for r in part]
+    out: list = []
+    with tqdm(total=len(paths), unit="xml", desc="read VOC", disable=not progress or len(paths) < 2000,
+              dynamic_ncols=True) as bar:
+        if workers <= 1 or len(paths) < 2000:
+            parts = map(_parse_chunk, chunks)
+            for part in parts:
+                out.extend(part)
+                bar.update(len(part))
+            return out
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for part in pool.imap(_parse_chunk, chunks):
+                out.extend(part)
+                bar.update(len(part))
+    return out
 
 
 def read_voc(
@@ -145,6 +157,7 @@ def read_voc(
     annotations: str | Path | None = None,
     images: str | Path | None = None,
     workers: int | None = None,
+    progress: bool = False,
 ) -> Dataset:
     """Read a Pascal VOC folder (or a VOCdevkit root with ``year``, or any
     ``annotations`` + ``images`` folder pair) into a :class:`Dataset`."""
@@ -162,7 +175,7 @@ def read_voc(
                        key=lambda p: p.name)
     on_disk = list_images(img_dir)
 
-    parsed_all = _parse_all([e.path for e in xml_files], workers)
+    parsed_all = _parse_all([e.path for e in xml_files], workers, progress)
     img_rows, obj_rows = [], []
     root_prefix = str(root) + os.sep
     for image_id, (entry, parsed) in enumerate(zip(xml_files, parsed_all), start=1):

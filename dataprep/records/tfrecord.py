@@ -65,6 +65,8 @@ class ShardWriter:
     """Writes framed records to ``path``; sha256 and size of the file bytes."""
 
     def __init__(self, path: str | Path, compression: str | None = None):
+        if compression not in (None, "gzip"):  # before opening: no leaked handle, no stray file
+            raise ValueError(f"Unknown compression {compression!r}; known: gzip")
         self.path = Path(path)
         self._raw = open(self.path, "wb")
         self._hashing = _HashingFile(self._raw)
@@ -72,8 +74,6 @@ class ShardWriter:
         if compression == "gzip":
             # mtime=0 and no file name keep the bytes identical across runs.
             self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=self._hashing, mtime=0, compresslevel=6)
-        elif compression is not None:
-            raise ValueError(f"Unknown compression {compression!r}; known: gzip")
         self.examples = 0
 
     def write_framed(self, framed: bytes, count: int = 1) -> None:
