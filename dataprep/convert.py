@@ -37,6 +37,7 @@ from dataprep.validate.annotations import check_annotations
 from dataprep.validate.findings import (
     CLIPPED,
     DROPPED_BOX,
+    SWAPPED,
     ERROR,
     INFO,
     KEPT,
@@ -179,6 +180,7 @@ class _Job:
     max_pixels: int
     min_box_size: float
     on_error: str
+    drop_empty: bool = False
     encode: bool = True
 
 
@@ -233,6 +235,11 @@ def _process_one(job: _Job, pos: int) -> _Result:
                                 "skipped because of the errors above (--on-error skip)", SKIPPED_IMAGE))
         return _Result(pos, None, findings, empty, end - start)
     keep = np.flatnonzero(fit.keep) + start
+    if job.drop_empty and len(keep) == 0:
+        findings.append(Finding(INFO, "image.no_objects", file, ann,
+                                f"all {end - start} boxes were dropped by the checks above; image dropped (--drop-empty)",
+                                SKIPPED_IMAGE))
+        return _Result(pos, None, findings, np.zeros(0, np.int64), end - start)
     if not job.encode:  # dry run: checked, nothing to write
         return _Result(pos, b"", findings, job.labels[keep], end - start)
     b = fit.boxes
@@ -328,8 +335,11 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     objs = check.objects
     per_image = objs.groupby("image_id").size().reindex(images["image_id"], fill_value=0).to_numpy()
     if opts.on_error == "skip":
-        errored = {f.item.split(" object ")[0] for f in check.findings if f.severity == ERROR}
-        hit = images["file"].isin(errored) & (images["error"] == "")
+        # Images with a box-level error: found by the checks above, or boxes the
+        # reader could not parse at all.
+        errored = {f.item.split(" object ")[0] for f in check.findings
+                   if f.severity == ERROR and f.action in (DROPPED_BOX, SWAPPED)}
+        hit = (images["file"].isin(errored) | (images["reader_dropped"] > 0)) & (images["error"] == "")
         for file, ann in zip(images.loc[hit, "file"], images.loc[hit, "annotation"]):
             report.add(Finding(ERROR, "policy.skipped", file, ann,
                                "skipped because of the annotation errors above (--on-error skip)", SKIPPED_IMAGE))
@@ -382,17 +392,18 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
         index=objs["index"].to_numpy(), difficult=objs["difficult"].to_numpy(),
         truncated=objs["truncated"].to_numpy(), is_crowd=objs["is_crowd"].to_numpy(), view=objs["view"].tolist(),
         order=order, box_units=ds.box_units, decode=opts.decode_check, max_pixels=opts.max_pixels,
-        min_box_size=opts.min_box_size, on_error=opts.on_error, encode=not opts.dry_run,
+        min_box_size=opts.min_box_size, on_error=opts.on_error, drop_empty=opts.drop_empty,
+        encode=not opts.dry_run,
     )
 
     counts = report.counts
     counts.images_read = len(images)
     counts.boxes_read = len(ds.objects) + ds.dropped_boxes
     counts.boxes_dropped = ds.dropped_boxes + check.dropped
-    max_id = max((i.id for i in label_map), default=0)
+    class_ids = np.array([i.id for i in label_map], dtype=np.int64)  # sorted; ids may be large
     written = {s: 0 for s in splits}
-    class_boxes = {s: np.zeros(max_id + 1, np.int64) for s in splits}
-    class_images = {s: np.zeros(max_id + 1, np.int64) for s in splits}
+    class_boxes = {s: np.zeros(len(class_ids), np.int64) for s in splits}
+    class_images = {s: np.zeros(len(class_ids), np.int64) for s in splits}
     writers: dict[tuple[str, int], ShardWriter] = {}
     workers = opts.workers or default_workers()
     try:
@@ -415,8 +426,9 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
             counts.boxes_written += len(res.labels)
             counts.boxes_dropped += res.boxes_in - len(res.labels)
             if len(res.labels):
-                class_boxes[split] += np.bincount(res.labels, minlength=max_id + 1)
-                class_images[split][np.unique(res.labels)] += 1
+                dense = np.searchsorted(class_ids, res.labels)
+                class_boxes[split] += np.bincount(dense, minlength=len(class_ids))
+                class_images[split][np.unique(dense)] += 1
         counts.check()
         infos = {key: w.close() for key, w in writers.items()}
     except BaseException:
@@ -429,8 +441,8 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
             "examples": written[split],
             "boxes": int(class_boxes[split].sum()),
             "shards": shards,
-            "classes": {i.name: {"id": i.id, "images": int(class_images[split][i.id]),
-                                 "boxes": int(class_boxes[split][i.id])} for i in label_map},
+            "classes": {i.name: {"id": i.id, "images": int(class_images[split][k]),
+                                 "boxes": int(class_boxes[split][k])} for k, i in enumerate(label_map)},
         }
 
     if opts.dry_run:
@@ -452,7 +464,10 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
             shard_paths.append(out / name)
             shards.append({"file": name, **infos[key]})
         manifest_splits[split] = split_info(split, shards)
-    label_map.write(out / "label_map.pbtxt")
+    if opts.label_map is not None:
+        (out / "label_map.pbtxt").write_bytes(Path(opts.label_map).read_bytes())
+    else:
+        label_map.write(out / "label_map.pbtxt")
     elapsed = time.perf_counter() - t0
     manifest = {
         "dataprep_version": __version__,

@@ -12,6 +12,8 @@ Two pandas tables:
     annotation str     the annotation file (and row/line) it came from, for messages
     error      str     empty, or why the reader already knows the image is unusable
                        (e.g. its XML is malformed); such images are skipped and reported
+    reader_dropped int32 boxes of this image the reader could not parse (each has a
+                       finding); ``--on-error skip`` skips such images
 
 ``objects`` (one row per box)
     image_id   int64
@@ -48,6 +50,7 @@ IMAGE_COLUMNS: dict[str, object] = {
     "height": "float64",
     "annotation": object,
     "error": object,
+    "reader_dropped": "int32",
 }
 OBJECT_COLUMNS: dict[str, object] = {
     "image_id": "int64",
@@ -64,7 +67,7 @@ OBJECT_COLUMNS: dict[str, object] = {
     "view": object,
 }
 _DEFAULTS = {"difficult": 0, "truncated": 0, "is_crowd": 0, "area": np.nan, "view": "", "error": "",
-             "width": np.nan, "height": np.nan, "annotation": "", "split": "train", "index": 0}
+             "width": np.nan, "height": np.nan, "annotation": "", "split": "train", "index": 0, "reader_dropped": 0}
 
 
 @dataclass

@@ -57,7 +57,7 @@ class LabelMap:
     def from_pbtxt_string(cls, text: str, *, source: str = "<string>") -> "LabelMap":
         msg = StringIntLabelMap()
         try:
-            text_format.Parse(text, msg, allow_unknown_field=True)
+            text_format.Parse(text, msg)
         except text_format.ParseError as exc:
             raise LabelMapError(f"{source}: not a StringIntLabelMap text proto: {exc}") from None
         items = []
@@ -151,6 +151,8 @@ class LabelMap:
         seen_ids: dict[int, str] = {}
         seen_names: dict[str, int] = {}
         for item in self.items:
+            if not item.name.strip():
+                raise LabelMapError(f"{self.source}: class id {item.id} has an empty name")
             if item.id == 0:
                 raise LabelMapError(
                     f"{self.source}: class {item.name!r} has id 0, which is reserved for the background; "

@@ -213,11 +213,12 @@ def test_bad_image_entries_are_reported(tmp_path):
     ds = read_coco(path, images=images)
     bad = [f for f in ds.findings if f.code == "coco.bad_image_entry"]
     assert len(bad) == 3
-    assert ds.images["file"].tolist() == ["a.jpg"]
+    # Bad entries stay in the table as images read with an error (skipped, counted).
+    good = ds.images[ds.images["error"] == ""]
+    assert good["file"].tolist() == ["a.jpg"] and good["image_id"].tolist() == [1]
+    assert len(ds.images) == 4 and (ds.images.loc[ds.images["error"] != "", "image_id"] < 0).all()
 
 
-@pytest.mark.xfail(strict=True, reason="bad COCO image entries are reported as 'skipped image' but are not counted "
-                                       "in images_read / images_skipped (they never reach the Dataset)")
 def test_bad_image_entries_are_counted_as_read_and_skipped(tmp_path):
     images_list = [img(1, "a.jpg"), {"id": None, "file_name": "b.jpg"}]
     path, images = make_coco(tmp_path, images_list, [ann(1, 1, 1, [1, 1, 10, 10])])
@@ -253,9 +254,6 @@ def test_annotation_index_is_per_image(tmp_path):
     assert np.all(ds.objects["is_crowd"].to_numpy() == 0)
 
 
-@pytest.mark.xfail(strict=True, reason="a COCO category with an empty name becomes a label-map item with name '' "
-                                       "that LabelMap accepts but LabelMap.read refuses, so the written "
-                                       "label_map.pbtxt cannot be read back")
 def test_category_with_empty_name_gives_a_readable_label_map(tmp_path):
     cats = [{"id": 1, "name": "cat"}, {"id": 2, "name": ""}]
     path, images = make_coco(tmp_path, [img(1, "a.jpg")], [ann(1, 1, 1, [1, 1, 10, 10]), ann(2, 1, 2, [2, 2, 8, 8])],

@@ -292,9 +292,6 @@ def test_line_numbers_count_blank_lines(tmp_path):
     assert f.item == "line 6"
 
 
-@pytest.mark.xfail(strict=True, reason="csv.non_numeric rows are dropped by the reader with an item 'line N', so "
-                                       "--on-error skip does not see that their image has an error and writes it "
-                                       "with its other boxes")
 def test_on_error_skip_skips_the_image_of_a_non_numeric_row(tmp_path):
     path, images = make_csv(tmp_path, DEFAULT + "b.jpg,64,48,dog,12,abc,20,30\n")
     result = run(read_csv(path, images=images), tmp_path / "out", on_error="skip")

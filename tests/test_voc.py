@@ -455,3 +455,21 @@ def test_missing_annotation_or_image_folders(tmp_path):
     (root / "JPEGImages").rmdir()
     with pytest.raises(UsageError, match="JPEGImages: images folder not found"):
         read_voc(root)
+
+
+def test_trainval_minus_train_is_val_when_val_txt_is_missing(tmp_path, write_image):
+    root = tmp_path / "VOC"
+    (root / "Annotations").mkdir(parents=True)
+    for stem in ("a", "b", "c"):
+        write_image(root / "JPEGImages" / f"{stem}.jpg", 32, 24)
+        (root / "Annotations" / f"{stem}.xml").write_text(
+            f"<annotation><filename>{stem}.jpg</filename><object><name>cat</name><bndbox><xmin>2</xmin>"
+            "<ymin>2</ymin><xmax>10</xmax><ymax>10</ymax></bndbox></object></annotation>")
+    main = root / "ImageSets" / "Main"
+    main.mkdir(parents=True)
+    (main / "train.txt").write_text("a\nb\n")
+    (main / "trainval.txt").write_text("a\nb\nc\n")
+    ds = read_voc(root)
+    assert dict(zip(ds.images["file"], ds.images["split"])) == {"a.jpg": "train", "b.jpg": "train", "c.jpg": "val"}
+    (f,) = [f for f in ds.findings if f.code == "split.derived"]
+    assert "1 images" in f.detail and not [f for f in ds.findings if f.code == "split.unlisted"]

@@ -728,9 +728,6 @@ def test_drop_empty_drops_images_left_without_boxes_by_the_annotation_checks(tmp
     assert balanced(result) == (1, 0, 1, 1, 0, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="--drop-empty is decided before the per-image box checks, so an image whose "
-                                       "every box is dropped as outside/degenerate is still written as an empty "
-                                       "example (and without an image.no_objects finding)")
 def test_drop_empty_drops_images_left_without_boxes_by_the_image_checks(tmp_path):
     result = run(one_image(tmp_path, [(70, 1, 90, 10)]), tmp_path / "out", drop_empty=True)
     assert "box.outside" in codes(result)

@@ -61,6 +61,11 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     # the background): renumber from names and say so.
     label_map = None
     if len(cats):
+        empty = cats["name"].isna() | (cats["name"].astype(str).str.strip() == "")
+        for cid in cats.loc[empty, "id"]:
+            findings.append(Finding(WARNING, "label.empty_name", f"category id={cid}", src,
+                                    f"category id={cid} has an empty name; named 'category_{cid}'", "renamed"))
+        cats.loc[empty, "name"] = ["category_" + str(c) for c in cats.loc[empty, "id"]]
         try:
             label_map = LabelMap(
                 (LabelMapItem(int(i), str(n)) for i, n in zip(cats["id"], cats["name"])), source=f"{src} categories"
@@ -71,30 +76,40 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
                                     f"{exc}; classes renumbered 1..{len(label_map)} by sorted name", "renamed"))
     cat_name = dict(zip(pd.to_numeric(cats["id"], errors="coerce"), cats["name"].astype(str))) if len(cats) else {}
 
-    # Images. Ids must be integers, unique; file names present.
+    # Images. Ids must be integers, unique; file names present. A bad entry
+    # stays in the table (it is an image read) with an error, so it is counted
+    # as skipped; it gets a negative placeholder id no annotation can refer to.
+    imgs = imgs.reset_index(drop=True)
     imgs["id"] = pd.to_numeric(imgs["id"], errors="coerce")
-    bad = imgs["id"].isna() | imgs["file_name"].isna() | imgs["id"].duplicated()
-    for _, r in imgs[bad].iterrows():
-        findings.append(Finding(ERROR, "coco.bad_image_entry", str(r.get("file_name")), src,
-                                f"image entry id={r.get('id')!r} file_name={r.get('file_name')!r} is missing an "
-                                "integer id or a file name, or repeats an id", "skipped image"))
-    imgs = imgs[~bad]
+    bad = (imgs["id"].isna() | imgs["file_name"].isna() | (imgs["id"] % 1 != 0) | imgs["id"].duplicated()).to_numpy()
+    for k in np.flatnonzero(bad):
+        r = imgs.iloc[k]
+        findings.append(Finding(ERROR, "coco.bad_image_entry", f"images[{k}]", src,
+                                f"image entry {k} (id={r.get('id')!r}, file_name={r.get('file_name')!r}) is missing "
+                                "an integer id or a file name, or repeats an id", "skipped image"))
+    file_name = imgs["file_name"].astype(object).where(imgs["file_name"].notna(),
+                                                       pd.Series([f"<images[{k}]>" for k in range(len(imgs))]))
+    ids = imgs["id"].fillna(0).to_numpy(dtype=np.int64, copy=True)
+    ids[bad] = -(np.flatnonzero(bad) + 1)
     images_df = pd.DataFrame({
-        "image_id": imgs["id"].astype("int64"),
-        "file": imgs["file_name"].astype(str),
+        "image_id": ids,
+        "file": file_name.astype(str),
         "split": "train",
         "width": pd.to_numeric(imgs["width"], errors="coerce"),
         "height": pd.to_numeric(imgs["height"], errors="coerce"),
         "annotation": src,
-        "error": "",
+        "error": np.where(bad, "bad entry in the COCO images list", ""),
     })
+    # A placeholder file name must not collide with a real one.
+    images_df.loc[bad & images_df["file"].duplicated(keep=False).to_numpy(), "file"] = [
+        f"<images[{k}]>" for k in np.flatnonzero(bad & images_df["file"].duplicated(keep=False).to_numpy())]
 
     # Annotations.
     orphan = 0
     if len(anns):
         anns = anns.reset_index(drop=True)
         anns["image_id"] = pd.to_numeric(anns["image_id"], errors="coerce")
-        unknown = ~anns["image_id"].isin(images_df["image_id"])
+        unknown = ~anns["image_id"].isin(images_df.loc[images_df["image_id"] > 0, "image_id"])
         for i, r in anns[unknown].head(1000).iterrows():
             findings.append(Finding(ERROR, "coco.unknown_image", f"annotation id={r.get('id')}", src,
                                     f"annotation {i} refers to image_id={r['image_id']!r}, which is not in 'images'",

@@ -135,6 +135,7 @@ def read_csv(
         findings.append(Finding(ERROR, "csv.non_numeric", f"line {ln}", src,
                                 f"line {ln}: box {tuple(r)} has missing or non-numeric values", "dropped box"))
 
+    dropped_per_file = files[bad_num].value_counts()
     width = pd.to_numeric(col("width"), errors="coerce")
     height = pd.to_numeric(col("height"), errors="coerce")
     keep = ~no_file.to_numpy()
@@ -144,6 +145,7 @@ def read_csv(
     images_df["image_id"] = np.arange(1, len(images_df) + 1)
     images_df["annotation"] = src + ":" + images_df["line"].astype(str)
     images_df["split"] = "train"
+    images_df["reader_dropped"] = images_df["file"].map(dropped_per_file).fillna(0).astype("int32")
     id_of = dict(zip(images_df["file"], images_df["image_id"]))
 
     box_rows = keep & ~negative & ~bad_num

@@ -61,7 +61,12 @@ def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
     present = {s: main / f"{s}.txt" for s in SPLIT_FILES if (main / f"{s}.txt").is_file()}
     if not present:
         return None
+    derive = None
     if "trainval" in present and ("train" in present or "val" in present):
+        # trainval is the union of train and val: never written twice. When only
+        # one of them exists, the other is trainval minus it.
+        if "train" not in present or "val" not in present:
+            derive = ("val" if "train" in present else "train", present["trainval"])
         del present["trainval"]
     assignment: dict[str, str] = {}
     for split, path in present.items():
@@ -74,6 +79,18 @@ def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
                 findings.append(Finding(WARNING, "split.conflict", stem, str(path),
                                         f"line {line_no}: {stem!r} is listed in both {previous} and {split}; "
                                         f"kept in {previous}", "kept"))
+    if derive is not None:
+        split, path = derive
+        n = 0
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            stem = line.split()[0] if line.strip() else ""
+            if stem and stem not in assignment:
+                assignment[stem] = split
+                n += 1
+        other = "train" if split == "val" else "val"
+        findings.append(Finding(INFO, "split.derived", f"{split}.txt", str(path),
+                                f"no {split}.txt: {n} images of trainval.txt not in {other}.txt form the {split} split",
+                                "kept"))
     return assignment
 
 
