@@ -566,8 +566,9 @@ def test_image_annotated_twice_keeps_the_first(tmp_path):
     # sub-pixel after clipping (0.5 px inside the right edge)
     ((63.5, 10.0, 80.0, 20.0), "box.degenerate", "error", "dropped box", None),
     # inverted corners: swapped back
-    ((24.0, 36.0, 8.0, 12.0), "box.inverted", "error", "swapped", [0.25, 0.125, 0.75, 0.375]),
-    ((8.0, 36.0, 24.0, 12.0), "box.inverted", "error", "swapped", [0.25, 0.125, 0.75, 0.375]),
+    # (not BOX itself swapped: that would also be a duplicate of BOX)
+    ((30.0, 36.0, 10.0, 12.0), "box.inverted", "error", "swapped", [0.25, 0.15625, 0.75, 0.46875]),
+    ((10.0, 36.0, 30.0, 12.0), "box.inverted", "error", "swapped", [0.25, 0.15625, 0.75, 0.46875]),
     # not a number: dropped
     ((float("nan"), 12.0, 24.0, 36.0), "box.nan", "error", "dropped box", None),
     ((8.0, 12.0, float("inf"), 36.0), "box.nan", "error", "dropped box", None),
@@ -593,7 +594,7 @@ def test_clipped_box_detail_names_the_values(tmp_path):
 
 
 def test_all_degenerate_boxes_together_balance(tmp_path):
-    boxes = [BOX, (-6, 12, 24, 60), (70, 10, 90, 20), (10, 10, 10, 20), (24, 36, 8, 12), (np.nan, 1, 5, 5)]
+    boxes = [BOX, (-6, 12, 24, 60), (70, 10, 90, 20), (10, 10, 10, 20), (30, 36, 10, 12), (np.nan, 1, 5, 5)]
     ds = one_image(tmp_path, boxes)
     result = run(ds, tmp_path / "out")
     assert balanced(result) == (1, 1, 0, 6, 3, 3)

@@ -1,7 +1,9 @@
 """Checks on the annotation tables, as column operations over all boxes.
 
 These need no image: missing or non-finite coordinates, inverted boxes,
-classes unknown to the label map, images annotated twice. Checks that need
+boxes that look normalized in a pixel format, duplicate boxes, tiny boxes,
+classes unknown to the label map (or with no boxes, or with names that need
+care), images annotated twice. Checks that need
 the real image size (clipping, boxes outside the image) run per image in
 :mod:`dataprep.validate.geometry`.
 """
@@ -15,7 +17,10 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.label_map import LabelMap
-from dataprep.validate.findings import DROPPED_BOX, ERROR, SKIPPED_IMAGE, SWAPPED, Finding
+from dataprep.validate.findings import DROPPED_BOX, ERROR, INFO, KEPT, SKIPPED_IMAGE, SWAPPED, WARNING, Finding
+
+#: Boxes of one class in one image overlapping at least this much are duplicates.
+DUPLICATE_IOU = 0.95
 
 
 @dataclass
@@ -30,7 +35,58 @@ def _item(objs: pd.DataFrame) -> list[str]:
     return [f"{f} object {i} {t!r}" for f, i, t in zip(objs["file"], objs["index"], objs["text"])]
 
 
-def check_annotations(ds: Dataset, label_map: LabelMap) -> AnnotationCheck:
+def duplicate_boxes(image_ids: np.ndarray, classes: np.ndarray, boxes: np.ndarray,
+                    threshold: float = DUPLICATE_IOU) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes that repeat an earlier box of the same class in the same image
+    (IoU >= ``threshold``): (mask of the repeats, index of the box each repeats).
+
+    Vectorised: boxes are sorted by (image, class); pass ``d`` compares every
+    box with the one ``d`` places later in the same group, for d = 1 .. the
+    largest group size.
+    """
+    n = len(boxes)
+    dup = np.zeros(n, dtype=bool)
+    first = np.full(n, -1, dtype=np.int64)
+    if n < 2:
+        return dup, first
+    _, cls = np.unique(classes, return_inverse=True)
+    order = np.lexsort((np.arange(n), cls, image_ids))
+    img_s, cls_s, b = image_ids[order], cls[order], boxes[order]
+    same_next = (img_s[1:] == img_s[:-1]) & (cls_s[1:] == cls_s[:-1])
+    if not same_next.any():
+        return dup, first
+    starts = np.flatnonzero(np.r_[True, ~same_next])
+    largest = int(np.diff(np.r_[starts, n]).max())
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    for d in range(1, largest):
+        i = np.arange(n - d)
+        j = i + d
+        same = (img_s[i] == img_s[j]) & (cls_s[i] == cls_s[j])
+        i, j = i[same], j[same]
+        iw = np.minimum(b[i, 2], b[j, 2]) - np.maximum(b[i, 0], b[j, 0])
+        ih = np.minimum(b[i, 3], b[j, 3]) - np.maximum(b[i, 1], b[j, 1])
+        inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+        union = area[i] + area[j] - inter
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hit = (union > 0) & (inter / np.where(union > 0, union, 1) >= threshold) & ~dup[j]
+        # j repeats i: keep the earlier box; never drop a box that is itself kept as the original
+        hit &= ~dup[i]
+        dup[j[hit]] = True
+        first[j[hit]] = i[hit]
+    # A repeat of a repeat points at the box that is kept.
+    while True:
+        chained = dup & (first >= 0) & dup[np.clip(first, 0, None)]
+        if not chained.any():
+            break
+        first[chained] = first[first[chained]]
+    out_dup = np.zeros(n, dtype=bool)
+    out_first = np.full(n, -1, dtype=np.int64)
+    out_dup[order] = dup
+    out_first[order] = np.where(first >= 0, order[np.clip(first, 0, None)], -1)
+    return out_dup, out_first
+
+
+def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0) -> AnnotationCheck:
     findings: list[Finding] = []
     images = ds.images.set_index("image_id")
     objs = ds.objects.copy()
@@ -59,7 +115,45 @@ def check_annotations(ds: Dataset, label_map: LabelMap) -> AnnotationCheck:
     coords[inv_y, 1], coords[inv_y, 3] = coords[inv_y, 3].copy(), coords[inv_y, 1].copy()
     objs[["xmin", "ymin", "xmax", "ymax"]] = coords
 
-    # 3. Classes the label map does not know: drop, naming the closest names.
+    # 3. Pixel boxes whose every coordinate is in [0, 1] on an image larger than
+    #    a few pixels: normalized coordinates in a pixel format. They would be
+    #    sub-pixel boxes; drop them and say what to pass instead.
+    if ds.box_units == "pixel":
+        size = images[["width", "height"]].reindex(objs["image_id"]).to_numpy(dtype=float)
+        big = ~(size <= 2).any(axis=1)  # unknown (NaN) sizes count as big: real images are
+        looks = ~bad & ~drop & big & (coords >= 0).all(axis=1) & (coords <= 1.0).all(axis=1) & \
+            ((coords[:, 2] - coords[:, 0]) < 1) & ((coords[:, 3] - coords[:, 1]) < 1)
+        for item, ann, c in zip(_item(objs[looks]), objs.loc[looks, "annotation_file"], coords[looks]):
+            findings.append(Finding(ERROR, "box.looks_normalized", item, ann,
+                                    f"coordinates ({', '.join(f'{v:g}' for v in c)}) are all within [0, 1] in a pixel "
+                                    "format; if the file holds fractions of the image size, convert with --normalized",
+                                    DROPPED_BOX))
+        drop |= looks
+
+    # 4. Duplicates: a box of the same class in the same image with IoU >= 0.95
+    #    to an earlier one is an annotation slip (double click); drop the repeat.
+    ok = ~drop
+    dup_ok, first_ok = duplicate_boxes(objs["image_id"].to_numpy()[ok], objs["text"].to_numpy()[ok], coords[ok])
+    dup = np.zeros(len(objs), dtype=bool)
+    dup[np.flatnonzero(ok)[dup_ok]] = True
+    firsts = np.flatnonzero(ok)[first_ok[dup_ok]]
+    dups = objs[dup]
+    for item, ann, c, k in zip(_item(dups), dups["annotation_file"], coords[dup], objs["index"].to_numpy()[firsts]):
+        findings.append(Finding(WARNING, "box.duplicate", item, ann,
+                                f"box ({', '.join(f'{v:g}' for v in c)}) repeats object {k} of the same class "
+                                f"(IoU >= {DUPLICATE_IOU:g}); the repeat was dropped", DROPPED_BOX))
+    drop |= dup
+
+    # 5. Tiny boxes: kept (they may be real), but few anchors can match them.
+    if ds.box_units == "pixel" and tiny_box > 0:
+        w = coords[:, 2] - coords[:, 0]
+        h = coords[:, 3] - coords[:, 1]
+        tiny = ~drop & (np.minimum(w, h) < tiny_box) & (np.minimum(w, h) >= 1)
+        for item, ann, ww, hh in zip(_item(objs[tiny]), objs.loc[tiny, "annotation_file"], w[tiny], h[tiny]):
+            findings.append(Finding(INFO, "box.tiny", item, ann,
+                                    f"box is {ww:g}x{hh:g} px, below {tiny_box:g} px; kept (check it is real)", KEPT))
+
+    # 6. Classes the label map does not know: drop, naming the closest names.
     labels = label_map.ids_for(objs["text"].tolist())
     unknown = labels < 0
     if unknown.any():
@@ -68,6 +162,27 @@ def check_annotations(ds: Dataset, label_map: LabelMap) -> AnnotationCheck:
             findings.append(Finding(ERROR, "label.unknown", item, ann, hints[t], DROPPED_BOX))
     drop |= unknown
     objs["label"] = labels
+
+    # 7. Label map entries without any box, and names that need care.
+    present = set(objs.loc[~drop, "text"].unique())
+    for item in label_map:
+        if item.name not in present and item.display_name not in present:
+            findings.append(Finding(WARNING, "label.no_boxes", item.name, label_map.source,
+                                    f"class {item.name!r} (id {item.id}) has no boxes in this dataset", KEPT))
+    names = sorted(objs["text"].unique())
+    folded: dict[str, list[str]] = {}
+    for n in names:
+        folded.setdefault(n.strip().casefold(), []).append(n)
+    for variants in folded.values():
+        if len(variants) > 1:
+            findings.append(Finding(WARNING, "label.case_variants", " / ".join(variants), "",
+                                    f"class names {variants} differ only in case or spaces; they are different "
+                                    "classes unless you map them with --label-map display names", KEPT))
+    for n in names:
+        if not n.isascii():
+            findings.append(Finding(INFO, "label.non_ascii", n, "",
+                                    f"class name {n!r} is not ASCII; kept as UTF-8 in class/text and the label map",
+                                    KEPT))
 
     # 4. One image file annotated by two entries: keep the first.
     dup = ds.images["file"].duplicated(keep="first")
