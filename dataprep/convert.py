@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from dataprep import __version__
 from dataprep.dataset import Dataset
-from dataprep.errors import FindingError, UsageError
+from dataprep.errors import DataprepError, FindingError, UsageError
 from dataprep.label_map import LabelMap
 from dataprep.records.example import ExampleData, encode_example
 from dataprep.records.tfrecord import ShardWriter, frame
@@ -46,6 +46,7 @@ from dataprep.validate.findings import (
     Finding,
     Report,
 )
+from dataprep.validate.duplicates import duplicate_findings
 from dataprep.validate.geometry import fit_boxes
 from dataprep.validate.images import DEFAULT_MAX_PIXELS, check_image
 
@@ -76,6 +77,16 @@ class ConvertOptions:
     progress: bool = True
     #: Run every check but write nothing (``dataprep validate``).
     dry_run: bool = False
+    #: ``--split train=0.8,val=0.2``: replace the source's splits by a
+    #: stratified split over leakage groups.
+    split: dict | None = None
+    group_by: str | None = None
+    #: ``--rebalance images|instances``: repeat-factor sampling of the train split.
+    rebalance: str | None = None
+    rebalance_split: str = "train"
+    repeat_threshold: float | str | None = "auto"
+    max_per_class: int | None = None
+    negative_ratio: float | None = None
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -87,6 +98,14 @@ class ConvertOptions:
             raise UsageError(f"--num-shards must be >= 1, got {self.num_shards}")
         if self.workers is not None and self.workers < 1:
             raise UsageError(f"--workers must be >= 1, got {self.workers}")
+        if isinstance(self.split, str):
+            from dataprep.balance import parse_split_spec
+
+            self.split = parse_split_spec(self.split)
+        if self.rebalance not in (None, "images", "instances"):
+            raise UsageError(f"--rebalance must be images or instances, got {self.rebalance!r}")
+        if self.group_by and self.split is None:
+            raise UsageError("--group-by only applies with --split")
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -191,6 +210,8 @@ class _Result:
     findings: list
     labels: np.ndarray
     boxes_in: int
+    sha256: str = ""
+    phash: int = 0
 
 
 _JOB: _Job | None = None
@@ -240,8 +261,8 @@ def _process_one(job: _Job, pos: int) -> _Result:
                                 f"all {end - start} boxes were dropped by the checks above; image dropped (--drop-empty)",
                                 SKIPPED_IMAGE))
         return _Result(pos, None, findings, np.zeros(0, np.int64), end - start)
-    if not job.encode:  # dry run: checked, nothing to write
-        return _Result(pos, b"", findings, job.labels[keep], end - start)
+    if not job.encode:  # checked, nothing to write (dry run or check pass)
+        return _Result(pos, b"", findings, job.labels[keep], end - start, res.sha256, res.phash)
     b = fit.boxes
     scale = np.array([W, H, W, H], dtype=np.float64)
     norm = (b / scale)[:, [1, 0, 3, 2]]  # xyxy pixels -> ymin, xmin, ymax, xmax normalized
@@ -253,7 +274,8 @@ def _process_one(job: _Job, pos: int) -> _Result:
         is_crowd=job.is_crowd[keep].tolist(), area=((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).tolist(),
         view=[job.view[k] for k in keep],
     )
-    return _Result(pos, frame(encode_example(example)), findings, job.labels[keep], end - start)
+    return _Result(pos, frame(encode_example(example)), findings, job.labels[keep], end - start, res.sha256,
+                   res.phash)
 
 
 # -- planning ----------------------------------------------------------------------
@@ -280,14 +302,14 @@ def _file_sizes(root: Path, files: list[str]) -> np.ndarray:
     return sizes
 
 
-def _run(job: _Job, workers: int, progress: bool, total: int):
+def _run(job: _Job, workers: int, progress: bool, total: int, desc: str = "convert"):
     """Yield results in processing order."""
     global _JOB
     _JOB = job
     n = len(job.order)
     chunk = max(1, min(64, n // (workers * 8) or 1))
     ranges = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
-    bar = tqdm(total=total, unit="img", desc="convert", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=total, unit="img", desc=desc, disable=not progress, dynamic_ncols=True)
     try:
         if workers <= 1 or n <= chunk:
             for r in ranges:
@@ -363,25 +385,9 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     obj_start = np.searchsorted(obj_pos, np.arange(len(images)), side="left")
     obj_end = np.searchsorted(obj_pos, np.arange(len(images)), side="right")
 
-    # Splits: a seeded permutation within each split, then round robin over shards,
-    # so neighbouring files (frames, one class per folder) spread over every shard.
-    rng = np.random.default_rng(opts.seed)
-    splits = _split_names(images["split"])
-    order_parts, split_of = [], {}
-    for split in splits:
-        positions = np.flatnonzero((images["split"] == split).to_numpy())
-        positions = positions[rng.permutation(len(positions))]
-        order_parts.append(positions)
-        for p in positions:
-            split_of[int(p)] = split
-    order = np.concatenate(order_parts) if order_parts else np.zeros(0, np.int64)
     files = images["file"].tolist()
-    sizes = _file_sizes(ds.images_root, files)
-    planned = {}
-    for split, positions in zip(splits, order_parts):
-        ok = positions[(images["error"].to_numpy()[positions] == "")]
-        planned[split] = _plan_shards(len(ok), int(sizes[ok].sum()), opts)
-
+    n_images = len(images)
+    two_pass = not opts.dry_run and (opts.split is not None or opts.rebalance is not None)
     job = _Job(
         root=ds.images_root, image_ids=images["image_id"].to_numpy(), files=files,
         ann_w=images["width"].to_numpy(dtype=float), ann_h=images["height"].to_numpy(dtype=float),
@@ -391,44 +397,101 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
         labels=objs["label"].to_numpy(dtype=np.int64), texts=objs["text"].tolist(),
         index=objs["index"].to_numpy(), difficult=objs["difficult"].to_numpy(),
         truncated=objs["truncated"].to_numpy(), is_crowd=objs["is_crowd"].to_numpy(), view=objs["view"].tolist(),
-        order=order, box_units=ds.box_units, decode=opts.decode_check, max_pixels=opts.max_pixels,
+        order=np.arange(n_images), box_units=ds.box_units, decode=opts.decode_check, max_pixels=opts.max_pixels,
         min_box_size=opts.min_box_size, on_error=opts.on_error, drop_empty=opts.drop_empty,
-        encode=not opts.dry_run,
+        encode=not opts.dry_run and not two_pass,
     )
 
     counts = report.counts
-    counts.images_read = len(images)
+    counts.images_read = n_images
     counts.boxes_read = len(ds.objects) + ds.dropped_boxes
     counts.boxes_dropped = ds.dropped_boxes + check.dropped
+    ok = np.zeros(n_images, dtype=bool)
+    sha = np.full(n_images, "", dtype=object)
+    phashes = np.zeros(n_images, dtype=np.uint64)
+    kept_labels: list = [None] * n_images
+
+    def account(res: _Result) -> bool:
+        """Findings and accounting for one image's check; True if it is written."""
+        report.extend(res.findings)
+        fail_fast(res.findings)
+        if res.framed is None:
+            counts.images_skipped += 1
+            counts.boxes_dropped += res.boxes_in
+            return False
+        ok[res.pos] = True
+        sha[res.pos], phashes[res.pos], kept_labels[res.pos] = res.sha256, res.phash, res.labels
+        counts.images_written += 1
+        counts.boxes_written += len(res.labels)
+        counts.boxes_dropped += res.boxes_in - len(res.labels)
+        return True
+
     class_ids = np.array([i.id for i in label_map], dtype=np.int64)  # sorted; ids may be large
-    written = {s: 0 for s in splits}
-    class_boxes = {s: np.zeros(len(class_ids), np.int64) for s in splits}
-    class_images = {s: np.zeros(len(class_ids), np.int64) for s in splits}
     writers: dict[tuple[str, int], ShardWriter] = {}
+    written: dict[str, int] = {}
+    class_boxes: dict[str, np.ndarray] = {}
+    class_images: dict[str, np.ndarray] = {}
+    plan: dict = {}
+
+    def write(res: _Result, split: str) -> None:
+        if not opts.dry_run:
+            shard = written.get(split, 0) % plan["shards"][split]
+            key = (split, shard)
+            if key not in writers:
+                writers[key] = ShardWriter(out / f".{split}-{shard:05d}.partial", opts.compression)
+            writers[key].write_framed(res.framed)
+        written[split] = written.get(split, 0) + 1
+        cb = class_boxes.setdefault(split, np.zeros(len(class_ids), np.int64))
+        ci = class_images.setdefault(split, np.zeros(len(class_ids), np.int64))
+        if len(res.labels):
+            dense = np.searchsorted(class_ids, res.labels)
+            cb += np.bincount(dense, minlength=len(class_ids))
+            ci[np.unique(dense)] += 1
+
     workers = opts.workers or default_workers()
+    balance: dict = {}
     try:
-        for res in _run(job, workers, opts.progress, len(order)):
-            report.extend(res.findings)
-            fail_fast(res.findings)
-            if res.framed is None:
-                counts.images_skipped += 1
-                counts.boxes_dropped += res.boxes_in
-                continue
-            split = split_of[res.pos]
-            if not opts.dry_run:
-                shard = written[split] % planned[split]
-                key = (split, shard)
-                if key not in writers:
-                    writers[key] = ShardWriter(out / f".{split}-{shard:05d}.partial", opts.compression)
-                writers[key].write_framed(res.framed)
-            written[split] += 1
-            counts.images_written += 1
-            counts.boxes_written += len(res.labels)
-            counts.boxes_dropped += res.boxes_in - len(res.labels)
-            if len(res.labels):
-                dense = np.searchsorted(class_ids, res.labels)
-                class_boxes[split] += np.bincount(dense, minlength=len(class_ids))
-                class_images[split][np.unique(dense)] += 1
+        if not two_pass:
+            # One pass: the splits are the source's; every image is checked and
+            # written as its result arrives.
+            order, split_of, plan["shards"] = _plan(images, images["error"].to_numpy() == "", None, opts,
+                                                     ds.images_root)
+            job.order = order
+            for res in _run(job, workers, opts.progress, len(order), "convert"):
+                if account(res):
+                    write(res, split_of[res.pos])
+            report.extend(duplicate_findings(files, images["split"].to_numpy(), ok, sha, phashes, kept_labels))
+        else:
+            # Two passes: check every image first (what survives, its classes and
+            # hashes), then split and rebalance, then encode (no second decode).
+            for res in _run(job, workers, opts.progress, n_images, "check"):
+                account(res)
+            report.extend(duplicate_findings(files, images["split"].to_numpy(), ok, sha, phashes, kept_labels))
+            split_arr = images["split"].to_numpy().astype(object)
+            if opts.split is not None:
+                split_arr, balance["split"] = _assign_splits(images, ok, sha, phashes, kept_labels, opts, files)
+                images["split"] = split_arr
+            repeats = None
+            if opts.rebalance is not None:
+                repeats, balance["rebalance"], dropped = _rebalance(images, ok, kept_labels, split_arr, opts)
+                for pos in dropped:  # dropped by --negative-ratio / --max-per-class: counted as skipped
+                    ok[pos] = False
+                    counts.images_written -= 1
+                    counts.images_skipped += 1
+                    counts.boxes_written -= len(kept_labels[pos])
+                    counts.boxes_dropped += len(kept_labels[pos])
+                    report.add(Finding(INFO, "balance.dropped", files[pos], job.annotations[pos],
+                                       f"dropped from the train split by rebalancing ({dropped[pos]})",
+                                       SKIPPED_IMAGE))
+            order, split_of, plan["shards"] = _plan(images, ok, repeats, opts, ds.images_root, only_ok=True)
+            job.order = order
+            job.errors = [e if good else (e or "skipped in the check pass") for e, good in zip(job.errors, ok)]
+            job.decode, job.encode = False, True
+            for res in _run(job, workers, opts.progress, len(order), "write"):
+                if res.framed is None:
+                    raise DataprepError(f"{files[res.pos]}: the image changed between the check and the write "
+                                        "passes; run again")
+                write(res, split_of[res.pos])
         counts.check()
         infos = {key: w.close() for key, w in writers.items()}
     except BaseException:
@@ -436,17 +499,22 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
             w.abort()
         raise
 
+    # The source's (or --split's) splits, even one whose images were all skipped.
+    splits = [s for s in _split_names(pd.concat([images["split"], pd.Series(list(written), dtype=object)])) if s]
+
     def split_info(split: str, shards: list) -> dict:
+        cb = class_boxes.get(split, np.zeros(len(class_ids), np.int64))
+        ci = class_images.get(split, np.zeros(len(class_ids), np.int64))
         return {
-            "examples": written[split],
-            "boxes": int(class_boxes[split].sum()),
+            "examples": written.get(split, 0),
+            "boxes": int(cb.sum()),
             "shards": shards,
-            "classes": {i.name: {"id": i.id, "images": int(class_images[split][k]),
-                                 "boxes": int(class_boxes[split][k])} for k, i in enumerate(label_map)},
+            "classes": {i.name: {"id": i.id, "images": int(ci[k]), "boxes": int(cb[k])}
+                        for k, i in enumerate(label_map)},
         }
 
     if opts.dry_run:
-        return ConvertResult(out, {"splits": {s: split_info(s, []) for s in splits if s}}, report,
+        return ConvertResult(out, {"splits": {s: split_info(s, []) for s in splits}}, report,
                              time.perf_counter() - t0, label_map)
     # Every shard is complete: give them their final names.
     if opts.overwrite:
@@ -455,8 +523,6 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     shard_paths: list[Path] = []
     for split in splits:
         keys = sorted(k for k in infos if k[0] == split)
-        if not split and not keys:
-            continue  # images in no split (split.unlisted) were skipped and reported; not a split
         shards = []
         for index, key in enumerate(keys):
             name = SHARD_NAME.format(split=split, index=index, count=len(keys))
@@ -480,10 +546,89 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
         "counts": asdict(counts),
         "source": ds.source,
         "options": opts.to_json(),
+        **balance,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     report.write(out / "report.json")
     return ConvertResult(out, manifest, report, elapsed, label_map, shard_paths)
+
+
+def _plan(images: pd.DataFrame, ok: np.ndarray, repeats: np.ndarray | None, opts: ConvertOptions,
+          root: Path, *, only_ok: bool = False) -> tuple[np.ndarray, dict, dict]:
+    """Processing order, split of each position and shards per split.
+
+    Within a split: a seeded permutation (or, for a rebalanced split, the
+    seeded layout of its repeats), written round robin over the shards, so
+    neighbouring files (frames, one class per folder) and the copies of one
+    image spread over every shard. Images already known to be skipped are
+    still processed first (their findings), they just write nothing.
+    """
+    from dataprep.balance import expand_repeats
+
+    rng = np.random.default_rng(opts.seed)
+    split_col = images["split"].to_numpy()
+    files = images["file"].tolist()
+    sizes = _file_sizes(root, files)
+    parts, split_of, shards = [], {}, {}
+    for split in _split_names(images["split"]):
+        positions = np.flatnonzero(split_col == split)
+        if only_ok:
+            positions = positions[ok[positions]]
+        if repeats is not None and split == opts.rebalance_split:
+            positions = positions[ok[positions]]
+            positions = positions[expand_repeats(repeats[positions], seed=opts.seed)]
+        else:
+            positions = positions[rng.permutation(len(positions))]
+        parts.append(positions)
+        split_of.update(dict.fromkeys(positions.tolist(), split))
+        good = positions[ok[positions]]
+        shards[split] = _plan_shards(len(good), int(sizes[good].sum()), opts)
+    order = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return order, split_of, shards
+
+
+def _assign_splits(images, ok, sha, phashes, kept_labels, opts, files):
+    """--split: stratified over leakage groups (identical bytes, near-duplicate
+    pixels, --group-by key), on the images that passed the checks."""
+    from dataprep.balance import groups_from_regex, merge_groups, stratified_split
+    from dataprep.validate.duplicates import near_duplicate_clusters
+
+    idx = np.flatnonzero(ok)
+    keys = [np.where(ok, sha, None)]
+    keys.append(near_duplicate_clusters(phashes, ok))
+    if opts.group_by:
+        keys.append(groups_from_regex(files, opts.group_by))
+    groups = merge_groups(*keys)
+    obj_img = np.concatenate([np.full(len(kept_labels[p]), p) for p in idx]) if len(idx) else np.zeros(0, np.int64)
+    obj_cls = np.concatenate([kept_labels[p] for p in idx]) if len(idx) else np.zeros(0, np.int64)
+    result = stratified_split(idx, obj_img, obj_cls, opts.split, groups=groups[idx], seed=opts.seed)
+    split_arr = np.full(len(images), "", dtype=object)
+    split_arr[idx] = result.assignment
+    # Images that were skipped keep their source split so their findings read naturally.
+    split_arr[~ok] = images["split"].to_numpy()[~ok]
+    info = result.as_dict()
+    info.update({"fractions": opts.split, "seed": opts.seed, "group_by": opts.group_by, "log": result.log})
+    return split_arr, info
+
+
+def _rebalance(images, ok, kept_labels, split_arr, opts):
+    """--rebalance on the training split only."""
+    from dataprep.balance import repeat_factors
+
+    train = np.flatnonzero(ok & (split_arr == opts.rebalance_split))
+    obj_img = np.concatenate([np.full(len(kept_labels[p]), p) for p in train]) if len(train) else np.zeros(0, np.int64)
+    obj_cls = np.concatenate([kept_labels[p] for p in train]) if len(train) else np.zeros(0, np.int64)
+    result = repeat_factors(train, obj_img, obj_cls, threshold=opts.repeat_threshold, method=opts.rebalance,
+                            max_per_class=opts.max_per_class, negative_ratio=opts.negative_ratio, seed=opts.seed)
+    repeats = np.ones(len(images), dtype=np.int64)
+    repeats[train] = result.repeats
+    dropped = {}
+    if len(result.dropped):
+        for image_pos, reason in zip(result.dropped["image_id"], result.dropped["reason"]):
+            dropped[int(image_pos)] = str(reason)
+    info = result.as_dict()
+    info.update({"split": opts.rebalance_split, "log": result.log})
+    return repeats, info, dropped
 
 
 def _remove_previous_outputs(out: Path) -> None:

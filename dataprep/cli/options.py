@@ -24,3 +24,15 @@ NoDecode = Annotated[bool, typer.Option(
     "--no-decode-check", help="Skip the full decode of every image (faster, unsafe).")]
 MaxPixels = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels than this.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Split = Annotated[Optional[str], typer.Option(
+    "--split", help="Re-split: 'train=0.8,val=0.1,test=0.1', stratified per class, duplicates kept together.")]
+GroupBy = Annotated[Optional[str], typer.Option(
+    "--group-by", help="With --split: regex on the file name; images with the same match stay in one split.")]
+Rebalance = Annotated[Optional[str], typer.Option(
+    "--rebalance", help="Repeat-factor sampling of the train split: images (LVIS) or instances.")]
+RepeatThreshold = Annotated[str, typer.Option(
+    "--repeat-threshold", help="Repeat-factor threshold t, or auto.")]
+MaxPerClass = Annotated[Optional[int], typer.Option(
+    "--max-per-class", help="With --rebalance: cap on the boxes of any class in the train split.")]
+NegativeRatio = Annotated[Optional[float], typer.Option(
+    "--negative-ratio", help="With --rebalance: keep at most this many images without objects per image with.")]

@@ -8,6 +8,7 @@ findings about that image.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import warnings
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from dataprep.validate.duplicates import phash as perceptual_hash
 from dataprep.validate.findings import ERROR, INFO, KEPT, REENCODED, ROTATED, SKIPPED_IMAGE, WARNING, Finding
 
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -42,6 +44,8 @@ class ImageResult:
     width: int = 0
     height: int = 0
     findings: list[Finding] = field(default_factory=list)
+    sha256: str = ""  # of the file's bytes as read
+    phash: int = 0  # 64-bit dHash of the decoded image; 0 when not decoded
 
 
 def safe_join(root: Path, rel: str) -> Path | None:
@@ -94,6 +98,8 @@ def check_image(
         return skip("image.not_an_image", "the file is empty (0 bytes)")
 
     fmt = sniff_format(data)
+    sha256 = hashlib.sha256(data).hexdigest()
+    phash = 0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -171,6 +177,7 @@ def check_image(
                     im = ImageOps.exif_transpose(im)
                 if high_bit:
                     im = im.point(lambda v: v / 256).convert("L") if im.mode != "F" else im.convert("L")
+                phash = perceptual_hash(im)
                 data = _encode(im, reencode_to)
                 fmt = reencode_to
             elif decode:
@@ -178,9 +185,10 @@ def check_image(
                 # in full (where truncation and corrupt data show), but its IDCT
                 # output is scaled to 1/8 in grey: ~1.7x faster than a full decode.
                 if fmt == "jpeg" and im.mode in ("RGB", "L"):
-                    im.draft("L", (max(1, width // 8), max(1, height // 8)))
+                    im.draft("L", (max(32, width // 8), max(32, height // 8)))  # >= 32 px for the hash
                 im.load()
+                phash = perceptual_hash(im)
     except Exception as exc:
         del findings[:]
         return skip("image.undecodable", f"the {fmt or im.format} data does not decode: {type(exc).__name__}: {exc}")
-    return ImageResult(data, fmt, width, height, findings)
+    return ImageResult(data, fmt, width, height, findings, sha256, phash)
