@@ -47,6 +47,10 @@ def _register() -> None:
     app.command("inspect")(inspect.inspect_cmd)
     app.command("verify", help="Alias of inspect.")(inspect.inspect_cmd)
 
+    from dataprep.cli import stats
+
+    app.command("stats")(stats.stats_cmd)
+
 
 _register()
 

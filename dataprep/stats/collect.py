@@ -1,0 +1,461 @@
+"""Gather the columnar box and image tables that ``dataprep stats`` summarises.
+
+Two sources fill the same :class:`BoxTable`:
+
+* records (a dataprep output folder, a folder or glob of TFRecord files, any
+  TF OD API-style records): streamed one example at a time with the
+  TensorFlow-free reader; image bytes are dropped as soon as an example is
+  decoded, so memory holds only a few numbers per box and per image;
+* a source annotation set, through the readers (:func:`read_voc`,
+  :func:`read_coco`, :func:`read_csv`) and the dataset model.
+
+Boxes are stored normalized (``ymin, xmin, ymax, xmax`` as fractions of the
+image) with the image size in pixels beside them, so pixel sizes are one
+multiplication away and the model-input frame of the anchor analysis is too.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field, replace
+from itertools import repeat
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from dataprep.errors import UsageError
+
+FORMATS = ("auto", "records", "voc", "coco", "csv")
+#: Split names in the order reports list them; others follow sorted.
+SPLIT_ORDER = ("train", "val", "test", "trainval")
+#: File names that look like TFRecords: train.record, x.tfrecord(.gz), x.tfrec,
+#: coco_train.record-00000-of-00100, train-00000-of-00008.tfrecord.
+_RECORD_NAME = re.compile(r"(\.(tfrecords?|records?|tfrec)(\.gz)?(-\d+-of-\d+)?$)|(-\d+-of-\d+(\.\w+)*$)", re.I)
+_SHARD_SUFFIX = re.compile(r"-\d+-of-\d+", re.I)
+_RECORD_EXT = re.compile(r"(\.(tfrecords?|records?|tfrec|gz))+$", re.I)
+#: Boxes buffered as Python values before they are packed into numpy chunks.
+_CHUNK = 1 << 16
+
+
+@dataclass
+class BoxTable:
+    """Every box and image of a dataset as columns.
+
+    ``images`` has one row per image: ``split`` (categorical over
+    ``split_names``), ``file``, ``width``, ``height`` (pixels) and
+    ``num_boxes``. Box arrays are aligned: ``image`` is the box's row in
+    ``images``, ``label`` its index into ``class_names``, ``boxes`` the
+    normalized ``ymin, xmin, ymax, xmax`` (float32, the precision of records:
+    1e-4 px on a 1000 px image).
+    """
+
+    images: pd.DataFrame
+    image: np.ndarray  # (M,) int64
+    label: np.ndarray  # (M,) int32
+    boxes: np.ndarray  # (M, 4) float32, as records store them
+    class_names: list[str]
+    split_names: list[str]
+    source: dict = field(default_factory=dict)
+    #: Images the source lists but that cannot be used (unreadable annotation,
+    #: unknown size, in no split); their boxes are not counted.
+    skipped_images: int = 0
+    #: Boxes that are not a box (NaN, or max <= min); left out of the tables.
+    invalid_boxes: int = 0
+
+    @property
+    def num_images(self) -> int:
+        return len(self.images)
+
+    @property
+    def num_boxes(self) -> int:
+        return int(self.image.shape[0])
+
+    def image_split(self) -> np.ndarray:
+        """Split code (index into ``split_names``) per image."""
+        return self.images["split"].cat.codes.to_numpy().astype(np.int64)
+
+    def box_split(self) -> np.ndarray:
+        """Split code per box."""
+        return self.image_split()[self.image]
+
+    def pixel_size(self) -> tuple[np.ndarray, np.ndarray]:
+        """Box width and height in pixels of the image as stored (float64)."""
+        w_img = self.images["width"].to_numpy(dtype=np.float64)[self.image]
+        h_img = self.images["height"].to_numpy(dtype=np.float64)[self.image]
+        b = self.boxes
+        width = b[:, 3].astype(np.float64) - b[:, 1]
+        width *= w_img
+        height = b[:, 2].astype(np.float64) - b[:, 0]
+        height *= h_img
+        return width, height
+
+    def select_split(self, name: str) -> "BoxTable":
+        """Only the images and boxes of one split."""
+        if name not in self.split_names:
+            raise UsageError(f"--split {name!r}: no such split; the data has {', '.join(self.split_names) or 'none'}")
+        keep_img = self.image_split() == self.split_names.index(name)
+        new_row = np.cumsum(keep_img) - 1
+        keep_box = keep_img[self.image]
+        images = self.images.loc[keep_img].reset_index(drop=True)
+        images["split"] = pd.Categorical(images["split"].astype(str), categories=[name])
+        return replace(self, images=images, image=new_row[self.image[keep_box]], label=self.label[keep_box],
+                       boxes=self.boxes[keep_box], split_names=[name])
+
+
+def order_splits(names: Iterable[str]) -> list[str]:
+    names = set(names)
+    return [s for s in SPLIT_ORDER if s in names] + sorted(names - set(SPLIT_ORDER))
+
+
+def _make_table(split: np.ndarray, file: list[str], width: np.ndarray, height: np.ndarray, image: np.ndarray,
+                text_codes: np.ndarray, texts: list[str], boxes: np.ndarray, split_names: list[str] | None = None,
+                **extra) -> BoxTable:
+    """Build a table; classes are renumbered in sorted name order."""
+    names = sorted(set(np.asarray(texts, dtype=object)[np.unique(text_codes)].tolist())) if len(text_codes) else []
+    remap = np.array([names.index(t) if t in names else -1 for t in texts], dtype=np.int32)
+    label = remap[text_codes] if len(text_codes) else np.zeros(0, np.int32)
+    split_names = split_names or order_splits(split)
+    num_boxes = np.bincount(image, minlength=len(file)).astype(np.int64) if len(file) else np.zeros(0, np.int64)
+    images = pd.DataFrame({
+        "split": pd.Categorical(np.asarray(split, dtype=object), categories=split_names),
+        "file": pd.Series(file, dtype=object),
+        "width": np.asarray(width, dtype=np.float64),
+        "height": np.asarray(height, dtype=np.float64),
+        "num_boxes": num_boxes,
+    })
+    return BoxTable(images=images, image=np.asarray(image, np.int64), label=label.astype(np.int32),
+                    boxes=np.asarray(boxes, np.float32).reshape(-1, 4), class_names=names, split_names=split_names,
+                    **extra)
+
+
+# --------------------------------------------------------------------- records
+def split_of_record_file(name: str) -> str:
+    """Split name from a record file name: ``train-00000-of-00008.tfrecord`` ->
+    ``train``, ``coco_val.record-00003-of-00010`` -> ``coco_val``."""
+    stem = _SHARD_SUFFIX.sub("", name)
+    stem = _RECORD_EXT.sub("", stem)
+    return stem or name
+
+
+def looks_like_records(path: Path) -> bool:
+    return bool(_RECORD_NAME.search(path.name))
+
+
+def find_record_files(src: str | Path) -> tuple[list[tuple[Path, str]], dict]:
+    """``(file, split)`` pairs of a records source, plus the manifest (or ``{}``).
+
+    A dataprep output folder is read through its manifest (splits and shard
+    order as written); any other folder by the TFRecord-looking file names in
+    it; a glob by its matches; a file as itself.
+    """
+    text = os.fspath(src)
+    path = Path(text)
+    if path.is_file() and path.name == "manifest.json":
+        path = path.parent
+    if path.is_dir():
+        manifest_path = path / "manifest.json"
+        if manifest_path.is_file():
+            try:
+                manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+                files = [(path / shard["file"], split) for split, info in manifest["splits"].items()
+                         for shard in info["shards"]]
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                raise UsageError(f"{manifest_path}: not a dataprep manifest ({type(exc).__name__}: {exc})") from None
+            return files, manifest
+        found = sorted(p for p in path.iterdir() if p.is_file() and looks_like_records(p))
+        if not found:
+            raise UsageError(f"{path}: no manifest.json and no TFRecord files (*.tfrecord, *.record, "
+                             "*-00000-of-00001) in this folder")
+        return [(p, split_of_record_file(p.name)) for p in found], {}
+    if path.is_file():
+        return [(path, split_of_record_file(path.name))], {}
+    if glob.has_magic(text):
+        found = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
+        if not found:
+            raise UsageError(f"{text}: the pattern matches no files")
+        return [(p, split_of_record_file(p.name)) for p in found], {}
+    raise UsageError(f"{text}: no such file or folder")
+
+
+def _label_names(folder: Path, manifest: dict) -> dict[int, str]:
+    """id -> name from the folder's label map, for records without class/text."""
+    path = folder / manifest.get("label_map", "label_map.pbtxt")
+    if not path.is_file():
+        return {}
+    from dataprep.errors import DataprepError
+    from dataprep.label_map import LabelMap
+
+    try:
+        return {item.id: item.name for item in LabelMap.read(path)}
+    except DataprepError:
+        return {}
+
+
+class _Growing:
+    """A column filled from Python lists and packed into numpy chunks of about
+    :data:`_CHUNK` values, so the temporaries stay small."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+        self.buffer: list = []
+        self.parts: list[np.ndarray] = []
+
+    def extend(self, values) -> None:
+        self.buffer.extend(values)
+        if len(self.buffer) >= _CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.parts.append(np.array(self.buffer, dtype=self.dtype))
+            self.buffer = []
+
+    def array(self) -> np.ndarray:
+        self.flush()
+        out = np.concatenate(self.parts) if self.parts else np.zeros(0, self.dtype)
+        self.parts = []
+        return out
+
+
+def _header_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the image header; the pixels are not decoded."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return im.size
+
+
+def collect_records(src: str | Path, *, split: str | None = None, progress: bool = False) -> BoxTable:
+    """Stream TFRecords of ``tf.train.Example`` (TF OD API keys) into a table.
+
+    Image sizes come from ``image/width`` and ``image/height`` (the image
+    header when they are missing); class names from ``image/object/class/text``,
+    else the label map beside the records, else ``id N``.
+    """
+    from dataprep.records.example import decode_example
+    from dataprep.records.tfrecord import RecordError, read_records
+
+    files, manifest = find_record_files(src)
+    if split is not None:
+        known = order_splits({s for _, s in files})
+        files = [(p, s) for p, s in files if s == split]
+        if not files:
+            raise UsageError(f"--split {split!r}: no such split in {src}; found {', '.join(known)}")
+    for p, _ in files:
+        if not p.is_file():
+            raise UsageError(f"{p}: record file listed in the manifest is missing")
+    folder = Path(src) if Path(src).is_dir() else Path(src).parent
+    id_names = _label_names(folder, manifest)
+    total = sum(int(info.get("examples", 0)) for s, info in manifest.get("splits", {}).items()
+                if split is None or s == split) or None
+
+    codes: dict[str, int] = {}
+    split_codes: dict[str, int] = {}
+    ymin, xmin, ymax, xmax = (_Growing(np.float32) for _ in range(4))
+    image_col, text_col = _Growing(np.int64), _Growing(np.int32)
+    width_col, height_col, split_col = _Growing(np.float64), _Growing(np.float64), _Growing(np.int32)
+    file_names: list[str] = []
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="ex", desc="stats", disable=not progress, dynamic_ncols=True)
+    n_images = n_boxes = 0
+    try:
+        for path, split_name in files:
+            s_code = split_codes.setdefault(split_name, len(split_codes))
+            for k, data in enumerate(read_records(path)):
+                try:
+                    ex = decode_example(data)
+                except Exception as exc:  # protobuf DecodeError, bad UTF-8
+                    raise RecordError(f"{path}: record {k} is not a tf.train.Example "
+                                      f"({type(exc).__name__}: {exc})") from None
+                w, h = ex["width"], ex["height"]
+                if w <= 0 or h <= 0:
+                    try:
+                        w, h = _header_size(ex["encoded"])
+                    except Exception as exc:
+                        raise RecordError(f"{path}: record {k} has no image/width, image/height and its image "
+                                          f"header is unreadable ({type(exc).__name__}: {exc})") from None
+                feats = ex["features"]
+                n = len(feats.get("image/object/bbox/ymin", ()))
+                texts = ex["texts"]
+                if len(texts) != n:
+                    labels = ex["labels"]
+                    texts = ([id_names.get(lbl, f"id {lbl}") for lbl in labels] if len(labels) == n
+                             else ["(no class)"] * n)
+                ymin.extend(feats.get("image/object/bbox/ymin", ()))
+                xmin.extend(feats.get("image/object/bbox/xmin", ()))
+                ymax.extend(feats.get("image/object/bbox/ymax", ()))
+                xmax.extend(feats.get("image/object/bbox/xmax", ()))
+                text_col.extend([codes.setdefault(t, len(codes)) for t in texts])
+                image_col.extend(repeat(n_images, n))
+                width_col.extend((w,))
+                height_col.extend((h,))
+                split_col.extend((s_code,))
+                file_names.append(ex["filename"] or ex["source_id"])
+                n_images += 1
+                n_boxes += n
+                bar.update(1)
+    finally:
+        bar.close()
+    boxes = np.empty((n_boxes, 4), np.float32)
+    for j, column in enumerate((ymin, xmin, ymax, xmax)):
+        boxes[:, j] = column.array()
+    image = image_col.array()
+    text_codes = text_col.array()
+    split_list = list(split_codes)
+    split_of_image = np.asarray(split_list, dtype=object)[split_col.array()] if n_images else np.zeros(0, object)
+    valid = _valid(boxes)
+    invalid = int(boxes.shape[0] - valid.sum())
+    if invalid:
+        boxes, image, text_codes = boxes[valid], image[valid], text_codes[valid]
+    source = {"kind": "records", "path": os.fspath(src), "files": len(files)}
+    return _make_table(split_of_image, file_names, width_col.array(), height_col.array(), image, text_codes,
+                       list(codes), boxes, split_names=order_splits(split_list) if split is None else [split],
+                       source=source, invalid_boxes=invalid)
+
+
+def _valid(boxes: np.ndarray) -> np.ndarray:
+    """Boxes that are boxes: finite, ymax > ymin and xmax > xmin."""
+    return np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+
+
+# ---------------------------------------------------------------------- sources
+def collect_dataset(ds, *, split: str | None = None) -> BoxTable:
+    """A :class:`~dataprep.dataset.Dataset` (what the readers return) as a table.
+
+    Boxes are in pixels of the annotated size (the ``width``/``height``
+    columns; the image header's size where the annotation has none), or
+    fractions of it for ``box_units == "normalized"``. Images the reader
+    already knows to be unusable are counted in ``skipped_images``.
+    """
+    images = ds.images
+    usable = (images["error"] == "").to_numpy().copy()
+    width = images["width"].to_numpy(dtype=np.float64).copy()
+    height = images["height"].to_numpy(dtype=np.float64).copy()
+    unknown = usable & ~((width > 0) & (height > 0))  # NaN compares False
+    for pos in np.flatnonzero(unknown):  # only images whose annotation states no size
+        try:
+            with open(Path(ds.images_root) / images["file"].iat[pos], "rb") as f:
+                width[pos], height[pos] = _header_size(f.read(1 << 20))
+        except Exception:
+            usable[pos] = False
+    wanted = np.ones(len(images), bool)
+    if split is not None:
+        wanted = (images["split"] == split).to_numpy()
+        if not (usable & wanted).any():
+            known = order_splits(images.loc[usable, "split"].astype(str))
+            raise UsageError(f"--split {split!r}: no such split; the data has {', '.join(known) or 'none'}")
+    skipped = int((~usable & wanted).sum())
+    usable &= wanted
+    new_row = np.cumsum(usable) - 1
+    pos_of = pd.Series(np.arange(len(images)), index=images["image_id"].to_numpy())
+    objs = ds.objects
+    obj_pos = pos_of.reindex(objs["image_id"].to_numpy()).to_numpy()
+    keep = usable[obj_pos]
+    obj_pos = obj_pos[keep]
+    xyxy = objs[["xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=np.float64)[keep]
+    if ds.box_units == "pixel":
+        # Hub pixel corners -> fractions of the annotated size.
+        xyxy = xyxy / np.stack([width, height, width, height], axis=1)[obj_pos]
+    boxes = xyxy[:, [1, 0, 3, 2]]
+    valid = _valid(boxes)
+    texts, text_codes = np.unique(objs["text"].to_numpy(dtype=object)[keep][valid].astype(str), return_inverse=True)
+    fmt = ds.source.get("format", "source")
+    path = ds.source.get("root") or ds.source.get("annotations") or ds.source.get("file") or ""
+    return _make_table(
+        images["split"].to_numpy(dtype=object)[usable], images["file"].to_numpy(dtype=object)[usable].tolist(),
+        width[usable], height[usable], new_row[obj_pos[valid]], text_codes.reshape(-1), texts.tolist(),
+        boxes[valid], split_names=[split] if split is not None else None,
+        source={"kind": fmt, "path": str(path)}, skipped_images=skipped, invalid_boxes=int((~valid).sum()),
+    )
+
+
+# ---------------------------------------------------------------- detection
+def detect_format(src: str) -> str:
+    """What ``SRC`` is: ``records``, ``voc``, ``coco`` or ``csv``.
+
+    A folder with manifest.json or TFRecord files -> records; a folder with
+    Annotations/ (or a VOCdevkit with VOC*/Annotations) -> voc; a ``.json``
+    file -> coco; a ``.csv`` file -> csv; a glob or a TFRecord-named file ->
+    records.
+    """
+    path = Path(src)
+    if path.is_dir():
+        if (path / "manifest.json").is_file():
+            return "records"
+        if (path / "Annotations").is_dir() or any((p / "Annotations").is_dir() for p in path.glob("VOC*")):
+            return "voc"
+        if any(p.is_file() and looks_like_records(p) for p in path.iterdir()):
+            return "records"
+        raise UsageError(f"{src}: cannot tell what this folder holds; expected a dataprep output folder "
+                         "(manifest.json), TFRecord files (*.tfrecord, *.record), or a Pascal VOC folder "
+                         "(Annotations/); or give --format")
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if path.name == "manifest.json" or looks_like_records(path):
+            return "records"
+        if suffix == ".json":
+            return "coco"
+        if suffix == ".csv":
+            return "csv"
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if head == b"\x1f\x8b":  # gzip: compressed TFRecords
+            return "records"
+        raise UsageError(f"{src}: unknown kind of file; expected a COCO .json, a .csv, or TFRecords "
+                         "(*.tfrecord, *.record); or give --format")
+    if glob.has_magic(src):
+        return "records"
+    raise UsageError(f"{src}: no such file or folder (expected records, a VOC folder, a COCO .json or a .csv)")
+
+
+def collect(
+    src: str | Path,
+    *,
+    fmt: str = "auto",
+    images: Path | None = None,
+    year: str | None = None,
+    annotations: Path | None = None,
+    split: str | None = None,
+    csv_columns: str | None = None,
+    csv_header: bool = True,
+    csv_normalized: bool = False,
+    csv_box_format: str = "xyxy",
+    progress: bool = False,
+) -> BoxTable:
+    """The table of any ``SRC`` ``dataprep stats`` accepts (see :func:`detect_format`)."""
+    src = os.fspath(src)
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "auto":
+        fmt = detect_format(src)
+    if fmt == "records":
+        return collect_records(src, split=split, progress=progress)
+    if fmt == "voc":
+        from dataprep.formats.voc import read_voc
+
+        ds = read_voc(src, year=year, annotations=annotations, images=images)
+    elif fmt == "coco":
+        if images is None:
+            raise UsageError(f"{src}: a COCO source needs --images DIR (the folder its file_name values are in)")
+        from dataprep.formats.coco import read_coco
+
+        ds = read_coco(src, images=images)
+    else:
+        if images is None:
+            raise UsageError(f"{src}: a CSV source needs --images DIR (the folder its filename column is in)")
+        from dataprep.formats.csv import parse_columns, read_csv
+
+        mapping, names = parse_columns(csv_columns)
+        ds = read_csv(src, images=images, columns=mapping, names=names, header=csv_header,
+                      normalized=csv_normalized, box_format=csv_box_format)
+    table = collect_dataset(ds, split=split)
+    table.source["format"] = fmt
+    return table
