@@ -46,6 +46,7 @@ from dataprep.validate.findings import (
     Finding,
     Report,
 )
+from dataprep.validate.dataset import dataset_findings
 from dataprep.validate.duplicates import duplicate_findings
 from dataprep.validate.geometry import fit_boxes
 from dataprep.validate.images import DEFAULT_MAX_PIXELS, check_image
@@ -297,7 +298,7 @@ def _file_sizes(root: Path, files: list[str]) -> np.ndarray:
     for k, f in enumerate(files):
         try:
             sizes[k] = os.stat(os.path.join(root, f)).st_size
-        except OSError:
+        except (OSError, ValueError):  # missing, or a name no file can have (NUL byte)
             pass
     return sizes
 
@@ -375,6 +376,9 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
             report.add(Finding(INFO, "image.no_objects", file, ann, "no objects; kept as a negative example", KEPT))
     if opts.drop_empty:
         images.loc[empty, "error"] = "no objects (--drop-empty)"
+
+    live = objs["image_id"].isin(images.loc[images["error"] == "", "image_id"])
+    report.extend(dataset_findings(objs[live], images.set_index("image_id")["file"]))
 
     # Objects as flat arrays, grouped by image in the images table's order.
     pos_of = pd.Series(np.arange(len(images)), index=images["image_id"].to_numpy())
@@ -466,11 +470,12 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
             # hashes), then split and rebalance, then encode (no second decode).
             for res in _run(job, workers, opts.progress, n_images, "check"):
                 account(res)
-            report.extend(duplicate_findings(files, images["split"].to_numpy(), ok, sha, phashes, kept_labels))
             split_arr = images["split"].to_numpy().astype(object)
             if opts.split is not None:
                 split_arr, balance["split"] = _assign_splits(images, ok, sha, phashes, kept_labels, opts, files)
                 images["split"] = split_arr
+            # Against the splits that will be written (leakage is then impossible after --split).
+            report.extend(duplicate_findings(files, split_arr, ok, sha, phashes, kept_labels))
             repeats = None
             if opts.rebalance is not None:
                 repeats, balance["rebalance"], dropped = _rebalance(images, ok, kept_labels, split_arr, opts)

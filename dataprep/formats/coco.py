@@ -81,12 +81,13 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     # as skipped; it gets a negative placeholder id no annotation can refer to.
     imgs = imgs.reset_index(drop=True)
     imgs["id"] = pd.to_numeric(imgs["id"], errors="coerce")
-    bad = (imgs["id"].isna() | imgs["file_name"].isna() | (imgs["id"] % 1 != 0) | imgs["id"].duplicated()).to_numpy()
+    bad = (imgs["id"].isna() | imgs["file_name"].isna() | (imgs["id"] % 1 != 0) | (imgs["id"] < 0)
+           | imgs["id"].duplicated()).to_numpy()
     for k in np.flatnonzero(bad):
         r = imgs.iloc[k]
         findings.append(Finding(ERROR, "coco.bad_image_entry", f"images[{k}]", src,
                                 f"image entry {k} (id={r.get('id')!r}, file_name={r.get('file_name')!r}) is missing "
-                                "an integer id or a file name, or repeats an id", "skipped image"))
+                                "a non-negative integer id or a file name, or repeats an id", "skipped image"))
     file_name = imgs["file_name"].astype(object).where(imgs["file_name"].notna(),
                                                        pd.Series([f"<images[{k}]>" for k in range(len(imgs))]))
     ids = imgs["id"].fillna(0).to_numpy(dtype=np.int64, copy=True)

@@ -35,6 +35,14 @@ class InspectResult:
         return not self.problems
 
 
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def check_example(ex: dict, where: str, label_map: LabelMap | None) -> list[str]:
     """The contract checks on one decoded example; returns problems."""
     p = []
@@ -109,7 +117,7 @@ def inspect_output(out: str | Path, *, previews: int = 4, preview_dir: Path | No
             if not path.is_file():
                 result.problems.append(f"{path}: listed in the manifest but missing")
                 continue
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = _file_sha256(path)
             if digest != shard["sha256"]:
                 result.problems.append(f"{path}: sha256 {digest[:12]}... differs from the manifest's")
             n = 0

@@ -45,7 +45,7 @@ class ImageResult:
     height: int = 0
     findings: list[Finding] = field(default_factory=list)
     sha256: str = ""  # of the file's bytes as read
-    phash: int = 0  # 64-bit dHash of the decoded image; 0 when not decoded
+    phash: int = 0  # 64-bit perceptual hash (pHash) of the decoded image; 0 when not decoded
 
 
 def safe_join(root: Path, rel: str) -> Path | None:
@@ -107,6 +107,8 @@ def check_image(
     except Image.DecompressionBombError as exc:
         return skip("image.too_large", f"refused, not decoded: {exc}")
     except Exception as exc:  # Pillow raises many types for non-images
+        if fmt is not None:  # the magic bytes say JPEG or PNG: the header itself is broken or cut short
+            return skip("image.undecodable", f"the {fmt.upper()} header does not decode ({type(exc).__name__}: {exc})")
         return skip("image.not_an_image", f"not a readable image ({type(exc).__name__}: {exc})")
     width, height = im.size
     if width * height > max_pixels:
