@@ -1,0 +1,534 @@
+"""Re-split an existing dataprep output without re-reading the original images.
+
+::
+
+    OUT/manifest.json + shards --pass 1: scan--> per example: (shard, offset), labels, filename,
+        source_id, sha256, perceptual hash
+      --collapse repeated copies--> leakage groups + stratified split (+ repeat factors on train)
+      --pass 2: copy--> NEW/{split}-{i:05d}-of-{n:05d}.tfrecord (serialized bytes unchanged)
+        + label_map.pbtxt (copied) + manifest.json + report.json
+
+Pass 1 streams every record of the source output (TensorFlow-free: the
+TFRecord framing of :mod:`dataprep.records.tfrecord` and a lean parse of the
+few features the split needs) and decodes each image once, draft-mode grey as
+the conversion's check does, for its perceptual hash. Pass 2 copies each
+record's serialized bytes into the new shards in a seeded order, round robin,
+exactly as ``convert`` lays them out, so the new output reads like one
+``dataprep convert --split`` would have written; only the split and the order
+change. A gzip source shard is decompressed once into a hidden spool file in
+NEW (pass 2 needs random access) and removed at the end.
+
+A source output whose train split was rebalanced holds several copies of some
+examples; they are collapsed to one per (``image/source_id``,
+``image/key/sha256``) before splitting, so a copy can neither leak into
+another split nor skew the stratification.
+
+The decisions (groups, stratification, repeat factors) are the conversion's
+own: :func:`dataprep.convert._assign_splits` and :func:`dataprep.convert._rebalance`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import google_crc32c
+import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+from dataprep import __version__
+from dataprep.convert import (
+    SHARD_NAME,
+    ConvertOptions,
+    _assign_splits,
+    _plan_shards,
+    _rebalance,
+    _remove_previous_outputs,
+    _split_names,
+    default_workers,
+    prepare_output,
+)
+from dataprep.errors import DataprepError, UsageError
+from dataprep.label_map import LabelMap
+from dataprep.records.proto import Example
+from dataprep.records.tfrecord import ShardWriter, frame, is_gzip, read_records
+from dataprep.validate.duplicates import duplicate_findings, phash
+from dataprep.validate.findings import INFO, KEPT, SKIPPED_IMAGE, WARNING, Counts, Finding, Report
+
+#: The options of ``dataprep split`` on records that are recorded in the manifest.
+_OPTION_KEYS = ("out", "seed", "num_shards", "compression", "workers", "overwrite", "max_pixels", "split",
+                "group_by", "rebalance", "rebalance_split", "repeat_threshold", "max_per_class", "negative_ratio",
+                "shard_target_bytes")
+#: Action of the finding about collapsed copies.
+COLLAPSED = "collapsed"
+_HEADER = 12  # uint64 length + uint32 masked crc, before a record's data
+
+
+def is_records_output(path: str | Path) -> bool:
+    """Whether ``path`` is a dataprep output folder (it has a manifest.json)."""
+    path = Path(path)
+    return path.is_dir() and (path / "manifest.json").is_file()
+
+
+@dataclass
+class ResplitResult:
+    out: Path
+    manifest: dict
+    report: Report
+    seconds: float
+    label_map: LabelMap
+    shards: list[Path] = field(default_factory=list)
+    #: What was decided, for the user: collapsed copies, then the split's and the rebalancing's log lines.
+    log: list[str] = field(default_factory=list)
+
+    def summary_lines(self) -> list[str]:
+        c = self.report.counts
+        m = self.manifest
+        src = m["source"]
+        lines = [
+            f"Wrote {self.out} (re-split of {src['path']}; no image re-read)",
+            f"  records  {src['records']} read, {src['examples']} distinct examples"
+            f" ({src['collapsed_copies']} repeated copies collapsed)",
+            f"  images   {c.images_read} examples, {c.images_written} written, "
+            f"{c.images_skipped} dropped by rebalancing",
+            f"  boxes    {c.boxes_read} read, {c.boxes_written} written, {c.boxes_dropped} dropped",
+            f"  classes  {len(self.label_map)} ({', '.join(self.label_map.names[:8])}"
+            f"{', ...' if len(self.label_map) > 8 else ''})",
+        ]
+        for split, s in m["splits"].items():
+            lines.append(f"  {split:8} {s['examples']} examples, {s['boxes']} boxes in {len(s['shards'])} shard(s)")
+        sev = self.report.by_severity()
+        lines.append(f"  findings {sev['error']} errors, {sev['warning']} warnings, {sev['info']} info (report.json)")
+        lines.append(f"  time     {self.seconds:.1f} s")
+        return lines
+
+
+# -- pass 1: scan the source shards, in worker processes -----------------------
+
+@dataclass
+class _Shard:
+    """What pass 1 learnt from one source shard: one entry per record."""
+
+    split: str
+    file: str
+    #: The uncompressed TFRecord file pass 2 reads (the shard, or its spool copy).
+    readable: Path
+    offsets: list = field(default_factory=list)
+    lengths: list = field(default_factory=list)
+    crcs: list = field(default_factory=list)
+    filenames: list = field(default_factory=list)
+    source_ids: list = field(default_factory=list)
+    sha256: list = field(default_factory=list)
+    labels: list = field(default_factory=list)
+    phashes: list = field(default_factory=list)
+    findings: list = field(default_factory=list)
+
+
+def _first(features, key: str, kind: str):
+    if key not in features:
+        return None
+    values = getattr(features[key], kind).value
+    return values[0] if len(values) else None
+
+
+def _image_phash(data: bytes, max_pixels: int) -> tuple[int, str]:
+    """Perceptual hash of encoded image bytes, decoded as the conversion's check
+    decodes them (a JPEG in draft-mode grey at 1/8 scale); ``(0, why)`` if it
+    cannot be decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im = Image.open(io.BytesIO(data))
+            width, height = im.size
+            if width * height > max_pixels:
+                return 0, f"{width}x{height} pixels is over --max-pixels {max_pixels:,}; not decoded"
+            if im.format == "JPEG" and im.mode in ("RGB", "L"):
+                im.draft("L", (max(32, width // 8), max(32, height // 8)))  # >= 32 px for the hash
+            im.load()
+            return phash(im), ""
+    except Exception as exc:  # Pillow raises many types for non-images
+        return 0, f"{type(exc).__name__}: {exc}"
+
+
+def _scan_shard(task: tuple[str, Path, str, Path | None, int]) -> _Shard:
+    split, path, file, spool, max_pixels = task
+    readable = path
+    if is_gzip(path):  # pass 2 needs random access: decompress once
+        with gzip.open(path, "rb") as src, open(spool, "wb") as dst:
+            shutil.copyfileobj(src, dst, 2**20)
+        readable = spool
+    shard = _Shard(split, file, readable)
+    offset = 0
+    for k, data in enumerate(read_records(readable)):
+        features = Example.FromString(data).features.feature
+        filename = (_first(features, "image/filename", "bytes_list") or b"").decode("utf-8", "replace")
+        encoded = _first(features, "image/encoded", "bytes_list") or b""
+        sha = (_first(features, "image/key/sha256", "bytes_list") or b"").decode("ascii", "replace")
+        if not sha:
+            sha = hashlib.sha256(encoded).hexdigest()
+        labels = (np.fromiter(features["image/object/class/label"].int64_list.value, dtype=np.int64)
+                  if "image/object/class/label" in features else np.zeros(0, np.int64))
+        h, why = _image_phash(encoded, max_pixels) if encoded else (0, "no image/encoded")
+        if why:
+            shard.findings.append(Finding(
+                WARNING, "image.undecodable", filename or f"record {k}", file,
+                f"record {k}: the image does not decode ({why}); copied as is, but not compared with other "
+                "images for near-duplicates", KEPT))
+        shard.offsets.append(offset)
+        shard.lengths.append(len(data))
+        shard.crcs.append(google_crc32c.value(data))
+        shard.filenames.append(filename)
+        shard.source_ids.append((_first(features, "image/source_id", "bytes_list") or b"").decode("utf-8", "replace"))
+        shard.sha256.append(sha)
+        shard.labels.append(labels)
+        shard.phashes.append(h)
+        offset += _HEADER + len(data) + 4
+    return shard
+
+
+def _scan(tasks: list, workers: int, progress: bool, total: int) -> list[_Shard]:
+    """Pass 1 over every shard, in the manifest's order (one shard per task)."""
+    bar = tqdm(total=total, unit="rec", desc="scan", disable=not progress, dynamic_ncols=True)
+    shards = []
+    try:
+        if workers <= 1 or len(tasks) <= 1:
+            results = map(_scan_shard, tasks)
+            for shard in results:
+                bar.update(len(shard.offsets))
+                shards.append(shard)
+        else:
+            ctx = multiprocessing.get_context("fork")
+            with ctx.Pool(min(workers, len(tasks))) as pool:
+                for shard in pool.imap(_scan_shard, tasks):
+                    bar.update(len(shard.offsets))
+                    shards.append(shard)
+    finally:
+        bar.close()
+    return shards
+
+
+# -- the re-split --------------------------------------------------------------
+
+def resplit(src: str | Path, opts: ConvertOptions) -> ResplitResult:
+    """Re-split the records of the dataprep output ``src`` into ``opts.out``.
+
+    Uses ``opts.split`` (required), ``group_by``, ``seed``, the rebalancing
+    options, ``num_shards``, ``shard_target_bytes``, ``compression``,
+    ``overwrite``, ``workers`` (pass 1, one shard per task), ``max_pixels``
+    and ``progress``; the options about reading and checking a source
+    (``label_map``, ``on_error``, ``drop_empty`` ...) do not apply to records.
+    """
+    t0 = time.perf_counter()
+    src = Path(src)
+    out = opts.out
+    if opts.split is None:
+        raise UsageError("dataprep split needs --split, e.g. --split train=0.8,val=0.1,test=0.1")
+    if opts.label_map is not None:
+        raise UsageError(f"--label-map applies to annotation sources; the records in {src} keep their label map")
+    if not is_records_output(src):
+        raise UsageError(f"{src}: no manifest.json; expected a dataprep output folder")
+    if out.resolve() == src.resolve():
+        raise UsageError(f"--out {out} is the source folder {src}; write the new split to another folder")
+    manifest_in = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
+    label_map_path = src / manifest_in.get("label_map", "label_map.pbtxt")
+    if not label_map_path.is_file():
+        raise DataprepError(f"{label_map_path}: missing; the records' label map is needed to count the classes")
+    label_map_bytes = label_map_path.read_bytes()
+    label_map = LabelMap.read(label_map_path)
+    src_splits = manifest_in.get("splits") or {}
+    for split, info in src_splits.items():
+        for shard in info.get("shards", []):
+            if not (src / shard["file"]).is_file():
+                raise DataprepError(f"{src / shard['file']}: listed in {src / 'manifest.json'} (split {split!r}) "
+                                    "but missing; run dataprep inspect on the source")
+    prepare_output(out, opts.overwrite)
+
+    report = Report()
+    log: list[str] = []
+    spool_dir = Path(tempfile.mkdtemp(prefix=".resplit-", dir=out))
+    writers: dict[tuple[str, int], ShardWriter] = {}
+    try:
+        # Pass 1: every record of every shard, in the manifest's order.
+        src_shards = [(split, shard) for split, info in src_splits.items() for shard in info.get("shards", [])]
+        tasks = [(split, src / shard["file"], shard["file"], spool_dir / f"{k:05d}.tfrecord", opts.max_pixels)
+                 for k, (split, shard) in enumerate(src_shards)]
+        listed = {shard["file"]: int(shard.get("examples", 0)) for _, shard in src_shards}
+        shards = _scan(tasks, opts.workers or default_workers(), opts.progress, sum(listed.values()))
+        for shard in shards:
+            report.extend(shard.findings)
+            if len(shard.offsets) != listed[shard.file]:
+                report.add(Finding(WARNING, "records.count_mismatch", shard.file, shard.file,
+                                   f"{len(shard.offsets)} records, but the source manifest says "
+                                   f"{listed[shard.file]}; every record read is used", KEPT))
+        table = _records_table(shards)
+        unique, log_dedupe = _collapse_copies(table, report)
+        log.extend(log_dedupe)
+        class_ids = np.array(sorted(i.id for i in label_map), dtype=np.int64)
+        _check_labels(unique, class_ids)
+
+        # Split and rebalance with the conversion's own functions.
+        n = len(unique)
+        files = unique["filename"].tolist()
+        sha = unique["sha256"].to_numpy(dtype=object)
+        phashes = unique["phash"].to_numpy(dtype=np.uint64)
+        kept_labels = unique["labels"].tolist()
+        ok = np.ones(n, dtype=bool)
+        images = pd.DataFrame({"split": unique["source_split"].to_numpy(dtype=object)})
+        balance: dict = {}
+        split_arr, balance["split"] = _assign_splits(images, ok, sha, phashes, kept_labels, opts, files)
+        log.extend(balance["split"]["log"])
+        repeats = None
+        counts = Counts(images_read=n, images_written=n,
+                        boxes_read=int(sum(len(x) for x in kept_labels)))
+        counts.boxes_written = counts.boxes_read
+        if opts.rebalance is not None:
+            repeats, balance["rebalance"], dropped = _rebalance(images, ok, kept_labels, split_arr, opts)
+            log.extend(balance["rebalance"]["log"])
+            for pos, reason in dropped.items():
+                ok[pos] = False
+                counts.images_written -= 1
+                counts.images_skipped += 1
+                counts.boxes_written -= len(kept_labels[pos])
+                counts.boxes_dropped += len(kept_labels[pos])
+                report.add(Finding(INFO, "balance.dropped", files[pos], str(unique["file"].iat[pos]),
+                                   f"dropped from the {opts.rebalance_split} split by rebalancing ({reason})",
+                                   SKIPPED_IMAGE))
+        counts.check()
+        report.counts = counts
+        # Duplicates as they stand in the new output (groups keep them on one side).
+        report.extend(duplicate_findings(files, split_arr, ok, sha, phashes, kept_labels))
+
+        # Pass 2: copy the records into the new shards.
+        order, split_of, plan = _plan(unique, split_arr, ok, repeats, opts)
+        stats = _SplitStats(class_ids)
+        _copy(order, split_of, plan, unique, shards, out, opts, writers, stats)
+        infos = {key: w.close() for key, w in writers.items()}
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    finally:
+        shutil.rmtree(spool_dir, ignore_errors=True)
+
+    # Every shard is complete: give them their final names.
+    if opts.overwrite:
+        _remove_previous_outputs(out)
+    names_by_id = {i.id: i.name for i in label_map}
+    splits = _split_names(pd.Series(list(opts.split) + list(split_arr[ok]), dtype=object))
+    manifest_splits: dict = {}
+    shard_paths: list[Path] = []
+    for split in splits:
+        keys = sorted(k for k in infos if k[0] == split)
+        entries = []
+        for index, key in enumerate(keys):
+            name = SHARD_NAME.format(split=split, index=index, count=len(keys))
+            os.replace(writers[key].path, out / name)
+            shard_paths.append(out / name)
+            entries.append({"file": name, **infos[key]})
+        manifest_splits[split] = stats.split_info(split, entries, names_by_id)
+    (out / "label_map.pbtxt").write_bytes(label_map_bytes)
+    options = {k: v for k, v in opts.to_json().items() if k in _OPTION_KEYS}
+    manifest = {
+        "dataprep_version": __version__,
+        "format": "tfrecord",
+        "compression": "GZIP" if opts.compression == "gzip" else None,
+        "label_map": "label_map.pbtxt",
+        "label_map_origin": f"copied from {label_map_path}",
+        "num_classes": len(label_map),
+        "splits": manifest_splits,
+        "counts": asdict(report.counts),
+        "source": {
+            "format": "records",
+            "path": str(src),
+            "splits": {s: int(i.get("examples", 0)) for s, i in src_splits.items()},
+            "records": int(len(table)),
+            "examples": int(n),
+            "collapsed_copies": int(len(table) - n),
+            "rebalanced": "rebalance" in manifest_in,
+            "original": manifest_in.get("source", {}),
+        },
+        "options": options,
+        **balance,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    report.write(out / "report.json")
+    return ResplitResult(out, manifest, report, time.perf_counter() - t0, label_map, shard_paths, log)
+
+
+def _records_table(shards: list[_Shard]) -> pd.DataFrame:
+    """One row per source record, in reading order."""
+    def cat(attr, dtype=None):
+        values = [v for s in shards for v in getattr(s, attr)]
+        return np.asarray(values, dtype=dtype) if dtype is not None else values
+
+    labels = cat("labels")
+    return pd.DataFrame({
+        "shard": np.concatenate([np.full(len(s.offsets), k, np.int64) for k, s in enumerate(shards)])
+        if shards else np.zeros(0, np.int64),
+        "source_split": [s.split for s in shards for _ in s.offsets],
+        "file": [s.file for s in shards for _ in s.offsets],
+        "offset": cat("offsets", np.int64),
+        "length": cat("lengths", np.int64),
+        "crc": cat("crcs", np.int64),
+        "filename": cat("filenames"),
+        "source_id": cat("source_ids"),
+        "sha256": cat("sha256"),
+        "labels": pd.Series(labels, dtype=object),
+        "phash": cat("phashes", np.uint64),
+    })
+
+
+def _collapse_copies(table: pd.DataFrame, report: Report) -> tuple[pd.DataFrame, list[str]]:
+    """Keep the first record of each (source_id, sha256); the rest are copies
+    written by rebalancing. Copies whose bytes differ are reported."""
+    if table.empty:
+        return table.reset_index(drop=True), []
+    key = table.groupby(["source_id", "sha256"], sort=False).ngroup().to_numpy()
+    first = ~pd.Series(key).duplicated(keep="first").to_numpy()
+    if first.all():
+        return table.reset_index(drop=True), []
+    first_row = np.zeros(int(key.max()) + 1, np.int64)
+    first_row[key[first]] = np.flatnonzero(first)
+    ref = first_row[key]
+    length, crc = table["length"].to_numpy(), table["crc"].to_numpy()
+    differ = (length != length[ref]) | (crc != crc[ref])
+    for k in np.flatnonzero(differ):
+        r = ref[k]
+        report.add(Finding(WARNING, "records.conflicting_copies", table["filename"].iat[k], table["file"].iat[k],
+                           f"same image/source_id {table['source_id'].iat[k]} and image/key/sha256 as a record of "
+                           f"{table['file'].iat[r]}, but the records differ; the first one is kept", COLLAPSED))
+    log = []
+    splits = table["source_split"].to_numpy()
+    for split in pd.unique(splits):
+        in_split = splits == split
+        copies = int((in_split & ~first).sum())
+        if copies:
+            kept = int((in_split & first).sum())
+            line = (f"dedupe: split {split!r} of the source holds {int(in_split.sum())} records, {copies} of them "
+                    f"repeated copies (a rebalanced split); collapsed to one record per (source_id, sha256) "
+                    f"before re-splitting: {kept} examples")
+            log.append(line)
+            report.add(Finding(INFO, "records.repeated_copies", str(split), str(split), line[len("dedupe: "):],
+                               COLLAPSED))
+    return table.loc[first].reset_index(drop=True), log
+
+
+def _check_labels(unique: pd.DataFrame, class_ids: np.ndarray) -> None:
+    """Every class/label of the records must be in the label map copied with them."""
+    per_example = unique["labels"].tolist()
+    if not per_example:
+        return
+    labels = np.concatenate(per_example)
+    bad = np.flatnonzero(~np.isin(labels, class_ids))
+    if len(bad):
+        owner = np.repeat(np.arange(len(per_example)), [len(x) for x in per_example])[bad[0]]
+        ids = ", ".join(map(str, class_ids[:12].tolist())) + (", ..." if len(class_ids) > 12 else "")
+        raise DataprepError(
+            f"{unique['file'].iat[owner]}: {unique['filename'].iat[owner]}: class label {int(labels[bad[0]])} is "
+            f"not in the source's label map (ids: {ids}); the records and label_map.pbtxt disagree")
+
+
+def _plan(unique: pd.DataFrame, split_arr: np.ndarray, ok: np.ndarray, repeats: np.ndarray | None,
+          opts: ConvertOptions) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Writing order, split of each entry and shards per split, laid out as
+    :func:`dataprep.convert._plan` lays them: a seeded permutation per split
+    (the seeded layout of the repeats for the rebalanced split), written round
+    robin over the shards."""
+    from dataprep.balance import expand_repeats
+
+    rng = np.random.default_rng(opts.seed)
+    record_bytes = unique["length"].to_numpy() + _HEADER + 4
+    parts, split_parts, shards = [], [], {}
+    for split in _split_names(pd.Series(split_arr, dtype=object)):
+        positions = np.flatnonzero(split_arr == split)
+        positions = positions[ok[positions]]
+        if repeats is not None and split == opts.rebalance_split:
+            positions = positions[expand_repeats(repeats[positions], seed=opts.seed)]
+        else:
+            positions = positions[rng.permutation(len(positions))]
+        parts.append(positions)
+        split_parts.append(np.full(len(positions), split, dtype=object))
+        shards[split] = _plan_shards(len(positions), int(record_bytes[positions].sum()), opts)
+    order = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    split_of = np.concatenate(split_parts) if split_parts else np.zeros(0, dtype=object)
+    return order, split_of, shards
+
+
+class _SplitStats:
+    """Examples, boxes and images per class per split, as written (copies included)."""
+
+    def __init__(self, class_ids: np.ndarray):
+        self.class_ids = class_ids
+        self.examples: dict[str, int] = {}
+        self.boxes: dict[str, np.ndarray] = {}
+        self.images: dict[str, np.ndarray] = {}
+
+    def add(self, split: str, labels: np.ndarray) -> None:
+        self.examples[split] = self.examples.get(split, 0) + 1
+        n = len(self.class_ids)
+        cb = self.boxes.setdefault(split, np.zeros(n, np.int64))
+        ci = self.images.setdefault(split, np.zeros(n, np.int64))
+        if len(labels):
+            dense = np.searchsorted(self.class_ids, labels)  # every label is known: _check_labels
+            cb += np.bincount(dense, minlength=n)
+            ci[np.unique(dense)] += 1
+
+    def split_info(self, split: str, shards: list, names_by_id: dict) -> dict:
+        n = len(self.class_ids)
+        cb = self.boxes.get(split, np.zeros(n, np.int64))
+        ci = self.images.get(split, np.zeros(n, np.int64))
+        return {
+            "examples": self.examples.get(split, 0),
+            "boxes": int(cb.sum()),
+            "shards": shards,
+            "classes": {names_by_id[int(c)]: {"id": int(c), "images": int(ci[k]), "boxes": int(cb[k])}
+                        for k, c in enumerate(self.class_ids)},
+        }
+
+
+def _copy(order, split_of, plan, unique, shards, out, opts, writers, stats) -> None:
+    """Pass 2: each planned record's serialized bytes, framed, into its shard."""
+    shard_idx = unique["shard"].to_numpy()
+    offsets = unique["offset"].to_numpy()
+    lengths = unique["length"].to_numpy()
+    labels = unique["labels"].tolist()
+    written: dict[str, int] = {}
+    handles: dict[int, object] = {}
+    bar = tqdm(total=len(order), unit="rec", desc="write", disable=not opts.progress, dynamic_ncols=True)
+    try:
+        for pos, split in zip(order.tolist(), split_of.tolist()):
+            s = int(shard_idx[pos])
+            f = handles.get(s)
+            if f is None:
+                f = handles[s] = open(shards[s].readable, "rb")
+            f.seek(int(offsets[pos]))
+            length = int(lengths[pos])
+            raw = f.read(_HEADER + length + 4)
+            framed = frame(raw[_HEADER:_HEADER + length])
+            if framed != raw:
+                raise DataprepError(f"{shards[s].file}: the record at byte {int(offsets[pos])} changed between the "
+                                    "scan and the copy; run again")
+            index = written.get(split, 0)
+            key = (split, index % plan[split])
+            if key not in writers:
+                writers[key] = ShardWriter(out / f".{split}-{key[1]:05d}.partial", opts.compression)
+            writers[key].write_framed(framed)
+            written[split] = index + 1
+            stats.add(split, labels[pos])
+            bar.update(1)
+    finally:
+        bar.close()
+        for f in handles.values():
+            f.close()

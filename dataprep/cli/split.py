@@ -1,0 +1,118 @@
+"""``dataprep split SRC --out NEW --split train=0.8,val=0.2``: a new split of an
+existing output (its records are copied, no image is re-read) or of a source
+annotation set (the same as ``dataprep convert ... --split``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dataprep.cli import options as o
+
+_SOURCE = "Source annotation sets (VOC folder, COCO .json, .csv)"
+
+
+def split_cmd(
+    src: Annotated[Path, typer.Argument(
+        help="A dataprep output folder (with manifest.json: its records are re-split and copied unchanged) or a "
+             "source annotation set (VOC folder, COCO .json, .csv: converted with --split).", show_default=False)],
+    out: o.Out,
+    split: o.Split = None,
+    group_by: o.GroupBy = None,
+    rebalance: o.Rebalance = None,
+    repeat_threshold: o.RepeatThreshold = "auto",
+    max_per_class: o.MaxPerClass = None,
+    negative_ratio: o.NegativeRatio = None,
+    seed: o.Seed = 0,
+    num_shards: o.NumShards = None,
+    compression: o.Compression = "none",
+    workers: o.Workers = None,
+    overwrite: o.Overwrite = False,
+    quiet: o.Quiet = False,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="auto (records if SRC has a manifest.json), records, voc, coco or csv.",
+        rich_help_panel=_SOURCE)] = "auto",
+    images: Annotated[Optional[Path], typer.Option(
+        "--images", help="Images folder (COCO and CSV; VOC with --annotations).", rich_help_panel=_SOURCE)] = None,
+    annotations: Annotated[Optional[Path], typer.Option(
+        "--annotations", help="VOC folder of XML files (with --images).", rich_help_panel=_SOURCE)] = None,
+    year: Annotated[Optional[str], typer.Option(
+        "--year", help="VOCdevkit year: SRC/VOC{year}.", rich_help_panel=_SOURCE)] = None,
+    columns: Annotated[Optional[str], typer.Option(
+        "--columns", help="CSV: map roles to columns, as in convert csv.", rich_help_panel=_SOURCE)] = None,
+    header: Annotated[bool, typer.Option(
+        "--header/--no-header", help="CSV: whether the first row names the columns.", rich_help_panel=_SOURCE)] = True,
+    normalized: Annotated[bool, typer.Option(
+        "--normalized", help="CSV: coordinates are fractions of the image size.", rich_help_panel=_SOURCE)] = False,
+    box_format: Annotated[str, typer.Option(
+        "--box-format", help="CSV: xyxy or xywh.", rich_help_panel=_SOURCE)] = "xyxy",
+    label_map: o.LabelMapOpt = None,
+    on_error: o.OnError = "fix",
+    strict: o.Strict = False,
+    drop_empty: o.DropEmpty = False,
+    no_decode_check: o.NoDecode = False,
+    max_pixels: o.MaxPixels = 100_000_000,
+):
+    """Split (and optionally rebalance) an existing output or a source into a new output folder."""
+    from dataprep.balance.resplit import is_records_output, resplit
+    from dataprep.convert import ConvertOptions, convert, prepare_output
+    from dataprep.errors import UsageError
+
+    if split is None:
+        raise UsageError("dataprep split needs --split, e.g. --split train=0.8,val=0.1,test=0.1")
+    if fmt not in ("auto", "records", "voc", "coco", "csv"):
+        raise UsageError(f"--format must be auto, records, voc, coco or csv, got {fmt!r}")
+    records = fmt == "records" or (fmt == "auto" and is_records_output(src))
+    opts = ConvertOptions(
+        out=out, label_map=label_map, num_shards=num_shards, compression=_compression(compression), workers=workers,
+        overwrite=overwrite, on_error=on_error, strict=strict, drop_empty=drop_empty, seed=seed,
+        decode_check=not no_decode_check, max_pixels=max_pixels, progress=not quiet, split=split, group_by=group_by,
+        rebalance=rebalance, repeat_threshold=_threshold(repeat_threshold), max_per_class=max_per_class,
+        negative_ratio=negative_ratio,
+    )
+    if records:
+        given = [name for name, value in (("--images", images), ("--annotations", annotations), ("--year", year),
+                                          ("--columns", columns)) if value is not None]
+        if given:
+            raise UsageError(f"{src} holds records; {', '.join(given)} only apply to annotation sources")
+        result = resplit(src, opts)
+        for line in result.report.summary_lines():
+            typer.echo(line)
+        typer.echo("")
+        for line in result.log:
+            if line.startswith("dedupe:"):
+                typer.echo(line)
+        for line in result.summary_lines():
+            typer.echo(line)
+        return
+
+    from dataprep.formats.source import read_source
+
+    prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
+    ds = read_source(src, format=fmt, images=images, annotations=annotations, year=year, columns=columns,
+                     header=header, normalized=normalized, box_format=box_format, workers=workers)
+    result = convert(ds, opts)
+    for line in result.report.summary_lines():
+        typer.echo(line)
+    typer.echo("")
+    for line in result.summary_lines():
+        typer.echo(line)
+    if strict and result.report.has_errors():
+        raise typer.Exit(1)
+
+
+def _compression(value: str) -> str | None:
+    return None if value.lower() in ("", "none") else value.lower()
+
+
+def _threshold(value: str) -> float | str:
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        from dataprep.errors import UsageError
+
+        raise UsageError(f"--repeat-threshold must be a number or auto, got {value!r}") from None
