@@ -139,11 +139,42 @@ class ConvertResult:
         ]
         for split, s in m["splits"].items():
             lines.append(f"  {split:8} {s['examples']} examples, {s['boxes']} boxes in {len(s['shards'])} shard(s)")
+        lines.extend(class_table_lines(m, self.label_map))
         sev = self.report.by_severity()
         lines.append(f"  findings {sev['error']} errors, {sev['warning']} warnings, {sev['info']} info "
                      f"(report.json)")
         lines.append(f"  time     {self.seconds:.1f} s, {rate:.0f} images/s")
         return lines
+
+
+def class_table_lines(manifest: dict, label_map: LabelMap, max_classes: int = 30) -> list[str]:
+    """Boxes (images) per class and split; with --rebalance, the rebalanced
+    split before and after."""
+    splits = manifest["splits"]
+    if not splits or len(label_map) > max_classes:
+        return []
+    reb = manifest.get("rebalance")
+    before = {}
+    if reb:
+        for key, v in reb["per_class"].items():
+            name = label_map.name_of(int(key)) if str(key).lstrip("-").isdigit() else key
+            before[name] = f"{v['instances_before']} ({v['images_before']})"
+    cols = list(splits)
+    head = [f"{s} before" if reb and s == reb["split"] else None for s in cols]
+    width = max(8, max(len(n) for n in label_map.names))
+    header = f"  {'class':{width}}" + "".join(
+        (f"  {h:>14}" if h else "") + f"  {s:>14}" for s, h in zip(cols, head))
+    lines = ["", header]
+    for item in label_map:
+        row = f"  {item.name:{width}}"
+        for s, h in zip(cols, head):
+            c = splits[s]["classes"].get(item.name, {"boxes": 0, "images": 0})
+            if h:
+                row += f"  {before.get(item.name, '0 (0)'):>14}"
+            row += f"  {str(c['boxes']) + ' (' + str(c['images']) + ')':>14}"
+        lines.append(row)
+    lines.append(f"  {'':{width}}  boxes (images) per split" + ("; repeats counted" if reb else ""))
+    return lines
 
 
 def default_workers() -> int:

@@ -154,6 +154,11 @@ def test_rebalance_instances_halves_the_train_ratio(tmp_path):
     assert result.manifest["splits"]["train"]["examples"] > plain.manifest["splits"]["train"]["examples"]
     assert result.report.counts.images_written == plain.report.counts.images_written
     assert result.manifest["rebalance"]["method"] == "repeat-factor-instances"
+    table = "\n".join(result.summary_lines())
+    a_before = result.manifest["rebalance"]["per_class"]
+    assert "train before" in table
+    row = next(line for line in result.summary_lines() if line.strip().startswith("A "))
+    assert row.split()[1] == str(before[0]) and row.split()[3] == str(after[0]), (row, a_before)
     copies = {}
     for shard in result.manifest["splits"]["train"]["shards"]:
         for data in read_records(tmp_path / "bal" / shard["file"]):
