@@ -105,3 +105,28 @@ def test_checks_do_not_depend_on_workers(tmp_path, workers):
     ds = dataset(tmp_path, [(8, 12, 24, 36), (8, 12, 24, 36), (0.1, 0.1, 0.2, 0.2)])
     result = run(ds, tmp_path / f"out{workers}", workers=workers)
     assert result.report.by_code() == {"box.duplicate": 1, "box.looks_normalized": 1}
+
+
+def test_dataset_findings_imbalance_and_outliers():
+    from dataprep.validate.dataset import dataset_findings
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in range(60):  # 60 cats of ~40 px, one of them a 3 px sliver-like speck, one a 1:20 sliver
+        s = rng.uniform(36, 44)
+        rows.append((k, "cat", 10, 10, 10 + s, 10 + s))
+    rows[5] = (5, "cat", 10, 10, 13, 13)
+    rows[6] = (6, "cat", 10, 10, 210, 20)
+    rows += [(100 + k, "dog", 0, 0, 30, 30) for k in range(3)]  # 3 dogs: 20x fewer than cats
+    objs = pd.DataFrame(rows, columns=["image_id", "text", "xmin", "ymin", "xmax", "ymax"])
+    objs["index"] = 0
+    files = pd.Series({i: f"img{i}.jpg" for i in objs["image_id"]})
+    found = dataset_findings(objs, files)
+    (imb,) = [f for f in found if f.code == "dataset.class_imbalance"]
+    assert imb.severity == "warning" and "max/min 20.0" in imb.detail and "--rebalance" in imb.detail
+    size = {f.item for f in found if f.code == "box.size_outlier"}
+    aspect = {f.item for f in found if f.code == "box.aspect_outlier"}
+    assert size == {"img5.jpg object 0 'cat'"}
+    assert aspect == {"img6.jpg object 0 'cat'"}
+    # balanced classes: no imbalance finding; too few boxes: no outlier statistics
+    assert not dataset_findings(objs[objs["text"] == "dog"], files)

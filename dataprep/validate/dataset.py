@@ -6,7 +6,8 @@ imbalance, and box size / aspect outliers per class.
    (rebalancing with ``--rebalance`` may help).
 2. Outliers, per class with at least ``MIN_BOXES_FOR_OUTLIERS`` boxes: on
    log(sqrt(area)) and log(width / height), a robust z-score
-   z = (x - median) / (1.4826 * MAD) (Rousseeuw & Croux 1993); |z| > 4 is an
+   z = (x - median) / (1.4826 * MAD) (Rousseeuw & Croux 1993; the mean absolute
+   deviation when MAD is 0); |z| > 4 is an
    outlier (a 5 px box in a class of 200 px boxes, a 1:20 sliver). Kept, but
    worth a look: such boxes are often annotation slips.
 """
@@ -26,10 +27,12 @@ _MAX_OUTLIERS_PER_CLASS = 50
 
 def _robust_z(x: np.ndarray) -> np.ndarray:
     med = np.median(x)
-    mad = 1.4826 * np.median(np.abs(x - med))
-    if mad <= 1e-12:
+    scale = 1.4826 * np.median(np.abs(x - med))
+    if scale <= 1e-12:  # over half the values equal: the mean absolute deviation (Iglewicz & Hoaglin 1993)
+        scale = 1.253314 * np.mean(np.abs(x - med))
+    if scale <= 1e-12:
         return np.zeros_like(x)
-    return (x - med) / mad
+    return (x - med) / scale
 
 
 def dataset_findings(objs: pd.DataFrame, files: pd.Series) -> list[Finding]:
