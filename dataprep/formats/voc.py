@@ -128,12 +128,19 @@ def parse_voc_xml(data: bytes, source: str) -> dict:
             "objects": objects}
 
 
+_OBJECT_FIELDS = ("index", "text", "xmin", "ymin", "xmax", "ymax", "difficult", "truncated", "view")
+
+
 def _parse_file(path: str):
+    """Parse one file; objects as compact tuples (``_OBJECT_FIELDS``): tens of
+    thousands of annotations are held at once while the tables are built."""
     try:
         with open(path, "rb") as f:
-            return parse_voc_xml(f.read(), path)
+            parsed = parse_voc_xml(f.read(), path)
     except (ValueError, OSError) as exc:
         return exc
+    parsed["objects"] = [tuple(o[k] for k in _OBJECT_FIELDS) for o in parsed["objects"]]
+    return parsed
 
 
 def _parse_chunk(paths: list[str]) -> list:
@@ -193,7 +200,8 @@ def read_voc(
     on_disk = list_images(img_dir)
 
     parsed_all = _parse_all([e.path for e in xml_files], workers, progress)
-    img_rows, obj_rows = [], []
+    img_rows = []
+    obj_cols: dict[str, list] = {k: [] for k in ("image_id", *_OBJECT_FIELDS)}
     root_prefix = str(root) + os.sep
     for image_id, (entry, parsed) in enumerate(zip(xml_files, parsed_all), start=1):
         stem = os.path.splitext(entry.name)[0]
@@ -228,8 +236,10 @@ def read_voc(
                                     f"({', '.join(SPLIT_FILES)}); add it to one to convert it", SKIPPED_IMAGE))
         img_rows.append(row)
         for obj in parsed["objects"]:
-            obj["image_id"] = image_id
-            obj_rows.append(obj)
+            obj_cols["image_id"].append(image_id)
+            for k, v in zip(_OBJECT_FIELDS, obj):
+                obj_cols[k].append(v)
+        parsed_all[image_id - 1] = None  # free as we go
 
     if splits is not None:
         listed = set(splits)
@@ -239,8 +249,8 @@ def read_voc(
                                     f"{stem!r} is listed in {splits[stem]}.txt but has no Annotations/{stem}.xml",
                                     "kept"))
     images_df = pd.DataFrame(img_rows, columns=["image_id", "file", "split", "width", "height", "annotation", "error"])
-    objects_df = pd.DataFrame(obj_rows, columns=["image_id", "index", "text", "xmin", "ymin", "xmax", "ymax",
-                                                 "difficult", "truncated", "view"])
+    objects_df = pd.DataFrame(obj_cols)
+    del obj_cols
     return Dataset.build(
         images_df, objects_df, img_dir, findings=findings, assign_ids=True,
         source={"format": "voc", "root": str(root), "annotations": str(ann_dir), "images": str(img_dir),
