@@ -95,15 +95,23 @@ def encode_example(d: ExampleData) -> bytes:
     return ex.SerializeToString(deterministic=True)
 
 
-def decode_example(data: bytes) -> dict:
+#: The keys :func:`decode_example` needs for everything but the image bytes.
+NO_IMAGE_KEYS = tuple(k for k in KEYS if k != "image/encoded")
+
+
+def decode_example(data: bytes, keys: Sequence[str] | None = None) -> dict:
     """Parse a serialized example into plain Python values (no TensorFlow).
 
     Lists stay lists; ``boxes`` is an (N, 4) float32 array of ymin, xmin,
     ymax, xmax. Unknown keys are kept under their key with their list value.
+    ``keys`` limits the work to those features (e.g. :data:`NO_IMAGE_KEYS`
+    for statistics): the others read as missing.
     """
     ex = Example.FromString(data)
     out: dict = {}
-    for key, feat in ex.features.feature.items():
+    fmap = ex.features.feature
+    items = fmap.items() if keys is None else ((k, fmap[k]) for k in keys if k in fmap)
+    for key, feat in items:
         kind = feat.WhichOneof("kind")
         out[key] = list(getattr(feat, kind).value) if kind else []
 

@@ -231,6 +231,11 @@ def _header_size(data: bytes) -> tuple[int, int]:
         return im.size
 
 
+_STATS_KEYS = ("image/height", "image/width", "image/filename", "image/object/bbox/ymin", "image/object/bbox/xmin",
+               "image/object/bbox/ymax", "image/object/bbox/xmax", "image/object/class/text",
+               "image/object/class/label")
+
+
 def collect_records(src: str | Path, *, split: str | None = None, progress: bool = False) -> BoxTable:
     """Stream TFRecords of ``tf.train.Example`` (TF OD API keys) into a table.
 
@@ -271,14 +276,14 @@ def collect_records(src: str | Path, *, split: str | None = None, progress: bool
             s_code = split_codes.setdefault(split_name, len(split_codes))
             for k, data in enumerate(read_records(path)):
                 try:
-                    ex = decode_example(data)
+                    ex = decode_example(data, _STATS_KEYS)
                 except Exception as exc:  # protobuf DecodeError, bad UTF-8
                     raise RecordError(f"{path}: record {k} is not a tf.train.Example "
                                       f"({type(exc).__name__}: {exc})") from None
                 w, h = ex["width"], ex["height"]
                 if w <= 0 or h <= 0:
                     try:
-                        w, h = _header_size(ex["encoded"])
+                        w, h = _header_size(decode_example(data, ("image/encoded",))["encoded"])
                     except Exception as exc:
                         raise RecordError(f"{path}: record {k} has no image/width, image/height and its image "
                                           f"header is unreadable ({type(exc).__name__}: {exc})") from None
