@@ -552,20 +552,7 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     if opts.dry_run:
         return ConvertResult(out, {"splits": {s: split_info(s, []) for s in splits}}, report,
                              time.perf_counter() - t0, label_map)
-    # Every shard is complete: give them their final names.
-    if opts.overwrite:
-        _remove_previous_outputs(out)
-    manifest_splits: dict = {}
-    shard_paths: list[Path] = []
-    for split in splits:
-        keys = sorted(k for k in infos if k[0] == split)
-        shards = []
-        for index, key in enumerate(keys):
-            name = SHARD_NAME.format(split=split, index=index, count=len(keys))
-            os.replace(writers[key].path, out / name)
-            shard_paths.append(out / name)
-            shards.append({"file": name, **infos[key]})
-        manifest_splits[split] = split_info(split, shards)
+    manifest_splits, shard_paths = publish_shards(out, splits, writers, infos, opts.overwrite, split_info)
     if opts.label_map is not None:
         (out / "label_map.pbtxt").write_bytes(Path(opts.label_map).read_bytes())
     else:
@@ -665,6 +652,28 @@ def _rebalance(images, ok, kept_labels, split_arr, opts):
     info = result.as_dict()
     info.update({"split": opts.rebalance_split, "log": result.log})
     return repeats, info, dropped
+
+
+def publish_shards(out: Path, splits: list[str], writers: dict, infos: dict, overwrite: bool,
+                   describe) -> tuple[dict, list[Path]]:
+    """Every shard is complete: give the partial files their final names
+    ``{split}-{i:05d}-of-{n:05d}.tfrecord`` (after removing a previous run's
+    outputs with ``overwrite``). ``writers``/``infos`` are keyed by (split, shard);
+    ``describe(split, shard_entries)`` makes the manifest entry of a split."""
+    if overwrite:
+        _remove_previous_outputs(out)
+    manifest_splits: dict = {}
+    shard_paths: list[Path] = []
+    for split in splits:
+        keys = sorted(k for k in infos if k[0] == split)
+        entries = []
+        for index, key in enumerate(keys):
+            name = SHARD_NAME.format(split=split, index=index, count=len(keys))
+            os.replace(writers[key].path, out / name)
+            shard_paths.append(out / name)
+            entries.append({"file": name, **infos[key]})
+        manifest_splits[split] = describe(split, entries)
+    return manifest_splits, shard_paths
 
 
 def _remove_previous_outputs(out: Path) -> None:

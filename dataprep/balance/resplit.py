@@ -34,7 +34,6 @@ import hashlib
 import io
 import json
 import multiprocessing
-import os
 import shutil
 import tempfile
 import time
@@ -50,15 +49,14 @@ from tqdm import tqdm
 
 from dataprep import __version__
 from dataprep.convert import (
-    SHARD_NAME,
     ConvertOptions,
     _assign_splits,
     _plan_shards,
     _rebalance,
-    _remove_previous_outputs,
     _split_names,
     default_workers,
     prepare_output,
+    publish_shards,
 )
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
@@ -322,22 +320,10 @@ def resplit(src: str | Path, opts: ConvertOptions) -> ResplitResult:
     finally:
         shutil.rmtree(spool_dir, ignore_errors=True)
 
-    # Every shard is complete: give them their final names.
-    if opts.overwrite:
-        _remove_previous_outputs(out)
     names_by_id = {i.id: i.name for i in label_map}
     splits = _split_names(pd.Series(list(opts.split) + list(split_arr[ok]), dtype=object))
-    manifest_splits: dict = {}
-    shard_paths: list[Path] = []
-    for split in splits:
-        keys = sorted(k for k in infos if k[0] == split)
-        entries = []
-        for index, key in enumerate(keys):
-            name = SHARD_NAME.format(split=split, index=index, count=len(keys))
-            os.replace(writers[key].path, out / name)
-            shard_paths.append(out / name)
-            entries.append({"file": name, **infos[key]})
-        manifest_splits[split] = stats.split_info(split, entries, names_by_id)
+    manifest_splits, shard_paths = publish_shards(
+        out, splits, writers, infos, opts.overwrite, lambda s, entries: stats.split_info(s, entries, names_by_id))
     (out / "label_map.pbtxt").write_bytes(label_map_bytes)
     options = {k: v for k, v in opts.to_json().items() if k in _OPTION_KEYS}
     manifest = {

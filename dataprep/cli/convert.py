@@ -86,8 +86,11 @@ def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, o
         max_per_class=max_per_class, negative_ratio=negative_ratio,
     )
     prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
-    ds = read()
-    result = convert(ds, opts)
+    echo_result(convert(read(), opts), strict)
+
+
+def echo_result(result, strict: bool) -> None:
+    """The findings table, then the summary; exit 1 under --strict if any error."""
     for line in result.report.summary_lines():
         typer.echo(line)
     typer.echo("")

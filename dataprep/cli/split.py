@@ -93,14 +93,9 @@ def split_cmd(
     prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
     ds = read_source(src, format=fmt, images=images, annotations=annotations, year=year, columns=columns,
                      header=header, normalized=normalized, box_format=box_format, workers=workers)
-    result = convert(ds, opts)
-    for line in result.report.summary_lines():
-        typer.echo(line)
-    typer.echo("")
-    for line in result.summary_lines():
-        typer.echo(line)
-    if strict and result.report.has_errors():
-        raise typer.Exit(1)
+    from dataprep.cli.convert import echo_result
+
+    echo_result(convert(ds, opts), strict)
 
 
 def _compression(value: str) -> str | None:
