@@ -41,3 +41,44 @@ def write_image():
         return path
 
     return _write
+
+
+def distinct_jpeg(seed: int, size=(96, 72), quality: int = 90) -> bytes:
+    """A smooth random colour field: perceptually distinct per seed (unrelated
+    fields are >= 16 hash bits apart, a resized re-compressed copy <= 2)."""
+    rng = np.random.default_rng(seed)
+    grid = Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).resize(size, Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    grid.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def near_copy(seed: int) -> bytes:
+    """A resized, re-compressed copy of ``distinct_jpeg(seed)``: a near-duplicate."""
+    im = Image.open(io.BytesIO(distinct_jpeg(seed))).resize((80, 60))
+    buf = io.BytesIO()
+    im.resize((96, 72)).save(buf, "JPEG", quality=60)
+    return buf.getvalue()
+
+
+def build_dataset(tmp_path: Path, per_image_classes, *, files=None, data=None, splits=None, size=(96, 72)):
+    """A Dataset of distinct images with random boxes, one class list per image."""
+    import pandas as pd
+
+    from dataprep.dataset import Dataset
+
+    root = tmp_path / "images"
+    root.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    images, objects = [], []
+    for k, classes in enumerate(per_image_classes):
+        name = files[k] if files else f"img{k:04d}.jpg"
+        (root / name).write_bytes(data[k] if data and data[k] is not None else distinct_jpeg(k, size))
+        images.append({"image_id": k + 1, "file": name, "split": splits[k] if splits else "train",
+                       "width": size[0], "height": size[1], "annotation": f"{name}.xml"})
+        for j, c in enumerate(classes):
+            x, y = rng.uniform(0, size[0] - 14), rng.uniform(0, size[1] - 14)
+            w, h = rng.uniform(5, 13, 2)
+            objects.append({"image_id": k + 1, "index": j, "text": c, "xmin": x, "ymin": y, "xmax": x + w,
+                            "ymax": y + h})
+    return Dataset.build(pd.DataFrame(images), pd.DataFrame(objects), root)

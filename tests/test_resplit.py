@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-from PIL import Image
 
+from conftest import build_dataset, distinct_jpeg, near_copy
 from dataprep.balance.resplit import resplit
 from dataprep.cli import main
 from dataprep.convert import ConvertOptions, convert
@@ -24,38 +22,8 @@ from dataprep.records.tfrecord import read_records
 GROUP_BY = r"^(vid\d+)_"
 
 
-def distinct_jpeg(seed: int, size=(96, 72), quality=90) -> bytes:
-    """A smooth random colour field: perceptually distinct per seed."""
-    rng = np.random.default_rng(seed)
-    grid = Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).resize(size, Image.Resampling.BILINEAR)
-    buf = io.BytesIO()
-    grid.save(buf, "JPEG", quality=quality)
-    return buf.getvalue()
-
-
-def near_copy(seed: int) -> bytes:
-    """A resized, re-compressed copy of ``distinct_jpeg(seed)``: a near-duplicate."""
-    im = Image.open(io.BytesIO(distinct_jpeg(seed))).resize((80, 60))
-    buf = io.BytesIO()
-    im.resize((96, 72)).save(buf, "JPEG", quality=60)
-    return buf.getvalue()
-
-
 def build(tmp_path, per_image_classes, *, files, data, splits, size=(96, 72)) -> Dataset:
-    root = tmp_path / "images"
-    root.mkdir(exist_ok=True)
-    rng = np.random.default_rng(0)
-    images, objects = [], []
-    for k, classes in enumerate(per_image_classes):
-        (root / files[k]).write_bytes(data[k] if data[k] is not None else distinct_jpeg(k, size))
-        images.append({"image_id": k + 1, "file": files[k], "split": splits[k], "width": size[0],
-                       "height": size[1], "annotation": f"{files[k]}.xml"})
-        for j, c in enumerate(classes):
-            x, y = rng.uniform(0, size[0] - 14), rng.uniform(0, size[1] - 14)
-            w, h = rng.uniform(5, 13, 2)
-            objects.append({"image_id": k + 1, "index": j, "text": c, "xmin": x, "ymin": y, "xmax": x + w,
-                            "ymax": y + h})
-    return Dataset.build(pd.DataFrame(images), pd.DataFrame(objects), root)
+    return build_dataset(tmp_path, per_image_classes, files=files, data=data, splits=splits, size=size)
 
 
 def records_of(out: Path) -> dict[str, list[bytes]]:

@@ -7,44 +7,19 @@ import io
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 
+from conftest import build_dataset, distinct_jpeg
 from dataprep.balance import instance_ratio
 from dataprep.convert import ConvertOptions, convert
-from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
 from dataprep.records.example import decode_example
 from dataprep.records.tfrecord import read_records
 
 
-def distinct_jpeg(seed: int, size=(96, 72), quality=90) -> bytes:
-    """A smooth random colour field: perceptually distinct per seed (unrelated
-    fields are >= 16 hash bits apart, a resized re-compressed copy <= 2)."""
-    rng = np.random.default_rng(seed)
-    grid = Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).resize(size, Image.Resampling.BILINEAR)
-    buf = io.BytesIO()
-    grid.save(buf, "JPEG", quality=quality)
-    return buf.getvalue()
-
-
 def build(tmp_path, per_image_classes, *, files=None, data=None, splits=None, size=(96, 72)):
-    root = tmp_path / "images"
-    root.mkdir(exist_ok=True)
-    rng = np.random.default_rng(0)
-    images, objects = [], []
-    for k, classes in enumerate(per_image_classes):
-        name = files[k] if files else f"img{k:04d}.jpg"
-        (root / name).write_bytes(data[k] if data and data[k] is not None else distinct_jpeg(k, size))
-        images.append({"image_id": k + 1, "file": name, "split": splits[k] if splits else "train",
-                       "width": size[0], "height": size[1], "annotation": f"{name}.xml"})
-        for j, c in enumerate(classes):
-            x, y = rng.uniform(0, size[0] - 14), rng.uniform(0, size[1] - 14)
-            w, h = rng.uniform(5, 13, 2)
-            objects.append({"image_id": k + 1, "index": j, "text": c, "xmin": x, "ymin": y, "xmax": x + w,
-                            "ymax": y + h})
-    return Dataset.build(pd.DataFrame(images), pd.DataFrame(objects), root)
+    return build_dataset(tmp_path, per_image_classes, files=files, data=data, splits=splits, size=size)
 
 
 def run(ds, out, **kw):
