@@ -305,6 +305,7 @@ def _process_one(job: _Job, pos: int) -> _Result:
         difficult=job.difficult[keep].tolist(), truncated=job.truncated[keep].tolist(),
         is_crowd=job.is_crowd[keep].tolist(), area=((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).tolist(),
         view=[job.view[k] for k in keep],
+        sha256=res.sha256 if res.data_is_original else "",
     )
     return _Result(pos, frame(encode_example(example)), findings, job.labels[keep], end - start, res.sha256,
                    res.phash)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_jpeg
+from conftest import distinct_jpeg, make_jpeg
 from dataprep import __version__
 from dataprep.cli import main
 from dataprep.errors import UsageError
@@ -22,7 +22,7 @@ def voc_dataset(root: Path, n: int = 3, *, bad_box: bool = False) -> Path:
     (root / "Annotations").mkdir(parents=True)
     (root / "JPEGImages").mkdir()
     for k in range(n):
-        (root / "JPEGImages" / f"{k}.jpg").write_bytes(make_jpeg(64, 48, seed=k))
+        (root / "JPEGImages" / f"{k}.jpg").write_bytes(distinct_jpeg(k, (64, 48)))
         boxes = [("cat" if k % 2 else "dog", 5, 5, 30, 20)]
         if bad_box and k == 1:
             boxes.append(("cat", 100, 5, 200, 20))

@@ -57,6 +57,8 @@ class ExampleData:
     is_crowd: Sequence[int]
     area: Sequence[float]
     view: Sequence[str]
+    #: hex sha256 of ``encoded`` when the caller already has it
+    sha256: str = ""
 
 
 def encode_example(d: ExampleData) -> bytes:
@@ -79,7 +81,7 @@ def encode_example(d: ExampleData) -> bytes:
     i("image/width", [int(d.width)])
     b("image/filename", [d.filename.encode("utf-8")])
     b("image/source_id", [str(int(d.source_id)).encode()])
-    b("image/key/sha256", [hashlib.sha256(d.encoded).hexdigest().encode()])
+    b("image/key/sha256", [(d.sha256 or hashlib.sha256(d.encoded).hexdigest()).encode()])
     boxes = np.asarray(d.boxes, dtype=np.float32).reshape(-1, 4)
     fl("image/object/bbox/ymin", boxes[:, 0].tolist())
     fl("image/object/bbox/xmin", boxes[:, 1].tolist())

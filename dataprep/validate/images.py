@@ -45,6 +45,7 @@ class ImageResult:
     height: int = 0
     findings: list[Finding] = field(default_factory=list)
     sha256: str = ""  # of the file's bytes as read
+    data_is_original: bool = True  # False when a fix re-encoded the bytes
     phash: int = 0  # 64-bit perceptual hash (pHash) of the decoded image; 0 when not decoded
 
 
@@ -193,4 +194,5 @@ def check_image(
     except Exception as exc:
         del findings[:]
         return skip("image.undecodable", f"the {fmt or im.format} data does not decode: {type(exc).__name__}: {exc}")
-    return ImageResult(data, fmt, width, height, findings, sha256, phash)
+    return ImageResult(data, fmt, width, height, findings, sha256=sha256, phash=phash,
+                       data_is_original=reencode_to is None)
