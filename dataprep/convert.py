@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import re
 import time
@@ -25,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from dataprep import __version__
 from dataprep.dataset import Dataset
 from dataprep.errors import DataprepError, FindingError, UsageError
 from dataprep.label_map import LabelMap
+from dataprep.parallel import process_pool
+from dataprep.progress import progress_bar
 from dataprep.records.example import ExampleData, encode_example
 from dataprep.records.tfrecord import ShardWriter, frame
 from dataprep.validate.annotations import check_annotations
@@ -249,6 +249,12 @@ class _Result:
 _JOB: _Job | None = None
 
 
+def _set_job(job: _Job) -> None:
+    """Pool initializer: the job a worker processes (inherited when forked, pickled once when spawned)."""
+    global _JOB
+    _JOB = job
+
+
 def _process_range(bounds: tuple[int, int]) -> list[_Result]:
     lo, hi = bounds
     return [_process_one(_JOB, int(_JOB.order[k])) for k in range(lo, hi)]
@@ -342,7 +348,7 @@ def _run(job: _Job, workers: int, progress: bool, total: int, desc: str = "conve
     n = len(job.order)
     chunk = max(1, min(64, n // (workers * 8) or 1))
     ranges = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
-    bar = tqdm(total=total, unit="img", desc=desc, disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total, desc, "img", progress)
     try:
         if workers <= 1 or n <= chunk:
             for r in ranges:
@@ -350,8 +356,7 @@ def _run(job: _Job, workers: int, progress: bool, total: int, desc: str = "conve
                 bar.update(len(results))
                 yield from results
         else:
-            ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(workers) as pool:
+            with process_pool(workers, _set_job, (job,)) as pool:
                 for results in pool.imap(_process_range, ranges):
                     bar.update(len(results))
                     yield from results

@@ -33,7 +33,6 @@ import gzip
 import hashlib
 import io
 import json
-import multiprocessing
 import shutil
 import tempfile
 import time
@@ -45,7 +44,6 @@ import google_crc32c
 import numpy as np
 import pandas as pd
 from PIL import Image
-from tqdm import tqdm
 
 from dataprep import __version__
 from dataprep.convert import (
@@ -60,6 +58,8 @@ from dataprep.convert import (
 )
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
+from dataprep.parallel import process_pool
+from dataprep.progress import progress_bar
 from dataprep.records.proto import Example
 from dataprep.records.tfrecord import ShardWriter, frame, is_gzip, read_records
 from dataprep.validate.duplicates import duplicate_findings, phash
@@ -198,7 +198,7 @@ def _scan_shard(task: tuple[str, Path, str, Path | None, int]) -> _Shard:
 
 def _scan(tasks: list, workers: int, progress: bool, total: int) -> list[_Shard]:
     """Pass 1 over every shard, in the manifest's order (one shard per task)."""
-    bar = tqdm(total=total, unit="rec", desc="scan", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total, "scan", "rec", progress)
     shards = []
     try:
         if workers <= 1 or len(tasks) <= 1:
@@ -207,8 +207,7 @@ def _scan(tasks: list, workers: int, progress: bool, total: int) -> list[_Shard]
                 bar.update(len(shard.offsets))
                 shards.append(shard)
         else:
-            ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(min(workers, len(tasks))) as pool:
+            with process_pool(min(workers, len(tasks))) as pool:
                 for shard in pool.imap(_scan_shard, tasks):
                     bar.update(len(shard.offsets))
                     shards.append(shard)
@@ -492,7 +491,7 @@ def _copy(order, split_of, plan, unique, shards, out, opts, writers, stats) -> N
     labels = unique["labels"].tolist()
     written: dict[str, int] = {}
     handles: dict[int, object] = {}
-    bar = tqdm(total=len(order), unit="rec", desc="write", disable=not opts.progress, dynamic_ncols=True)
+    bar = progress_bar(len(order), "write", "rec", opts.progress)
     try:
         for pos, split in zip(order.tolist(), split_of.tolist()):
             s = int(shard_idx[pos])

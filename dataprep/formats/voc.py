@@ -149,9 +149,8 @@ def _parse_chunk(paths: list[str]) -> list:
 
 def _parse_all(paths: list[str], workers: int | None, progress: bool) -> list:
     """Parse the XML files, in worker processes when there are many."""
-    import multiprocessing
-
-    from tqdm import tqdm
+    from dataprep.parallel import process_pool
+    from dataprep.progress import progress_bar
 
     from dataprep.convert import default_workers  # noqa: PLC0415 (avoid an import cycle)
 
@@ -159,15 +158,14 @@ def _parse_all(paths: list[str], workers: int | None, progress: bool) -> list:
     size = 500
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
     out: list = []
-    with tqdm(total=len(paths), unit="xml", desc="read VOC", disable=not progress or len(paths) < 2000,
-              dynamic_ncols=True) as bar:
+    with progress_bar(len(paths), "read VOC", "xml", progress and len(paths) >= 2000) as bar:
         if workers <= 1 or len(paths) < 2000:
             parts = map(_parse_chunk, chunks)
             for part in parts:
                 out.extend(part)
                 bar.update(len(part))
             return out
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with process_pool(workers) as pool:
             for part in pool.imap(_parse_chunk, chunks):
                 out.extend(part)
                 bar.update(len(part))

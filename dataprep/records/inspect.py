@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from tqdm import tqdm
+from dataprep.progress import progress_bar
 
 from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap
@@ -109,7 +109,7 @@ def inspect_output(out: str | Path, *, previews: int = 4, preview_dir: Path | No
     result = InspectResult()
     preview_dir = Path(preview_dir) if preview_dir else out / "previews"
     total = sum(s["examples"] for s in manifest["splits"].values())
-    bar = tqdm(total=total, unit="ex", desc="inspect", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total, "inspect", "ex", progress)
     for split, info in manifest["splits"].items():
         n_split = 0
         for shard in info["shards"]:

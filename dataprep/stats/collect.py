@@ -267,9 +267,9 @@ def collect_records(src: str | Path, *, split: str | None = None, progress: bool
     width_col, height_col, split_col = _Growing(np.float64), _Growing(np.float64), _Growing(np.int32)
     file_names: list[str] = []
 
-    from tqdm import tqdm
+    from dataprep.progress import progress_bar
 
-    bar = tqdm(total=total, unit="ex", desc="stats", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total, "stats", "ex", progress)
     n_images = n_boxes = 0
     try:
         for path, split_name in files:
