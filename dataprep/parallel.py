@@ -1,30 +1,28 @@
 """Worker process pools.
 
 Forking is the cheap way to start workers (they share the parent's tables
-without copying), but forking a process that runs other threads (TensorFlow
-starts many, and Python 3.12+ warns about it) can deadlock the child. So:
-fork when this process has a single OS thread, spawn otherwise; the state a
-worker needs always travels through the pool's initializer, which works with
-both.
+without copying), but forking a process whose other threads hold locks can
+deadlock the child. TensorFlow (and torch, JAX) run such thread pools, as do
+Python threads; numpy's OpenBLAS threads are fork-safe (OpenBLAS re-creates
+its pool in the child with pthread_atfork). So: fork unless one of those
+runtimes is loaded or another Python thread runs, spawn otherwise. The state
+a worker needs always travels through the pool's initializer, which works
+with both.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
+import sys
+import threading
 
-
-def _os_threads() -> int:
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:  # not Linux: ask Python, which only knows its own threads
-        import threading
-
-        return threading.active_count()
+#: Runtimes whose thread pools make fork unsafe once imported.
+THREADED_RUNTIMES = ("tensorflow", "torch", "jax")
 
 
 def start_method() -> str:
-    if "fork" in multiprocessing.get_all_start_methods() and _os_threads() == 1:
+    if ("fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+            and not any(name in sys.modules for name in THREADED_RUNTIMES)):
         return "fork"
     return "spawn"
 

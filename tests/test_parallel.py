@@ -8,15 +8,18 @@ import sys
 
 def test_progress_bar_starts_no_thread_and_pools_still_fork():
     code = (
-        "import threading\n"
+        "import sys, threading\n"
+        "import numpy, pandas\n"
         "from dataprep.progress import progress_bar\n"
         "from dataprep import parallel\n"
         "b = progress_bar(10, 'x', 'it', True); b.update(3); b.close()\n"
-        "assert parallel._os_threads() == 1, parallel._os_threads()\n"
+        "assert threading.active_count() == 1, threading.enumerate()\n"
         "assert parallel.start_method() == 'fork'\n"
         "t = threading.Thread(target=lambda: __import__('time').sleep(1)); t.start()\n"
         "assert parallel.start_method() == 'spawn'\n"
         "t.join()\n"
+        "sys.modules['tensorflow'] = object()\n"
+        "assert parallel.start_method() == 'spawn'\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
