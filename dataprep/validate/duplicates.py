@@ -32,14 +32,17 @@ _MAX_RUN = 64
 _N = 32
 _K = np.arange(_N)
 _DCT = np.cos(np.pi * (2 * _K[None, :] + 1) * _K[:, None] / (2 * _N))  # DCT-II basis (unnormalised)
+_DCT8 = np.ascontiguousarray(_DCT[:8])  # only the 8 lowest frequencies are used
 
 
 def phash(im: Image.Image) -> int:
     """64-bit perceptual hash of an image (any mode, any size)."""
-    a = np.asarray(im.convert("L").resize((_N, _N), Image.Resampling.BILINEAR), dtype=np.float64)
-    coeffs = (_DCT @ a @ _DCT.T)[:8, :8].ravel()[1:]
-    bits = np.r_[coeffs > np.median(coeffs), False]
-    return int(np.packbits(bits).view(">u8")[0])
+    grey = im if im.mode == "L" else im.convert("L")
+    a = np.asarray(grey.resize((_N, _N), Image.Resampling.BILINEAR), dtype=np.float64)
+    coeffs = (_DCT8 @ a @ _DCT8.T).ravel()[1:]  # 63 values: the DC term dropped
+    bits = np.zeros(64, dtype=bool)
+    bits[:63] = coeffs > np.partition(coeffs, 31)[31]  # above the median (the 32nd of 63)
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
 def popcount64(x: np.ndarray) -> np.ndarray:
