@@ -55,6 +55,13 @@ def _register() -> None:
 
     app.command("split")(split.split_cmd)
 
+    from dataprep.cli import train
+
+    app.command("train")(train.train_cmd)
+    app.command("evaluate")(train.evaluate_cmd)
+    app.command("export")(train.export_cmd)
+    app.command("predict")(train.predict_cmd)
+
 
 _register()
 

@@ -1,0 +1,23 @@
+"""Train, evaluate and export an SSD MobileNetV2 (SSDLite) detector on dataprep records.
+
+One file per part of the detector and of the run:
+
+- :mod:`~dataprep.train.config`   ``TrainConfig``: every setting, saved as ``RUN_DIR/config.json``
+- :mod:`~dataprep.train.anchors`  the anchor generator (the anchors of :mod:`dataprep.anchors`)
+- :mod:`~dataprep.train.model`    MobileNetV2 backbone, SSD feature maps, SSDLite heads (Keras 3)
+- :mod:`~dataprep.train.encoder`  matcher, box coder, label encoder (in the ``tf.data`` pipeline)
+- :mod:`~dataprep.train.decoder`  box decoding, NMS, class ids (``keras.ops``)
+- :mod:`~dataprep.train.losses`   sigmoid focal loss, smooth L1, hard negative mining (``keras.ops``)
+- :mod:`~dataprep.train.pipeline` the ``tf.data`` input pipeline with augmentation
+- :mod:`~dataprep.train.devices`  CPU / GPU / several GPUs, mixed precision, XLA
+- :mod:`~dataprep.train.trainer`  ``train()``: fit, checkpoints, resume, logs, summary
+- :mod:`~dataprep.train.evaluate` COCO mAP with pycocotools
+- :mod:`~dataprep.train.export`   SavedModel (TF OD API output names) and TFLite
+- :mod:`~dataprep.train.predict`  detectors for inference and drawing
+
+Importing this package imports neither TensorFlow nor Keras; the modules do.
+"""
+
+from dataprep.train.config import TrainConfig
+
+__all__ = ["TrainConfig"]

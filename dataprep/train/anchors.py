@@ -1,0 +1,105 @@
+"""The anchor generator part of the detector: the same anchors as
+:mod:`dataprep.anchors` (and ``dataprep stats --anchors``), checked against
+the model's prediction layers.
+
+The model's head outputs are flattened in the order layer, grid row ``y``,
+grid column ``x``, box spec (fastest) -- the order of
+:meth:`dataprep.anchors.AnchorConfig.generate` -- so prediction ``i`` belongs
+to anchor ``i``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from dataprep.anchors import (
+    AnchorConfig,
+    AnchorConfigError,
+    as_input_size,
+    mobilenet_v2_feature_map_sizes,
+    read_anchors_json,
+    read_pipeline_config,
+)
+from dataprep.errors import UsageError
+
+#: SSD MobileNetV2 has six prediction layers: strides 16 and 32, then four extra layers.
+NUM_LAYERS = 6
+
+
+@dataclass(frozen=True)
+class AnchorGenerator:
+    """Anchors of one model input size: ``(N, 4)`` float32 ymin, xmin, ymax, xmax."""
+
+    config: AnchorConfig
+    input_size: int
+
+    def __post_init__(self) -> None:
+        check_anchor_config(self.config, self.input_size)
+
+    @property
+    def feature_map_sizes(self) -> list[tuple[int, int]]:
+        return self.config.feature_maps(self.input_size)
+
+    @property
+    def anchors_per_location(self) -> list[int]:
+        return self.config.num_anchors_per_location()
+
+    @property
+    def num_anchors(self) -> int:
+        return self.config.num_anchors(self.input_size)
+
+    def anchors(self) -> np.ndarray:
+        return self.config.generate(self.input_size)
+
+
+def check_anchor_config(config: AnchorConfig, input_size: int | Sequence[int]) -> None:
+    """Refuse anchor settings the SSD MobileNetV2 model cannot predict for."""
+    if config.num_layers != NUM_LAYERS:
+        raise AnchorConfigError(
+            f"the SSD MobileNetV2 model has {NUM_LAYERS} prediction layers, but the anchor settings have "
+            f"num_layers={config.num_layers}"
+        )
+    expected = mobilenet_v2_feature_map_sizes(input_size, NUM_LAYERS)
+    if config.feature_maps(input_size) != expected:
+        raise AnchorConfigError(
+            f"anchor feature_map_sizes {config.feature_maps(input_size)} do not match the model's feature maps "
+            f"{expected} at input size {as_input_size(input_size)}"
+        )
+
+
+def load_anchor_config(
+    anchors_json: str | os.PathLike | None = None, pipeline_config: str | os.PathLike | None = None
+) -> tuple[AnchorConfig, tuple[int, int] | None]:
+    """Anchor settings from ``stats --anchors`` JSON or a TF OD API pipeline.config,
+    with the ``(height, width)`` input size the file names (None when it names
+    none). Without either file: the ``ssd_mobilenet_v2`` defaults."""
+    if anchors_json is not None and pipeline_config is not None:
+        raise UsageError("give --anchors or --anchor-config, not both")
+    if anchors_json is not None:
+        config, size = read_anchors_json(anchors_json)
+        return config, size
+    if pipeline_config is not None:
+        settings = read_pipeline_config(pipeline_config)
+        return settings.anchor_config, settings.input_size
+    return AnchorConfig(), None
+
+
+def resolve_input_size(explicit: int | None, from_file: tuple[int, int] | None, source: str = "",
+                       default: int = 320) -> int:
+    """The square model input size: ``explicit`` if given, else the anchor
+    file's (which must then be square), else ``default``."""
+    if explicit is not None:
+        return int(explicit)
+    if from_file is None:
+        return default
+    height, width = from_file
+    if height != width:
+        raise AnchorConfigError(
+            f"{source or 'the anchor file'}: input size {height}x{width} is not square; the trainer uses square "
+            "inputs, give --input-size"
+        )
+    return int(height)

@@ -1,0 +1,174 @@
+"""Training end to end on a tiny shapes dataset (input 96, alpha 0.35, random
+weights, a few steps): the loss falls when overfitting one batch; the CLI
+trains, checkpoints, resumes, evaluates, exports and predicts; the exported
+SavedModel gives the same detections as the in-memory model."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from dataprep.cli import main  # noqa: E402
+from dataprep.convert import ConvertOptions, convert  # noqa: E402
+from dataprep.errors import UsageError  # noqa: E402
+from dataprep.formats.voc import read_voc  # noqa: E402
+from dataprep.synth import generate_shapes_voc  # noqa: E402
+from dataprep.train.config import TrainConfig  # noqa: E402
+
+def history(run):
+    with open(run / "history.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+TINY = ["--input-size", "96", "--alpha", "0.35", "--backbone-weights", "none", "--batch-size", "4"]
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    generate_shapes_voc(root / "voc", 16, width=96, height=80, seed=2, size_range=(0.25, 0.6),
+                        splits={"train": 0.75, "val": 0.25})
+    convert(read_voc(root / "voc"), ConvertOptions(out=root / "records", workers=1, progress=False))
+    return root / "records"
+
+
+@pytest.fixture(scope="module")
+def run_dir(records, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "run"
+    code = main(["train", "--records", str(records), "--out", str(run), *TINY, "--epochs", "1",
+                 "--steps-per-epoch", "2", "--optimizer", "adam", "--quiet"])
+    assert code == 0
+    return run
+
+
+def test_loss_falls_when_overfitting_one_batch(records):
+    from dataprep.train.anchors import AnchorGenerator
+    from dataprep.train.encoder import LabelEncoder
+    from dataprep.train.model import build_model
+    from dataprep.train.pipeline import train_dataset
+    from dataprep.train.optim import compile_model
+
+    config = TrainConfig(input_size=96, alpha=0.35, backbone_weights="none", class_ids=(1, 2, 3),
+                         class_names=("circle", "square", "triangle"), optimizer="adam", learning_rate=3e-3,
+                         warmup_epochs=0, epochs=1, clipnorm=None)
+    encoder = LabelEncoder(AnchorGenerator(config.anchors, 96).anchors(), config.class_ids)
+    images, targets = next(iter(train_dataset(records, "train", encoder, 96, 4, augment_images=False)))
+    model = build_model(config)
+    compile_model(model, config, steps_per_epoch=100)
+    losses = [model.train_on_batch(images, targets, return_dict=True)["loss"] for _ in range(25)]
+    assert all(np.isfinite(losses))
+    assert min(losses[-5:]) < 0.5 * losses[0], losses
+
+
+def test_train_writes_a_complete_run(run_dir):
+    for name in ("config.json", "label_map.pbtxt", "model.weights.h5", "history.csv", "summary.json",
+                 "checkpoints/epoch-001.weights.h5", "backup/latest.weights.h5"):
+        assert (run_dir / name).is_file(), name
+    config = TrainConfig.load(run_dir)
+    assert config.class_names == ("circle", "square", "triangle") and config.input_size == 96
+    rows = history(run_dir)
+    assert len(rows) == 1 and float(rows[0]["loss"]) > 0 and rows[0]["mAP50"] != "nan"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["evaluation"]["split"] == "val" and summary["epochs_run"] == 1
+    events = list((run_dir / "logs").rglob("events.out.tfevents.*"))
+    assert events and all(e.stat().st_size > 0 for e in events)  # TensorBoard logs
+
+
+def test_existing_run_needs_resume(records, run_dir, capsys):
+    assert main(["train", "--records", str(records), "--out", str(run_dir), *TINY]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_missing_records_are_a_usage_error(tmp_path, records, capsys):
+    assert main(["train", "--records", str(tmp_path), "--out", str(tmp_path / "run"), *TINY]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+    assert main(["train", "--records", str(records), "--out", str(tmp_path / "run"), *TINY,
+                 "--train-split", "test"]) == 2
+    assert "no examples in split 'test'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def export_dir(run_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("exports") / "export"
+    assert main(["export", str(run_dir), "--out", str(out)]) == 0
+    return out
+
+
+def test_export_reload_gives_the_same_detections(run_dir, export_dir):
+    from dataprep.train.predict import Detector, SavedModelDetector
+
+    assert (export_dir / "label_map.pbtxt").read_text() == (run_dir / "label_map.pbtxt").read_text()
+    exported = SavedModelDetector(export_dir)
+    in_memory = Detector.from_run(run_dir)
+    rng = np.random.default_rng(0)
+    for shape in [(2, 80, 96, 3), (1, 150, 70, 3)]:  # any size, resized inside
+        images = rng.integers(0, 255, shape, dtype=np.uint8)
+        a, b = in_memory.detect(images), exported.detect(images)
+        assert sorted(b) == ["detection_boxes", "detection_classes", "detection_scores", "num_detections"]
+        assert b["detection_boxes"].shape == (shape[0], 100, 4)
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], atol=1e-5, err_msg=key)
+        assert set(np.unique(b["detection_classes"])) <= {0.0, 1.0, 2.0, 3.0}
+
+
+def test_cli_evaluate_export_predict(run_dir, export_dir, records, tmp_path, capsys):
+    assert main(["evaluate", str(run_dir), "--records", str(records), "--json", str(tmp_path / "ev.json")]) == 0
+    assert "mAP@0.5" in capsys.readouterr().out
+    assert json.loads((tmp_path / "ev.json").read_text())["images"] == 4
+    assert main(["evaluate", str(run_dir), "--records", str(records), "--split", "test"]) == 2
+    assert main(["export", str(run_dir), "--out", str(export_dir)]) == 2  # not empty: needs --overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    images = sorted((records.parent / "voc" / "JPEGImages").glob("*.jpg"))[:2]
+    for model in (run_dir, export_dir):
+        capsys.readouterr()
+        assert main(["predict", *map(str, images), "--model", str(model), "--out", str(tmp_path / "pred"),
+                     "--min-score", "0.0"]) == 0
+        assert "detections >= 0.0" in capsys.readouterr().out
+    from PIL import Image
+
+    with Image.open(tmp_path / "pred" / f"{images[0].stem}.png") as im:
+        assert im.size == (96, 80)
+    assert main(["predict", str(images[0]), "--model", str(tmp_path), "--out", str(tmp_path / "p2")]) == 2
+
+
+@pytest.mark.slow
+def test_tflite_export(run_dir, tmp_path):
+    import warnings
+
+    from dataprep.train.export import export_saved_model
+    from dataprep.train.predict import Detector
+
+    result = export_saved_model(run_dir, tmp_path / "lite", tflite=True)
+    assert result.tflite is not None and result.tflite.stat().st_size > 1_000_000  # the weights are inside
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter is deprecated in favour of ai_edge_litert
+        interpreter = tf.lite.Interpreter(model_path=str(result.tflite))
+    out = interpreter.get_signature_runner("serving_default")(
+        images=np.random.default_rng(1).integers(0, 255, (1, 96, 96, 3), dtype=np.uint8))
+    reference = Detector.from_run(run_dir, nms="ops").detect(np.asarray(
+        np.random.default_rng(1).integers(0, 255, (1, 96, 96, 3), dtype=np.uint8)))
+    assert out["num_detections"].tolist() == reference["num_detections"].tolist()
+    # Scores of an untrained model tie, so compare them as sorted values rather than by position.
+    np.testing.assert_allclose(np.sort(out["detection_scores"][0]), np.sort(reference["detection_scores"][0]),
+                               atol=1e-4)
+
+
+def test_resume_continues_from_the_last_epoch(run_dir, records, tmp_path):
+    import shutil
+
+    run = tmp_path / "resumed"
+    shutil.copytree(run_dir, run)
+    assert main(["train", "--records", str(records), "--out", str(run), "--resume", "--epochs", "2", "--quiet"]) == 0
+    rows = history(run)
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert (run / "checkpoints" / "epoch-002.weights.h5").is_file()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs_run"] == 1
+    assert TrainConfig.load(run).epochs == 2
+    with pytest.raises(UsageError, match="not a training run folder"):
+        TrainConfig.load(tmp_path / "nothing")
