@@ -136,3 +136,11 @@ def test_tf_od_api_decoder(outputs):
         d = decoder.decode(serialized)
         r = ref[d["filename"].numpy().decode()]
         assert d["groundtruth_classes"].numpy().tolist() == r["labels"]
+
+
+def test_a_split_without_shards_is_a_clear_error(tmp_path):
+    import json
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"splits": {"val": {"examples": 0, "shards": []}}}))
+    with pytest.raises(dataprep.errors.UsageError, match="split 'val' has no shards"):
+        dataprep.load_dataset(tmp_path, split="val")

@@ -105,6 +105,9 @@ def record_files(path_or_pattern: str | os.PathLike | Sequence[str], split: str 
             if split is not None and split not in splits:
                 raise UsageError(f"{path}: no split {split!r}; splits: {', '.join(splits)}")
             names = [s["file"] for name, info in splits.items() if split in (None, name) for s in info["shards"]]
+            if not names:
+                raise UsageError(f"{path}: {'split ' + repr(split) if split else 'the output'} has no shards "
+                                 "(every image was skipped: see report.json)")
             return [str(path / n) for n in names], manifest.get("compression") or ""
         if path.is_dir():
             files = sorted(glob.glob(str(path / "*.tfrecord*")))
