@@ -219,12 +219,12 @@ class _Job:
     obj_end: np.ndarray
     boxes: np.ndarray
     labels: np.ndarray
-    texts: list
+    texts: "Codes"
     index: np.ndarray
     difficult: np.ndarray
     truncated: np.ndarray
     is_crowd: np.ndarray
-    view: list
+    view: "Codes"
     order: np.ndarray
     box_units: str
     decode: bool
@@ -233,6 +233,20 @@ class _Job:
     on_error: str
     drop_empty: bool = False
     encode: bool = True
+
+
+class Codes:
+    """A column of few distinct strings as int32 codes plus the distinct
+    values: workers read it without touching one Python object per box (which
+    would copy the parent's pages into every forked worker)."""
+
+    def __init__(self, values):
+        vocab, codes = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
+        self.vocab = [str(v) for v in vocab]
+        self.codes = codes.astype(np.int32).ravel()
+
+    def __getitem__(self, k: int) -> str:
+        return self.vocab[self.codes[k]]
 
 
 @dataclass
@@ -435,9 +449,9 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
         annotations=images["annotation"].tolist(), errors=images["error"].tolist(),
         obj_start=obj_start, obj_end=obj_end,
         boxes=objs[["xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=np.float64),
-        labels=objs["label"].to_numpy(dtype=np.int64), texts=objs["text"].tolist(),
+        labels=objs["label"].to_numpy(dtype=np.int64), texts=Codes(objs["text"].to_numpy()),
         index=objs["index"].to_numpy(), difficult=objs["difficult"].to_numpy(),
-        truncated=objs["truncated"].to_numpy(), is_crowd=objs["is_crowd"].to_numpy(), view=objs["view"].tolist(),
+        truncated=objs["truncated"].to_numpy(), is_crowd=objs["is_crowd"].to_numpy(), view=Codes(objs["view"].to_numpy()),
         order=np.arange(n_images), box_units=ds.box_units, decode=opts.decode_check, max_pixels=opts.max_pixels,
         min_box_size=opts.min_box_size, on_error=opts.on_error, drop_empty=opts.drop_empty,
         encode=not opts.dry_run and not two_pass,
