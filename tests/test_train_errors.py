@@ -47,7 +47,10 @@ def test_unreadable_config(tmp_path):
 
 def write_records(path, names=("circle", "square")):
     path.mkdir(parents=True, exist_ok=True)
-    (path / "manifest.json").write_text(json.dumps({"splits": {"train": {"examples": 4, "shards": []}}}))
+    shard = "train-00000-of-00001.tfrecord"
+    (path / shard).write_bytes(b"")  # listed, empty: enough for the code paths before reading data
+    (path / "manifest.json").write_text(json.dumps({"splits": {"train": {"examples": 4, "shards": [
+        {"file": shard, "examples": 4, "bytes": 0, "sha256": ""}]}}}))
     LabelMap.from_names(names).write(path / "label_map.pbtxt")
     return path
 
