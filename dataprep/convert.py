@@ -14,6 +14,7 @@ never all in memory. No TensorFlow is imported.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -362,20 +363,14 @@ def _run(job: _Job, workers: int, progress: bool, total: int, desc: str = "conve
     n = len(job.order)
     chunk = max(1, min(64, n // (workers * 8) or 1))
     ranges = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
-    bar = progress_bar(total, desc, "img", progress)
+    parallel = workers > 1 and n > chunk
     try:
-        if workers <= 1 or n <= chunk:
-            for r in ranges:
-                results = _process_range(r)
+        with progress_bar(total, desc, "img", progress) as bar, \
+                (process_pool(workers, _set_job, (job,)) if parallel else contextlib.nullcontext()) as pool:
+            for results in (pool.imap if parallel else map)(_process_range, ranges):
                 bar.update(len(results))
                 yield from results
-        else:
-            with process_pool(workers, _set_job, (job,)) as pool:
-                for results in pool.imap(_process_range, ranges):
-                    bar.update(len(results))
-                    yield from results
     finally:
-        bar.close()
         _JOB = None
 
 
@@ -441,6 +436,7 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     obj_end = np.searchsorted(obj_pos, np.arange(len(images)), side="right")
 
     files = images["file"].tolist()
+    sizes = _file_sizes(ds.images_root, files)  # bytes per image: the default shard count
     n_images = len(images)
     two_pass = not opts.dry_run and (opts.split is not None or opts.rebalance is not None)
     job = _Job(
@@ -509,8 +505,8 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
         if not two_pass:
             # One pass: the splits are the source's; every image is checked and
             # written as its result arrives.
-            order, split_of, plan["shards"] = _plan(images, images["error"].to_numpy() == "", None, opts,
-                                                     ds.images_root)
+            split_of = images["split"].to_numpy()
+            order, plan["shards"] = plan_layout(split_of, images["error"].to_numpy() == "", None, sizes, opts)
             job.order = order
             for res in _run(job, workers, opts.progress, len(order), "convert"):
                 if account(res):
@@ -539,7 +535,8 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
                     report.add(Finding(INFO, "balance.dropped", files[pos], job.annotations[pos],
                                        f"dropped from the train split by rebalancing ({dropped[pos]})",
                                        SKIPPED_IMAGE))
-            order, split_of, plan["shards"] = _plan(images, ok, repeats, opts, ds.images_root, only_ok=True)
+            split_of = images["split"].to_numpy()
+            order, plan["shards"] = plan_layout(split_of, ok, repeats, sizes, opts, only_ok=True)
             job.order = order
             job.errors = [e if good else (e or "skipped in the check pass") for e, good in zip(job.errors, ok)]
             job.decode, job.encode = False, True
@@ -596,24 +593,23 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     return ConvertResult(out, manifest, report, elapsed, label_map, shard_paths)
 
 
-def _plan(images: pd.DataFrame, ok: np.ndarray, repeats: np.ndarray | None, opts: ConvertOptions,
-          root: Path, *, only_ok: bool = False) -> tuple[np.ndarray, dict, dict]:
-    """Processing order, split of each position and shards per split.
+def plan_layout(split_col: np.ndarray, ok: np.ndarray, repeats: np.ndarray | None, sizes: np.ndarray,
+                opts: ConvertOptions, *, only_ok: bool = False) -> tuple[np.ndarray, dict]:
+    """Processing order (positions, a position repeated for its copies) and
+    shards per split, for ``convert`` and ``split`` alike.
 
     Within a split: a seeded permutation (or, for a rebalanced split, the
     seeded layout of its repeats), written round robin over the shards, so
     neighbouring files (frames, one class per folder) and the copies of one
-    image spread over every shard. Images already known to be skipped are
-    still processed first (their findings), they just write nothing.
+    image spread over every shard. Without ``only_ok``, images already known
+    to be skipped are still processed (their findings); they write nothing.
+    ``sizes`` (bytes per position) set the default shard count.
     """
     from dataprep.balance import expand_repeats
 
     rng = np.random.default_rng(opts.seed)
-    split_col = images["split"].to_numpy()
-    files = images["file"].tolist()
-    sizes = _file_sizes(root, files)
-    parts, split_of, shards = [], {}, {}
-    for split in _split_names(images["split"]):
+    parts, shards = [], {}
+    for split in _split_names(pd.Series(split_col, dtype=object)):
         positions = np.flatnonzero(split_col == split)
         if only_ok:
             positions = positions[ok[positions]]
@@ -623,11 +619,19 @@ def _plan(images: pd.DataFrame, ok: np.ndarray, repeats: np.ndarray | None, opts
         else:
             positions = positions[rng.permutation(len(positions))]
         parts.append(positions)
-        split_of.update(dict.fromkeys(positions.tolist(), split))
         good = positions[ok[positions]]
         shards[split] = _plan_shards(len(good), int(sizes[good].sum()), opts)
     order = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return order, split_of, shards
+    return order, shards
+
+
+def _kept_objects(positions: np.ndarray, kept_labels: list) -> tuple[np.ndarray, np.ndarray]:
+    """The written boxes of ``positions`` as (image position, label id) columns."""
+    labels = [np.asarray(kept_labels[p], dtype=np.int64) for p in positions]
+    if not labels:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    counts = np.fromiter((len(x) for x in labels), dtype=np.int64, count=len(labels))
+    return np.repeat(np.asarray(positions, dtype=np.int64), counts), np.concatenate(labels)
 
 
 def _assign_splits(images, ok, sha, phashes, kept_labels, opts, files):
@@ -642,8 +646,7 @@ def _assign_splits(images, ok, sha, phashes, kept_labels, opts, files):
     if opts.group_by:
         keys.append(groups_from_regex(files, opts.group_by))
     groups = merge_groups(*keys)
-    obj_img = np.concatenate([np.full(len(kept_labels[p]), p) for p in idx]) if len(idx) else np.zeros(0, np.int64)
-    obj_cls = np.concatenate([kept_labels[p] for p in idx]) if len(idx) else np.zeros(0, np.int64)
+    obj_img, obj_cls = _kept_objects(idx, kept_labels)
     result = stratified_split(idx, obj_img, obj_cls, opts.split, groups=groups[idx], seed=opts.seed)
     split_arr = np.full(len(images), "", dtype=object)
     split_arr[idx] = result.assignment
@@ -659,8 +662,7 @@ def _rebalance(images, ok, kept_labels, split_arr, opts):
     from dataprep.balance import repeat_factors
 
     train = np.flatnonzero(ok & (split_arr == opts.rebalance_split))
-    obj_img = np.concatenate([np.full(len(kept_labels[p]), p) for p in train]) if len(train) else np.zeros(0, np.int64)
-    obj_cls = np.concatenate([kept_labels[p] for p in train]) if len(train) else np.zeros(0, np.int64)
+    obj_img, obj_cls = _kept_objects(train, kept_labels)
     result = repeat_factors(train, obj_img, obj_cls, threshold=opts.repeat_threshold, method=opts.rebalance,
                             max_per_class=opts.max_per_class, negative_ratio=opts.negative_ratio, seed=opts.seed)
     repeats = np.ones(len(images), dtype=np.int64)

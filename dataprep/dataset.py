@@ -109,16 +109,14 @@ class Dataset:
             raise ValueError(f"Expected box_units 'pixel' or 'normalized', got {box_units!r}")
         images = _conform(images, IMAGE_COLUMNS, "images")
         objects = _conform(objects, OBJECT_COLUMNS, "objects")
+        images = images.sort_values("file", kind="stable").reset_index(drop=True)
         if assign_ids:
-            images = images.sort_values("file", kind="stable").reset_index(drop=True)
             new_ids = np.arange(1, len(images) + 1, dtype=np.int64)
             mapping = pd.Series(new_ids, index=images["image_id"].to_numpy())
             if mapping.index.has_duplicates:
                 raise ValueError("provisional image ids must be unique")
             objects["image_id"] = mapping.reindex(objects["image_id"].to_numpy()).to_numpy()
             images["image_id"] = new_ids
-        else:
-            images = images.sort_values("file", kind="stable").reset_index(drop=True)
         if images["image_id"].duplicated().any():
             dup = images.loc[images["image_id"].duplicated(keep=False)].head(4)
             raise ValueError(f"image ids must be unique; duplicated: {dup[['image_id', 'file']].to_dict('records')}")

@@ -49,7 +49,7 @@ from dataprep import __version__
 from dataprep.convert import (
     ConvertOptions,
     _assign_splits,
-    _plan_shards,
+    plan_layout,
     _rebalance,
     _split_names,
     default_workers,
@@ -427,28 +427,11 @@ def _check_labels(unique: pd.DataFrame, class_ids: np.ndarray) -> None:
 
 def _plan(unique: pd.DataFrame, split_arr: np.ndarray, ok: np.ndarray, repeats: np.ndarray | None,
           opts: ConvertOptions) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Writing order, split of each entry and shards per split, laid out as
-    :func:`dataprep.convert._plan` lays them: a seeded permutation per split
-    (the seeded layout of the repeats for the rebalanced split), written round
-    robin over the shards."""
-    from dataprep.balance import expand_repeats
-
-    rng = np.random.default_rng(opts.seed)
+    """Writing order, split of each entry and shards per split, laid out
+    exactly as convert lays them out (:func:`dataprep.convert.plan_layout`)."""
     record_bytes = unique["length"].to_numpy() + _HEADER + 4
-    parts, split_parts, shards = [], [], {}
-    for split in _split_names(pd.Series(split_arr, dtype=object)):
-        positions = np.flatnonzero(split_arr == split)
-        positions = positions[ok[positions]]
-        if repeats is not None and split == opts.rebalance_split:
-            positions = positions[expand_repeats(repeats[positions], seed=opts.seed)]
-        else:
-            positions = positions[rng.permutation(len(positions))]
-        parts.append(positions)
-        split_parts.append(np.full(len(positions), split, dtype=object))
-        shards[split] = _plan_shards(len(positions), int(record_bytes[positions].sum()), opts)
-    order = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    split_of = np.concatenate(split_parts) if split_parts else np.zeros(0, dtype=object)
-    return order, split_of, shards
+    order, shards = plan_layout(split_arr, ok, repeats, record_bytes, opts, only_ok=True)
+    return order, split_arr[order], shards
 
 
 class _SplitStats:

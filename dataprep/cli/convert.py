@@ -69,20 +69,12 @@ def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, o
          quiet) -> None:
     from dataprep.convert import ConvertOptions, convert, prepare_output
 
-    threshold = repeat_threshold
-    if repeat_threshold != "auto":
-        try:
-            threshold = float(repeat_threshold)
-        except ValueError:
-            from dataprep.errors import UsageError
-
-            raise UsageError(f"--repeat-threshold must be a number or auto, got {repeat_threshold!r}") from None
     opts = ConvertOptions(
         out=out, label_map=label_map, num_shards=num_shards,
-        compression=None if compression.lower() in ("", "none") else compression.lower(),
+        compression=o.parse_compression(compression),
         workers=workers, overwrite=overwrite, on_error=on_error, strict=strict, drop_empty=drop_empty, seed=seed,
         decode_check=not no_decode_check, max_pixels=max_pixels, progress=not quiet,
-        split=split, group_by=group_by, rebalance=rebalance, repeat_threshold=threshold,
+        split=split, group_by=group_by, rebalance=rebalance, repeat_threshold=o.parse_threshold(repeat_threshold),
         max_per_class=max_per_class, negative_ratio=negative_ratio,
     )
     prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
@@ -142,8 +134,7 @@ def csv(
     box_format: Annotated[str, typer.Option("--box-format", help="xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).")] = "xyxy",
 ):
     """CSV, TF OD API layout filename,width,height,class,xmin,ymin,xmax,ymax by default."""
-    from dataprep.formats.csv import parse_columns, read_csv
+    from dataprep.formats.source import read_source
 
-    mapping, names = parse_columns(columns)
-    return lambda: read_csv(file, images=images, columns=mapping, names=names, header=header, normalized=normalized,
-                            box_format=box_format)
+    return lambda: read_source(file, format="csv", images=images, columns=columns, header=header,
+                               normalized=normalized, box_format=box_format)

@@ -36,3 +36,20 @@ MaxPerClass = Annotated[Optional[int], typer.Option(
     "--max-per-class", help="With --rebalance: cap on the boxes of any class in the train split.")]
 NegativeRatio = Annotated[Optional[float], typer.Option(
     "--negative-ratio", help="With --rebalance: keep at most this many images without objects per image with.")]
+
+
+def parse_compression(value: str) -> str | None:
+    """``--compression``: None for none (or empty), else the lower-cased name."""
+    return None if value.lower() in ("", "none") else value.lower()
+
+
+def parse_threshold(value: str) -> float | str:
+    """``--repeat-threshold``: a number, or ``auto``."""
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        from dataprep.errors import UsageError
+
+        raise UsageError(f"--repeat-threshold must be a number or auto, got {value!r}") from None

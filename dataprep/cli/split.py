@@ -66,10 +66,10 @@ def split_cmd(
         raise UsageError(f"--format must be auto, records, voc, coco or csv, got {fmt!r}")
     records = fmt == "records" or (fmt == "auto" and is_records_output(src))
     opts = ConvertOptions(
-        out=out, label_map=label_map, num_shards=num_shards, compression=_compression(compression), workers=workers,
+        out=out, label_map=label_map, num_shards=num_shards, compression=o.parse_compression(compression), workers=workers,
         overwrite=overwrite, on_error=on_error, strict=strict, drop_empty=drop_empty, seed=seed,
         decode_check=not no_decode_check, max_pixels=max_pixels, progress=not quiet, split=split, group_by=group_by,
-        rebalance=rebalance, repeat_threshold=_threshold(repeat_threshold), max_per_class=max_per_class,
+        rebalance=rebalance, repeat_threshold=o.parse_threshold(repeat_threshold), max_per_class=max_per_class,
         negative_ratio=negative_ratio,
     )
     if records:
@@ -97,17 +97,3 @@ def split_cmd(
 
     echo_result(convert(ds, opts), strict)
 
-
-def _compression(value: str) -> str | None:
-    return None if value.lower() in ("", "none") else value.lower()
-
-
-def _threshold(value: str) -> float | str:
-    if value == "auto":
-        return value
-    try:
-        return float(value)
-    except ValueError:
-        from dataprep.errors import UsageError
-
-        raise UsageError(f"--repeat-threshold must be a number or auto, got {value!r}") from None

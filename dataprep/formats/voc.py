@@ -9,6 +9,7 @@ VOC box's width is ``xmax - xmin + 1``. Float coordinates get the same shift.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -158,17 +159,12 @@ def _parse_all(paths: list[str], workers: int | None, progress: bool) -> list:
     size = 500
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
     out: list = []
-    with progress_bar(len(paths), "read VOC", "xml", progress and len(paths) >= 2000) as bar:
-        if workers <= 1 or len(paths) < 2000:
-            parts = map(_parse_chunk, chunks)
-            for part in parts:
-                out.extend(part)
-                bar.update(len(part))
-            return out
-        with process_pool(workers) as pool:
-            for part in pool.imap(_parse_chunk, chunks):
-                out.extend(part)
-                bar.update(len(part))
+    parallel = workers > 1 and len(paths) >= 2000
+    with progress_bar(len(paths), "read VOC", "xml", progress and len(paths) >= 2000) as bar, \
+            (process_pool(workers) if parallel else contextlib.nullcontext()) as pool:
+        for part in (pool.imap if parallel else map)(_parse_chunk, chunks):
+            out.extend(part)
+            bar.update(len(part))
     return out
 
 
