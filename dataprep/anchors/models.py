@@ -1,0 +1,66 @@
+"""The detectors dataprep analyses and trains, as far as anchors are concerned.
+
+One table, shared by ``dataprep stats --anchors`` and ``dataprep train``, so the
+coverage a user reads is the coverage they train with. Pure Python: importing
+this module never imports TensorFlow or Keras.
+
+=============================  =====  =============  ===============================
+model                          input  anchors        feature-map strides (pixels)
+=============================  =====  =============  ===============================
+``ssdlite_mobilenet_v2``       320    SSD grid       16, 32, 64, 128, 256, 512
+``ssd_mobilenet_v2``           300    SSD grid       16, 32, 64, 128, 256, 512
+``ssd_mobilenet_v2_fpnlite``   320    multiscale     8, 16, 32, 64, 128
+=============================  =====  =============  ===============================
+
+The input sizes of the two zoo models are those of their TF2 detection-zoo
+``pipeline.config`` (``ssd_mobilenet_v2_320x320_coco17_tpu-8`` really resizes
+to 300x300; the FPNLite one to 320x320). ``ssdlite_mobilenet_v2`` is dataprep's
+own default since its first trainer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dataprep.errors import UsageError
+
+SSD_GRID = "ssd"
+MULTISCALE = "multiscale"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    #: Square input size of the zoo config (pixels).
+    input_size: int
+    #: ``"ssd"`` (``ssd_anchor_generator``) or ``"multiscale"`` (``multiscale_anchor_generator``).
+    anchor_kind: str
+    #: Output stride of each feature map that carries anchors, finest first.
+    feature_strides: tuple[int, ...]
+    #: One line for help texts and suggestions.
+    description: str
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("ssdlite_mobilenet_v2", 320, SSD_GRID, (16, 32, 64, 128, 256, 512),
+                  "MobileNetV2 + SSDLite heads (depthwise), 6 SSD feature maps"),
+        ModelSpec("ssd_mobilenet_v2", 300, SSD_GRID, (16, 32, 64, 128, 256, 512),
+                  "TF2 zoo 'SSD MobileNet v2 320x320': plain SSD heads, 6 feature maps"),
+        ModelSpec("ssd_mobilenet_v2_fpnlite", 320, MULTISCALE, (8, 16, 32, 64, 128),
+                  "TF2 zoo 'SSD MobileNet V2 FPNLite 320x320': FPN with a stride-8 level"),
+    )
+}
+
+#: The model (and its input size) that ``stats --anchors`` assumes and ``train`` builds by default.
+DEFAULT_MODEL = "ssdlite_mobilenet_v2"
+DEFAULT_INPUT_SIZE = MODELS[DEFAULT_MODEL].input_size
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` of ``name``; a :class:`UsageError` lists the known models."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UsageError(f"unknown model {name!r} (known: {', '.join(MODELS)})") from None
