@@ -12,6 +12,8 @@ from dataprep.anchors.config import (
     parse_pipeline_config,
     read_anchors_json,
     read_pipeline_config,
+    render_anchor_generator,
+    render_multiscale_anchor_generator,
     render_ssd_anchor_generator,
     write_anchors_json,
 )
@@ -73,6 +75,8 @@ __all__ = [
     "parse_pipeline_config",
     "read_anchors_json",
     "read_pipeline_config",
+    "render_anchor_generator",
+    "render_multiscale_anchor_generator",
     "render_ssd_anchor_generator",
     "scan_boxes",
     "ssd_anchors",
