@@ -169,7 +169,8 @@ def test_windowed_scan_equals_dense_iou_on_multiscale_grid():
     h, w = size / np.sqrt(ratio), size * np.sqrt(ratio)
     cy, cx = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
     boxes = np.clip(np.stack([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2], 1), 0, 1).astype(np.float32)
-    for size_, cfg in (((320, 320), MultiscaleAnchorConfig()), ((256, 384), GENERATOR_CASES["multiscale_custom_256x384"])):
+    custom = GENERATOR_CASES["multiscale_custom_256x384"]
+    for size_, cfg in (((320, 320), MultiscaleAnchorConfig()), ((256, 384), custom)):
         grid = cfg.grid(size_)
         dense = iou_matrix(boxes, grid.anchors)
         for threshold in (0.5, 0.3):
@@ -185,12 +186,10 @@ def test_windowed_scan_equals_dense_iou_on_multiscale_grid():
 def test_coverage_of_each_multiscale_anchor_is_itself():
     cfg = MultiscaleAnchorConfig()
     anchors = cfg.generate(320)
-    picks = np.array([0, 7, 9601, 12000, 12803])  # several levels, inside the image or not
-    inside = anchors[picks].clip(0, 1)
+    picks = np.array([0, 7, 9601, 12000, 12803])  # levels 3, 3, 4, 5 and 7; some stick out of the image
     report = anchor_coverage(anchors[picks], 320, cfg)
     np.testing.assert_allclose(report.best_iou, 1.0, atol=1e-6)
     assert report.best_anchor.tolist() == picks.tolist()
-    assert inside.shape == (5, 4)
 
 
 # ------------------------------------------------------- genuine TF OD API

@@ -174,7 +174,9 @@ def test_pad_to_multiple_reaches_the_anchors():
     assert s.anchor_config.num_anchors(300) == 2034
 
 
-@pytest.mark.parametrize("config", [AnchorConfig(min_scale=0.1), MultiscaleAnchorConfig(anchor_scale=3.0, scales_per_octave=3)])
+@pytest.mark.parametrize(
+    "config", [AnchorConfig(min_scale=0.1), MultiscaleAnchorConfig(anchor_scale=3.0, scales_per_octave=3)]
+)
 def test_render_either_kind_round_trips(config):
     text = "model {\n  ssd {\n" + render_anchor_generator(config, indent=4) + "\n  }\n}\n"
     assert parse_pipeline_config(text).anchor_config == config

@@ -291,7 +291,8 @@ def test_model_option_analyses_that_models_anchors(records, tmp_path, capsys):
     assert main(["stats", str(records), "--model", "ssd_mobilenet_v2_fpnlite", "--dump-anchors", str(path),
                  "--json", str(doc_path), "-q"]) == 0
     out = capsys.readouterr().out
-    assert "anchors: 12804 at 320x320 input (fixed_shape_resizer), multiscale anchors of ssd_mobilenet_v2_fpnlite" in out
+    assert ("anchors: 12804 at 320x320 input (fixed_shape_resizer), multiscale anchors of "
+            "ssd_mobilenet_v2_fpnlite") in out
     assert "settings from defaults of ssd_mobilenet_v2_fpnlite" in out
     np.testing.assert_array_equal(np.load(path), MultiscaleAnchorConfig().generate(320))
     doc = json.loads(doc_path.read_text(encoding="utf-8"))

@@ -493,7 +493,9 @@ def _box_predictor(ssd: _Message) -> tuple[str | None, bool]:
     return kind, depthwise
 
 
-def _model_name(extractor: dict[str, Any], predictor: str | None, predictor_depthwise: bool) -> tuple[str | None, str | None]:
+def _model_name(
+    extractor: dict[str, Any], predictor: str | None, predictor_depthwise: bool
+) -> tuple[str | None, str | None]:
     """dataprep model of an extractor + box predictor, or ``(None, why not)``."""
     kind = extractor.get("feature_extractor_type")
     family = _EXTRACTOR_FAMILIES.get(kind or "")

@@ -78,7 +78,8 @@ def model_spec(name: str) -> ModelSpec:
 def default_anchor_config(model: str) -> AnyAnchorConfig:
     """The anchor settings of ``model``'s zoo pipeline.config.
 
-    >>> type(default_anchor_config("ssd_mobilenet_v2")).__name__, default_anchor_config("ssd_mobilenet_v2").num_anchors(300)
+    >>> ssd = default_anchor_config("ssd_mobilenet_v2")
+    >>> type(ssd).__name__, ssd.num_anchors(300)
     ('AnchorConfig', 1917)
     >>> default_anchor_config("ssd_mobilenet_v2_fpnlite").num_anchors(320)
     12804

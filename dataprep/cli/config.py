@@ -22,7 +22,8 @@ def config_cmd(
         "--init-from", help="Extracted TF2 detection-zoo folder (pipeline.config + checkpoint/ckpt-0.*): its "
                             "model settings, and its checkpoint as fine_tune_checkpoint (type detection).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="train_config.batch_size.")] = 16,
-    steps: Annotated[int, typer.Option("--steps", help="train_config.num_steps (and the cosine decay length).")] = 25000,
+    steps: Annotated[int, typer.Option(
+        "--steps", help="train_config.num_steps (and the cosine decay length).")] = 25000,
     train_split: Annotated[str, typer.Option("--train-split", help="Split for train_input_reader.")] = "train",
     eval_split: Annotated[str, typer.Option(
         "--eval-split", help="Split for eval_input_reader (left out when absent).")] = "val",
