@@ -236,3 +236,34 @@ def test_genuine_tf_od_api_parses_and_builds_it(records, tmp_path, model):
     images, shapes = detection_model.preprocess(tf.zeros([1, size, size, 3]))
     anchors = detection_model.predict(images, shapes)["anchors"].numpy()
     np.testing.assert_array_equal(anchors, default_anchor_config(model).generate(size))
+
+
+def test_more_refusals(records, tmp_path, capsys):
+    (tmp_path / "folder").mkdir()
+    assert main(["config", str(records), "--out", str(tmp_path / "folder"), "--overwrite"]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    manifest = json.loads((records / "manifest.json").read_text())
+    (records / "manifest.json").write_text(json.dumps({**manifest, "compression": "GZIP"}))
+    assert main(["config", str(records), "--out", str(tmp_path / "p.config")]) == 2
+    assert "GZIP-compressed; the TF OD API reads uncompressed TFRecords only" in capsys.readouterr().err
+    (records / "manifest.json").write_text(json.dumps(manifest))
+    zoo = make_zoo(tmp_path / "zoo", "ssd_mobilenet_v2")
+    text = (zoo / "pipeline.config").read_text()
+    start = text.index("image_resizer {")
+    end = text.index("anchor_generator {")
+    (zoo / "pipeline.config").write_text(
+        text[:start] + "image_resizer { keep_aspect_ratio_resizer { min_dimension: 300 max_dimension: 600 } }\n"
+        + text[end:])
+    assert main(["config", str(records), "--init-from", str(zoo), "--out", str(tmp_path / "p.config")]) == 2
+    assert "input size is not fixed" in capsys.readouterr().err
+
+
+def test_checkpoint_named_by_the_checkpoint_file(records, tmp_path):
+    zoo = make_zoo(tmp_path / "zoo", "ssd_mobilenet_v2")
+    for name in ("ckpt-7.index", "ckpt-7.data-00000-of-00001"):
+        (zoo / "checkpoint" / name).write_bytes(b"")
+    write_pipeline_config(records, tmp_path / "a.config", init_from=zoo)  # the checkpoint file says ckpt-0
+    assert read_pipeline_config(tmp_path / "a.config").fine_tune_checkpoint.endswith("checkpoint/ckpt-0")
+    (zoo / "checkpoint" / "checkpoint").write_text('model_checkpoint_path: "ckpt-7"\n')
+    write_pipeline_config(records, tmp_path / "b.config", init_from=zoo)
+    assert read_pipeline_config(tmp_path / "b.config").fine_tune_checkpoint.endswith("checkpoint/ckpt-7")
