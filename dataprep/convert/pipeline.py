@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dataprep import __version__
 from dataprep.convert.executor import run_local
 from dataprep.convert.layout import (
     account_dropped,
