@@ -324,7 +324,8 @@ def _plan_splits(unique: pd.DataFrame, opts: ConvertOptions, report: Report, log
     counts.check()
     report.counts = counts
     # Duplicates as they stand in the new output (groups keep them on one side).
-    report.extend(duplicate_findings(files, split_arr, ok, sha, phashes, kept_labels))
+    report.extend(duplicate_findings(files, split_arr, ok, sha, phashes, kept_labels,
+                                     unique["file"].astype(str).tolist()))
     return split_arr, ok, repeats, balance
 
 

@@ -204,7 +204,8 @@ class Checked:
 
     def duplicates(self, split_of: np.ndarray) -> list:
         """Identical and near-duplicate images among those written, against ``split_of``."""
-        return duplicate_findings(self.files, split_of, self.ok, self.sha, self.phashes, self.kept_labels)
+        return duplicate_findings(self.files, split_of, self.ok, self.sha, self.phashes, self.kept_labels,
+                                  self.annotations)
 
 
 def check_and_write(job: Job, order, split_of, shards, out: OutputWriter | None, counts: SplitCounts,
