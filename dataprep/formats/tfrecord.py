@@ -232,9 +232,10 @@ class _Reader:
         ok = bool(name) and safe_join(self.stage, name) is not None and not name.endswith("/")
         if ok and name not in self.names:
             return name
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(os.path.basename(name))[0]) if ok else ""
-        base = f"{stem or 'image'}-{len(self.images) + 1:06d}"
-        new = base + (os.path.splitext(name)[1] if ok and os.path.splitext(name)[1] else _EXT.get(fmt, ".img"))
+        stem, ext = os.path.splitext(os.path.basename(name))
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")
+        ext = ext if re.fullmatch(r"\.[A-Za-z0-9]{1,5}", ext) else _EXT.get(fmt, ".img")
+        new = f"{stem or 'image'}-{len(self.images) + 1:06d}{ext}"
         why = ("is used by an earlier record" if ok else "is empty" if not name
                else "is not a relative path inside the dataset")
         self.findings.append(Finding(WARNING, "record.filename_replaced", item, shard,
@@ -447,6 +448,8 @@ def read_tfrecord(pattern: str | Path, *, label_map: str | Path | LabelMap | Non
         names, lm = resolve_labels(objects, label_map, reader.findings, source)
         objects["text"] = names
         images, assign = _image_ids(images, reader.findings, source)
+        if not assign:  # objects follow their image to its source_id
+            objects["image_id"] = images["image_id"].to_numpy()[objects["image_id"].to_numpy(np.int64) - 1]
         ds = Dataset.build(
             images.drop(columns="source_id"), objects.drop(columns=["raw_text", "raw_label", "where"]), stage,
             box_units="normalized", label_map=lm, findings=reader.findings,
