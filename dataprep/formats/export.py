@@ -226,3 +226,27 @@ def _yaml_str(name: str) -> str:
     plain = name and name.strip() == name and not any(c in name for c in ":#'\"[]{},&*!|>%@`") \
         and name not in ("null", "~", "None") and not name.lstrip("-").isdigit()
     return name if plain else "'" + name.replace("'", "''") + "'"
+
+
+def export_records(records: str | Path, out: str | Path, fmt: str, *, label_map: str | Path | None = None,
+                   overwrite: bool = False) -> tuple[ExportResult, list]:
+    """``dataprep export-annotations``: records (a dataprep output folder, a
+    file or a glob) -> a ``fmt`` folder with the images and annotations.
+    Returns the result and the reader's findings (damaged records are
+    skipped and listed there)."""
+    from dataprep.convert import prepare_output
+    from dataprep.formats.tfrecord import read_tfrecord
+
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    out = Path(out)
+    if label_map is None and Path(records).is_dir() and (Path(records) / "label_map.pbtxt").is_file():
+        label_map = Path(records) / "label_map.pbtxt"  # a dataprep output: keep its ids and order
+    prepare_output(out, overwrite)
+    stage = out / ".staging"
+    try:
+        ds = read_tfrecord(records, label_map=label_map, images_dir=stage)
+        result = export_annotations(ds, out, fmt, move_images=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return result, ds.findings
