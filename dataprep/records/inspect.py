@@ -113,6 +113,10 @@ def inspect_output(out: str | Path, *, previews: int = 4, preview_dir: Path | No
     out_path = Path(out)
     manifest_path = out_path / "manifest.json"
     if not manifest_path.is_file():
+        if out_path.is_dir() and not any(p.suffix in (".tfrecord", ".record") or ".tfrecord" in p.name
+                                         or ".record" in p.name for p in out_path.iterdir()):
+            raise UsageError(f"{out_path}: no manifest.json and no TFRecord files; give a dataprep output folder, "
+                             "a TFRecord file or a quoted glob")
         return inspect_records(out, label_map=label_map_path, previews=previews, preview_dir=preview_dir,
                                progress=progress)
     out = out_path
