@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -294,3 +295,54 @@ def test_exported_images_are_the_recorded_bytes(shapes, tmp_path):
             assert (tmp_path / "yolo" / "images" / split / ex["filename"]).read_bytes() == ex["encoded"]
     with Image.open(io.BytesIO(ex["encoded"])) as im:
         assert im.size == (120, 90)
+
+
+ODAPI = Path("/work/odapi-venv/bin/python")
+
+
+@pytest.mark.skipif(not ODAPI.exists(), reason="the genuine TF OD API venv is not on this machine")
+def test_decoder_view_matches_the_genuine_tf_od_api_decoder(tmp_path):
+    """inspect's decoder view is what object_detection's TfExampleDecoder yields."""
+    import json
+    import os
+    import subprocess
+
+    from dataprep.records.inspect import decoder_classes
+
+    lm_text = "item { id: 1 name: 'cat' }\nitem { id: 2 name: 'n02' display_name: 'dog' }\n"
+    (tmp_path / "lm.pbtxt").write_text(lm_text)
+    examples = [
+        foreign_example(distinct_jpeg(0), boxes=BOX * 3, texts=["cat", "bird", "dog"], labels=[1, 7, 2]),
+        foreign_example(distinct_jpeg(1), boxes=BOX * 2, labels=[2, 9]),  # no text: the labels
+    ]
+    for k, e in enumerate(examples):
+        (tmp_path / f"{k}.bin").write_bytes(e)
+    script = (
+        # The decoder's own handlers, asked for the classes only. tf_slim calls
+        # control_flow_ops.cond/case, which this TensorFlow moved to tf.cond/case.
+        "import json, sys, tensorflow as tf\n"
+        "from tensorflow.python.ops import control_flow_ops\n"
+        "control_flow_ops.cond, control_flow_ops.case = tf.cond, tf.case\n"
+        "from object_detection.data_decoders.tf_example_decoder import TfExampleDecoder, slim_example_decoder\n"
+        "from object_detection.core.standard_fields import InputDataFields as F\n"
+        "out = {}\n"
+        "for lm in (sys.argv[1], None):\n"
+        "    dec = TfExampleDecoder(label_map_proto_file=lm)\n"
+        "    slim = slim_example_decoder.TFExampleDecoder(dec.keys_to_features, dec.items_to_handlers)\n"
+        "    out[str(lm)] = [slim.decode(tf.constant(open(p, 'rb').read()), items=[F.groundtruth_classes])[0]\n"
+        "                    .numpy().tolist() for p in sys.argv[2:]]\n"
+        "print(json.dumps(out))\n")
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run([str(ODAPI), "-c", script, str(tmp_path / "lm.pbtxt"),
+                           *(str(tmp_path / f"{k}.bin") for k in range(len(examples)))],
+                          capture_output=True, text=True, env=env, timeout=600)
+    if done.returncode != 0:
+        pytest.skip(f"the TF OD API did not run here: {done.stderr[-300:]}")
+    genuine = json.loads(done.stdout.strip().splitlines()[-1])
+    lm = LabelMap.from_pbtxt_string(lm_text)
+    ours = [decoder_classes(decode_example(e), lm) for e in examples]
+    assert ours == [[1, -1, 2], [2, 9]]
+    assert genuine[str(tmp_path / "lm.pbtxt")] == ours
+    assert genuine["None"] == [decoder_classes(decode_example(e), None) for e in examples]
