@@ -147,3 +147,28 @@ def test_round_trip_yolo_records_yolo(tmp_path):
     cols = ["xmin", "ymin", "xmax", "ymax"]
     np.testing.assert_allclose(a[cols].to_numpy(), b[cols].to_numpy(), atol=1e-6, rtol=0)
     assert sorted(again.images["file"]) == ["images/train/a.jpg", "images/train/b.jpg", "images/val/c.jpg"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("names:\n  0: a\n  - b\n", "'- item' inside the map 'names'"),
+    ("names:\n  - a\n  1: b\n", "'k: v' inside the list 'names'"),
+    ("names:\n  just words\n", "cannot read 'just words'"),
+    ("names: [[a], b]\n", "nested lists are not supported"),
+])
+def test_data_yaml_blocks_that_are_refused(text, message):
+    with pytest.raises(AnnotationError, match=message):
+        parse_data_yaml(text, "d")
+
+
+def test_an_image_in_two_splits_is_kept_in_the_first(tmp_path):
+    make_yolo(tmp_path, {"all/a": "0 0.5 0.5 0.2 0.2\n"}, splits=[])
+    (tmp_path / "data.yaml").write_text("train: images/all\nval: [images/all]\nnames: ['', b]\n")
+    with pytest.raises(AnnotationError, match="class 0 has an empty name"):
+        read_yolo(tmp_path)
+    (tmp_path / "data.yaml").write_text("train: images/all\nval: [images/all]\nnames: [a, b]\n")
+    ds = read_yolo(tmp_path)
+    assert ds.images["split"].tolist() == ["train"] and codes(ds) == ["split.conflict"]
+    (tmp_path / "data.yaml").write_text("train: images/none\nnames: [a]\n")
+    (tmp_path / "images" / "none").mkdir()
+    with pytest.raises(UsageError, match="no images found for train"):
+        read_yolo(tmp_path)
