@@ -105,10 +105,10 @@ def voc(
     progress: bool = True,
 ):
     """Pascal VOC: ImageSets/Main/{train,val,test}.txt define the splits when present."""
-    from dataprep.formats.voc import read_voc
+    from dataprep.formats.registry import open_source
 
-    return lambda: read_voc(root, year=year, annotations=annotations, images=images, workers=workers,
-                            progress=progress)
+    return lambda: open_source(o.source_spec(root, fmt="voc", year=year, annotations=annotations, images=images,
+                                             workers=workers, progress=progress))
 
 
 @app.command("coco")
@@ -118,9 +118,9 @@ def coco(
     images: Annotated[Path, typer.Option("--images", help="Folder the JSON's file_name values are relative to.")],
 ):
     """COCO detection JSON; category ids are kept (1..90 with gaps)."""
-    from dataprep.formats.coco import read_coco
+    from dataprep.formats.registry import open_source
 
-    return lambda: read_coco(annotations, images=images)
+    return lambda: open_source(o.source_spec(annotations, fmt="coco", images=images))
 
 
 @app.command("csv")
@@ -136,10 +136,10 @@ def csv(
     box_format: Annotated[str, typer.Option("--box-format", help="xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).")] = "xyxy",
 ):
     """CSV, TF OD API layout filename,width,height,class,xmin,ymin,xmax,ymax by default."""
-    from dataprep.formats.source import read_source
+    from dataprep.formats.registry import open_source
 
-    return lambda: read_source(file, format="csv", images=images, columns=columns, header=header,
-                               normalized=normalized, box_format=box_format)
+    return lambda: open_source(o.source_spec(file, fmt="csv", images=images, columns=columns, header=header,
+                                             normalized=normalized, box_format=box_format))
 
 
 @app.command("yolo")
@@ -148,9 +148,9 @@ def yolo(
     root: Annotated[Path, typer.Argument(help="YOLO dataset folder (with data.yaml) or the data.yaml itself.")],
 ):
     """YOLO, Ultralytics layout: data.yaml (names; train/val/test image folders or list files) + labels/*.txt."""
-    from dataprep.formats.yolo import read_yolo
+    from dataprep.formats.registry import open_source
 
-    return lambda: read_yolo(root)
+    return lambda: open_source(o.source_spec(root, fmt="yolo"))
 
 
 @app.command("tfrecord")
@@ -163,6 +163,6 @@ def tfrecord(
 ):
     """TFRecords of any tool (TF OD API keys): repaired, checked like any source and rewritten to the contract.
     Classes come from --label-map, or from the records' class/text + class/label."""
-    from dataprep.formats.tfrecord import read_tfrecord
+    from dataprep.formats.registry import open_source
 
-    return lambda: read_tfrecord(pattern, label_map=label_map)
+    return lambda: open_source(o.source_spec(pattern, fmt="tfrecord", label_map=label_map))

@@ -19,6 +19,7 @@ import pandas as pd
 from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, LabelMapError, UsageError
+from dataprep.formats.registry import SourceFormat, require_images
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.validate.findings import DROPPED_BOX, ERROR, WARNING, Finding
 
@@ -145,3 +146,18 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         objects_df = pd.DataFrame(columns=["image_id", "index", "text", "xmin", "ymin", "xmax", "ymax"])
     return Dataset.build(images_df, objects_df, img_dir, label_map=label_map, findings=findings,
                          dropped_boxes=orphan, source={"format": "coco", "annotations": src, "images": str(img_dir)})
+
+
+# -- the source registry's declaration (see dataprep.formats.registry) -----------------
+
+def detect(path: Path) -> bool:
+    """A ``.json`` file."""
+    return path.suffix.lower() == ".json" and not path.is_dir()
+
+
+def open_source(spec) -> Dataset:
+    require_images(spec, "COCO")
+    return read_coco(spec.path, images=spec.images)
+
+
+SOURCE = SourceFormat("coco", detect, open_source, "a COCO .json")

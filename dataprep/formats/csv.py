@@ -24,6 +24,7 @@ import pandas as pd
 from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, UsageError
+from dataprep.formats.registry import SourceFormat, require_images
 from dataprep.validate.findings import ERROR, Finding
 
 ROLES_XYXY = ("filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax")
@@ -163,3 +164,20 @@ def read_csv(
         source={"format": "csv", "file": src, "images": str(img_dir), "columns": mapping,
                 "normalized": normalized, "box_format": box_format},
     )
+
+
+# -- the source registry's declaration (see dataprep.formats.registry) -----------------
+
+def detect(path: Path) -> bool:
+    """A ``.csv`` file."""
+    return path.suffix.lower() == ".csv" and not path.is_dir()
+
+
+def open_source(spec) -> Dataset:
+    require_images(spec, "CSV")
+    mapping, names = parse_columns(spec.columns)
+    return read_csv(spec.path, images=spec.images, columns=mapping, names=names, header=spec.header,
+                    normalized=spec.normalized, box_format=spec.box_format)
+
+
+SOURCE = SourceFormat("csv", detect, open_source, "a .csv")

@@ -234,7 +234,7 @@ def export_records(records: str | Path, out: str | Path, fmt: str, *, label_map:
     file or a glob) -> a ``fmt`` folder with the images and annotations.
     Returns the result and the reader's findings (damaged records are
     skipped and listed there)."""
-    from dataprep.convert import prepare_output
+    from dataprep.records.output import prepare_output
     from dataprep.formats.tfrecord import read_tfrecord
 
     if fmt not in FORMATS:

@@ -47,6 +47,7 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.errors import LabelMapError, UsageError
+from dataprep.formats.registry import SourceFormat
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.records.tfrecord import GZIP_MAGIC, masked_crc
 from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, INFO, RENAMED, SKIPPED_IMAGE, WARNING, Finding
@@ -485,3 +486,28 @@ def _image_ids(images: pd.DataFrame, findings: list[Finding], source: str) -> tu
     top = int(values.max())
     images.loc[~good, "image_id"] = np.arange(top + 1, top + 1 + int((~good).sum()))
     return images, False
+
+
+# -- the source registry -------------------------------------------------------------
+
+_RECORD_NAME = re.compile(r"\.(tfrecords?|records?|tfrec)(\.gz)?(-\d+-of-\d+)?$|-\d{5}-of-\d{5}(\.\w+)*$", re.I)
+
+
+def detect(path: Path) -> bool:
+    """A TFRecord-named file (``.tfrecord``, ``.record-00000-of-00010`` ...), a
+    folder of them, or a glob that matches files."""
+    text = os.fspath(path)
+    if glob.has_magic(text):
+        return any(os.path.isfile(p) for p in glob.iglob(text))
+    if path.is_dir():
+        return any(p.is_file() and _RECORD_NAME.search(p.name) for p in path.iterdir())
+    return path.is_file() and bool(_RECORD_NAME.search(path.name))
+
+
+def open_source(spec) -> Dataset:
+    if spec.path is None:
+        raise UsageError("give the TFRecord files: a file, a folder or a quoted glob")
+    return read_tfrecord(os.fspath(spec.path), label_map=spec.label_map)
+
+
+SOURCE = SourceFormat("tfrecord", detect, open_source, "TFRecords (*.tfrecord, *.record-*, a quoted glob)")

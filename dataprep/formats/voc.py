@@ -20,6 +20,7 @@ from lxml import etree
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
 from dataprep.formats.common import list_images, to_flag, to_float
+from dataprep.formats.registry import SourceFormat
 from dataprep.validate.findings import ERROR, INFO, SKIPPED_IMAGE, WARNING, Finding
 
 SPLIT_FILES = ("train", "val", "test", "trainval")
@@ -150,10 +151,8 @@ def _parse_chunk(paths: list[str]) -> list:
 
 def _parse_all(paths: list[str], workers: int | None, progress: bool) -> list:
     """Parse the XML files, in worker processes when there are many."""
-    from dataprep.parallel import process_pool
+    from dataprep.parallel import default_workers, process_pool
     from dataprep.progress import progress_bar
-
-    from dataprep.convert import default_workers  # noqa: PLC0415 (avoid an import cycle)
 
     workers = workers or default_workers()
     size = 500
@@ -250,3 +249,19 @@ def read_voc(
         source={"format": "voc", "root": str(root), "annotations": str(ann_dir), "images": str(img_dir),
                 "year": year, "split_files": splits is not None},
     )
+
+
+# -- the source registry's declaration (see dataprep.formats.registry) -----------------
+
+def detect(path: Path) -> bool:
+    """A folder with Annotations/, or a VOCdevkit root with VOC*/Annotations/."""
+    return path.is_dir() and ((path / "Annotations").is_dir()
+                              or any(p.is_dir() and (p / "Annotations").is_dir() for p in path.glob("VOC*")))
+
+
+def open_source(spec) -> Dataset:
+    return read_voc(spec.path, year=spec.year, annotations=spec.annotations, images=spec.images,
+                    workers=spec.workers, progress=spec.progress)
+
+
+SOURCE = SourceFormat("voc", detect, open_source, "a Pascal VOC folder (Annotations/, or VOCdevkit/VOC*/Annotations/)")

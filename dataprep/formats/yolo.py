@@ -35,6 +35,7 @@ import pandas as pd
 from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, UsageError
+from dataprep.formats.registry import SourceFormat
 from dataprep.formats.common import IMAGE_EXTENSIONS
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, INFO, KEPT, WARNING, Finding
@@ -313,3 +314,17 @@ def read_yolo(root: str | Path) -> Dataset:
         dropped_boxes=dropped_total, assign_ids=True,
         source={"format": "yolo", "root": str(base), "data": str(yaml_path), "names": names},
     )
+
+
+# -- the source registry -------------------------------------------------------------
+
+def detect(path: Path) -> bool:
+    """A folder with a ``data.yaml`` (``data.yml``, ``dataset.yaml``), or a ``.yaml`` file."""
+    return is_yolo(path)
+
+
+def open_source(spec) -> Dataset:
+    return read_yolo(spec.path)
+
+
+SOURCE = SourceFormat("yolo", detect, open_source, "a YOLO folder (data.yaml, images/, labels/)")
