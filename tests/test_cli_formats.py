@@ -109,3 +109,30 @@ def test_new_readers_do_not_import_tensorflow(foreign, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[1], timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_validate_stats_split_accept_yolo_and_foreign_records(foreign, tmp_path, capsys):
+    make_yolo(tmp_path / "y", {"train/a": "1 0.5 0.5 0.25 0.5\n", "train/b": "0 0.25 0.25 0.1 0.1\n",
+                               "val/c": "0 0.5 0.5 0.2 0.2\n"})
+    assert main(["validate", str(tmp_path / "y"), "-q", "-j", "1"]) == 0  # detected: data.yaml
+    assert "images   3 read, 3 would be written" in capsys.readouterr().out
+    assert main(["validate", str(foreign / "*.record"), "-q", "-j", "1"]) == 0  # detected: a glob of records
+    text = capsys.readouterr().out
+    assert "record.corrupt" in text and "images   3 read, 2 would be written, 1 skipped" in text
+    assert main(["stats", str(tmp_path / "y")]) == 0
+    assert "3 images (train 2, val 1), 3 boxes, 2 classes" in capsys.readouterr().out
+    assert main(["split", str(foreign), "--out", str(tmp_path / "s"), "--split", "train=0.5,val=0.5", "-q",
+                 "-j", "1"]) == 0
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["source"]["format"] == "tfrecord" and manifest["counts"]["images_written"] == 2
+
+
+def test_the_registry_detects_the_new_sources(foreign, tmp_path):
+    from dataprep.formats.registry import detect_format
+
+    make_yolo(tmp_path / "y", {"train/a": ""})
+    assert detect_format(tmp_path / "y") == "yolo"
+    assert detect_format(tmp_path / "y" / "data.yaml") == "yolo"
+    assert detect_format(foreign) == "tfrecord"
+    assert detect_format(foreign / "train.record") == "tfrecord"
+    assert detect_format(str(foreign / "*.record")) == "tfrecord"
