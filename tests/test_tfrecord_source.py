@@ -346,3 +346,24 @@ def test_decoder_view_matches_the_genuine_tf_od_api_decoder(tmp_path):
     assert ours == [[1, -1, 2], [2, 9]]
     assert genuine[str(tmp_path / "lm.pbtxt")] == ours
     assert genuine["None"] == [decoder_classes(decode_example(e), None) for e in examples]
+
+
+def test_a_rebalanced_output_exports_each_image_once(tmp_path):
+    from conftest import build_dataset
+
+    ds = build_dataset(tmp_path, [["cat"]] * 8 + [["dog"]])
+    out = tmp_path / "out"
+    result = convert(ds, ConvertOptions(out=out, workers=1, progress=False, rebalance="images",
+                                        repeat_threshold=0.5))
+    assert result.manifest["splits"]["train"]["examples"] > 9  # the dog image is repeated
+    back = read_tfrecord(out)
+    repeats = [f for f in back.findings if f.code == "record.repeat"]
+    assert len(repeats) == result.manifest["splits"]["train"]["examples"] - 9
+    assert (back.images["error"] == "").sum() == 9
+    export_annotations(back, tmp_path / "yolo", "yolo")
+    assert len(list((tmp_path / "yolo" / "images" / "train").iterdir())) == 9
+
+
+def test_dataprep_shard_names_give_their_split():
+    assert split_of("holdout-00000-of-00001.tfrecord") == "holdout"
+    assert split_of("pets_eval-00000-of-00010.tfrecord") == "val"

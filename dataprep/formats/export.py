@@ -64,7 +64,7 @@ def image_sizes(ds: Dataset) -> pd.DataFrame:
     source states none (YOLO)."""
     from PIL import Image
 
-    images = ds.images.copy()
+    images = ds.images[ds.images["error"] == ""].reset_index(drop=True)
     missing = ~(images["width"] > 0) | ~(images["height"] > 0)
     for k in np.flatnonzero(missing.to_numpy()):
         try:
@@ -130,8 +130,7 @@ def export_annotations(ds: Dataset, out: str | Path, fmt: str, *, label_map: Lab
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     out = Path(out)
     label_map = label_map or ds.label_map or LabelMap.from_names(ds.class_names())
-    images = image_sizes(ds)
-    images = images[images["error"] == ""].reset_index(drop=True)
+    images = image_sizes(ds)  # the usable images only: the reader's skipped ones have no file
     objs = ds.objects[ds.objects["image_id"].isin(images["image_id"])]
     sub = Dataset(images, objs.reset_index(drop=True), ds.images_root, ds.box_units, label_map)
     boxes = pixel_boxes(sub, images)

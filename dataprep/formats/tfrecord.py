@@ -61,6 +61,10 @@ _CHUNK = 1 << 24
 _SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                 "eval": "val", "test": "test", "testing": "test", "trainval": "trainval"}
 _EXT = {"jpeg": ".jpg", "png": ".png"}
+#: TFRecord file names: ``x.tfrecord``, ``x.record-00000-of-00010``, ``train-00000-of-00004`` ...
+_RECORD_NAME = re.compile(r"\.(tfrecords?|records?|tfrec)(\.gz)?(-\d+-of-\d+)?$|-\d{5}-of-\d{5}(\.\w+)*$", re.I)
+#: dataprep's own shard names: the split is the name's first part.
+_DATAPREP_SHARD = re.compile(r"^(?P<split>[A-Za-z0-9]+)-\d{5}-of-\d{5}\.tfrecord$")
 
 
 # -- framing -----------------------------------------------------------------------
@@ -175,8 +179,7 @@ def record_files(pattern: str | Path) -> list[Path]:
     pattern = os.fspath(pattern)
     path = Path(pattern)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and re.search(r"\.(tfrecords?|records?)(-|\.|$)",
-                                                                               p.name))
+        files = sorted(p for p in path.iterdir() if p.is_file() and _RECORD_NAME.search(p.name))
     elif path.is_file():
         files = [path]
     else:
@@ -189,6 +192,9 @@ def record_files(pattern: str | Path) -> list[Path]:
 
 def split_of(name: str) -> str:
     """The split a shard's name says (``train-00000-of-00004``, ``coco_val.record-00001``), else train."""
+    ours = _DATAPREP_SHARD.match(name)
+    if ours:
+        return ours["split"]
     for word in re.split(r"[^a-z]+", name.lower()):
         if word in _SPLIT_WORDS:
             return _SPLIT_WORDS[word]
@@ -216,15 +222,16 @@ class _Reader:
     objects: dict = field(default_factory=lambda: {k: [] for k in (
         "image_id", "index", "raw_text", "raw_label", "xmin", "ymin", "xmax", "ymax", "difficult", "truncated",
         "is_crowd", "view", "where")})
-    names: set = field(default_factory=set)
+    names: dict = field(default_factory=dict)  # file name -> sha256 of its bytes
     dropped_boxes: int = 0
 
-    def skip(self, shard: str, offset: int, k: int, detail: str) -> None:
-        """A record that cannot be read: counted as an image read and skipped."""
+    def skip(self, shard: str, offset: int, k: int, detail: str, code: str = "record.corrupt",
+             severity: str = ERROR) -> None:
+        """A record that is not used: counted as an image read and skipped."""
         item = f"{shard} record {k}"
-        self.findings.append(Finding(ERROR, "record.corrupt", item, shard, detail, SKIPPED_IMAGE))
+        self.findings.append(Finding(severity, code, item, shard, detail, SKIPPED_IMAGE))
         self.images.append({"image_id": len(self.images) + 1, "file": f"{shard}@{offset}", "split": split_of(shard),
-                            "annotation": item, "error": f"record.corrupt: {detail}", "source_id": ""})
+                            "annotation": item, "error": f"{code}: {detail}", "source_id": ""})
 
     def staged_name(self, wanted: str, fmt: str, item: str, shard: str) -> str:
         """The file name the image keeps, unless it is empty, escapes the
@@ -261,12 +268,16 @@ class _Reader:
         real = sniff_format(encoded)
         said = _text(_first(f, "image/format", b"")).lower().strip()
         filename = _text(_first(f, "image/filename", b""))
+        digest = hashlib.sha256(encoded).hexdigest()
+        if self.names.get(filename) == digest:  # a rebalanced output's extra copy of an image
+            self.skip(shard, offset, k, f"a repeat of {filename!r} (same name and bytes, as --rebalance writes); "
+                                        "read once", "record.repeat", INFO)
+            return
         name = self.staged_name(filename, real or said, item, shard)
         if real and said != real and not (said in ("jpg",) and real == "jpeg"):
             self.findings.append(Finding(WARNING, "record.format_mismatch", item, shard,
                                          f"image/format says {said!r} but the bytes are {real}; written as {real!r}",
                                          FIXED))
-        digest = hashlib.sha256(encoded).hexdigest()
         stated = _text(_first(f, "image/key/sha256", b""))
         if not stated:
             self.findings.append(Finding(INFO, "record.sha256_missing", item, shard,
@@ -279,7 +290,7 @@ class _Reader:
         path = self.stage / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(encoded)
-        self.names.add(name)
+        self.names[name] = digest
         image_id = len(self.images) + 1
         self.images.append({"image_id": image_id, "file": name, "split": split_of(shard), "annotation": item,
                             "error": "", "width": width, "height": height,
@@ -489,8 +500,6 @@ def _image_ids(images: pd.DataFrame, findings: list[Finding], source: str) -> tu
 
 
 # -- the source registry -------------------------------------------------------------
-
-_RECORD_NAME = re.compile(r"\.(tfrecords?|records?|tfrec)(\.gz)?(-\d+-of-\d+)?$|-\d{5}-of-\d{5}(\.\w+)*$", re.I)
 
 
 def detect(path: Path) -> bool:
