@@ -288,7 +288,8 @@ class _Reader:
                                          f"({digest[:12]}...); replaced", FIXED))
         width, height = self._size(f, encoded, item, shard)
         path = self.stage / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if "/" in name:
+            path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(encoded)
         self.names[name] = digest
         image_id = len(self.images) + 1
