@@ -56,6 +56,7 @@ from dataprep.progress import progress_bar
 from dataprep.records.output import SPOOL_PREFIX, OutputWriter
 from dataprep.records.proto import Example
 from dataprep.records.tfrecord import HEADER_BYTES, frame, framed_size, is_gzip, read_records
+from dataprep.validate.catalogue import COLLAPSED
 from dataprep.validate.duplicates import duplicate_findings, phash
 from dataprep.validate.findings import INFO, KEPT, WARNING, Counts, Finding, Report
 
@@ -63,8 +64,6 @@ from dataprep.validate.findings import INFO, KEPT, WARNING, Counts, Finding, Rep
 _OPTION_KEYS = ("out", "seed", "num_shards", "compression", "workers", "overwrite", "max_pixels", "split",
                 "group_by", "rebalance", "rebalance_split", "repeat_threshold", "max_per_class", "negative_ratio",
                 "shard_target_bytes")
-#: Action of the finding about collapsed copies.
-COLLAPSED = "collapsed"
 
 
 def is_records_output(path: str | Path) -> bool:

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dataprep import __version__
 from dataprep.convert.executor import run_local
 from dataprep.convert.layout import (
     account_dropped,
@@ -136,20 +135,22 @@ def check_annotations_step(ds: Dataset, label_map: LabelMap, opts: ConvertOption
     if policy.skips_images:
         # Images with a box-level error: found by the checks above, or boxes the
         # reader could not parse at all.
-        errored = {f.item.split(" object ")[0] for f in check.findings
-                   if f.severity == ERROR and f.action in (DROPPED_BOX, SWAPPED)}
+        errored = {f.image for f in check.findings
+                   if f.severity == ERROR and f.action in (DROPPED_BOX, SWAPPED) and f.image}
         hit = (images["file"].isin(errored) | (images["reader_dropped"] > 0)) & (images["error"] == "")
         for file, ann in zip(images.loc[hit, "file"], images.loc[hit, "annotation"]):
             report.add(Finding(ERROR, "policy.skipped", file, ann,
-                               "skipped because of the annotation errors above (--on-error skip)", SKIPPED_IMAGE))
+                               "skipped because of the annotation errors above (--on-error skip)", SKIPPED_IMAGE,
+                               image=file, annotation=ann))
         images.loc[hit, "error"] = "skipped by policy"
     empty = (per_image == 0) & (images["error"] == "").to_numpy()
     for file, ann in zip(images.loc[empty, "file"], images.loc[empty, "annotation"]):
         if opts.drop_empty:
             report.add(Finding(INFO, "image.no_objects", file, ann, "no objects; dropped (--drop-empty)",
-                               SKIPPED_IMAGE))
+                               SKIPPED_IMAGE, image=file, annotation=ann))
         else:
-            report.add(Finding(INFO, "image.no_objects", file, ann, "no objects; kept as a negative example", KEPT))
+            report.add(Finding(INFO, "image.no_objects", file, ann, "no objects; kept as a negative example", KEPT,
+                               image=file, annotation=ann))
     if opts.drop_empty:
         images.loc[empty, "error"] = "no objects (--drop-empty)"
 
