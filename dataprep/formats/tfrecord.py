@@ -421,7 +421,7 @@ def resolve_labels(objects: pd.DataFrame, label_map: LabelMap | None, findings: 
         moved = ", ".join(f"{name_of[i]!r} {i}->{i + shift}" for i in sorted(name_of)[:6])
         findings.append(Finding(WARNING, "label.zero_id", "class/label", source,
                                 f"label ids start at {min(name_of)} but 0 is the background in TF detection; every id "
-                                f"moved up by {shift}: {moved}{' ...' if len(name_of) > 6 else ''}", "remapped"))
+                                f"moved up by {shift}: {moved}{' ...' if len(name_of) > 6 else ''}", FIXED))
     lm = LabelMap((LabelMapItem(i + shift, t) for i, t in name_of.items()), source=f"{source} (class/text + label)")
     names = text.where(has_text, "").astype(str)
     names[~has_text & has_label] = [name_of[int(v)] for v in label[~has_text & has_label]]

@@ -41,6 +41,7 @@ from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, INFO, KEPT, WARNING, Finding
 
 SPLITS = ("train", "val", "test")
+_YAML_NAMES = ("data.yaml", "data.yml")
 _IMAGE_EXTS = {e.lower() for e in IMAGE_EXTENSIONS}
 
 
@@ -223,7 +224,7 @@ def _find_yaml(root: Path) -> Path:
         return root
     if not root.is_dir():
         raise UsageError(f"{root}: no such file or folder (expected a YOLO dataset folder or its data.yaml)")
-    for name in ("data.yaml", "data.yml", "dataset.yaml"):
+    for name in _YAML_NAMES:
         if (root / name).is_file():
             return root / name
     found = sorted(root.glob("*.yaml")) + sorted(root.glob("*.yml"))
@@ -234,9 +235,12 @@ def _find_yaml(root: Path) -> Path:
 
 
 def is_yolo(path: Path) -> bool:
-    """A folder with a data.yaml, or a ``.yaml`` file: the YOLO layout."""
+    """A folder with a data.yaml (or one other .yaml beside images/ or labels/), or a ``.yaml`` file."""
     if path.is_dir():
-        return any((path / n).is_file() for n in ("data.yaml", "data.yml", "dataset.yaml"))
+        if any((path / n).is_file() for n in _YAML_NAMES):
+            return True
+        yamls = list(path.glob("*.yaml")) + list(path.glob("*.yml"))
+        return len(yamls) == 1 and ((path / "images").is_dir() or (path / "labels").is_dir())
     return path.suffix.lower() in (".yaml", ".yml") and path.is_file()
 
 
@@ -319,7 +323,7 @@ def read_yolo(root: str | Path) -> Dataset:
 # -- the source registry -------------------------------------------------------------
 
 def detect(path: Path) -> bool:
-    """A folder with a ``data.yaml`` (``data.yml``, ``dataset.yaml``), or a ``.yaml`` file."""
+    """A folder with a ``data.yaml`` (see :func:`is_yolo`), or a ``.yaml`` file."""
     return is_yolo(path)
 
 
