@@ -172,3 +172,16 @@ def test_an_image_in_two_splits_is_kept_in_the_first(tmp_path):
     (tmp_path / "images" / "none").mkdir()
     with pytest.raises(UsageError, match="no images found for train"):
         read_yolo(tmp_path)
+
+
+def test_on_error_skip_skips_an_image_with_a_dropped_line(tmp_path):
+    make_yolo(tmp_path / "y", {"train/a": "0 0.5 0.5 0.2 0.2\n9 0.5 0.5 0.2 0.2\n", "train/b": "1 0.5 0.5 0.2 0.2\n"})
+    ds = read_yolo(tmp_path / "y")
+    assert dict(zip(ds.images["file"], ds.images["reader_dropped"])) == {"images/train/a.jpg": 1,
+                                                                          "images/train/b.jpg": 0}
+    (bad,) = [f for f in ds.findings if f.code == "yolo.class_out_of_range"]
+    assert (bad.image, bad.annotation) == ("images/train/a.jpg", "labels/train/a.txt")
+    result = convert(ds, ConvertOptions(out=tmp_path / "out", workers=1, progress=False, on_error="skip"))
+    c = result.report.counts
+    c.check()
+    assert (c.images_written, c.images_skipped) == (1, 1)

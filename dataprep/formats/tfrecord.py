@@ -277,16 +277,17 @@ class _Reader:
         if real and said != real and not (said in ("jpg",) and real == "jpeg"):
             self.findings.append(Finding(WARNING, "record.format_mismatch", item, shard,
                                          f"image/format says {said!r} but the bytes are {real}; written as {real!r}",
-                                         FIXED))
+                                         FIXED, image=name, annotation=item))
         stated = _text(_first(f, "image/key/sha256", b""))
         if not stated:
             self.findings.append(Finding(INFO, "record.sha256_missing", item, shard,
-                                         "no image/key/sha256 (TF OD API training needs it); added", FIXED))
+                                         "no image/key/sha256 (TF OD API training needs it); added", FIXED,
+                                         image=name, annotation=item))
         elif stated.lower() != digest:
             self.findings.append(Finding(WARNING, "record.sha256_mismatch", item, shard,
                                          f"image/key/sha256 {stated[:12]}... is not the sha256 of image/encoded "
-                                         f"({digest[:12]}...); replaced", FIXED))
-        width, height = self._size(f, encoded, item, shard)
+                                         f"({digest[:12]}...); replaced", FIXED, image=name, annotation=item))
+        width, height = self._size(f, encoded, item, shard, name)
         path = self.stage / name
         if "/" in name:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -296,9 +297,9 @@ class _Reader:
         self.images.append({"image_id": image_id, "file": name, "split": split_of(shard), "annotation": item,
                             "error": "", "width": width, "height": height,
                             "source_id": _text(_first(f, "image/source_id", b"")).strip()})
-        self._objects(f, image_id, item, shard)
+        self._objects(f, image_id, item, shard, name)
 
-    def _size(self, f: dict, encoded: bytes, item: str, shard: str) -> tuple[float, float]:
+    def _size(self, f: dict, encoded: bytes, item: str, shard: str, name: str) -> tuple[float, float]:
         """``image/width, height`` as stated, unless the image header says
         otherwise (the EXIF-rotated size is left to the image check)."""
         from PIL import Image
@@ -316,11 +317,11 @@ class _Reader:
             self.findings.append(Finding(WARNING, "record.size_mismatch", item, shard,
                                          f"image/width x height say {int(w)}x{int(h)} but the image is "
                                          f"{real[0]}x{real[1]}; the real size is written (boxes are fractions)",
-                                         FIXED))
+                                         FIXED, image=name, annotation=item))
             return float(real[0]), float(real[1])
         return w, h
 
-    def _objects(self, f: dict, image_id: int, item: str, shard: str) -> None:
+    def _objects(self, f: dict, image_id: int, item: str, shard: str, name: str) -> None:
         coords = [f.get(f"image/object/bbox/{c}", []) for c in ("xmin", "ymin", "xmax", "ymax")]
         texts = f.get("image/object/class/text", [])
         labels = f.get("image/object/class/label", [])
@@ -331,8 +332,10 @@ class _Reader:
             self.findings.append(Finding(ERROR, "record.ragged", item, shard,
                                          f"per-object lists of unequal length (xmin..ymax {[len(c) for c in coords]}, "
                                          f"class/text {len(texts)}, class/label {len(labels)}); "
-                                         f"{read - len(keep)} object(s) without a box or a class dropped", DROPPED_BOX))
+                                         f"{read - len(keep)} object(s) without a box or a class dropped", DROPPED_BOX,
+                                         image=name, annotation=item))
             self.dropped_boxes += read - len(keep)
+            self.images[-1]["reader_dropped"] = read - len(keep)  # --on-error skip skips such images
 
         def per_object(key, k, default):
             values = f.get(key, [])

@@ -188,7 +188,7 @@ def _parse_label_file(path: Path, rel: str, ann: str, num_classes: int, findings
             values = [float(p) for p in parts]
         except ValueError:
             findings.append(Finding(ERROR, "yolo.malformed_line", item, ann,
-                                    f"not numbers: {raw.strip()!r}", DROPPED_BOX))
+                                    f"not numbers: {raw.strip()!r}", DROPPED_BOX, image=rel, annotation=ann))
             dropped += 1
             continue
         cls, coords = values[0], np.asarray(values[1:], dtype=np.float64)
@@ -200,17 +200,18 @@ def _parse_label_file(path: Path, rel: str, ann: str, num_classes: int, findings
             x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
             box = np.array([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0])
             findings.append(Finding(INFO, "yolo.segment", item, ann,
-                                    f"a polygon of {len(xs)} points; its bounding box is used", FIXED))
+                                    f"a polygon of {len(xs)} points; its bounding box is used", FIXED,
+                                    image=rel, annotation=ann))
         else:
             findings.append(Finding(ERROR, "yolo.malformed_line", item, ann,
                                     f"expected 'class cx cy w h' or a polygon, got {len(values)} numbers: "
-                                    f"{raw.strip()!r}", DROPPED_BOX))
+                                    f"{raw.strip()!r}", DROPPED_BOX, image=rel, annotation=ann))
             dropped += 1
             continue
         if cls != int(cls) or not 0 <= cls < num_classes:
             findings.append(Finding(ERROR, "yolo.class_out_of_range", item, ann,
                                     f"class id {parts[0]} is not one of 0..{num_classes - 1} in data.yaml's names",
-                                    DROPPED_BOX))
+                                    DROPPED_BOX, image=rel, annotation=ann))
             dropped += 1
             continue
         classes.append(int(cls))
@@ -291,10 +292,11 @@ def read_yolo(root: str | Path) -> Dataset:
                 if not lbl.is_file():
                     findings.append(Finding(INFO, "yolo.no_label_file", rel, ann,
                                             f"no label file {ann}; the image is kept without objects (a negative)",
-                                            KEPT))
+                                            KEPT, image=rel, annotation=ann))
                     continue
                 classes, boxes, _, dropped = _parse_label_file(lbl, rel, ann, len(names), findings)
                 dropped_total += dropped
+                img_rows[-1]["reader_dropped"] = dropped  # --on-error skip skips such images
                 for index, (c, b) in enumerate(zip(classes, boxes)):
                     obj_cols["image_id"].append(image_id)
                     obj_cols["index"].append(index)
