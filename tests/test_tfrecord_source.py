@@ -367,3 +367,14 @@ def test_a_rebalanced_output_exports_each_image_once(tmp_path):
 def test_dataprep_shard_names_give_their_split():
     assert split_of("holdout-00000-of-00001.tfrecord") == "holdout"
     assert split_of("pets_eval-00000-of-00010.tfrecord") == "val"
+
+
+def test_a_feature_of_the_wrong_type_makes_the_record_corrupt(tmp_path):
+    bad = Example.FromString(foreign_example(distinct_jpeg(0), boxes=BOX, texts=["cat"], labels=[1]))
+    del bad.features.feature["image/object/class/label"]
+    bad.features.feature["image/object/class/label"].bytes_list.value.append(b"cat")
+    write_shard(tmp_path / "a.tfrecord", [bad.SerializeToString(), foreign_example(distinct_jpeg(1), filename="b.jpg")])
+    ds = read_tfrecord(tmp_path / "a.tfrecord")
+    (f,) = [f for f in ds.findings if f.code == "record.corrupt"]
+    assert "image/object/class/label is bytes_list, expected int64_list" in f.detail
+    assert ds.images.loc[ds.images["error"] == "", "file"].tolist() == ["b.jpg"]

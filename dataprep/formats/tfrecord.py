@@ -36,6 +36,7 @@ import re
 import shutil
 import struct
 import tempfile
+import warnings
 import weakref
 import zlib
 from dataclasses import dataclass, field
@@ -61,6 +62,15 @@ _CHUNK = 1 << 24
 _SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                 "eval": "val", "test": "test", "testing": "test", "trainval": "trainval"}
 _EXT = {"jpeg": ".jpg", "png": ".png"}
+#: The list kind each TF OD API key must have; another kind makes the record unreadable.
+_KINDS = {
+    **{f"image/{k}": "bytes_list" for k in ("encoded", "format", "filename", "source_id", "key/sha256")},
+    **{f"image/{k}": "int64_list" for k in ("height", "width")},
+    **{f"image/object/bbox/{k}": "float_list" for k in ("xmin", "ymin", "xmax", "ymax")},
+    **{f"image/object/{k}": "int64_list" for k in ("class/label", "difficult", "truncated", "is_crowd")},
+    **{f"image/object/{k}": "bytes_list" for k in ("class/text", "view")},
+    "image/object/area": "float_list",
+}
 #: TFRecord file names: ``x.tfrecord``, ``x.record-00000-of-00010``, ``train-00000-of-00004`` ...
 _RECORD_NAME = re.compile(r"\.(tfrecords?|records?|tfrec)(\.gz)?(-\d+-of-\d+)?$|-\d{5}-of-\d{5}(\.\w+)*$", re.I)
 #: dataprep's own shard names: the split is the name's first part.
@@ -256,10 +266,16 @@ class _Reader:
         item = f"{shard} record {k}"
         try:
             ex = Example.FromString(data)
-            f = {key: list(getattr(feat, feat.WhichOneof("kind")).value) if feat.WhichOneof("kind") else []
+            kinds = {key: feat.WhichOneof("kind") for key, feat in ex.features.feature.items()}
+            f = {key: list(getattr(feat, kinds[key]).value) if kinds[key] else []
                  for key, feat in ex.features.feature.items()}
         except Exception as exc:  # protobuf raises DecodeError and others for garbage
             self.skip(shard, offset, k, f"not a tf.train.Example ({type(exc).__name__}: {exc})")
+            return
+        wrong = sorted(key for key, kind in kinds.items() if kind and _KINDS.get(key, kind) != kind)
+        if wrong:
+            self.skip(shard, offset, k, "features of the wrong type: " + ", ".join(
+                f"{key} is {kinds[key]}, expected {_KINDS[key]}" for key in wrong[:3]))
             return
         encoded = _first(f, "image/encoded", b"")
         if not isinstance(encoded, bytes) or not encoded:
@@ -308,7 +324,9 @@ class _Reader:
         w = float(w) if isinstance(w, int) and w > 0 else float("nan")
         h = float(h) if isinstance(h, int) and h > 0 else float("nan")
         try:
-            real = Image.open(io.BytesIO(encoded)).size  # the header only: no decode here
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a decompression bomb is refused by the image check
+                real = Image.open(io.BytesIO(encoded)).size  # the header only: no decode here
         except Exception:
             return w, h  # the image check reports it
         if w != w or h != h:
