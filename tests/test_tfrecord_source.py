@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import distinct_jpeg, make_png
@@ -378,3 +380,27 @@ def test_a_feature_of_the_wrong_type_makes_the_record_corrupt(tmp_path):
     (f,) = [f for f in ds.findings if f.code == "record.corrupt"]
     assert "image/object/class/label is bytes_list, expected int64_list" in f.detail
     assert ds.images.loc[ds.images["error"] == "", "file"].tolist() == ["b.jpg"]
+
+
+_THREE = b"".join(frame(foreign_example(distinct_jpeg(k), filename=f"{k}.jpg", boxes=BOX, texts=["cat"], labels=[1]))
+                  for k in range(3))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flips=st.lists(st.tuples(st.integers(0, len(_THREE) - 1), st.integers(1, 255)), max_size=4),
+       cut=st.integers(0, len(_THREE)), gzipped=st.booleans())
+def test_damaged_files_never_raise_and_every_record_is_accounted_for(tmp_path, flips, cut, gzipped):
+    data = bytearray(_THREE)
+    for pos, mask in flips:
+        data[pos] ^= mask
+    data = bytes(data[:cut])
+    path = tmp_path / "damaged.tfrecord"
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+    scanned = list(scan_records(path))
+    intact = [r for r in scanned if r.data is not None]
+    assert len(intact) <= 3 and all(r.data in _THREE for r in intact)
+    if not flips and cut == len(_THREE):
+        assert len(intact) == 3 and len(scanned) == 3
+    ds = read_tfrecord(path)
+    assert len(ds.images) == len(scanned)
+    assert (ds.images["error"] == "").sum() <= len(intact)

@@ -477,7 +477,8 @@ def read_tfrecord(pattern: str | Path, *, label_map: str | Path | LabelMap | Non
                 else:
                     reader.add(shard, rec.offset, k, rec.data)
         source = str(pattern)
-        images = pd.DataFrame(reader.images)
+        images = pd.DataFrame(reader.images, columns=["image_id", "file", "split", "annotation", "error", "width",
+                                                      "height", "source_id", "reader_dropped"])
         objects = pd.DataFrame(reader.objects)
         names, lm = resolve_labels(objects, label_map, reader.findings, source)
         objects["text"] = names
