@@ -127,3 +127,15 @@ def test_findings_carry_structured_fields(tmp_path):
     (skipped,) = [f for f in result.report.findings if f.code == "policy.skipped"]
     assert skipped.image == "img02.jpg"
     assert result.report.counts.images_written == 2
+
+
+def test_duplicate_findings_name_the_annotation(tmp_path):
+    """image.byte_identical names the annotation that referenced the copy."""
+    from helpers import run, simple
+
+    ds = simple(tmp_path, 3)
+    (tmp_path / "images" / "img02.jpg").write_bytes((tmp_path / "images" / "img00.jpg").read_bytes())
+    result = run(ds, tmp_path / "out")
+    (dup,) = [f for f in result.report.findings if f.code == "image.byte_identical"]
+    assert (dup.image, dup.annotation) == ("img02.jpg", "ann/img02.jpg.xml")
+    assert dup.message().startswith("img02.jpg (annotated in ann/img02.jpg.xml): byte-identical to img00.jpg")

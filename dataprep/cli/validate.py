@@ -11,8 +11,9 @@ from dataprep.cli import options as o
 
 
 def validate_cmd(
-    src: Annotated[Optional[Path], typer.Argument(help="VOC folder, COCO .json, .csv, YOLO folder (data.yaml) or TFRecords (a file, folder or quoted glob); "
-         "format detected.")] = None,
+    src: Annotated[Optional[Path], typer.Argument(
+        help="VOC folder, COCO .json, .csv, YOLO folder (data.yaml) or TFRecords (a file, folder or quoted glob); "
+             "format detected.")] = None,
     format: o.SourceFormatOpt = "auto",
     images: o.Images = None,
     annotations: o.Annotations = None,
@@ -27,16 +28,16 @@ def validate_cmd(
     quiet: o.Quiet = False,
 ):
     """Check annotations and images without writing records; exit 1 with --strict if anything is an error."""
-    from dataprep.convert import ConvertOptions, convert
+    from dataprep.convert import CheckOptions, validate
     from dataprep.formats.registry import open_source
 
+    checks = CheckOptions(label_map=label_map, workers=workers, on_error=on_error, strict=strict,
+                          drop_empty=drop_empty, decode_check=not no_decode_check, max_pixels=max_pixels,
+                          progress=not quiet)
     ds = open_source(o.source_spec(src, fmt=format, images=images, annotations=annotations, year=year,
                                    columns=columns, header=header, normalized=normalized, box_format=box_format,
                                    workers=workers, label_map=label_map))
-    opts = ConvertOptions(out=Path("."), label_map=label_map, workers=workers, on_error=on_error, strict=strict,
-                          drop_empty=drop_empty, decode_check=not no_decode_check, max_pixels=max_pixels,
-                          progress=not quiet, dry_run=True)
-    result = convert(ds, opts)
+    result = validate(ds, checks)
     for line in result.report.summary_lines():
         typer.echo(line)
     c = result.report.counts

@@ -37,7 +37,7 @@ from dataprep.convert.layout import (
     plan_layout,
     rebalance,
 )
-from dataprep.convert.options import ConvertOptions
+from dataprep.convert.options import CheckOptions, ConvertOptions
 from dataprep.convert.result import ConvertResult
 from dataprep.convert.work import ImageResult, Job, make_job
 from dataprep.dataset import Dataset, split_names
@@ -49,6 +49,11 @@ from dataprep.validate.annotations import check_annotations
 from dataprep.validate.dataset import dataset_findings
 from dataprep.validate.duplicates import duplicate_findings
 from dataprep.validate.findings import DROPPED_BOX, ERROR, INFO, KEPT, SKIPPED_IMAGE, SWAPPED, Finding, Report
+
+
+def validate(ds: Dataset, checks: CheckOptions) -> ConvertResult:
+    """Every check of :func:`convert`, nothing written (``dataprep validate``)."""
+    return convert(ds, ConvertOptions.for_checks(checks))
 
 
 def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
@@ -67,11 +72,11 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
         if opts.two_pass:
             check_images(job, checked, opts)
             split_of, repeats, balance = plan_splits(images, job, checked, opts, report)
-            order, shards = plan_layout(split_of, checked.ok, repeats, sizes, opts, only_ok=True)
+            order, shards = plan_layout(split_of, checked.ok, repeats, sizes, opts.layout, opts.rebalance_split, only_ok=True)
             encode_images(job, order, split_of, shards, out, checked, opts)
         else:
             split_of, balance = images["split"].to_numpy(), {}
-            order, shards = plan_layout(split_of, images["error"].to_numpy() == "", None, sizes, opts)
+            order, shards = plan_layout(split_of, images["error"].to_numpy() == "", None, sizes, opts.layout)
             check_and_write(job, order, split_of, shards, out, counts, checked, opts)
             report.extend(checked.duplicates(split_of))
         report.counts.check()
@@ -199,7 +204,8 @@ class Checked:
 
     def duplicates(self, split_of: np.ndarray) -> list:
         """Identical and near-duplicate images among those written, against ``split_of``."""
-        return duplicate_findings(self.files, split_of, self.ok, self.sha, self.phashes, self.kept_labels)
+        return duplicate_findings(self.files, split_of, self.ok, self.sha, self.phashes, self.kept_labels,
+                                  self.annotations)
 
 
 def check_and_write(job: Job, order, split_of, shards, out: OutputWriter | None, counts: SplitCounts,
@@ -229,12 +235,12 @@ def plan_splits(images: pd.DataFrame, job: Job, checked: Checked, opts: ConvertO
     split_of = images["split"].to_numpy().astype(object)
     if opts.split is not None:
         split_of, balance["split"] = assign_splits(split_of, checked.ok, checked.sha, checked.phashes,
-                                                   checked.kept_labels, opts, job.files)
+                                                   checked.kept_labels, opts.balance, job.files)
     # Against the splits that will be written (leakage is then impossible after --split).
     report.extend(checked.duplicates(split_of))
     repeats = None
     if opts.rebalance is not None:
-        repeats, balance["rebalance"], dropped = rebalance(checked.ok, checked.kept_labels, split_of, opts)
+        repeats, balance["rebalance"], dropped = rebalance(checked.ok, checked.kept_labels, split_of, opts.balance)
         account_dropped(dropped, checked.ok, checked.kept_labels, report.counts, report, job.files,
                         job.annotations, opts.rebalance_split)
     return split_of, repeats, balance
