@@ -404,3 +404,22 @@ def test_damaged_files_never_raise_and_every_record_is_accounted_for(tmp_path, f
     ds = read_tfrecord(path)
     assert len(ds.images) == len(scanned)
     assert (ds.images["error"] == "").sum() <= len(intact)
+
+
+def test_exif_rotated_image_with_the_upright_size_is_rotated_not_a_size_mismatch(tmp_path):
+    """The record states the upright size of a JPEG stored sideways (EXIF 6): the
+    image check bakes the rotation in, as for any source."""
+    im = Image.open(io.BytesIO(distinct_jpeg(0)))  # stored 96 x 72
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", exif=exif.tobytes())
+    write_shard(tmp_path / "a.tfrecord", [foreign_example(buf.getvalue(), size=(72, 96), boxes=BOX, texts=["cat"],
+                                                          labels=[1])])
+    ds = read_tfrecord(tmp_path / "a.tfrecord")
+    assert "record.size_mismatch" not in codes(ds.findings)
+    result = convert(ds, ConvertOptions(out=tmp_path / "out", workers=1, progress=False))
+    assert "image.exif_rotated" in [f.code for f in result.report.findings]
+    (shard,) = (tmp_path / "out").glob("*.tfrecord")
+    ex = decode_example(next(iter(read_records(shard))))
+    assert (ex["width"], ex["height"]) == (72, 96)
