@@ -423,3 +423,9 @@ def test_exif_rotated_image_with_the_upright_size_is_rotated_not_a_size_mismatch
     (shard,) = (tmp_path / "out").glob("*.tfrecord")
     ex = decode_example(next(iter(read_records(shard))))
     assert (ex["width"], ex["height"]) == (72, 96)
+
+
+def test_text_only_records_get_ids_from_1_in_name_order(tmp_path):
+    write_shard(tmp_path / "a.tfrecord", [foreign_example(distinct_jpeg(0), boxes=BOX * 2, texts=["zebra", "ant"])])
+    ds = read_tfrecord(tmp_path / "a.tfrecord")
+    assert [(i.id, i.name) for i in ds.label_map] == [(1, "ant"), (2, "zebra")]

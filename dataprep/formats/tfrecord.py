@@ -425,7 +425,7 @@ def resolve_labels(objects: pd.DataFrame, label_map: LabelMap | None, findings: 
                             "Pass --label-map FILE: the text is then mapped through it, as the TF OD API decoder does")
     name_of = dict(zip(pairs["label"], pairs["text"]))
     id_of = {t: i for i, t in name_of.items()}
-    next_id = max([1, *name_of]) + 1
+    next_id = max(name_of, default=0) + 1
     for t in sorted(set(text[has_text & ~has_label].astype(str)) - set(id_of)):
         id_of[t], name_of[next_id] = next_id, t
         next_id += 1
