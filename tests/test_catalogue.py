@@ -20,7 +20,8 @@ from dataprep.validate.policy import ErrorPolicy
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dataprep"
 TESTS = Path(__file__).resolve().parent
-CODE_RE = re.compile(r"^(annotation|balance|box|coco|csv|dataset|image|label|policy|records|split|voc)\.[a-z_]+$")
+CODE_RE = re.compile(r"^(annotation|balance|box|coco|csv|dataset|image|label|policy|record|records|split|voc|yolo)"
+                     r"\.[a-z][a-z0-9_]*$")
 CONSTANTS = {name: getattr(F, name) for name in ("ERROR", "WARNING", "INFO", "KEPT", "FIXED", "CLIPPED", "SWAPPED",
                                                   "DROPPED_BOX", "SKIPPED_IMAGE", "REENCODED", "ROTATED", "RENAMED")}
 CONSTANTS["COLLAPSED"] = COLLAPSED

@@ -69,7 +69,42 @@ def make_csv(tmp: Path) -> SourceSpec:
     return SourceSpec(path, images=tmp / "images")
 
 
-MAKERS = {"voc": make_voc, "coco": make_coco, "csv": make_csv}
+def make_yolo(tmp: Path) -> SourceSpec:
+    root = tmp / "yolo"
+    write_images(root / "images" / "train")
+    (root / "labels" / "train").mkdir(parents=True)
+    names = ["cat", "dog"]
+    for name, w, h, boxes in GOLDEN:
+        # YOLO: class cx cy w h, fractions of the image size.
+        lines = [f"{names.index(c)} {(x0 + x1) / 2 / w!r} {(y0 + y1) / 2 / h!r} {(x1 - x0) / w!r} {(y1 - y0) / h!r}\n"
+                 for c, x0, y0, x1, y1 in boxes]
+        (root / "labels" / "train" / f"{Path(name).stem}.txt").write_text("".join(lines), encoding="utf-8")
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nnames: [cat, dog]\n", encoding="utf-8")
+    return SourceSpec(root)
+
+
+def make_tfrecord(tmp: Path) -> SourceSpec:
+    from dataprep.records.example import ExampleData, encode_example
+    from dataprep.records.tfrecord import frame
+
+    write_images(tmp / "images")
+    path = tmp / "train.tfrecord"
+    records = []
+    for k, (name, w, h, boxes) in enumerate(GOLDEN):
+        # Records: ymin, xmin, ymax, xmax as fractions of the image size.
+        yxyx = np.array([[y0 / h, x0 / w, y1 / h, x1 / w] for _, x0, y0, x1, y1 in boxes])
+        n = len(boxes)
+        records.append(frame(encode_example(ExampleData(
+            encoded=(tmp / "images" / name).read_bytes(), format="jpeg", height=h, width=w, filename=name,
+            source_id=k + 1, boxes=yxyx, texts=[b[0] for b in boxes], labels=[1 + (b[0] == "dog") for b in boxes],
+            difficult=[0] * n, truncated=[0] * n, is_crowd=[0] * n, area=[0.0] * n, view=[""] * n))))
+    path.write_bytes(b"".join(records))
+    return SourceSpec(path)
+
+
+MAKERS = {"voc": make_voc, "coco": make_coco, "csv": make_csv, "yolo": make_yolo, "tfrecord": make_tfrecord}
+#: Readers whose boxes enter the hub as fractions of the image size (``box_units == "normalized"``).
+NORMALIZED = {"yolo", "tfrecord"}
 
 
 def test_every_registered_reader_has_a_fixture():
@@ -83,14 +118,18 @@ def test_reader_yields_the_golden_table(tmp_path, name):
     ds = open_source(spec)
     assert ds.findings == [] or all(f.severity != "error" for f in ds.findings)
     images = ds.images.set_index("image_id")
-    got = sorted((images.loc[r.image_id, "file"], r.text, r.xmin, r.ymin, r.xmax, r.ymax)
-                 for r in ds.objects.itertuples())
+    images["file"] = images["file"].str.rsplit("/", n=1).str[-1]  # YOLO: images/train/a.jpg
+    size = {n: (w, h) for n, w, h, _ in GOLDEN}
+    scale = (lambda f: size[f] * 2) if name in NORMALIZED else (lambda f: (1, 1, 1, 1))
+    got = sorted((f, r.text, *(v * s for v, s in zip((r.xmin, r.ymin, r.xmax, r.ymax), scale(f))))
+                 for r in ds.objects.itertuples() for f in [images.loc[r.image_id, "file"]])
     want = sorted((n, c, x0, y0, x1, y1) for n, _, _, boxes in GOLDEN for c, x0, y0, x1, y1 in boxes)
     assert [g[:2] for g in got] == [w[:2] for w in want]
     np.testing.assert_allclose([g[2:] for g in got], [w[2:] for w in want])
-    assert sorted(ds.images["file"]) == [g[0] for g in GOLDEN]
-    assert ds.images["width"].tolist() == [64.0, 64.0] and ds.images["height"].tolist() == [48.0, 48.0]
-    assert ds.box_units == "pixel"
+    assert sorted(images["file"]) == [g[0] for g in GOLDEN]
+    if name != "yolo":  # YOLO states no image size
+        assert ds.images["width"].tolist() == [64.0, 64.0] and ds.images["height"].tolist() == [48.0, 48.0]
+    assert ds.box_units == ("normalized" if name in NORMALIZED else "pixel")
     assert ds.images["annotation"].str.len().min() > 0  # every image names where it was annotated
 
 
@@ -111,11 +150,12 @@ def test_readers_of_relative_names_need_images(tmp_path, name):
 def test_format_auto_and_unknown(tmp_path):
     spec = make_csv(tmp_path)
     assert len(open_source(SourceSpec(spec.path, format="auto", images=spec.images)).objects) == 3
-    with pytest.raises(UsageError, match="--format must be one of auto, voc, coco, csv, got 'yolo'"):
-        open_source(SourceSpec(spec.path, format="yolo", images=spec.images))
+    with pytest.raises(UsageError, match="--format must be one of auto, voc, coco, csv, yolo, tfrecord, got 'kitti'"):
+        open_source(SourceSpec(spec.path, format="kitti", images=spec.images))
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(UsageError, match=r"notes.txt: unknown kind of file; expected a Pascal VOC folder .*a COCO "
-                                         r"\.json; a \.csv; or give --format voc\|coco\|csv"):
+                                         r"\.json; a \.csv; a YOLO folder .*; TFRecords .*; or give --format "
+                                         r"voc\|coco\|csv\|yolo\|tfrecord"):
         detect_format(tmp_path / "notes.txt")
 
 

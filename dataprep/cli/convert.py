@@ -1,4 +1,4 @@
-"""``dataprep convert voc|coco|csv``.
+"""``dataprep convert voc|coco|csv|yolo|tfrecord``.
 
 Each command declares only its format's arguments and returns a function that
 reads the source; :func:`_with_common_options` adds the options every format
@@ -55,9 +55,11 @@ def _with_common_options(command):
         shared = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
         if "workers" in inspect.signature(command).parameters:
             kwargs.update(workers=shared["workers"], progress=not shared["quiet"])
+        if "label_map" in inspect.signature(command).parameters:  # a reader that names classes by it
+            kwargs.update(label_map=shared["label_map"])
         _run(command(**kwargs), **shared)
 
-    visible = [q for q in own if q.name not in ("workers", "progress")]
+    visible = [q for q in own if q.name not in ("workers", "progress", "label_map")]
     wrapper.__signature__ = inspect.Signature(visible + common)
     wrapper.__annotations__ = {q.name: q.annotation for q in visible + common}
     del wrapper.__wrapped__
@@ -136,3 +138,29 @@ def csv(
 
     return lambda: open_source(o.source_spec(file, fmt="csv", images=images, columns=columns, header=header,
                                              normalized=normalized, box_format=box_format))
+
+
+@app.command("yolo")
+@_with_common_options
+def yolo(
+    root: Annotated[Path, typer.Argument(help="YOLO dataset folder (with data.yaml) or the data.yaml itself.")],
+):
+    """YOLO, Ultralytics layout: data.yaml (names; train/val/test image folders or list files) + labels/*.txt."""
+    from dataprep.formats.registry import open_source
+
+    return lambda: open_source(o.source_spec(root, fmt="yolo"))
+
+
+@app.command("tfrecord")
+@_with_common_options
+def tfrecord(
+    pattern: Annotated[str, typer.Argument(
+        help="TFRecords written by any tool: a file, a folder or a quoted glob ('in/train-*.tfrecord'); "
+             "GZIP detected per file.")],
+    label_map: Optional[Path] = None,
+):
+    """TFRecords of any tool (TF OD API keys): repaired, checked like any source and rewritten to the contract.
+    Classes come from --label-map, or from the records' class/text + class/label."""
+    from dataprep.formats.registry import open_source
+
+    return lambda: open_source(o.source_spec(pattern, fmt="tfrecord", label_map=label_map))

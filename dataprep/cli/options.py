@@ -66,7 +66,8 @@ def parse_threshold(value: str) -> float | str:
 
 SOURCE_PANEL = "Source annotation sets"
 SourceFormatOpt = Annotated[str, typer.Option(
-    "--format", help="auto (detected), or a reader: voc, coco, csv (stats and split also take records).")]
+    "--format", help="auto (detected), or a reader: voc, coco, csv, yolo, tfrecord (any tool's records; "
+              "stats and split also take a dataprep output as records).")]
 Images = Annotated[Optional[Path], typer.Option(
     "--images", help="Images folder (COCO and CSV; VOC with --annotations).", rich_help_panel=SOURCE_PANEL)]
 Annotations = Annotated[Optional[Path], typer.Option(
@@ -86,10 +87,10 @@ BoxFormat = Annotated[str, typer.Option(
 
 def source_spec(src, *, fmt: str = "auto", images=None, annotations=None, year=None, columns=None,
                 header: bool = True, normalized: bool = False, box_format: str = "xyxy", workers=None,
-                progress: bool = False):
+                progress: bool = False, label_map=None):
     """The registry's description of the source the options name."""
     from dataprep.formats.registry import SourceSpec
 
     return SourceSpec(Path(src) if src is not None else None, format=fmt, images=images, annotations=annotations,
                       year=year, columns=columns, header=header, normalized=normalized, box_format=box_format,
-                      workers=workers, progress=progress)
+                      workers=workers, progress=progress, label_map=label_map)

@@ -16,7 +16,8 @@ from dataprep.cli import options as o
 def split_cmd(
     src: Annotated[Path, typer.Argument(
         help="A dataprep output folder (with manifest.json: its records are re-split and copied unchanged) or a "
-             "source annotation set (VOC folder, COCO .json, .csv: converted with --split).", show_default=False)],
+             "source annotation set (VOC folder, COCO .json, .csv, YOLO folder, or another tool's TFRecords: "
+             "converted with --split).", show_default=False)],
     out: o.Out,
     split: o.Split = None,
     group_by: o.GroupBy = None,
@@ -31,7 +32,8 @@ def split_cmd(
     overwrite: o.Overwrite = False,
     quiet: o.Quiet = False,
     fmt: Annotated[str, typer.Option(
-        "--format", help="auto (records if SRC has a manifest.json), records, or a reader: voc, coco, csv.",
+        "--format", help="auto (records if SRC has a manifest.json), records, or a reader: voc, coco, csv, yolo, "
+                        "tfrecord (any tool's records, converted with --split).",
         rich_help_panel=o.SOURCE_PANEL)] = "auto",
     images: o.Images = None,
     annotations: o.Annotations = None,
@@ -84,7 +86,8 @@ def split_cmd(
 
     prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
     ds = open_source(o.source_spec(src, fmt=fmt, images=images, annotations=annotations, year=year, columns=columns,
-                                   header=header, normalized=normalized, box_format=box_format, workers=workers))
+                                   header=header, normalized=normalized, box_format=box_format, workers=workers,
+                                   label_map=label_map))
     from dataprep.cli.convert import echo_result
 
     echo_result(convert(ds, opts), strict)

@@ -16,8 +16,9 @@ _ANCHORS = "Anchors (any of these implies --anchors)"
 def stats_cmd(
     src: Annotated[str, typer.Argument(
         help="Records (a dataprep output folder, a folder or glob of TFRecords) or a source annotation set "
-             "(VOC folder, COCO .json, .csv).", show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", help="auto, records, voc, coco or csv.")] = "auto",
+             "(VOC folder, COCO .json, .csv, YOLO folder).", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="auto, records (a dataprep output or any TFRecords), or a "
+                                     "reader: voc, coco, csv, yolo, tfrecord (read as records).")] = "auto",
     images: o.Images = None,
     year: o.Year = None,
     annotations: o.Annotations = None,

@@ -11,7 +11,9 @@ from dataprep.cli import options as o
 
 
 def validate_cmd(
-    src: Annotated[Optional[Path], typer.Argument(help="VOC folder, COCO .json or .csv (format detected).")] = None,
+    src: Annotated[Optional[Path], typer.Argument(
+        help="VOC folder, COCO .json, .csv, YOLO folder (data.yaml) or TFRecords (a file, folder or quoted glob); "
+             "format detected.")] = None,
     format: o.SourceFormatOpt = "auto",
     images: o.Images = None,
     annotations: o.Annotations = None,
@@ -34,7 +36,7 @@ def validate_cmd(
                           progress=not quiet)
     ds = open_source(o.source_spec(src, fmt=format, images=images, annotations=annotations, year=year,
                                    columns=columns, header=header, normalized=normalized, box_format=box_format,
-                                   workers=workers))
+                                   workers=workers, label_map=label_map))
     result = validate(ds, checks)
     for line in result.report.summary_lines():
         typer.echo(line)

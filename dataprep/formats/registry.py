@@ -33,7 +33,7 @@ from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
 
 #: Reader modules (``dataprep.formats.<name>``), in detection order.
-READERS = ("voc", "coco", "csv")
+READERS = ("voc", "coco", "csv", "yolo", "tfrecord")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class SourceSpec:
     box_format: str = "xyxy"
     workers: int | None = None
     progress: bool = False
+    #: A label map that names the classes of sources that carry only ids (records).
+    label_map: Path | None = None
 
 
 @dataclass(frozen=True)

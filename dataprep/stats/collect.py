@@ -434,7 +434,7 @@ def collect(
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "auto":
         fmt = detect_format(src)
-    if fmt == "records":
+    if fmt in ("records", "tfrecord"):  # any tool's records stream as records: no image is staged
         return collect_records(src, split=split, progress=progress)
     from dataprep.formats.registry import SourceSpec, open_source
 
