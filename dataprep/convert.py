@@ -376,8 +376,14 @@ def _run(job: _Job, workers: int, progress: bool, total: int, desc: str = "conve
 
 # -- the conversion ----------------------------------------------------------------
 
-def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
-    """Validate ``ds`` and write it as sharded TFRecords into ``opts.out``."""
+def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
+    """Validate ``ds`` and write it as sharded TFRecords into ``opts.out``.
+
+    ``executor`` runs the per-image work somewhere else (``dataprep.beam``'s
+    :class:`~dataprep.beam.BeamExecutor`): it gets the two-pass flow, a check
+    pass whose small results come back here, then an encode pass that writes
+    the shards itself; planning, accounting and publishing stay here, shared.
+    """
     t0 = time.perf_counter()
     out = opts.out
     if not opts.dry_run:
@@ -438,7 +444,8 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     files = images["file"].tolist()
     sizes = _file_sizes(ds.images_root, files)  # bytes per image: the default shard count
     n_images = len(images)
-    two_pass = not opts.dry_run and (opts.split is not None or opts.rebalance is not None)
+    resplit = opts.split is not None or opts.rebalance is not None
+    two_pass = not opts.dry_run and (resplit or executor is not None)
     job = _Job(
         root=ds.images_root, image_ids=images["image_id"].to_numpy(), files=files,
         ann_w=images["width"].to_numpy(dtype=float), ann_h=images["height"].to_numpy(dtype=float),
@@ -491,16 +498,21 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
             if key not in writers:
                 writers[key] = ShardWriter(out / f".{split}-{shard:05d}.partial", opts.compression)
             writers[key].write_framed(res.framed)
+        tally(res.labels, split)
+
+    def tally(labels: np.ndarray, split: str) -> None:
+        """One written example in the manifest's per-split, per-class counts."""
         written[split] = written.get(split, 0) + 1
         cb = class_boxes.setdefault(split, np.zeros(len(class_ids), np.int64))
         ci = class_images.setdefault(split, np.zeros(len(class_ids), np.int64))
-        if len(res.labels):
-            dense = np.searchsorted(class_ids, res.labels)
+        if len(labels):
+            dense = np.searchsorted(class_ids, labels)
             cb += np.bincount(dense, minlength=len(class_ids))
             ci[np.unique(dense)] += 1
 
     workers = opts.workers or default_workers()
     balance: dict = {}
+    infos: dict = {}
     try:
         if not two_pass:
             # One pass: the splits are the source's; every image is checked and
@@ -515,41 +527,45 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
         else:
             # Two passes: check every image first (what survives, its classes and
             # hashes), then split and rebalance, then encode (no second decode).
-            for res in _run(job, workers, opts.progress, n_images, "check"):
+            if not resplit:
+                # An executor without --split/--rebalance: the one-pass layout,
+                # fixed before any image is read, so that shards and report read
+                # as the local run's; the check pass only removes the skipped.
+                split_of = images["split"].to_numpy()
+                job.order, plan["shards"] = plan_layout(split_of, images["error"].to_numpy() == "", None, sizes,
+                                                        opts)
+            checked = (executor.check(job, opts.progress) if executor is not None
+                       else _run(job, workers, opts.progress, n_images, "check"))
+            for res in checked:
                 account(res)
-            split_arr = images["split"].to_numpy().astype(object)
-            if opts.split is not None:
-                split_arr, balance["split"] = _assign_splits(images, ok, sha, phashes, kept_labels, opts, files)
-                images["split"] = split_arr
-            # Against the splits that will be written (leakage is then impossible after --split).
-            report.extend(duplicate_findings(files, split_arr, ok, sha, phashes, kept_labels))
-            repeats = None
-            if opts.rebalance is not None:
-                repeats, balance["rebalance"], dropped = _rebalance(images, ok, kept_labels, split_arr, opts)
-                for pos in dropped:  # dropped by --negative-ratio / --max-per-class: counted as skipped
-                    ok[pos] = False
-                    counts.images_written -= 1
-                    counts.images_skipped += 1
-                    counts.boxes_written -= len(kept_labels[pos])
-                    counts.boxes_dropped += len(kept_labels[pos])
-                    report.add(Finding(INFO, "balance.dropped", files[pos], job.annotations[pos],
-                                       f"dropped from the train split by rebalancing ({dropped[pos]})",
-                                       SKIPPED_IMAGE))
-            split_of = images["split"].to_numpy()
-            order, plan["shards"] = plan_layout(split_of, ok, repeats, sizes, opts, only_ok=True)
+            if resplit:
+                split_of, order = _plan_resplit(images, ok, sha, phashes, kept_labels, files, job, counts, report,
+                                                opts, plan, balance, sizes)
+            else:
+                report.extend(duplicate_findings(files, split_of, ok, sha, phashes, kept_labels))
+                order = job.order[ok[job.order]]
             job.order = order
             job.errors = [e if good else (e or "skipped in the check pass") for e, good in zip(job.errors, ok)]
             job.decode, job.encode = False, True
-            for res in _run(job, workers, opts.progress, len(order), "write"):
-                if res.framed is None:
-                    raise DataprepError(f"{files[res.pos]}: the image changed between the check and the write "
-                                        "passes; run again")
-                write(res, split_of[res.pos])
+            if executor is not None:
+                # The executor writes the shards, each in the order the local writer would.
+                executor.write(job, split_of, plan["shards"], out, opts.compression, writers, infos)
+                for pos in order:
+                    tally(kept_labels[pos], split_of[pos])
+            else:
+                for res in _run(job, workers, opts.progress, len(order), "write"):
+                    if res.framed is None:
+                        raise DataprepError(f"{files[res.pos]}: the image changed between the check and the write "
+                                            "passes; run again")
+                    write(res, split_of[res.pos])
         counts.check()
-        infos = {key: w.close() for key, w in writers.items()}
+        if executor is None:
+            infos = {key: w.close() for key, w in writers.items()}
     except BaseException:
         for w in writers.values():
             w.abort()
+        if executor is not None:
+            executor.close()
         raise
 
     # The source's (or --split's) splits, even one whose images were all skipped.
@@ -569,7 +585,10 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     if opts.dry_run:
         return ConvertResult(out, {"splits": {s: split_info(s, []) for s in splits}}, report,
                              time.perf_counter() - t0, label_map)
-    manifest_splits, shard_paths = publish_shards(out, splits, writers, infos, opts.overwrite, split_info)
+    manifest_splits, shard_paths = publish_shards(out, splits, writers, infos, opts.overwrite, split_info,
+                                                  rename=executor.rename if executor is not None else os.replace)
+    if executor is not None:
+        executor.close()
     if opts.label_map is not None:
         (out / "label_map.pbtxt").write_bytes(Path(opts.label_map).read_bytes())
     else:
@@ -591,6 +610,32 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     report.write(out / "report.json")
     return ConvertResult(out, manifest, report, elapsed, label_map, shard_paths)
+
+
+def _plan_resplit(images, ok, sha, phashes, kept_labels, files, job, counts, report, opts, plan, balance, sizes):
+    """After the check pass: --split and --rebalance decide each image's split
+    and copies; returns the split column and the write order (``plan`` and
+    ``balance`` filled in, rebalancing's drops counted as skipped)."""
+    split_arr = images["split"].to_numpy().astype(object)
+    if opts.split is not None:
+        split_arr, balance["split"] = _assign_splits(images, ok, sha, phashes, kept_labels, opts, files)
+        images["split"] = split_arr
+    # Against the splits that will be written (leakage is then impossible after --split).
+    report.extend(duplicate_findings(files, split_arr, ok, sha, phashes, kept_labels))
+    repeats = None
+    if opts.rebalance is not None:
+        repeats, balance["rebalance"], dropped = _rebalance(images, ok, kept_labels, split_arr, opts)
+        for pos in dropped:  # dropped by --negative-ratio / --max-per-class: counted as skipped
+            ok[pos] = False
+            counts.images_written -= 1
+            counts.images_skipped += 1
+            counts.boxes_written -= len(kept_labels[pos])
+            counts.boxes_dropped += len(kept_labels[pos])
+            report.add(Finding(INFO, "balance.dropped", files[pos], job.annotations[pos],
+                               f"dropped from the train split by rebalancing ({dropped[pos]})", SKIPPED_IMAGE))
+    split_of = images["split"].to_numpy()
+    order, plan["shards"] = plan_layout(split_of, ok, repeats, sizes, opts, only_ok=True)
+    return split_of, order
 
 
 def plan_layout(split_col: np.ndarray, ok: np.ndarray, repeats: np.ndarray | None, sizes: np.ndarray,
@@ -677,7 +722,7 @@ def _rebalance(images, ok, kept_labels, split_arr, opts):
 
 
 def publish_shards(out: Path, splits: list[str], writers: dict, infos: dict, overwrite: bool,
-                   describe) -> tuple[dict, list[Path]]:
+                   describe, rename=os.replace) -> tuple[dict, list[Path]]:
     """Every shard is complete: give the partial files their final names
     ``{split}-{i:05d}-of-{n:05d}.tfrecord`` (after removing a previous run's
     outputs with ``overwrite``). ``writers``/``infos`` are keyed by (split, shard);
@@ -691,7 +736,7 @@ def publish_shards(out: Path, splits: list[str], writers: dict, infos: dict, ove
         entries = []
         for index, key in enumerate(keys):
             name = SHARD_NAME.format(split=split, index=index, count=len(keys))
-            os.replace(writers[key].path, out / name)
+            rename(writers[key].path, out / name)
             shard_paths.append(out / name)
             entries.append({"file": name, **infos[key]})
         manifest_splits[split] = describe(split, entries)
