@@ -534,7 +534,7 @@ def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
                 split_of = images["split"].to_numpy()
                 job.order, plan["shards"] = plan_layout(split_of, images["error"].to_numpy() == "", None, sizes,
                                                         opts)
-            checked = (executor.check(job, opts.progress) if executor is not None
+            checked = (executor.check(job, out) if executor is not None
                        else _run(job, workers, opts.progress, n_images, "check"))
             for res in checked:
                 account(res)
