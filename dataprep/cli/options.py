@@ -53,3 +53,12 @@ def parse_threshold(value: str) -> float | str:
         from dataprep.errors import UsageError
 
         raise UsageError(f"--repeat-threshold must be a number or auto, got {value!r}") from None
+Runner = Annotated[str, typer.Option(
+    "--runner", help="local: worker processes on this machine; beam: an Apache Beam pipeline "
+                     "(pip install 'dataprep[beam]'), in-process unless --beam-option runner=... names another.")]
+BeamOption = Annotated[Optional[list[str]], typer.Option(
+    "--beam-option", help="With --runner beam: a Beam pipeline option KEY=VALUE (repeatable), "
+                          "e.g. runner=DataflowRunner, project=my-project, region=europe-west1.")]
+BeamPipelineOptions = Annotated[Optional[str], typer.Option(
+    "--beam-pipeline-options", help="With --runner beam: Beam's flags as one string, "
+                                    "e.g. '--runner=DataflowRunner --project=p --temp_location=gs://b/tmp'.")]
