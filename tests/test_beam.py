@@ -95,26 +95,26 @@ def test_beam_writes_what_the_local_run_writes(sources, tmp_path, fmt, mode):
 
 
 def test_a_pipeline_failing_in_the_encode_step_leaves_no_output(sources, tmp_path, monkeypatch):
-    import dataprep.convert as convert_mod
+    import dataprep.convert.work as convert_mod
 
-    real = convert_mod._process_one
+    real = convert_mod.process_image
 
     def boom(job, pos):
         if job.encode and job.files[pos].endswith("00012.jpg"):
             raise RuntimeError("injected failure in the encode step")
         return real(job, pos)
 
-    monkeypatch.setattr(convert_mod, "_process_one", boom)
+    monkeypatch.setattr(convert_mod, "process_image", boom)
     out = tmp_path / "out"
     with pytest.raises(Exception, match="injected failure"):
         _run(sources["voc"], out, executor=BeamExecutor(), num_shards=2)
     assert list(out.iterdir()) == []  # no shard, no manifest, no temp folder
 
     # Over a previous output (--overwrite): it stays whole.
-    monkeypatch.setattr(convert_mod, "_process_one", real)
+    monkeypatch.setattr(convert_mod, "process_image", real)
     _run(sources["voc"], out, num_shards=2)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    monkeypatch.setattr(convert_mod, "_process_one", boom)
+    monkeypatch.setattr(convert_mod, "process_image", boom)
     with pytest.raises(Exception, match="injected failure"):
         _run(sources["voc"], out, executor=BeamExecutor(), num_shards=2, overwrite=True)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 import dataprep
-import dataprep.convert as convert_mod
+import dataprep.convert.work as work_mod
 from conftest import make_jpeg, make_png
 from dataprep.convert import SHARD_RE, ConvertOptions, convert
 from dataprep.dataset import Dataset
@@ -316,7 +316,7 @@ def test_overwrite_replaces_old_outputs(tmp_path):
 
 @pytest.mark.parametrize("exc_type", [RuntimeError, KeyboardInterrupt])
 def test_failed_run_leaves_no_complete_looking_shard(tmp_path, monkeypatch, exc_type):
-    real = convert_mod._process_one
+    real = work_mod.process_image
     calls = {"n": 0}
 
     def flaky(job, pos):
@@ -325,7 +325,7 @@ def test_failed_run_leaves_no_complete_looking_shard(tmp_path, monkeypatch, exc_
             raise exc_type("boom on the 5th image")
         return real(job, pos)
 
-    monkeypatch.setattr(convert_mod, "_process_one", flaky)
+    monkeypatch.setattr(work_mod, "process_image", flaky)
     out = tmp_path / "out"
     with pytest.raises(exc_type, match="5th image"):
         run(simple(tmp_path, 10), out, num_shards=2)
@@ -344,7 +344,7 @@ def test_failed_overwrite_keeps_the_previous_complete_output(tmp_path, monkeypat
     def boom(job, pos):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(convert_mod, "_process_one", boom)
+    monkeypatch.setattr(work_mod, "process_image", boom)
     with pytest.raises(OSError):
         run(simple(tmp_path, 4), out, overwrite=True)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -1,21 +1,21 @@
-"""The two Beam pipelines of a conversion, behind :func:`dataprep.convert.convert`'s executor seam.
+"""The two Beam pipelines of a conversion: an executor of
+:func:`dataprep.convert.convert` (see :mod:`dataprep.convert.executor`).
 
-:class:`BeamExecutor` has the executor's three calls:
+:class:`BeamExecutor`'s calls:
 
-- ``check(job, out)``: run the per-image work on every image without
-  encoding; yield its small results in ``job.order`` (the report then reads
-  as the local run's).
-- ``write(job, split_of, shards, out, compression, writers, infos)``: encode
-  the images of ``job.order`` and write each planned shard to a temp file;
-  fill ``writers`` (``(split, shard)`` -> an object with ``path``) and
-  ``infos`` (examples, bytes, sha256) for :func:`~dataprep.convert.publish_shards`.
-- ``rename(src, dst)`` and ``close()``: publishing through Beam's
-  ``FileSystems``, and removing the temp folder.
+- ``start(out)``: a scratch folder in OUT (``OutputWriter.spool``).
+- ``run(job, desc)``: the check pass, the per-image work on every image
+  without encoding; yields its small results in ``job.order`` (the report
+  then reads as the local run's).
+- ``write(job, split_of, shards, out)``: the encode pass over ``job.order``;
+  each planned shard is written by one worker to a temp file and handed to
+  ``out.add_shard``, which publishes it with the rest of the output.
+- ``close()``: remove the scratch folder.
 
-Job rows travel to the workers in pickled chunk files in the temp folder (a
-``Create`` of millions of rows would sit in the pipeline graph); results
-come back as JSON lines written by ``WriteToText``. Both are the launcher's
-own files of this run.
+Job rows travel to the workers in pickled chunk files in the scratch folder
+(a ``Create`` of millions of rows would sit in the pipeline graph); results
+come back as JSON lines written by ``WriteToText``. Both are this run's own
+files.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import dataclasses
 import json
 import pickle
 import uuid
+from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
@@ -31,6 +32,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from dataprep.beam.options import pipeline_options
+from dataprep.convert import work
+from dataprep.convert.work import Codes, ImageResult, Job
 from dataprep.errors import DataprepError
 from dataprep.records.tfrecord import ShardWriter
 from dataprep.validate.findings import Finding
@@ -41,34 +44,30 @@ ROWS_PER_CHUNK = 256
 
 # -- job rows ------------------------------------------------------------------------
 
-def job_row(job, pos: int):
+def job_row(job: Job, pos: int) -> Job:
     """The job of one image (its metadata and boxes): what a worker needs to run
     the per-image work on image ``pos``, and nothing of the other images."""
-    from dataprep import convert as c
-
     s, e = int(job.obj_start[pos]), int(job.obj_end[pos])
     one = slice(pos, pos + 1)
     return dataclasses.replace(
         job, image_ids=job.image_ids[one], files=job.files[one], ann_w=job.ann_w[one], ann_h=job.ann_h[one],
         annotations=job.annotations[one], errors=job.errors[one],
         obj_start=np.zeros(1, np.int64), obj_end=np.full(1, e - s, np.int64),
-        boxes=job.boxes[s:e], labels=job.labels[s:e], texts=_take(c.Codes, job.texts, s, e),
+        boxes=job.boxes[s:e], labels=job.labels[s:e], texts=_take(job.texts, s, e),
         index=job.index[s:e], difficult=job.difficult[s:e], truncated=job.truncated[s:e],
-        is_crowd=job.is_crowd[s:e], view=_take(c.Codes, job.view, s, e), order=np.zeros(1, np.int64))
+        is_crowd=job.is_crowd[s:e], view=_take(job.view, s, e), order=np.zeros(1, np.int64))
 
 
-def _take(cls, codes, s: int, e: int):
-    out = cls.__new__(cls)
+def _take(codes: Codes, s: int, e: int) -> Codes:
+    out = Codes.__new__(Codes)
     out.vocab, out.codes = codes.vocab, codes.codes[s:e]
     return out
 
 
-def _process(row):
+def _process(row: Job) -> ImageResult:
     """The shared per-image work on a one-image job (looked up at call time, so
     a test can replace it as it does for the local pool)."""
-    from dataprep import convert as c
-
-    return c._process_one(row, 0)
+    return work.process_image(row, 0)
 
 
 # -- worker steps ------------------------------------------------------------------------
@@ -112,35 +111,80 @@ def _write_shard(kv, tmp: str, compression: str | None) -> str:
 
 @dataclasses.dataclass
 class TempShard:
-    """A written temp shard, as ``publish_shards`` and ``convert``'s cleanup see a writer."""
+    """A shard a worker wrote, as the output writer sees a shard writer."""
 
-    path: str
+    path: Path
+    info: dict
+
+    def close(self) -> dict:
+        return self.info
 
     def abort(self) -> None:
-        if FileSystems.exists(self.path):
-            FileSystems.delete([self.path])
+        self.path.unlink(missing_ok=True)
 
 
 class BeamExecutor:
-    """Runs a conversion's check and encode passes as Beam pipelines.
+    """Runs a conversion's check and encode passes as Beam pipelines; ``flags``
+    are Beam's command-line flags (:func:`dataprep.beam.options.pipeline_flags`)."""
 
-    ``flags`` are Beam's command-line flags (:func:`dataprep.beam.options.pipeline_flags`);
-    ``temp_root`` is where the temp folder goes (default: inside OUT, which
-    must then be reachable by the workers).
-    """
-
-    def __init__(self, flags: list[str] | None = None, temp_root: str | None = None):
+    def __init__(self, flags: list[str] | None = None):
         self.flags = list(flags or [])
-        self.temp_root = temp_root
         self.tmp: str | None = None
 
-    # temp folder ---------------------------------------------------------------
+    def start(self, out) -> None:
+        self.tmp = str(out.spool("beam"))
+        FileSystems.mkdirs(self.tmp)
 
-    def _temp(self, out) -> str:
-        if self.tmp is None:
-            self.tmp = FileSystems.join(str(self.temp_root or out), f".dataprep-beam-{uuid.uuid4().hex[:12]}")
-            FileSystems.mkdirs(self.tmp)
-        return self.tmp
+    def close(self) -> None:
+        """Remove the scratch folder (rows, results, the shards of failed or retried attempts)."""
+        if self.tmp is not None and FileSystems.exists(self.tmp):
+            FileSystems.delete([self.tmp])
+        self.tmp = None
+
+    def run(self, job: Job, desc: str = "check"):
+        """The check pass over every image; results in ``job.order``."""
+        chunks = self._write_rows(f"{desc}-rows", [(pos, job_row(job, pos)) for pos in range(len(job.files))])
+        prefix = FileSystems.join(self.tmp, f"{desc}-results")
+        with self._pipeline() as p:
+            _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
+                 | "rows" >> beam.FlatMap(_load_rows) | "spread rows" >> beam.Reshuffle()
+                 | "check" >> beam.Map(_check) | "results" >> beam.io.WriteToText(prefix))
+        got = {}
+        for r in self._read_lines(prefix):
+            got[r["pos"]] = ImageResult(
+                r["pos"], b"" if r["written"] else None, [Finding(**f) for f in r["findings"]],
+                np.asarray(r["labels"], np.int64), r["boxes_in"], r["sha256"], r["phash"])
+        if len(got) != len(job.files):
+            raise DataprepError(f"the check pass returned {len(got)} results for {len(job.files)} images")
+        for pos in job.order:
+            yield got[int(pos)]
+
+    def write(self, job: Job, split_of, shards: dict, out) -> None:
+        """The encode pass: each planned shard written by one worker, handed to ``out``."""
+        rank: dict = {}
+        items = []
+        for pos in job.order:
+            split = split_of[pos]
+            k = rank.get(split, 0)  # the k-th example of its split: shard k % n, as OutputWriter.add places it
+            rank[split] = k + 1
+            items.append((split, k % shards[split], k, job_row(job, int(pos))))
+        chunks = self._write_rows("write-rows", items)
+        prefix = FileSystems.join(self.tmp, "shards")
+        with self._pipeline() as p:
+            _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
+                 | "rows" >> beam.FlatMap(_load_rows) | "spread rows" >> beam.Reshuffle()
+                 | "encode" >> beam.Map(_encode) | "by shard" >> beam.GroupByKey()
+                 | "write shard" >> beam.Map(_write_shard, self.tmp, out.compression)
+                 | "shard infos" >> beam.io.WriteToText(prefix))
+        written: dict = {}
+        for r in self._read_lines(prefix):
+            split, shard = r.pop("split"), r.pop("shard")
+            out.add_shard(split, shard, TempShard(Path(r.pop("path")), r))
+            written[split] = written.get(split, 0) + r["examples"]
+        if written != rank:
+            raise DataprepError(f"the encode pass wrote {written} examples per split, the plan has {rank}")
+
+    # -- scratch files and pipelines ------------------------------------------------------
 
     def _write_rows(self, name: str, items: list) -> list[str]:
         paths = []
@@ -161,68 +205,6 @@ class BeamExecutor:
     def _pipeline(self):
         runner, options = pipeline_options(self.flags)
         return beam.Pipeline(runner=runner, options=options)
-
-    # the executor's calls ----------------------------------------------------------
-
-    def check(self, job, out):
-        """The check pass over every image; results in ``job.order``."""
-        from dataprep.convert import _Result
-
-        tmp = self._temp(out)
-        chunks = self._write_rows("check-rows", [(pos, job_row(job, pos)) for pos in range(len(job.files))])
-        prefix = FileSystems.join(tmp, "check-results")
-        with self._pipeline() as p:
-            _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
-                 | "rows" >> beam.FlatMap(_load_rows) | "spread rows" >> beam.Reshuffle()
-                 | "check" >> beam.Map(_check) | "results" >> beam.io.WriteToText(prefix))
-        got = {}
-        for r in self._read_lines(prefix):
-            got[r["pos"]] = _Result(
-                r["pos"], b"" if r["written"] else None, [Finding(**f) for f in r["findings"]],
-                np.asarray(r["labels"], np.int64), r["boxes_in"], r["sha256"], r["phash"])
-        if len(got) != len(job.files):
-            raise DataprepError(f"the check pass returned {len(got)} results for {len(job.files)} images")
-        for pos in job.order:
-            yield got[int(pos)]
-
-    def write(self, job, split_of, shards: dict, out, compression, writers: dict, infos: dict) -> None:
-        """The encode pass: every planned shard written to a temp file."""
-        tmp = self._temp(out)
-        rank: dict = {}
-        items = []
-        for pos in job.order:
-            split = split_of[pos]
-            k = rank.get(split, 0)
-            rank[split] = k + 1
-            items.append((split, k % shards[split], k, job_row(job, int(pos))))
-        chunks = self._write_rows("write-rows", items)
-        prefix = FileSystems.join(tmp, "shards")
-        with self._pipeline() as p:
-            _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
-                 | "rows" >> beam.FlatMap(_load_rows) | "spread rows" >> beam.Reshuffle()
-                 | "encode" >> beam.Map(_encode) | "by shard" >> beam.GroupByKey()
-                 | "write shard" >> beam.Map(_write_shard, tmp, compression)
-                 | "shard infos" >> beam.io.WriteToText(prefix))
-        for r in self._read_lines(prefix):
-            key = (r.pop("split"), r.pop("shard"))
-            if key in writers:
-                raise DataprepError(f"the encode pass wrote shard {key} twice")
-            writers[key] = TempShard(r.pop("path"))
-            infos[key] = r
-        for split, n in shards.items():
-            expected = rank.get(split, 0)
-            got = sum(infos[(split, i)]["examples"] for i in range(min(n, expected)) if (split, i) in infos)
-            if got != expected:
-                raise DataprepError(f"the encode pass wrote {got} of the {expected} examples of split {split!r}")
-
-    def rename(self, src, dst) -> None:
-        FileSystems.rename([str(src)], [str(dst)])
-
-    def close(self) -> None:
-        """Remove the temp folder (rows, results, the shards of failed or retried attempts)."""
-        if self.tmp is not None and FileSystems.exists(self.tmp):
-            FileSystems.delete([self.tmp])
-        self.tmp = None
 
 
 __all__ = ["BeamExecutor", "TempShard", "job_row"]

@@ -150,10 +150,8 @@ def _parse_chunk(paths: list[str]) -> list:
 
 def _parse_all(paths: list[str], workers: int | None, progress: bool) -> list:
     """Parse the XML files, in worker processes when there are many."""
-    from dataprep.parallel import process_pool
+    from dataprep.parallel import default_workers, process_pool
     from dataprep.progress import progress_bar
-
-    from dataprep.convert import default_workers  # noqa: PLC0415 (avoid an import cycle)
 
     workers = workers or default_workers()
     size = 500

@@ -29,11 +29,10 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from dataprep.dataset import split_names
 from dataprep.errors import UsageError
 
 FORMATS = ("auto", "records", "voc", "coco", "csv")
-#: Split names in the order reports list them; others follow sorted.
-SPLIT_ORDER = ("train", "val", "test", "trainval")
 #: File names that look like TFRecords: train.record, x.tfrecord(.gz), x.tfrec,
 #: coco_train.record-00000-of-00100, train-00000-of-00008.tfrecord.
 _RECORD_NAME = re.compile(r"(\.(tfrecords?|records?|tfrec)(\.gz)?(-\d+-of-\d+)?$)|(-\d+-of-\d+(\.\w+)*$)", re.I)
@@ -109,8 +108,7 @@ class BoxTable:
 
 
 def order_splits(names: Iterable[str]) -> list[str]:
-    names = set(names)
-    return [s for s in SPLIT_ORDER if s in names] + sorted(names - set(SPLIT_ORDER))
+    return split_names(names)
 
 
 def _make_table(split: np.ndarray, file: list[str], width: np.ndarray, height: np.ndarray, image: np.ndarray,
