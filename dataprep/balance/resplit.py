@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from dataprep.convert.layout import account_dropped, assign_splits, plan_layout, rebalance
+from dataprep.convert.layout import account_dropped, assign_splits, empty_split_findings, plan_layout, rebalance
 from dataprep.convert.options import ConvertOptions
 from dataprep.dataset import split_names
 from dataprep.errors import DataprepError, UsageError
@@ -261,6 +261,7 @@ def resplit(src: str | Path, opts: ConvertOptions) -> ResplitResult:
         finally:
             shutil.rmtree(spool_dir, ignore_errors=True)
         splits = split_names(list(opts.split) + list(split_arr[ok]))
+        report.extend(empty_split_findings(opts.split, out.counts.examples))
         options = {k: v for k, v in opts.to_json().items() if k in _OPTION_KEYS}
         manifest = out.publish(splits, label_map_bytes, report, {
             "label_map_origin": f"copied from {label_map_path}",

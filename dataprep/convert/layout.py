@@ -29,7 +29,7 @@ from dataprep.balance import (
 )
 from dataprep.dataset import split_names
 from dataprep.validate.duplicates import near_duplicate_clusters
-from dataprep.validate.findings import INFO, SKIPPED_IMAGE, Counts, Finding, Report
+from dataprep.validate.findings import INFO, KEPT, SKIPPED_IMAGE, WARNING, Counts, Finding, Report
 
 
 def plan_shards(n_examples: int, est_bytes: int, num_shards: int | None, shard_target_bytes: int) -> int:
@@ -142,3 +142,15 @@ def account_dropped(dropped: dict, ok: np.ndarray, kept_labels: list, counts: Co
         counts.boxes_dropped += len(kept_labels[pos])
         report.add(Finding(INFO, "balance.dropped", files[pos], annotations[pos],
                            f"dropped from the {split} split by rebalancing ({reason})", SKIPPED_IMAGE))
+
+
+def empty_split_findings(requested: dict | None, examples: dict) -> list:
+    """A split ``--split`` asked for that got no example: a warning (it is still
+    listed, with 0 examples, in the manifest and the summary)."""
+    if not requested:
+        return []
+    total = sum(examples.values())
+    return [Finding(WARNING, "split.empty", split, "",
+                    f"--split asked for {fraction:g} of the images, but no example was assigned to it "
+                    f"({total} examples in all); listed with 0 examples", KEPT)
+            for split, fraction in requested.items() if examples.get(split, 0) == 0]

@@ -36,13 +36,20 @@ import pandas as pd
 
 from dataprep import __version__
 from dataprep.convert.executor import run_local
-from dataprep.convert.layout import account_dropped, assign_splits, file_sizes, plan_layout, rebalance
+from dataprep.convert.layout import (
+    account_dropped,
+    assign_splits,
+    empty_split_findings,
+    file_sizes,
+    plan_layout,
+    rebalance,
+)
 from dataprep.convert.options import ConvertOptions
 from dataprep.convert.result import ConvertResult
 from dataprep.convert.work import ImageResult, Job, make_job
 from dataprep.dataset import Dataset, split_names
 from dataprep.errors import DataprepError, UsageError
-from dataprep.label_map import LabelMap
+from dataprep.label_map import LabelMap, LabelMapError
 from dataprep.parallel import default_workers
 from dataprep.records.output import OutputWriter, SplitCounts
 from dataprep.validate.annotations import check_annotations
@@ -91,6 +98,7 @@ def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
             report.extend(checked.duplicates(split_of))
         report.counts.check()
         splits = [s for s in split_names(list(split_of) + list(opts.split or ()) + list(counts.examples)) if s]
+        report.extend(empty_split_findings(opts.split, counts.examples))
         if out is None:
             return ConvertResult(opts.out, {"splits": {s: counts.split_info(s, []) for s in splits}}, report,
                                  time.perf_counter() - t0, label_map)
@@ -124,7 +132,12 @@ def label_map_file_bytes(label_map: LabelMap, path: Path | None) -> bytes:
     """What OUT/label_map.pbtxt will hold: the user's file as it is, or ours."""
     if path is not None:
         return Path(path).read_bytes()
-    return label_map.to_pbtxt().encode("utf-8")
+    try:
+        return label_map.to_pbtxt().encode("utf-8")
+    except ValueError as exc:  # an id out of the format's int32 range
+        ids = ", ".join(str(i.id) for i in label_map if not 0 < i.id < 2**31)
+        raise LabelMapError(f"{label_map.source or 'label map'}: ids must be 1..{2**31 - 1} for "
+                            f"label_map.pbtxt, got {ids or exc}") from None
 
 
 def check_annotations_step(ds: Dataset, label_map: LabelMap, opts: ConvertOptions,
