@@ -27,12 +27,21 @@ dataprep imports it.
 
 from __future__ import annotations
 
+import logging
+
 from dataprep.errors import UsageError
 
+# Without the GCP extra, Beam's import calls logging.warning() about BigQuery
+# clients we never use, which also configures the root logger. A NullHandler
+# for the import's duration keeps the user's logging as it was.
+_quiet = logging.NullHandler()
+logging.getLogger().addHandler(_quiet)
 try:
     import apache_beam  # noqa: F401
 except ImportError as exc:  # pragma: no cover - the extra is installed in CI
     raise UsageError("--runner beam needs Apache Beam: pip install 'dataprep[beam]'") from exc
+finally:
+    logging.getLogger().removeHandler(_quiet)
 
 from dataprep.beam.executor import BeamExecutor  # noqa: E402
 from dataprep.beam.options import pipeline_options  # noqa: E402
