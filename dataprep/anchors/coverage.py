@@ -53,7 +53,7 @@ def _iou(b_ymin, b_xmin, b_ymax, b_xmax, b_area, a_ymin, a_xmin, a_ymax, a_xmax)
     return inter / union
 
 
-def _as_boxes(boxes: Any) -> np.ndarray:
+def as_boxes(boxes: Any) -> np.ndarray:
     arr = np.asarray(boxes)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"expected boxes of shape (M, 4) ymin, xmin, ymax, xmax, got shape {arr.shape}")
@@ -77,7 +77,7 @@ def iou_matrix(boxes: Any, anchors: Any) -> np.ndarray:
     >>> iou_matrix([[0, 0, 1, 1]], [[0, 0, 1, 0.5], [2, 2, 3, 3]]).tolist()
     [[0.5, 0.0]]
     """
-    b = _as_boxes(boxes)
+    b = as_boxes(boxes)
     a = np.asarray(anchors, dtype=np.float32).reshape(-1, 4)
     b_area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     return _iou(
@@ -245,7 +245,7 @@ def scan_boxes(
     reaching it, and exactly ``(iou >= t).sum`` of the rows of
     :func:`iou_matrix` against ``grid.anchors``.
     """
-    b = _as_boxes(boxes)
+    b = as_boxes(boxes)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     m = b.shape[0]
@@ -417,7 +417,7 @@ def anchor_coverage(
         grid = (config or AnchorConfig()).grid(size)
     elif grid.input_size != size:
         raise ValueError(f"grid was made for input size {grid.input_size}, not {size}")
-    b = _as_boxes(boxes)
+    b = as_boxes(boxes)
     m = b.shape[0]
     lab = None if labels is None else np.asarray(labels)
     if lab is not None and lab.shape != (m,):

@@ -47,7 +47,7 @@ import pandas as pd
 from PIL import Image
 
 from dataprep.convert.layout import account_dropped, assign_splits, empty_split_findings, plan_layout, rebalance
-from dataprep.convert.options import ConvertOptions
+from dataprep.convert.options import ConvertOptions, SplitOptions
 from dataprep.dataset import split_names
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
@@ -56,15 +56,10 @@ from dataprep.progress import progress_bar
 from dataprep.records.output import SPOOL_PREFIX, OutputWriter
 from dataprep.records.proto import Example
 from dataprep.records.tfrecord import HEADER_BYTES, frame, framed_size, is_gzip, read_records
+from dataprep.validate.catalogue import COLLAPSED
 from dataprep.validate.duplicates import duplicate_findings, phash
 from dataprep.validate.findings import INFO, KEPT, WARNING, Counts, Finding, Report
 
-#: The options of ``dataprep split`` on records that are recorded in the manifest.
-_OPTION_KEYS = ("out", "seed", "num_shards", "compression", "workers", "overwrite", "max_pixels", "split",
-                "group_by", "rebalance", "rebalance_split", "repeat_threshold", "max_per_class", "negative_ratio",
-                "shard_target_bytes")
-#: Action of the finding about collapsed copies.
-COLLAPSED = "collapsed"
 
 
 def is_records_output(path: str | Path) -> bool:
@@ -211,21 +206,23 @@ def _scan(tasks: list, workers: int, progress: bool, total: int) -> list[_Shard]
 
 # -- the re-split --------------------------------------------------------------
 
-def resplit(src: str | Path, opts: ConvertOptions) -> ResplitResult:
+def resplit(src: str | Path, opts: SplitOptions | ConvertOptions) -> ResplitResult:
     """Re-split the records of the dataprep output ``src`` into ``opts.out``.
 
-    Uses ``opts.split`` (required), ``group_by``, ``seed``, the rebalancing
-    options, ``num_shards``, ``shard_target_bytes``, ``compression``,
-    ``overwrite``, ``workers`` (pass 1, one shard per task), ``max_pixels``
-    and ``progress``; the options about reading and checking a source
-    (``label_map``, ``on_error``, ``drop_empty`` ...) do not apply to records.
+    ``opts`` (:class:`SplitOptions`): ``split`` (required), the layout and
+    balance options, ``overwrite``, ``workers`` (pass 1, one shard per task),
+    ``max_pixels`` and ``progress``. :class:`ConvertOptions` are accepted for
+    convenience; the options about reading and checking a source do not apply
+    to records, and ``label_map`` is refused.
     """
     t0 = time.perf_counter()
     src = Path(src)
+    if isinstance(opts, ConvertOptions):
+        if opts.label_map is not None:
+            raise UsageError(f"--label-map applies to annotation sources; the records in {src} keep their label map")
+        opts = opts.for_split()
     if opts.split is None:
         raise UsageError("dataprep split needs --split, e.g. --split train=0.8,val=0.1,test=0.1")
-    if opts.label_map is not None:
-        raise UsageError(f"--label-map applies to annotation sources; the records in {src} keep their label map")
     if not is_records_output(src):
         raise UsageError(f"{src}: no manifest.json; expected a dataprep output folder")
     if opts.out.resolve() == src.resolve():
@@ -255,14 +252,14 @@ def resplit(src: str | Path, opts: ConvertOptions) -> ResplitResult:
             split_arr, ok, repeats, balance = _plan_splits(unique, opts, report, log)
             # Pass 2: copy the records into the new shards, laid out exactly as convert lays them out.
             record_bytes = framed_size(unique["length"].to_numpy())
-            order, plan = plan_layout(split_arr, ok, repeats, record_bytes, opts, only_ok=True)
+            order, plan = plan_layout(split_arr, ok, repeats, record_bytes, opts.layout, opts.rebalance_split,
+                                      only_ok=True)
             out.plan(plan)
             _copy(order, split_arr[order], unique, shards, out, opts)
         finally:
             shutil.rmtree(spool_dir, ignore_errors=True)
         splits = split_names(list(opts.split) + list(split_arr[ok]))
         report.extend(empty_split_findings(opts.split, out.counts.examples))
-        options = {k: v for k, v in opts.to_json().items() if k in _OPTION_KEYS}
         manifest = out.publish(splits, label_map_bytes, report, {
             "label_map_origin": f"copied from {label_map_path}",
             "num_classes": len(label_map),
@@ -278,7 +275,7 @@ def resplit(src: str | Path, opts: ConvertOptions) -> ResplitResult:
                 "rebalanced": "rebalance" in manifest_in,
                 "original": manifest_in.get("source", {}),
             },
-            "options": options,
+            "options": opts.to_json(),
             **balance,
         })
     except BaseException:
@@ -314,20 +311,21 @@ def _plan_splits(unique: pd.DataFrame, opts: ConvertOptions, report: Report, log
     ok = np.ones(n, dtype=bool)
     balance: dict = {}
     split_arr, balance["split"] = assign_splits(unique["source_split"].to_numpy(dtype=object), ok, sha, phashes,
-                                                kept_labels, opts, files)
+                                                kept_labels, opts.balance, files)
     log.extend(balance["split"]["log"])
     repeats = None
     counts = Counts(images_read=n, images_written=n, boxes_read=int(sum(len(x) for x in kept_labels)))
     counts.boxes_written = counts.boxes_read
     if opts.rebalance is not None:
-        repeats, balance["rebalance"], dropped = rebalance(ok, kept_labels, split_arr, opts)
+        repeats, balance["rebalance"], dropped = rebalance(ok, kept_labels, split_arr, opts.balance)
         log.extend(balance["rebalance"]["log"])
         account_dropped(dropped, ok, kept_labels, counts, report, files, unique["file"].astype(str).tolist(),
                         opts.rebalance_split)
     counts.check()
     report.counts = counts
     # Duplicates as they stand in the new output (groups keep them on one side).
-    report.extend(duplicate_findings(files, split_arr, ok, sha, phashes, kept_labels))
+    report.extend(duplicate_findings(files, split_arr, ok, sha, phashes, kept_labels,
+                                     unique["file"].astype(str).tolist()))
     return split_arr, ok, repeats, balance
 
 

@@ -124,10 +124,10 @@ def voc(
     progress: bool = True,
 ):
     """Pascal VOC: ImageSets/Main/{train,val,test}.txt define the splits when present."""
-    from dataprep.formats.voc import read_voc
+    from dataprep.formats.registry import open_source
 
-    return lambda: read_voc(root, year=year, annotations=annotations, images=images, workers=workers,
-                            progress=progress)
+    return lambda: open_source(o.source_spec(root, fmt="voc", year=year, annotations=annotations, images=images,
+                                             workers=workers, progress=progress))
 
 
 @app.command("coco")
@@ -137,9 +137,9 @@ def coco(
     images: Annotated[Path, typer.Option("--images", help="Folder the JSON's file_name values are relative to.")],
 ):
     """COCO detection JSON; category ids are kept (1..90 with gaps)."""
-    from dataprep.formats.coco import read_coco
+    from dataprep.formats.registry import open_source
 
-    return lambda: read_coco(annotations, images=images)
+    return lambda: open_source(o.source_spec(annotations, fmt="coco", images=images))
 
 
 @app.command("csv")
@@ -155,7 +155,7 @@ def csv(
     box_format: Annotated[str, typer.Option("--box-format", help="xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).")] = "xyxy",
 ):
     """CSV, TF OD API layout filename,width,height,class,xmin,ymin,xmax,ymax by default."""
-    from dataprep.formats.source import read_source
+    from dataprep.formats.registry import open_source
 
-    return lambda: read_source(file, format="csv", images=images, columns=columns, header=header,
-                               normalized=normalized, box_format=box_format)
+    return lambda: open_source(o.source_spec(file, fmt="csv", images=images, columns=columns, header=header,
+                                             normalized=normalized, box_format=box_format))

@@ -10,7 +10,6 @@ import typer
 from dataprep.cli import options as o
 
 _ANCHORS = "Anchors (any of these implies --anchors)"
-_SOURCE = "Source annotation sets"
 
 
 def stats_cmd(
@@ -18,22 +17,13 @@ def stats_cmd(
         help="Records (a dataprep output folder, a folder or glob of TFRecords) or a source annotation set "
              "(VOC folder, COCO .json, .csv).", show_default=False)],
     fmt: Annotated[str, typer.Option("--format", help="auto, records, voc, coco or csv.")] = "auto",
-    images: Annotated[Optional[Path], typer.Option(
-        "--images", help="Images folder (COCO and CSV sources; VOC with --annotations).",
-        rich_help_panel=_SOURCE)] = None,
-    year: Annotated[Optional[str], typer.Option(
-        "--year", help="VOCdevkit year: SRC/VOC{year}.", rich_help_panel=_SOURCE)] = None,
-    annotations: Annotated[Optional[Path], typer.Option(
-        "--annotations", help="VOC folder of XML files (with --images).", rich_help_panel=_SOURCE)] = None,
-    columns: Annotated[Optional[str], typer.Option(
-        "--columns", help="CSV: map roles to columns, as in convert csv.", rich_help_panel=_SOURCE)] = None,
-    header: Annotated[bool, typer.Option(
-        "--header/--no-header", help="CSV: whether the first row names the columns.",
-        rich_help_panel=_SOURCE)] = True,
-    normalized: Annotated[bool, typer.Option(
-        "--normalized", help="CSV: coordinates are fractions of the image size.", rich_help_panel=_SOURCE)] = False,
-    box_format: Annotated[str, typer.Option(
-        "--box-format", help="CSV: xyxy or xywh.", rich_help_panel=_SOURCE)] = "xyxy",
+    images: o.Images = None,
+    year: o.Year = None,
+    annotations: o.Annotations = None,
+    columns: o.Columns = None,
+    header: o.Header = True,
+    normalized: o.Normalized = False,
+    box_format: o.BoxFormat = "xyxy",
     split: Annotated[Optional[str], typer.Option("--split", help="Only this split.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every statistic to this JSON file.")] = None,
     plots: Annotated[Optional[Path], typer.Option("--plots", help="Write PNG histograms and scatters here.")] = None,

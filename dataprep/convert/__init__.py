@@ -2,7 +2,8 @@
 
 One file per stage (read them in this order):
 
-* :mod:`~dataprep.convert.options` -- :class:`ConvertOptions`, what the CLI fills.
+* :mod:`~dataprep.convert.options` -- the option groups (checks, layout,
+  balance) and :class:`ConvertOptions`, what the CLI fills.
 * :mod:`~dataprep.convert.pipeline` -- :func:`convert`, a page of named steps:
   check annotations -> check + encode images -> plan splits/rebalance -> write -> publish.
 * :mod:`~dataprep.convert.work` -- the per-image pure function
@@ -19,8 +20,15 @@ The output folder itself (shards, label map, manifest, report, the lock) is
 """
 
 from dataprep.convert.layout import plan_layout
-from dataprep.convert.options import SHARD_TARGET_BYTES, ConvertOptions
-from dataprep.convert.pipeline import convert, resolve_label_map
+from dataprep.convert.options import (
+    SHARD_TARGET_BYTES,
+    BalanceOptions,
+    CheckOptions,
+    ConvertOptions,
+    LayoutOptions,
+    SplitOptions,
+)
+from dataprep.convert.pipeline import convert, resolve_label_map, validate
 from dataprep.convert.result import ConvertResult, class_table_lines
 from dataprep.convert.work import Codes
 from dataprep.dataset import SPLIT_ORDER
@@ -33,8 +41,12 @@ __all__ = [
     "SHARD_RE",
     "SHARD_TARGET_BYTES",
     "SPLIT_ORDER",
+    "BalanceOptions",
+    "CheckOptions",
     "Codes",
     "ConvertOptions",
+    "LayoutOptions",
+    "SplitOptions",
     "ConvertResult",
     "class_table_lines",
     "convert",
@@ -42,4 +54,5 @@ __all__ = [
     "plan_layout",
     "prepare_output",
     "resolve_label_map",
+    "validate",
 ]

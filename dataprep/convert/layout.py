@@ -27,6 +27,7 @@ from dataprep.balance import (
     repeat_factors,
     stratified_split,
 )
+from dataprep.convert.options import BalanceOptions, LayoutOptions
 from dataprep.dataset import split_names
 from dataprep.validate.duplicates import near_duplicate_clusters
 from dataprep.validate.findings import INFO, KEPT, SKIPPED_IMAGE, WARNING, Counts, Finding, Report
@@ -52,7 +53,8 @@ def file_sizes(root: Path, files: list[str]) -> np.ndarray:
 
 
 def plan_layout(split_col: np.ndarray, ok: np.ndarray, repeats: np.ndarray | None, sizes: np.ndarray,
-                opts, *, only_ok: bool = False) -> tuple[np.ndarray, dict]:
+                layout: LayoutOptions, rebalance_split: str = "train", *,
+                only_ok: bool = False) -> tuple[np.ndarray, dict]:
     """Processing order (positions, a position repeated for its copies) and
     shards per split, for ``convert`` and ``split`` alike.
 
@@ -61,23 +63,23 @@ def plan_layout(split_col: np.ndarray, ok: np.ndarray, repeats: np.ndarray | Non
     neighbouring files (frames, one class per folder) and the copies of one
     image spread over every shard. Without ``only_ok``, images already known
     to be skipped are still processed (their findings); they write nothing.
-    ``sizes`` (bytes per position) set the default shard count. ``opts``
-    gives ``seed``, ``rebalance_split``, ``num_shards`` and ``shard_target_bytes``.
+    ``sizes`` (bytes per position) set the default shard count; ``repeats``
+    apply to ``rebalance_split``.
     """
-    rng = np.random.default_rng(opts.seed)
+    rng = np.random.default_rng(layout.seed)
     parts, shards = [], {}
     for split in split_names(split_col):
         positions = np.flatnonzero(split_col == split)
         if only_ok:
             positions = positions[ok[positions]]
-        if repeats is not None and split == opts.rebalance_split:
+        if repeats is not None and split == rebalance_split:
             positions = positions[ok[positions]]
-            positions = positions[expand_repeats(repeats[positions], seed=opts.seed)]
+            positions = positions[expand_repeats(repeats[positions], seed=layout.seed)]
         else:
             positions = positions[rng.permutation(len(positions))]
         parts.append(positions)
         good = positions[ok[positions]]
-        shards[split] = plan_shards(len(good), int(sizes[good].sum()), opts.num_shards, opts.shard_target_bytes)
+        shards[split] = plan_shards(len(good), int(sizes[good].sum()), layout.num_shards, layout.shard_target_bytes)
     order = np.concatenate(parts) if parts else np.zeros(0, np.int64)
     return order, shards
 
@@ -91,7 +93,8 @@ def kept_objects(positions: np.ndarray, kept_labels: list) -> tuple[np.ndarray, 
     return np.repeat(np.asarray(positions, dtype=np.int64), counts), np.concatenate(labels)
 
 
-def assign_splits(source_split: np.ndarray, ok, sha, phashes, kept_labels, opts, files) -> tuple[np.ndarray, dict]:
+def assign_splits(source_split: np.ndarray, ok, sha, phashes, kept_labels, opts: BalanceOptions,
+                  files) -> tuple[np.ndarray, dict]:
     """--split: stratified over leakage groups (identical bytes, near-duplicate
     pixels, --group-by key), on the images that passed the checks. Returns the
     split per position and the manifest's ``split`` entry."""
@@ -112,7 +115,7 @@ def assign_splits(source_split: np.ndarray, ok, sha, phashes, kept_labels, opts,
     return split_arr, info
 
 
-def rebalance(ok, kept_labels, split_arr, opts) -> tuple[np.ndarray, dict, dict]:
+def rebalance(ok, kept_labels, split_arr, opts: BalanceOptions) -> tuple[np.ndarray, dict, dict]:
     """--rebalance on the training split only: repeats per position, the
     manifest's ``rebalance`` entry, and {position: why} of the images dropped."""
     train = np.flatnonzero(ok & (split_arr == opts.rebalance_split))

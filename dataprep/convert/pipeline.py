@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dataprep import __version__
 from dataprep.convert.executor import run_local
 from dataprep.convert.layout import (
     account_dropped,
@@ -44,7 +43,7 @@ from dataprep.convert.layout import (
     plan_layout,
     rebalance,
 )
-from dataprep.convert.options import ConvertOptions
+from dataprep.convert.options import CheckOptions, ConvertOptions
 from dataprep.convert.result import ConvertResult
 from dataprep.convert.work import ImageResult, Job, make_job
 from dataprep.dataset import Dataset, split_names
@@ -56,6 +55,11 @@ from dataprep.validate.annotations import check_annotations
 from dataprep.validate.dataset import dataset_findings
 from dataprep.validate.duplicates import duplicate_findings
 from dataprep.validate.findings import DROPPED_BOX, ERROR, INFO, KEPT, SKIPPED_IMAGE, SWAPPED, Finding, Report
+
+
+def validate(ds: Dataset, checks: CheckOptions) -> ConvertResult:
+    """Every check of :func:`convert`, nothing written (``dataprep validate``)."""
+    return convert(ds, ConvertOptions.for_checks(checks))
 
 
 def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
@@ -79,21 +83,22 @@ def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
         if opts.two_pass:
             check_images(job, checked, opts, executor)
             split_of, repeats, balance = plan_splits(images, job, checked, opts, report)
-            order, shards = plan_layout(split_of, checked.ok, repeats, sizes, opts, only_ok=True)
+            order, shards = plan_layout(split_of, checked.ok, repeats, sizes, opts.layout, opts.rebalance_split,
+                                        only_ok=True)
             encode_images(job, order, split_of, shards, out, checked, opts, executor)
         elif executor is not None:
             # The one-pass layout, planned before any image is read; checked in
             # that order (the report reads as the local run's); the images that
             # passed keep their places, so the shards are the local run's.
             split_of, balance = images["split"].to_numpy(), {}
-            order, shards = plan_layout(split_of, images["error"].to_numpy() == "", None, sizes, opts)
+            order, shards = plan_layout(split_of, images["error"].to_numpy() == "", None, sizes, opts.layout)
             job.order = order
             check_images(job, checked, opts, executor)
             report.extend(checked.duplicates(split_of))
             encode_images(job, order[checked.ok[order]], split_of, shards, out, checked, opts, executor)
         else:
             split_of, balance = images["split"].to_numpy(), {}
-            order, shards = plan_layout(split_of, images["error"].to_numpy() == "", None, sizes, opts)
+            order, shards = plan_layout(split_of, images["error"].to_numpy() == "", None, sizes, opts.layout)
             check_and_write(job, order, split_of, shards, out, counts, checked, opts)
             report.extend(checked.duplicates(split_of))
         report.counts.check()
@@ -160,20 +165,22 @@ def check_annotations_step(ds: Dataset, label_map: LabelMap, opts: ConvertOption
     if policy.skips_images:
         # Images with a box-level error: found by the checks above, or boxes the
         # reader could not parse at all.
-        errored = {f.item.split(" object ")[0] for f in check.findings
-                   if f.severity == ERROR and f.action in (DROPPED_BOX, SWAPPED)}
+        errored = {f.image for f in check.findings
+                   if f.severity == ERROR and f.action in (DROPPED_BOX, SWAPPED) and f.image}
         hit = (images["file"].isin(errored) | (images["reader_dropped"] > 0)) & (images["error"] == "")
         for file, ann in zip(images.loc[hit, "file"], images.loc[hit, "annotation"]):
             report.add(Finding(ERROR, "policy.skipped", file, ann,
-                               "skipped because of the annotation errors above (--on-error skip)", SKIPPED_IMAGE))
+                               "skipped because of the annotation errors above (--on-error skip)", SKIPPED_IMAGE,
+                               image=file, annotation=ann))
         images.loc[hit, "error"] = "skipped by policy"
     empty = (per_image == 0) & (images["error"] == "").to_numpy()
     for file, ann in zip(images.loc[empty, "file"], images.loc[empty, "annotation"]):
         if opts.drop_empty:
             report.add(Finding(INFO, "image.no_objects", file, ann, "no objects; dropped (--drop-empty)",
-                               SKIPPED_IMAGE))
+                               SKIPPED_IMAGE, image=file, annotation=ann))
         else:
-            report.add(Finding(INFO, "image.no_objects", file, ann, "no objects; kept as a negative example", KEPT))
+            report.add(Finding(INFO, "image.no_objects", file, ann, "no objects; kept as a negative example", KEPT,
+                               image=file, annotation=ann))
     if opts.drop_empty:
         images.loc[empty, "error"] = "no objects (--drop-empty)"
 
@@ -222,7 +229,8 @@ class Checked:
 
     def duplicates(self, split_of: np.ndarray) -> list:
         """Identical and near-duplicate images among those written, against ``split_of``."""
-        return duplicate_findings(self.files, split_of, self.ok, self.sha, self.phashes, self.kept_labels)
+        return duplicate_findings(self.files, split_of, self.ok, self.sha, self.phashes, self.kept_labels,
+                                  self.annotations)
 
 
 def check_and_write(job: Job, order, split_of, shards, out: OutputWriter | None, counts: SplitCounts,
@@ -255,12 +263,12 @@ def plan_splits(images: pd.DataFrame, job: Job, checked: Checked, opts: ConvertO
     split_of = images["split"].to_numpy().astype(object)
     if opts.split is not None:
         split_of, balance["split"] = assign_splits(split_of, checked.ok, checked.sha, checked.phashes,
-                                                   checked.kept_labels, opts, job.files)
+                                                   checked.kept_labels, opts.balance, job.files)
     # Against the splits that will be written (leakage is then impossible after --split).
     report.extend(checked.duplicates(split_of))
     repeats = None
     if opts.rebalance is not None:
-        repeats, balance["rebalance"], dropped = rebalance(checked.ok, checked.kept_labels, split_of, opts)
+        repeats, balance["rebalance"], dropped = rebalance(checked.ok, checked.kept_labels, split_of, opts.balance)
         account_dropped(dropped, checked.ok, checked.kept_labels, report.counts, report, job.files,
                         job.annotations, opts.rebalance_split)
     return split_of, repeats, balance

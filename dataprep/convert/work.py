@@ -14,7 +14,7 @@ share its pages without copying them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +120,8 @@ def process_image(job: Job, pos: int) -> ImageResult:
     ann = job.annotations[pos]
     res = check_image(job.root, file, (job.ann_w[pos], job.ann_h[pos]), decode=job.decode,
                       max_pixels=job.max_pixels)
-    findings = list(res.findings)
+    # Image-level findings name the annotation that referenced the image.
+    findings = [replace(f, image=file, annotation=ann) for f in res.findings]
     if res.data is None:
         return ImageResult(pos, None, findings, empty, end - start)
     W, H = res.width, res.height
@@ -131,13 +132,14 @@ def process_image(job: Job, pos: int) -> ImageResult:
     findings.extend(_box_findings(job, fit, boxes, start, file, ann, W, H))
     if job.policy.skips_images and any(f.severity == ERROR for f in findings):
         findings.append(Finding(ERROR, "policy.skipped", file, ann,
-                                "skipped because of the errors above (--on-error skip)", SKIPPED_IMAGE))
+                                "skipped because of the errors above (--on-error skip)", SKIPPED_IMAGE,
+                                image=file, annotation=ann))
         return ImageResult(pos, None, findings, empty, end - start)
     keep = np.flatnonzero(fit.keep) + start
     if job.drop_empty and len(keep) == 0:
         findings.append(Finding(INFO, "image.no_objects", file, ann,
                                 f"all {end - start} boxes were dropped by the checks above; image dropped (--drop-empty)",
-                                SKIPPED_IMAGE))
+                                SKIPPED_IMAGE, image=file, annotation=ann))
         return ImageResult(pos, None, findings, empty, end - start)
     if not job.encode:  # checked, nothing to write (dry run or check pass)
         return ImageResult(pos, b"", findings, job.labels[keep], end - start, res.sha256, res.phash)
@@ -171,5 +173,5 @@ def _box_findings(job: Job, fit, boxes: np.ndarray, start: int, file: str, ann: 
             findings.append(Finding(
                 severity, code, f"{file} object {int(job.index[start + k])} {job.texts[start + k]!r}", ann,
                 f"box (xmin, ymin, xmax, ymax) = ({b[0]:g}, {b[1]:g}, {b[2]:g}, {b[3]:g}) px {why} "
-                f"({W}x{H})", action))
+                f"({W}x{H})", action, image=file, annotation=ann, object_index=int(job.index[start + k])))
     return findings

@@ -1,6 +1,9 @@
 """Readers: each turns one annotation format into a :class:`dataprep.dataset.Dataset`.
 
 Readers never write records; they report what they cannot read as findings.
+Each reader module ends with its declaration for the source registry
+(:mod:`dataprep.formats.registry`: ``detect``, ``open_source``, ``SOURCE``),
+through which every command opens sources.
 """
 
 from dataprep.formats.coco import read_coco
