@@ -21,6 +21,7 @@ files.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import pickle
 import uuid
@@ -143,7 +144,7 @@ class BeamExecutor:
 
     def run(self, job: Job, desc: str = "check"):
         """The check pass over every image; results in ``job.order``."""
-        chunks = self._write_rows(f"{desc}-rows", [(pos, job_row(job, pos)) for pos in range(len(job.files))])
+        chunks = self._write_rows(f"{desc}-rows", ((pos, job_row(job, pos)) for pos in range(len(job.files))))
         prefix = FileSystems.join(self.tmp, f"{desc}-results")
         with self._pipeline() as p:
             _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
@@ -162,13 +163,15 @@ class BeamExecutor:
     def write(self, job: Job, split_of, shards: dict, out) -> None:
         """The encode pass: each planned shard written by one worker, handed to ``out``."""
         rank: dict = {}
-        items = []
-        for pos in job.order:
-            split = split_of[pos]
-            k = rank.get(split, 0)  # the k-th example of its split: shard k % n, as OutputWriter.add places it
-            rank[split] = k + 1
-            items.append((split, k % shards[split], k, job_row(job, int(pos))))
-        chunks = self._write_rows("write-rows", items)
+
+        def items():
+            for pos in job.order:
+                split = split_of[pos]
+                k = rank.get(split, 0)  # the k-th example of its split: shard k % n, as OutputWriter.add places it
+                rank[split] = k + 1
+                yield split, k % shards[split], k, job_row(job, int(pos))
+
+        chunks = self._write_rows("write-rows", items())
         prefix = FileSystems.join(self.tmp, "shards")
         with self._pipeline() as p:
             _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
@@ -186,14 +189,18 @@ class BeamExecutor:
 
     # -- scratch files and pipelines ------------------------------------------------------
 
-    def _write_rows(self, name: str, items: list) -> list[str]:
+    def _write_rows(self, name: str, items) -> list[str]:
+        """Chunk files of ``items`` (an iterable: one chunk of rows in memory at a time)."""
         paths = []
-        for k in range(0, max(len(items), 1), ROWS_PER_CHUNK):
-            path = FileSystems.join(self.tmp, f"{name}-{k // ROWS_PER_CHUNK:06d}.pkl")
+        items = iter(items)
+        while True:
+            chunk = list(itertools.islice(items, ROWS_PER_CHUNK))
+            if not chunk and paths:
+                return paths
+            path = FileSystems.join(self.tmp, f"{name}-{len(paths):06d}.pkl")
             with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-                pickle.dump(items[k:k + ROWS_PER_CHUNK], f, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(chunk, f, protocol=pickle.HIGHEST_PROTOCOL)
             paths.append(path)
-        return paths
 
     def _read_lines(self, prefix: str) -> list[dict]:
         lines = []
