@@ -41,6 +41,9 @@ def _common_parameters() -> list[inspect.Parameter]:
         p("max_per_class", o.MaxPerClass, None),
         p("negative_ratio", o.NegativeRatio, None),
         p("quiet", o.Quiet, False),
+        p("runner", o.Runner, "local"),
+        p("beam_option", o.BeamOption, None),
+        p("beam_pipeline_options", o.BeamPipelineOptions, None),
     ]
 
 
@@ -68,8 +71,10 @@ def _with_common_options(command):
 
 def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, on_error, strict, drop_empty, seed,
          no_decode_check, max_pixels, split, group_by, rebalance, repeat_threshold, max_per_class, negative_ratio,
-         quiet) -> None:
+         quiet, runner, beam_option, beam_pipeline_options) -> None:
     from dataprep.convert import ConvertOptions, convert, prepare_output
+
+    executor = _executor(runner, beam_option, beam_pipeline_options)
 
     opts = ConvertOptions(
         out=out, label_map=label_map, num_shards=num_shards,
@@ -80,7 +85,23 @@ def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, o
         max_per_class=max_per_class, negative_ratio=negative_ratio,
     )
     prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
-    echo_result(convert(read(), opts), strict)
+    echo_result(convert(read(), opts, executor=executor), strict)
+
+
+def _executor(runner: str, beam_option, beam_pipeline_options):
+    """None (the local worker pool) or a Beam executor; Beam is imported only here."""
+    from dataprep.errors import UsageError
+
+    if runner not in ("local", "beam"):
+        raise UsageError(f"--runner must be local or beam, got {runner!r}")
+    if runner == "local":
+        if beam_option or beam_pipeline_options:
+            raise UsageError("--beam-option and --beam-pipeline-options only apply with --runner beam")
+        return None
+    from dataprep.beam import BeamExecutor
+    from dataprep.beam.options import pipeline_flags
+
+    return BeamExecutor(pipeline_flags(beam_option, beam_pipeline_options))
 
 
 def echo_result(result, strict: bool) -> None:

@@ -94,3 +94,16 @@ def source_spec(src, *, fmt: str = "auto", images=None, annotations=None, year=N
     return SourceSpec(Path(src) if src is not None else None, format=fmt, images=images, annotations=annotations,
                       year=year, columns=columns, header=header, normalized=normalized, box_format=box_format,
                       workers=workers, progress=progress, label_map=label_map)
+
+
+# -- where the per-image work runs ----------------------------------------------------
+
+Runner = Annotated[str, typer.Option(
+    "--runner", help="local: worker processes on this machine; beam: an Apache Beam pipeline "
+                     "(pip install 'dataprep[beam]'), in-process unless --beam-option runner=... names another.")]
+BeamOption = Annotated[Optional[list[str]], typer.Option(
+    "--beam-option", help="With --runner beam: a Beam pipeline option KEY=VALUE (repeatable), "
+                          "e.g. runner=DataflowRunner, project=my-project, region=europe-west1.")]
+BeamPipelineOptions = Annotated[Optional[str], typer.Option(
+    "--beam-pipeline-options", help="With --runner beam: Beam's flags as one string, "
+                                    "e.g. '--runner=DataflowRunner --project=p --temp_location=gs://b/tmp'.")]

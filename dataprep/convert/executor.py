@@ -2,9 +2,14 @@
 
 An executor takes a :class:`~dataprep.convert.work.Job` and yields one
 :class:`~dataprep.convert.work.ImageResult` per position of ``job.order``,
-in that order, by running :func:`~dataprep.convert.work.process_image`. A new
-executor (Apache Beam: a ``Map`` over the positions) goes here, beside
-:func:`run_local`, and changes nothing else.
+in that order, by running :func:`~dataprep.convert.work.process_image`.
+
+An executor object (``convert(ds, opts, executor=...)``; Apache Beam's is
+:class:`dataprep.beam.BeamExecutor`) has four calls: ``start(out)`` with the
+:class:`~dataprep.records.output.OutputWriter`; ``run(job, desc)``, the check
+pass as above; ``write(job, split_of, shards, out)``, the encode pass, whose
+workers write each planned shard and hand it to ``out.add_shard``; and
+``close()``, after success or failure.
 """
 
 from __future__ import annotations

@@ -17,6 +17,12 @@ With the source's splits, one pass checks and writes each image as its
 result arrives. ``--split`` and ``--rebalance`` need every image checked
 before any is placed: a check pass, the plan, then an encode pass (no second
 decode).
+
+Another executor (:class:`dataprep.beam.BeamExecutor`) always runs two
+passes: its check pass brings back the small per-image results, the same
+planner lays the output out here, and its encode pass writes each planned
+shard itself (image bytes never come back to this process), which the same
+:class:`OutputWriter` publishes.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from dataprep.convert.options import CheckOptions, ConvertOptions
 from dataprep.convert.result import ConvertResult
 from dataprep.convert.work import ImageResult, Job, make_job
 from dataprep.dataset import Dataset, split_names
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap, LabelMapError
 from dataprep.parallel import default_workers
 from dataprep.records.output import OutputWriter, SplitCounts
@@ -56,8 +62,11 @@ def validate(ds: Dataset, checks: CheckOptions) -> ConvertResult:
     return convert(ds, ConvertOptions.for_checks(checks))
 
 
-def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
-    """Validate ``ds`` and write it as sharded TFRecords into ``opts.out``."""
+def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
+    """Validate ``ds`` and write it as sharded TFRecords into ``opts.out``;
+    ``executor`` runs the per-image work elsewhere (default: local processes)."""
+    if executor is not None and opts.dry_run:
+        raise UsageError("a dry run (validate) runs on the local executor only")
     t0 = time.perf_counter()
     label_map, origin = resolve_label_map(ds, opts.label_map)
     label_map_bytes = label_map_file_bytes(label_map, opts.label_map)  # every input read before OUT is touched
@@ -68,10 +77,16 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     out = None if opts.dry_run else OutputWriter(opts.out, label_map, opts.compression, opts.overwrite)
     counts = out.counts if out else SplitCounts(label_map)
     try:
+        if executor is not None:
+            executor.start(out)
         if opts.two_pass:  # --split, --rebalance: every image checked before any is placed
-            check_images(job, checked, opts)
+            check_images(job, checked, opts, executor)
             split_of, repeats, balance = plan_splits(images, job, checked, opts, report)
-            encode_images(job, split_of, repeats, out, checked, opts)
+            encode_images(job, split_of, repeats, out, checked, opts, executor)
+        elif executor is not None:  # the source's splits on another executor: check, then encode
+            split_of, balance = images["split"].to_numpy(), {}
+            check_then_write(job, split_of, images["error"].to_numpy() == "", out, checked, opts, executor)
+            report.extend(checked.duplicates(split_of))
         else:  # the source's splits: one pass, each image written as its result arrives
             split_of, balance = images["split"].to_numpy(), {}
             check_and_write(job, split_of, images["error"].to_numpy() == "", out, counts, checked, opts)
@@ -88,6 +103,9 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
         if out is not None:
             out.abort()
         raise
+    finally:
+        if executor is not None:
+            executor.close()
     return ConvertResult(opts.out, manifest, report, time.perf_counter() - t0, label_map, out.shard_paths)
 
 
@@ -220,9 +238,12 @@ def check_and_write(job: Job, split_of, usable, out: OutputWriter | None, counts
                 counts.add(split_of[res.pos], res.labels)
 
 
-def check_images(job: Job, checked: Checked, opts: ConvertOptions) -> None:
+def check_images(job: Job, checked: Checked, opts: ConvertOptions, executor=None) -> None:
     """The check pass: what survives, its classes and hashes; nothing encoded."""
-    for res in run_local(job, opts.workers or default_workers(), opts.progress, "check"):
+    job.encode = False
+    results = (executor.run(job, "check") if executor is not None
+               else run_local(job, opts.workers or default_workers(), opts.progress, "check"))
+    for res in results:
         checked.account(res)
 
 
@@ -244,13 +265,39 @@ def plan_splits(images: pd.DataFrame, job: Job, checked: Checked, opts: ConvertO
     return split_of, repeats, balance
 
 
-def encode_images(job: Job, split_of, repeats, out: OutputWriter, checked: Checked, opts: ConvertOptions) -> None:
+def encode_images(job: Job, split_of, repeats, out: OutputWriter, checked: Checked, opts: ConvertOptions,
+                  executor=None) -> None:
     """The encode pass over the planned order (a repeated image is encoded per copy; no second decode)."""
-    job.order, shards = plan_layout(split_of, checked.ok, repeats, file_sizes(job.root, job.files), opts.layout,
-                                    opts.rebalance_split, only_ok=True)
+    order, shards = plan_layout(split_of, checked.ok, repeats, file_sizes(job.root, job.files), opts.layout,
+                                opts.rebalance_split, only_ok=True)
+    write_planned(job, order, split_of, shards, out, checked, opts, executor)
+
+
+def check_then_write(job: Job, split_of, usable, out: OutputWriter, checked: Checked, opts: ConvertOptions,
+                     executor) -> None:
+    """The source's splits on another executor: the one-pass layout, planned
+    before any image is read; the check pass in that order (the report reads
+    as the local run's); then the encode pass of the images that passed, in
+    their places (the shards are the local run's)."""
+    job.order, shards = plan_layout(split_of, usable, None, file_sizes(job.root, job.files), opts.layout)
+    check_images(job, checked, opts, executor)
+    write_planned(job, job.order[checked.ok[job.order]], split_of, shards, out, checked, opts, executor)
+
+
+def write_planned(job: Job, order, split_of, shards, out: OutputWriter, checked: Checked, opts: ConvertOptions,
+                  executor=None) -> None:
+    """Encode and write the images of ``order`` into the planned shards."""
+    job.order = order
     job.errors = [e if good else (e or "skipped in the check pass") for e, good in zip(job.errors, checked.ok)]
     job.decode, job.encode = False, True
     out.plan(shards)
+    if executor is not None:
+        # Its workers write the shards (records in the order add() would give
+        # them) and hand them to ``out``; the counts are the check pass's.
+        executor.write(job, split_of, shards, out)
+        for pos in order:
+            out.counts.add(split_of[pos], checked.kept_labels[pos])
+        return
     for res in run_local(job, opts.workers or default_workers(), opts.progress, "write"):
         if res.framed is None:
             raise DataprepError(f"{job.files[res.pos]}: the image changed between the check and the write "

@@ -208,6 +208,21 @@ class OutputWriter:
             raise OutputError(f"{path}: cannot write the shard ({exc.strerror or exc})") from None
         self.counts.add(split, labels)
 
+    def add_shard(self, split: str, index: int, shard) -> None:
+        """A complete shard that an executor's workers wrote under a temporary
+        name in OUT (records in the order :meth:`add` gives them); published
+        like ours. ``shard`` is like a :class:`ShardWriter`: ``path``,
+        ``close()`` (examples, bytes, sha256) and ``abort()``."""
+        key = (split, index)
+        if key in self._writers or not 0 <= index < self._shards.get(split, 0):
+            raise DataprepError(f"shard {index} of split {split!r} is not in the plan {self._shards} "
+                                "or was written twice")
+        self._writers[key] = shard
+
+    def spool(self, name: str) -> Path:
+        """A scratch folder in OUT for this run (removed as stale by the next run if this one dies)."""
+        return self.out / f"{SPOOL_PREFIX}{name}-{self.run}"
+
     def abort(self) -> None:
         """Remove every file this run wrote; the previous output stays as it was."""
         try:

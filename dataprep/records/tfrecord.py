@@ -71,13 +71,15 @@ class _HashingFile:
 
 
 class ShardWriter:
-    """Writes framed records to ``path``; sha256 and size of the file bytes."""
+    """Writes framed records to ``path`` (or to ``fileobj``, a writable stream
+    such as Beam's ``FileSystems.create``, named ``path``); sha256 and size of
+    the file bytes."""
 
-    def __init__(self, path: str | Path, compression: str | None = None):
+    def __init__(self, path: str | Path, compression: str | None = None, fileobj: BinaryIO | None = None):
         if compression not in (None, "gzip"):  # before opening: no leaked handle, no stray file
             raise ValueError(f"Unknown compression {compression!r}; known: gzip")
-        self.path = Path(path)
-        self._raw = open(self.path, "wb")
+        self.path = Path(path) if fileobj is None else path
+        self._raw = open(self.path, "wb") if fileobj is None else fileobj
         self._hashing = _HashingFile(self._raw)
         self._gz = None
         if compression == "gzip":
