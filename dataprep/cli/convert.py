@@ -98,9 +98,9 @@ def echo_result(result, strict: bool) -> None:
 @_with_common_options
 def voc(
     root: Annotated[Optional[Path], typer.Argument(help="VOC folder (Annotations/, JPEGImages/) or VOCdevkit root.")] = None,
-    year: Annotated[Optional[str], typer.Option("--year", help="VOCdevkit year: ROOT/VOC{year}.")] = None,
-    annotations: Annotated[Optional[Path], typer.Option("--annotations", help="Folder of XML files.")] = None,
-    images: Annotated[Optional[Path], typer.Option("--images", help="Folder of images.")] = None,
+    year: o.Year = None,
+    annotations: o.Annotations = None,
+    images: o.Images = None,
     workers: Optional[int] = None,
     progress: bool = True,
 ):
@@ -128,12 +128,10 @@ def coco(
 def csv(
     file: Annotated[Path, typer.Argument(help="CSV with one row per box.")],
     images: Annotated[Path, typer.Option("--images", help="Folder the filename column is relative to.")],
-    columns: Annotated[Optional[str], typer.Option(
-        "--columns", help="Map roles to columns: 'class=cell_type,xmin=x1'; or all column names in order "
-                          "(for files without a header, with --no-header).")] = None,
-    header: Annotated[bool, typer.Option("--header/--no-header", help="Whether the first row names the columns.")] = True,
-    normalized: Annotated[bool, typer.Option("--normalized", help="Coordinates are fractions of the image size.")] = False,
-    box_format: Annotated[str, typer.Option("--box-format", help="xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).")] = "xyxy",
+    columns: o.Columns = None,
+    header: o.Header = True,
+    normalized: o.Normalized = False,
+    box_format: o.BoxFormat = "xyxy",
 ):
     """CSV, TF OD API layout filename,width,height,class,xmin,ymin,xmax,ymax by default."""
     from dataprep.formats.registry import open_source

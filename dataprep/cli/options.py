@@ -1,8 +1,8 @@
 """Option types shared by several commands.
 
 The source options (``--format``, ``--images``, ``--annotations``, ``--year``
-and the CSV ones) are declared once here and used by ``validate``, ``stats``
-and ``split``; :func:`source_spec` turns them into the registry's
+and the CSV ones) are declared once here and used by ``convert``,
+``validate``, ``stats`` and ``split``; :func:`source_spec` turns them into the registry's
 :class:`~dataprep.formats.registry.SourceSpec`. A new reader's option goes
 here, beside them.
 """
@@ -75,7 +75,8 @@ Annotations = Annotated[Optional[Path], typer.Option(
 Year = Annotated[Optional[str], typer.Option(
     "--year", help="VOCdevkit year: SRC/VOC{year}.", rich_help_panel=SOURCE_PANEL)]
 Columns = Annotated[Optional[str], typer.Option(
-    "--columns", help="CSV: map roles to columns, as in convert csv.", rich_help_panel=SOURCE_PANEL)]
+    "--columns", help="CSV: map roles to columns, 'class=cell_type,xmin=x1'; or all column names in order "
+                      "(for files without a header, with --no-header).", rich_help_panel=SOURCE_PANEL)]
 Header = Annotated[bool, typer.Option(
     "--header/--no-header", help="CSV: whether the first row names the columns.", rich_help_panel=SOURCE_PANEL)]
 Normalized = Annotated[bool, typer.Option(

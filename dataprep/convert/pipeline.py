@@ -64,24 +64,20 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     report = Report()
     images, objects = check_annotations_step(ds, label_map, opts, report)
     job = make_job(ds.images_root, images, objects, ds.box_units, opts)
-    checked = Checked.start(ds, job, report, opts)
-    sizes = file_sizes(ds.images_root, job.files)
+    checked = Checked.start(job, report, opts)
     out = None if opts.dry_run else OutputWriter(opts.out, label_map, opts.compression, opts.overwrite)
     counts = out.counts if out else SplitCounts(label_map)
     try:
-        if opts.two_pass:
+        if opts.two_pass:  # --split, --rebalance: every image checked before any is placed
             check_images(job, checked, opts)
             split_of, repeats, balance = plan_splits(images, job, checked, opts, report)
-            order, shards = plan_layout(split_of, checked.ok, repeats, sizes, opts.layout, opts.rebalance_split, only_ok=True)
-            encode_images(job, order, split_of, shards, out, checked, opts)
-        else:
+            encode_images(job, split_of, repeats, out, checked, opts)
+        else:  # the source's splits: one pass, each image written as its result arrives
             split_of, balance = images["split"].to_numpy(), {}
-            order, shards = plan_layout(split_of, images["error"].to_numpy() == "", None, sizes, opts.layout)
-            check_and_write(job, order, split_of, shards, out, counts, checked, opts)
+            check_and_write(job, split_of, images["error"].to_numpy() == "", out, counts, checked, opts)
             report.extend(checked.duplicates(split_of))
         report.counts.check()
-        splits = [s for s in split_names(list(split_of) + list(opts.split or ()) + list(counts.examples)) if s]
-        report.extend(empty_split_findings(opts.split, counts.examples))
+        splits = output_splits(split_of, opts.split, counts.examples, report)
         if out is None:
             return ConvertResult(opts.out, {"splits": {s: counts.split_info(s, []) for s in splits}}, report,
                                  time.perf_counter() - t0, label_map)
@@ -181,7 +177,7 @@ class Checked:
     kept_labels: list = field(default_factory=list)
 
     @classmethod
-    def start(cls, ds: Dataset, job: Job, report: Report, opts: ConvertOptions) -> "Checked":
+    def start(cls, job: Job, report: Report, opts: ConvertOptions) -> "Checked":
         n = len(job.files)
         return cls(report, opts.policy, job.files, job.annotations, np.zeros(n, dtype=bool),
                    np.full(n, "", dtype=object), np.zeros(n, dtype=np.uint64), [None] * n)
@@ -208,10 +204,12 @@ class Checked:
                                   self.annotations)
 
 
-def check_and_write(job: Job, order, split_of, shards, out: OutputWriter | None, counts: SplitCounts,
+def check_and_write(job: Job, split_of, usable, out: OutputWriter | None, counts: SplitCounts,
                     checked: Checked, opts: ConvertOptions) -> None:
-    """One pass (the source's splits): check, encode and write each image as its result arrives."""
-    job.order = order
+    """One pass (the source's splits): check, encode and write each image as
+    its result arrives. Images already known to be skipped (not ``usable``)
+    are still processed, for their findings; they write nothing."""
+    job.order, shards = plan_layout(split_of, usable, None, file_sizes(job.root, job.files), opts.layout)
     if out is not None:
         out.plan(shards)
     for res in run_local(job, opts.workers or default_workers(), opts.progress, "convert"):
@@ -246,10 +244,10 @@ def plan_splits(images: pd.DataFrame, job: Job, checked: Checked, opts: ConvertO
     return split_of, repeats, balance
 
 
-def encode_images(job: Job, order, split_of, shards, out: OutputWriter, checked: Checked,
-                  opts: ConvertOptions) -> None:
-    """The encode pass over the planned order (a repeated image is encoded per copy)."""
-    job.order = order
+def encode_images(job: Job, split_of, repeats, out: OutputWriter, checked: Checked, opts: ConvertOptions) -> None:
+    """The encode pass over the planned order (a repeated image is encoded per copy; no second decode)."""
+    job.order, shards = plan_layout(split_of, checked.ok, repeats, file_sizes(job.root, job.files), opts.layout,
+                                    opts.rebalance_split, only_ok=True)
     job.errors = [e if good else (e or "skipped in the check pass") for e, good in zip(job.errors, checked.ok)]
     job.decode, job.encode = False, True
     out.plan(shards)
@@ -258,3 +256,10 @@ def encode_images(job: Job, order, split_of, shards, out: OutputWriter, checked:
             raise DataprepError(f"{job.files[res.pos]}: the image changed between the check and the write "
                                 "passes; run again")
         out.add(split_of[res.pos], res.framed, res.labels)
+
+
+def output_splits(split_of, requested: dict | None, examples: dict, report: Report) -> list[str]:
+    """The splits of the output, in order: the source's (or --split's), even
+    one whose images were all skipped or that got none (warned about)."""
+    report.extend(empty_split_findings(requested, examples))
+    return [s for s in split_names(list(split_of) + list(requested or ()) + list(examples)) if s]

@@ -138,8 +138,8 @@ def process_image(job: Job, pos: int) -> ImageResult:
     keep = np.flatnonzero(fit.keep) + start
     if job.drop_empty and len(keep) == 0:
         findings.append(Finding(INFO, "image.no_objects", file, ann,
-                                f"all {end - start} boxes were dropped by the checks above; image dropped (--drop-empty)",
-                                SKIPPED_IMAGE, image=file, annotation=ann))
+                                f"all {end - start} boxes were dropped by the checks above; image dropped "
+                                "(--drop-empty)", SKIPPED_IMAGE, image=file, annotation=ann))
         return ImageResult(pos, None, findings, empty, end - start)
     if not job.encode:  # checked, nothing to write (dry run or check pass)
         return ImageResult(pos, b"", findings, job.labels[keep], end - start, res.sha256, res.phash)

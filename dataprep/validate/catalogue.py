@@ -100,7 +100,8 @@ CATALOGUE: dict[str, Code] = {
     "image.unreadable": _c(ERROR, SKIPPED_IMAGE, "the image file cannot be read (permissions, I/O)"),
     "image.not_an_image": _c(ERROR, SKIPPED_IMAGE, "the file is empty or not an image"),
     "image.too_large": _c(ERROR, SKIPPED_IMAGE, "more pixels than --max-pixels; refused before decoding"),
-    "image.undecodable": _c((ERROR, WARNING), (SKIPPED_IMAGE, KEPT), "the image data does not decode (truncated, corrupt)"),
+    "image.undecodable": _c((ERROR, WARNING), (SKIPPED_IMAGE, KEPT),
+                            "the image data does not decode (truncated, corrupt)"),
     "image.unsupported_format": _c(WARNING, REENCODED, "not JPEG or PNG; re-encoded as PNG"),
     "image.format_mismatch": _c(INFO, KEPT, "the file's extension does not match its real format"),
     "image.cmyk": _c(WARNING, REENCODED, "a CMYK JPEG; re-encoded as RGB"),
@@ -112,7 +113,8 @@ CATALOGUE: dict[str, Code] = {
     "box.outside": _c(ERROR, DROPPED_BOX, "a box lies entirely outside the image"),
     "box.degenerate": _c(ERROR, DROPPED_BOX, "a box is narrower or shorter than --min-box-size inside the image"),
     "box.clipped": _c(WARNING, CLIPPED, "a box extends past the image border; clipped"),
-    "image.no_objects": _c(INFO, (KEPT, SKIPPED_IMAGE), "an image without boxes: a negative, or dropped (--drop-empty)"),
+    "image.no_objects": _c(INFO, (KEPT, SKIPPED_IMAGE),
+                           "an image without boxes: a negative, or dropped (--drop-empty)"),
     "policy.skipped": _c(ERROR, SKIPPED_IMAGE, "an image with an error finding, skipped by --on-error skip"),
     # -- the dataset as a whole (validate/dataset.py, validate/duplicates.py) -------------
     "dataset.class_imbalance": _c(WARNING, KEPT, "boxes per class differ by more than 10x; consider --rebalance"),
@@ -123,7 +125,8 @@ CATALOGUE: dict[str, Code] = {
     # -- layout and output (convert/layout.py, balance/resplit.py) -------------------
     "balance.dropped": _c(INFO, SKIPPED_IMAGE, "rebalancing dropped an image (--max-per-class, --negative-ratio)"),
     "split.empty": _c(WARNING, KEPT, "a split --split asked for got no example; listed with 0"),
-    "records.count_mismatch": _c(WARNING, KEPT, "a source shard holds another number of records than its manifest says"),
+    "records.count_mismatch": _c(WARNING, KEPT,
+                                 "a source shard holds another number of records than its manifest says"),
     "records.repeated_copies": _c(INFO, COLLAPSED, "a rebalanced source split's repeated copies were collapsed"),
     "records.conflicting_copies": _c(WARNING, COLLAPSED, "two records share source_id and sha256 but differ"),
 }
