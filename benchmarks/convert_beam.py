@@ -100,7 +100,7 @@ def main() -> None:
             outs[name] = out
             print(f"| {name} | {n:,} | {r['wall']:.1f} s | {n / r['wall']:.0f} | {r['cpu_s']:.1f} | "
                   f"{1000 * r['cpu_s'] / n:.2f} | {r['root_rss_mb']:.0f} MB | {r['rss_mb']:.0f} MB |", flush=True)
-        same = outs and shard_digests(outs["local"]) == shard_digests(outs["beam (in-process)"])
+        same = shard_digests(outs["local"]) == shard_digests(outs["beam (in-process)"]) if outs else "not run"
         meta = subprocess.run([sys.executable, "-c", METADATA, str(root), str(OUT / "unused")], env=env,
                               capture_output=True, text=True, check=True).stdout.split()
         base, peak, pickled, rows = (int(x) for x in meta)
