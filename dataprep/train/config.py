@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.anchors import AnchorConfig
+from dataprep.anchors.models import DEFAULT_MODEL, MODELS
 from dataprep.errors import UsageError
 
 #: File names inside a run folder.
@@ -38,12 +39,15 @@ class TrainConfig:
     """
 
     # -- model
+    model: str = DEFAULT_MODEL
     input_size: int = 320
     alpha: float = 1.0
     backbone_weights: str = "imagenet"  # "imagenet", "none" or a path to a .h5/.keras weights file
     use_depthwise: bool = True  # SSDLite: depthwise 3x3 convs in the extra layers and the heads
     batchnorm_momentum: float = 0.99  # moving-average momentum of every batch norm
     anchor_config: dict[str, Any] = field(default_factory=lambda: AnchorConfig().to_dict())
+    init_from: str | None = None  # a TF2 zoo model folder or a dataprep run folder to start from
+    init_parts: str = "feature-extractor"  # or "all": also the box head and the matching class rows
     # -- classes (filled from the records' label map)
     class_ids: tuple[int, ...] = ()
     class_names: tuple[str, ...] = ()
@@ -95,6 +99,10 @@ class TrainConfig:
         def bad(name: str, expected: str) -> UsageError:
             return UsageError(f"{name}: expected {expected}, got {getattr(self, name)!r}")
 
+        if self.model not in MODELS:
+            raise bad("model", " or ".join(MODELS))
+        if self.init_parts not in ("feature-extractor", "all"):
+            raise bad("init_parts", "feature-extractor or all")
         if not isinstance(self.input_size, int) or self.input_size < 32:
             raise bad("input_size", "an integer >= 32 (MobileNetV2's smallest input)")
         if not self.alpha > 0:
