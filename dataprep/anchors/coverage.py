@@ -1,4 +1,4 @@
-"""How well a set of SSD anchors covers the ground-truth boxes of a dataset.
+"""How well a set of grid anchors (SSD or multiscale/FPN) covers the ground-truth boxes of a dataset.
 
 For every box this computes, against the real grid anchors (positions
 included, not just shapes): the best IoU with any anchor, which anchor that is,
@@ -28,6 +28,7 @@ from typing import Any, Hashable, Sequence
 import numpy as np
 
 from dataprep.anchors.generator import AnchorConfig, AnchorGrid, LayerGrid, Size, as_input_size
+from dataprep.anchors.multiscale import MultiscaleAnchorConfig
 
 #: COCO area ranges in pixels of the model input: small < 32^2 <= medium < 96^2 <= large.
 SIZE_BUCKETS = ("small", "medium", "large")
@@ -389,7 +390,7 @@ class CoverageReport:
 def anchor_coverage(
     boxes: Any,
     input_size: int | Sequence[int] = (300, 300),
-    config: AnchorConfig | None = None,
+    config: AnchorConfig | MultiscaleAnchorConfig | None = None,
     *,
     grid: AnchorGrid | None = None,
     labels: Any = None,
@@ -401,7 +402,7 @@ def anchor_coverage(
 
     ``boxes``: ``(M, 4)`` normalized ``ymin, xmin, ymax, xmax`` in the model
     input frame. ``config`` defaults to :class:`AnchorConfig` (ssd_mobilenet_v2);
-    pass ``grid`` instead to reuse generated anchors. ``labels``: optional class
+    a :class:`MultiscaleAnchorConfig` (FPN levels) works the same way. Pass ``grid`` instead to reuse generated anchors. ``labels``: optional class
     id per box. ``size_buckets``: optional bucket label per box replacing the
     COCO buckets.
 

@@ -51,6 +51,10 @@ def _register() -> None:
 
     app.command("stats")(stats.stats_cmd)
 
+    from dataprep.cli import config
+
+    app.command("config")(config.config_cmd)
+
     from dataprep.cli import split
 
     app.command("split")(split.split_cmd)
