@@ -29,7 +29,6 @@ from dataprep.train.config import TrainConfig  # noqa: E402
 from dataprep.train.model import build_model  # noqa: E402
 from dataprep.train.restore import (  # noqa: E402
     CheckpointMismatchError,
-    CheckpointSource,
     model_settings,
     open_source,
     read_init_source,
@@ -71,19 +70,38 @@ def test_fixture_folder_reads_as_a_zoo_model():
     assert source.checkpoint.endswith(os.path.join("checkpoint", "ckpt-0"))
 
 
-def test_ssd_mobilenet_v2_equals_the_tf_od_api():
-    source = read_init_source(SSD)
-    config = zoo_config(SSD, source.label_map.names)
+@pytest.mark.parametrize("folder, variables", [(SSD, 324), (FPNLITE, 384)], ids=["ssd", "fpnlite"])
+def test_zoo_models_equal_the_tf_od_api(folder, variables):
+    source = read_init_source(folder)
+    config = zoo_config(folder, source.label_map.names)
     model = build_model(config)
     report = restore(model, open_source(source), "all", config.class_names, source.label_map)
-    assert len(report.restored) == 324 and not report.fresh and not report.skipped
+    assert len(report.restored) == variables and not report.fresh and not report.skipped
     assert report.classes_restored == {n: i for i, n in enumerate(source.label_map.names, 1)}
-    assert_matches_reference(model, config, dict(np.load(SSD / "outputs.npz")))
+    reference = dict(np.load(folder / "outputs.npz"))
+    assert_matches_reference(model, config, reference)
     # The trainer's outputs are the predict() ones without the background column.
-    out = model(np.load(SSD / "outputs.npz")["image"].astype("float32"), training=False)
-    reference = np.load(SSD / "outputs.npz")
+    out = model(reference["image"].astype("float32"), training=False)
     np.testing.assert_allclose(np.asarray(out["classes"]), reference["class_predictions_with_background"][..., 1:],
                                atol=1e-4)
+
+
+def test_fpnlite_feature_extractor_is_backbone_fpn_and_coarse_layers():
+    source = read_init_source(FPNLITE)
+    assert (source.model, source.input_size, source.anchor_config["min_level"]) == \
+        ("ssd_mobilenet_v2_fpnlite", 128, 3)
+    config = zoo_config(FPNLITE, ["dog"])
+    model = build_model(config)
+    report = restore(model, open_source(source), "feature-extractor", config.class_names, source.label_map)
+    assert all(k.startswith("model/_feature_extractor/") for k in report.restored)
+    assert any("_fpn_features_generator/conv_layers/1/0/pointwise_kernel" in k for k in report.restored)
+    assert any("_coarse_feature_layers/1/1/moving_variance" in k for k in report.restored)
+    # The weight-shared tower (4 convs x 2 kernels, 5 levels x 4 BNs x 4) and the two heads (3 each) start fresh.
+    assert len(report.fresh) == len(report.skipped) == 8 + 5 * 4 * 4 + 6
+    reference = np.load(FPNLITE / "outputs.npz")
+    maps = model.predict_model()(reference["image"].astype("float32"), training=False)["feature_maps"]
+    for i, fmap in enumerate(maps):
+        np.testing.assert_allclose(np.asarray(fmap), reference[f"feature_map_{i}"], atol=1e-4)
 
 
 def test_feature_extractor_only_leaves_the_heads_fresh():
@@ -126,7 +144,7 @@ def test_a_checkpoint_that_does_not_fit_names_the_variable():
     message = str(err.value)
     assert "classification_backbone/layer_with_weights-" in message and "shape [" in message
     assert "ssd_mobilenet_v2 (first conv 16 filters" in message and "6 classes" in message
-    fpn = CheckpointSource.from_tf_checkpoint(FPNLITE / "checkpoint" / "ckpt-0")
+    fpn = open_source(read_init_source(FPNLITE))
     with pytest.raises(CheckpointMismatchError, match=r"feature_map_generator/convolutions/2/0/kernel is missing.*"
                                                       r"belong to ssd_mobilenet_v2_fpnlite"):
         restore(build_model(zoo_config(SSD, ["a"])), fpn)
@@ -170,18 +188,19 @@ def test_zoo_model_config_round_trip():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not ODAPI_PYTHON.is_file(), reason="no TF OD API venv (set DATAPREP_ODAPI_PYTHON)")
-def test_full_size_zoo_models_equal_the_tf_od_api(tmp_path):
-    """The zoo sizes (depth multiplier 1.0, input 300, 90 classes), built with random weights by
-    the TF OD API at test time."""
+@pytest.mark.parametrize("name, size", [("ssd_mobilenet_v2", 300), ("ssd_mobilenet_v2_fpnlite", 320)])
+def test_full_size_zoo_models_equal_the_tf_od_api(tmp_path, name, size):
+    """The zoo sizes (depth multiplier 1.0, input 300 / 320, 90 classes), built with random weights
+    by the TF OD API at test time."""
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python",
            "TF_CPP_MIN_LOG_LEVEL": "3"}
     script = Path(__file__).parents[1] / "tools" / "make_zoo_fixtures.py"
     done = subprocess.run([os.fspath(ODAPI_PYTHON), os.fspath(script), os.fspath(tmp_path), "--full",
-                           "--models", "ssd_mobilenet_v2"], env=env, capture_output=True, text=True, timeout=900)
+                           "--models", name], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
-    folder = tmp_path / "ssd_mobilenet_v2"
+    folder = tmp_path / name
     source = read_init_source(folder)
-    assert (source.input_size, source.alpha, source.num_classes) == (300, 1.0, 90)
+    assert (source.model, source.input_size, source.alpha, source.num_classes) == (name, size, 1.0, 90)
     names = source.label_map.names  # label_maps/mscoco.pbtxt: 80 names, ids 1..90
     config = zoo_config(folder, names)
     model = build_model(config)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.anchors import AnchorConfig
-from dataprep.anchors.models import DEFAULT_MODEL, MODELS
+from dataprep.anchors.models import DEFAULT_MODEL, MODELS, AnyAnchorConfig, anchor_config_from_dict
 from dataprep.errors import UsageError
 
 #: File names inside a run folder.
@@ -88,7 +88,7 @@ class TrainConfig:
     eval_every: int = 0  # epochs between mAP evaluations on eval_split; 0: only at the end
 
     def __post_init__(self) -> None:
-        self.anchor_config = AnchorConfig.from_dict(dict(self.anchor_config)).to_dict()
+        self.anchor_config = anchor_config_from_dict(dict(self.anchor_config)).to_dict()
         self.class_ids = tuple(int(i) for i in self.class_ids)
         self.class_names = tuple(str(n) for n in self.class_names)
         self.validate()
@@ -139,8 +139,8 @@ class TrainConfig:
         return len(self.class_ids)
 
     @property
-    def anchors(self) -> AnchorConfig:
-        return AnchorConfig.from_dict(self.anchor_config)
+    def anchors(self) -> AnyAnchorConfig:
+        return anchor_config_from_dict(self.anchor_config)
 
     def weights_path(self) -> str | None:
         """``backbone_weights`` as Keras wants it: "imagenet", None or a path."""

@@ -282,10 +282,11 @@ def build_model(config, weights: str | None | bool = True) -> keras.Model:
     True uses ``config.backbone_weights``; False builds with random weights
     (before loading a checkpoint)."""
     backbone_weights = config.weights_path() if weights is True else (None if weights is False else weights)
-    if config.model == "ssd_mobilenet_v2":
-        from dataprep.train.zoo import ZooSSDMobileNetV2
+    if config.model in ("ssd_mobilenet_v2", "ssd_mobilenet_v2_fpnlite"):
+        from dataprep.train.zoo import ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite
 
-        return ZooSSDMobileNetV2(
+        zoo_class = ZooSSDMobileNetV2 if config.model == "ssd_mobilenet_v2" else ZooSSDMobileNetV2FPNLite
+        return zoo_class(
             num_classes=config.num_classes,
             anchors_per_location=config.anchors.num_anchors_per_location(),
             input_size=config.input_size,
@@ -294,7 +295,8 @@ def build_model(config, weights: str | None | bool = True) -> keras.Model:
             batchnorm_momentum=config.batchnorm_momentum,
         )
     if config.model != "ssdlite_mobilenet_v2":
-        raise UsageError(f"model {config.model!r} cannot be built yet (known: ssdlite_mobilenet_v2, ssd_mobilenet_v2)")
+        raise UsageError(f"unknown model {config.model!r} (known: ssdlite_mobilenet_v2, ssd_mobilenet_v2, "
+                         "ssd_mobilenet_v2_fpnlite)")
     return SSDMobileNetV2(
         num_classes=config.num_classes,
         anchors_per_location=config.anchors.num_anchors_per_location(),

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -57,7 +56,7 @@ class Slot:
     key: str  # without /.ATTRIBUTES/VARIABLE_VALUE
     variable: object  # keras.Variable
     part: str  # FEATURE_EXTRACTOR, BOX_HEAD or CLASS_HEAD
-    level: int = 0  # prediction layer of a head variable
+    anchors: int = 0  # class-head variables whose last axis is anchors x (classes + 1): the anchors per location
 
 
 # ------------------------------------------------------------------ our keys
@@ -71,33 +70,66 @@ def _short_name(variable, layer) -> str:
     return name
 
 
-def _layer_slots(layer, prefix: str, part: str, level: int = 0) -> list[Slot]:
-    return [Slot(f"{prefix}/{_short_name(v, layer)}", v, part, level) for v in layer.weights]
+def _layer_slots(layer, prefix: str, part: str, anchors: int = 0) -> list[Slot]:
+    slots = []
+    for v in layer.weights:
+        name = _short_name(v, layer)
+        rows = anchors if part == CLASS_HEAD and name in ("kernel", "pointwise_kernel", "bias") else 0
+        slots.append(Slot(f"{prefix}/{name}", v, part, rows))
+    return slots
 
 
 def checkpoint_slots(model) -> list[Slot]:
     """Every variable of a zoo model with its zoo checkpoint key, in model order."""
-    from dataprep.train.zoo import ZooSSDMobileNetV2, weighted_layers
+    from dataprep.train.zoo import ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite, weighted_layers
 
-    if not isinstance(model, ZooSSDMobileNetV2):
-        raise UsageError(f"--init-from needs a TF2 detection-zoo architecture (--model ssd_mobilenet_v2), "
-                         f"not {model.name}")
+    if not isinstance(model, (ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite)):
+        raise UsageError(f"--init-from needs a TF2 detection-zoo architecture (--model ssd_mobilenet_v2 or "
+                         f"ssd_mobilenet_v2_fpnlite), not {model.name}")
     fe = "model/_feature_extractor"
     slots = []
     for n, layer in enumerate(weighted_layers(model.backbone)):
         slots += _layer_slots(layer, f"{fe}/classification_backbone/layer_with_weights-{n}", FEATURE_EXTRACTOR)
+    if isinstance(model, ZooSSDMobileNetV2FPNLite):
+        return slots + _fpnlite_slots(model)
     for i, block in enumerate(model.feature_maps.blocks):
         # KerasMultiResolutionFeatureMaps: convolutions[2 + i] = [1x1 conv, BN, ReLU6, 3x3 conv, BN, ReLU6]
         for j, layer in enumerate(block.layers):
             slots += _layer_slots(layer, f"{fe}/feature_map_generator/convolutions/{i + 2}/{j}", FEATURE_EXTRACTOR)
     heads = "model/_box_predictor/_prediction_heads"
     for level, tower in enumerate(model.box_head.towers):
-        slots += _layer_slots(tower.layers[-1], f"{heads}/box_encodings/{level}/_box_encoder_layers/0", BOX_HEAD,
-                              level)
+        slots += _layer_slots(tower.layers[-1], f"{heads}/box_encodings/{level}/_box_encoder_layers/0", BOX_HEAD)
     for level, tower in enumerate(model.class_head.towers):
         slots += _layer_slots(tower.layers[-1],
                               f"{heads}/class_predictions_with_background/{level}/_class_predictor_layers/0",
-                              CLASS_HEAD, level)
+                              CLASS_HEAD, model.anchors_per_location[level])
+    return slots
+
+
+def _fpnlite_slots(model) -> list[Slot]:
+    """ssd_mobilenet_v2_fpn_keras + WeightSharedConvolutionalBoxPredictor (share_prediction_tower)."""
+    fe, fpn = "model/_feature_extractor", "model/_feature_extractor/_fpn_features_generator"
+    maps = model.feature_maps
+    slots = _layer_slots(maps.top, f"{fpn}/top_layers/0", FEATURE_EXTRACTOR)
+    for idx, (conv, smooth) in enumerate(zip(maps.residuals, maps.smoothing)):
+        slots += _layer_slots(conv, f"{fpn}/residual_blocks/{idx}/0", FEATURE_EXTRACTOR)
+        for j, layer in enumerate(smooth.layers):  # [separable conv, BN, ReLU6]
+            slots += _layer_slots(layer, f"{fpn}/conv_layers/{idx}/{j}", FEATURE_EXTRACTOR)
+    for i, block in enumerate(maps.coarse):
+        for j, layer in enumerate(block.layers):
+            slots += _layer_slots(layer, f"{fe}/_coarse_feature_layers/{i}/{j}", FEATURE_EXTRACTOR)
+    bp = "model/_box_predictor"
+    tower = model.tower
+    for i, conv in enumerate(tower.convs):
+        slots += _layer_slots(conv, f"{bp}/_head_scope_conv_layers/PredictionTower/{i}", BOX_HEAD)
+    for level in range(tower.num_levels):
+        for i in range(tower.num_layers):  # base tower = [conv, BN, ReLU6] x num_layers: BN i at 3 i + 1
+            slots += _layer_slots(tower.batch_norms[level * tower.num_layers + i],
+                                  f"{bp}/_base_tower_layers_for_heads/box_encodings/{level}/{3 * i + 1}", BOX_HEAD)
+    slots += _layer_slots(model.box_head.conv, f"{bp}/_box_prediction_head/_box_encoder_layers/0", BOX_HEAD)
+    slots += _layer_slots(model.class_head.conv,
+                          f"{bp}/_prediction_heads/class_predictions_with_background/_class_predictor_layers/0",
+                          CLASS_HEAD, model.class_head.anchors_per_location)
     return slots
 
 
@@ -146,9 +178,11 @@ class CheckpointSource:
         first = keys.get("model/_feature_extractor/classification_backbone/layer_with_weights-0/kernel")
         if first is not None and len(first) == 4:
             details.append(f"first conv {first[-1]} filters, i.e. depth multiplier ~{first[-1] / 32:g}")
-        box = keys.get("model/_box_predictor/_prediction_heads/box_encodings/1/_box_encoder_layers/0/bias")
-        cls_ = keys.get("model/_box_predictor/_prediction_heads/class_predictions_with_background/1/"
-                        "_class_predictor_layers/0/bias")
+        heads = "model/_box_predictor/_prediction_heads"
+        box = keys.get(f"{heads}/box_encodings/1/_box_encoder_layers/0/bias") or \
+            keys.get("model/_box_predictor/_box_prediction_head/_box_encoder_layers/0/bias")
+        cls_ = keys.get(f"{heads}/class_predictions_with_background/1/_class_predictor_layers/0/bias") or \
+            keys.get(f"{heads}/class_predictions_with_background/_class_predictor_layers/0/bias")
         if box and cls_:
             details.append(f"{cls_[0] // (box[0] // 4) - 1} classes")
         return kind + (f" ({', '.join(details)})" if details else "")
@@ -180,8 +214,9 @@ def _checkpoint_prefix(folder: Path) -> str:
 
 def read_init_source(folder: str | os.PathLike) -> InitSource:
     """Model, input size, anchors, classes and checkpoint of ``--init-from DIR``."""
-    from dataprep.anchors import parse_pipeline_config
+    from dataprep.anchors import read_pipeline_config
     from dataprep.train.config import CONFIG_FILE, LABEL_MAP_FILE, TrainConfig
+    from dataprep.train.model import MIN_DEPTH
 
     folder = Path(folder)
     if (folder / CONFIG_FILE).is_file():
@@ -195,42 +230,26 @@ def read_init_source(folder: str | os.PathLike) -> InitSource:
     if not pipeline.is_file():
         raise UsageError(f"{folder}: neither a TF2 zoo model folder (pipeline.config) nor a dataprep run "
                          f"folder ({CONFIG_FILE})")
-    text = pipeline.read_text(encoding="utf-8")
-    settings = parse_pipeline_config(text, os.fspath(pipeline))
-    model = zoo_model_name(text, os.fspath(pipeline))
+    settings = read_pipeline_config(pipeline)
+    model = settings.require_model()
     size = settings.input_size
     if size is None or size[0] != size[1]:
         raise UsageError(f"{pipeline}: the zoo models dataprep builds need a square fixed_shape_resizer, "
                          f"got {settings.resizer} {size}")
-    return InitSource(folder, "zoo", model, int(size[0]), _depth_multiplier(text), settings.num_classes,
-                      settings.anchor_config.to_dict(), zoo_label_map(folder, text, settings.num_classes),
+    if settings.min_depth != MIN_DEPTH:
+        raise UsageError(f"{pipeline}: feature_extractor min_depth {settings.min_depth}; dataprep builds the zoo "
+                         f"models with min_depth {MIN_DEPTH}")
+    return InitSource(folder, "zoo", model, int(size[0]), settings.depth_multiplier, settings.num_classes,
+                      settings.anchor_config.to_dict(),
+                      zoo_label_map(folder, settings.label_map_path, settings.num_classes),
                       _checkpoint_prefix(folder))
 
 
-def zoo_model_name(text: str, source: str) -> str:
-    """Our model name for a pipeline.config's ``feature_extractor.type`` and box predictor."""
-    match = re.search(r"feature_extractor\s*\{[^}]*?type\s*:\s*['\"]([^'\"]+)['\"]", text)
-    kind = match.group(1) if match else None
-    if kind == "ssd_mobilenet_v2_keras" and "convolutional_box_predictor" in text \
-            and "weight_shared_convolutional_box_predictor" not in text:
-        return "ssd_mobilenet_v2"
-    if kind == "ssd_mobilenet_v2_fpn_keras":
-        return "ssd_mobilenet_v2_fpnlite"
-    raise UsageError(f"{source}: feature_extractor type {kind!r} is not one dataprep builds (known: "
-                     "ssd_mobilenet_v2_keras with convolutional_box_predictor, ssd_mobilenet_v2_fpn_keras)")
-
-
-def _depth_multiplier(text: str) -> float:
-    match = re.search(r"feature_extractor\s*\{[^}]*?depth_multiplier\s*:\s*([0-9.eE+-]+)", text)
-    return float(match.group(1)) if match else 1.0
-
-
-def zoo_label_map(folder: Path, text: str, num_classes: int) -> LabelMap | None:
+def zoo_label_map(folder: Path, label_map_path: str | None, num_classes: int) -> LabelMap | None:
     """The zoo model's label map: the one its pipeline.config names, if it is in ``folder``; else
     ``label_maps/mscoco.pbtxt`` for a 90-class model; else None (no class rows can be matched)."""
-    match = re.search(r"label_map_path\s*:\s*['\"]([^'\"]+)['\"]", text)
-    if match:
-        local = folder / Path(match.group(1)).name
+    if label_map_path:
+        local = folder / Path(label_map_path).name
         if local.is_file():
             return LabelMap.read(local)
     if num_classes == 90 and MSCOCO_LABEL_MAP.is_file():
@@ -276,7 +295,7 @@ def model_settings(model: str | None = None, init_from: str | os.PathLike | None
         anchor_config, file_size = source.anchor_config, (source.input_size, source.input_size)
         where = os.fspath(init_from)
     else:
-        settings, file_size = load_anchor_config(anchors_json, pipeline_config)
+        settings, file_size = load_anchor_config(anchors_json, pipeline_config, name)
         anchor_config, where = settings.to_dict(), os.fspath(anchors_json or pipeline_config or "")
     size = resolve_input_size(input_size, file_size, where, default=spec.input_size)
     width = alpha if alpha is not None else (source.alpha if source is not None else 1.0)
@@ -341,8 +360,8 @@ def restore(model, source: CheckpointSource, parts: str = "feature-extractor",
     for s in wanted:
         found = source.shapes.get(s.key)
         expected = tuple(s.variable.shape)
-        if s.part == CLASS_HEAD and found is not None:
-            fits = found[:-1] == expected[:-1]
+        if s.anchors and found is not None:
+            fits = found[:-1] == expected[:-1] and found[-1] % s.anchors == 0
         else:
             fits = found == expected
         if not fits:
@@ -353,8 +372,8 @@ def restore(model, source: CheckpointSource, parts: str = "feature-extractor",
     # 2. Assign.
     for s in wanted:
         value = source.get(s.key)
-        if s.part == CLASS_HEAD:
-            value = _class_rows(s, value, columns, model_name, source)
+        if s.anchors:
+            value = _class_rows(s, value, columns, source)
         s.variable.assign(value.astype(np.float32))
         report.restored.append(s.key)
     used = {s.key for s in wanted}
@@ -377,21 +396,11 @@ def _class_columns(names: list[str], label_map: LabelMap | None, report: Restore
     return columns
 
 
-def _class_rows(slot: Slot, value: np.ndarray, columns: dict[int, int], model_name: str,
-                source: CheckpointSource) -> np.ndarray:
+def _class_rows(slot: Slot, value: np.ndarray, columns: dict[int, int], source: CheckpointSource) -> np.ndarray:
+    """Our class-head variable with the columns of ``columns`` taken from the checkpoint's ``value``."""
     current = slot.variable.numpy()
-    ours_k = None
-    anchors = None
-    # The box head of the same level says how many anchors per location there are.
-    box_key = slot.key.replace("class_predictions_with_background", "box_encodings").replace(
-        "_class_predictor_layers", "_box_encoder_layers").rsplit("/", 1)[0] + "/bias"
-    box_shape = source.shapes.get(box_key)
-    if box_shape is not None:
-        anchors = box_shape[0] // 4
-    if not anchors or value.shape[-1] % anchors or current.shape[-1] % anchors:
-        raise _mismatch(source, slot.key, current.shape, value.shape, model_name)
-    ours_k = current.shape[-1] // anchors
-    theirs_k = value.shape[-1] // anchors
+    anchors = slot.anchors
+    ours_k, theirs_k = current.shape[-1] // anchors, value.shape[-1] // anchors
     new = current.reshape(current.shape[:-1] + (anchors, ours_k)).copy()
     old = value.reshape(value.shape[:-1] + (anchors, theirs_k))
     for ours, theirs in columns.items():
