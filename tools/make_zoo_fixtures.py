@@ -16,7 +16,8 @@ zoo-shaped folder::
     OUT/<model>/label_map.pbtxt       (reduced fixtures only: the first COCO classes; else the zoo's mscoco)
     OUT/<model>/checkpoint/ckpt-0.index, ckpt-0.data-00000-of-00001   (tf.train.Checkpoint(model=...))
     OUT/<model>/outputs.npz   image (uint8), feature_map_<i>,
-                              box_encodings, class_predictions_with_background, anchors
+                              box_encodings, class_predictions_with_background, anchors,
+                              detection_boxes/scores/classes (0-based class index), num_detections (postprocess())
 
 ``--full`` builds the zoo sizes (depth multiplier 1.0, input 300 / 320) instead;
 the slow parity test uses that in a temporary folder. dataprep never imports
@@ -215,6 +216,9 @@ def make(name: str, out: Path, size: int, depth_multiplier: float, num_classes: 
               "anchors": prediction["anchors"].numpy()}
     for i, fmap in enumerate(prediction["feature_maps"]):
         arrays[f"feature_map_{i}"] = fmap.numpy()
+    detections = model.postprocess(prediction, true_shapes)  # sigmoid + batch_non_max_suppression
+    for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):
+        arrays[key] = detections[key].numpy()
     np.savez_compressed(out / "outputs.npz", **arrays)
     (out / "pipeline.config").write_text(text, encoding="utf-8")
     if num_classes <= len(SMALL_LABEL_MAP):

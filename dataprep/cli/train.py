@@ -108,15 +108,25 @@ def evaluate_cmd(
 
 
 def export_cmd(
-    run_dir: RunDir,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the SavedModel.")],
+    run_dir: Annotated[Optional[Path], typer.Argument(help="Run folder written by `dataprep train --out`.")] = None,
+    init_from: Annotated[Optional[Path], typer.Option(
+        "--init-from", help="Instead of a run: a TF2 detection-zoo model folder (pipeline.config + checkpoint/), "
+        "exported as it is, with no training.")] = None,
     tflite: Annotated[bool, typer.Option("--tflite", help="Also write model.tflite.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out.")] = False,
 ):
     """SavedModel (uint8 images of any size -> detection_boxes/scores/classes, num_detections) + label map."""
-    from dataprep.train.export import export_saved_model
+    from dataprep.errors import UsageError
+    from dataprep.train.export import export_init_from, export_saved_model
 
-    _echo_lines(export_saved_model(run_dir, out, tflite=tflite, overwrite=overwrite).summary_lines())
+    if (run_dir is None) == (init_from is None):
+        raise UsageError("give a run folder or --init-from DIR (one of them)")
+    if init_from is not None:
+        result = export_init_from(init_from, out, tflite=tflite, overwrite=overwrite)
+    else:
+        result = export_saved_model(run_dir, out, tflite=tflite, overwrite=overwrite)
+    _echo_lines(result.summary_lines())
 
 
 def predict_cmd(

@@ -48,6 +48,7 @@ from typing import Sequence
 import keras
 from keras import layers, ops
 
+from dataprep.errors import UsageError
 from dataprep.train.model import (
     BACKBONE_OUTPUTS,
     EXTRA_DEPTHS,
@@ -394,10 +395,10 @@ class ZooSSDMobileNetV2FPNLite(keras.Model):
                  batchnorm_momentum: float = ZOO_BATCHNORM_MOMENTUM, **kwargs):
         per_location = sorted({int(a) for a in anchors_per_location})
         if len(per_location) != 1 or len(anchors_per_location) != 5:
-            raise BackboneWeightsError(
+            raise UsageError(
                 f"FPNLite predicts the same number of anchors on each of 5 levels, got {list(anchors_per_location)}")
         if input_size % 32:
-            raise BackboneWeightsError(f"FPNLite needs an input size that is a multiple of 32 (its top-down "
+            raise UsageError(f"FPNLite needs an input size that is a multiple of 32 (its top-down "
                                        f"pathway doubles stride-32 maps), got {input_size}")
         backbone = zoo_mobilenet_v2(input_size, alpha, min_depth, FPN_BACKBONE_OUTPUTS)
         if backbone_weights is not None:
