@@ -282,3 +282,25 @@ def test_export_needs_a_run_or_init_from(tmp_path, capsys):
     assert main(["export", "--out", str(tmp_path / "e")]) == 2
     assert "give a run folder or --init-from DIR" in capsys.readouterr().err
     assert main(["export", str(tmp_path), "--init-from", str(SSD), "--out", str(tmp_path / "e")]) == 2
+
+
+def test_one_fine_tuning_step_from_a_zoo_checkpoint_records_the_restore(tmp_path):
+    """The fast version of the end-to-end run above: one step, no evaluation."""
+    from dataprep.convert import ConvertOptions, convert
+    from dataprep.formats.voc import read_voc
+    from dataprep.synth import generate_shapes_voc
+    from dataprep.train.trainer import train
+
+    generate_shapes_voc(tmp_path / "voc", 4, width=64, height=64, seed=5, size_range=(0.3, 0.6),
+                        splits={"train": 1.0})
+    convert(read_voc(tmp_path / "voc"), ConvertOptions(out=tmp_path / "records", workers=1, progress=False))
+    config = zoo_config(FPNLITE, ["unused"]).replace(
+        init_from=str(FPNLITE), epochs=1, steps_per_epoch=1, batch_size=2, optimizer="adam", learning_rate=1e-4)
+    lines = []
+    result = train(config, tmp_path / "records", tmp_path / "run", progress=False, log=lines.append,
+                   evaluate_at_end=False)
+    init = json.loads((tmp_path / "run" / "init_from.json").read_text())
+    assert init["parts"] == "feature-extractor"
+    assert init["counts"] == {"restored": 384 - 94, "skipped": 94, "fresh": 94}
+    assert any(line.startswith(f"Init from {FPNLITE}") for line in lines)
+    assert result.config.model == "ssd_mobilenet_v2_fpnlite" and np.isfinite(result.history[-1]["loss"])
