@@ -143,7 +143,7 @@ def test_a_checkpoint_that_does_not_fit_names_the_variable():
         restore(model, open_source(source), "feature-extractor", config.class_names, model_name="ssd_mobilenet_v2")
     message = str(err.value)
     assert "classification_backbone/layer_with_weights-" in message and "shape [" in message
-    assert "ssd_mobilenet_v2 (first conv 16 filters" in message and "6 classes" in message
+    assert "belong to ssd_mobilenet_v2 (depth multiplier 0.25, 6 classes)" in message
     fpn = open_source(read_init_source(FPNLITE))
     with pytest.raises(CheckpointMismatchError, match=r"feature_map_generator/convolutions/2/0/kernel is missing.*"
                                                       r"belong to ssd_mobilenet_v2_fpnlite"):

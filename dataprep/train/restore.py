@@ -175,9 +175,10 @@ class CheckpointSource:
         else:
             return "not a TF OD API detection checkpoint (no model/_feature_extractor variables)"
         details = []
-        first = keys.get("model/_feature_extractor/classification_backbone/layer_with_weights-0/kernel")
-        if first is not None and len(first) == 4:
-            details.append(f"first conv {first[-1]} filters, i.e. depth multiplier ~{first[-1] / 32:g}")
+        # Conv_1, MobileNetV2's last conv (layer_with_weights-102), has make_divisible(1280 * alpha) filters.
+        last = keys.get("model/_feature_extractor/classification_backbone/layer_with_weights-102/kernel")
+        if last is not None and len(last) == 4:
+            details.append(f"depth multiplier {min(last[-1] / 1280, 1.0):.2g}")
         heads = "model/_box_predictor/_prediction_heads"
         box = keys.get(f"{heads}/box_encodings/1/_box_encoder_layers/0/bias") or \
             keys.get("model/_box_predictor/_box_prediction_head/_box_encoder_layers/0/bias")
