@@ -304,3 +304,24 @@ def test_one_fine_tuning_step_from_a_zoo_checkpoint_records_the_restore(tmp_path
     assert init["counts"] == {"restored": 384 - 94, "skipped": 94, "fresh": 94}
     assert any(line.startswith(f"Init from {FPNLITE}") for line in lines)
     assert result.config.model == "ssd_mobilenet_v2_fpnlite" and np.isfinite(result.history[-1]["loss"])
+
+
+def test_keras_applications_weights_load_into_the_zoo_backbone(tmp_path):
+    """At depth multiplier 1.0 the TF OD API's MobileNetV2 is keras.applications' one (SAME padding
+    computes what its ZeroPadding2D + VALID does), so ImageNet weights load layer for layer; below 1.0
+    min_depth changes the network and the copy is refused by name."""
+    import keras
+
+    from dataprep.train.model import BackboneWeightsError
+    from dataprep.train.zoo import load_imagenet_backbone, zoo_mobilenet_v2
+
+    base = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=1.0, include_top=False, weights=None)
+    base.save_weights(tmp_path / "a100.weights.h5")
+    backbone = zoo_mobilenet_v2(96, 1.0)
+    load_imagenet_backbone(backbone, 96, 1.0, str(tmp_path / "a100.weights.h5"))
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, (1, 96, 96, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(backbone(x)[1]), np.asarray(base(x)), atol=1e-4)
+    small = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, include_top=False, weights=None)
+    small.save_weights(tmp_path / "a035.weights.h5")
+    with pytest.raises(BackboneWeightsError, match=r"layer expanded_conv_project .* expects \(1, 1, 16, 16\)"):
+        load_imagenet_backbone(zoo_mobilenet_v2(96, 0.35), 96, 0.35, str(tmp_path / "a035.weights.h5"))
