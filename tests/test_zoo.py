@@ -325,3 +325,13 @@ def test_keras_applications_weights_load_into_the_zoo_backbone(tmp_path):
     small.save_weights(tmp_path / "a035.weights.h5")
     with pytest.raises(BackboneWeightsError, match=r"layer expanded_conv_project .* expects \(1, 1, 16, 16\)"):
         load_imagenet_backbone(zoo_mobilenet_v2(96, 0.35), 96, 0.35, str(tmp_path / "a035.weights.h5"))
+
+
+def test_a_run_folder_as_init_source_maps_classes_to_head_columns(tmp_path):
+    config = zoo_config(SSD, ["zebra", "ant"]).replace(class_ids=(7, 3), class_names=("zebra", "ant"))
+    config.save(tmp_path)
+    (tmp_path / "model.weights.h5").write_bytes(b"")
+    source = read_init_source(tmp_path)
+    assert (source.kind, source.model, source.input_size, source.alpha) == ("run", "ssd_mobilenet_v2", 128, 0.25)
+    assert [(i.id, i.name) for i in source.label_map] == [(1, "zebra"), (2, "ant")]  # columns, not label ids
+    assert source.checkpoint == str(tmp_path / "model.weights.h5")

@@ -34,7 +34,7 @@ from typing import Iterable
 import numpy as np
 
 from dataprep.errors import UsageError
-from dataprep.label_map import LabelMap
+from dataprep.label_map import LabelMap, LabelMapItem
 
 INIT_PARTS = ("feature-extractor", "all")
 #: Written into the run folder by ``dataprep train --init-from``.
@@ -200,7 +200,7 @@ class InitSource:
     alpha: float
     num_classes: int
     anchor_config: dict
-    label_map: LabelMap | None
+    label_map: LabelMap | None  # id = the class-head column of each class
     checkpoint: str  # the TF checkpoint prefix, or the run's weights file
 
 
@@ -216,7 +216,7 @@ def _checkpoint_prefix(folder: Path) -> str:
 def read_init_source(folder: str | os.PathLike) -> InitSource:
     """Model, input size, anchors, classes and checkpoint of ``--init-from DIR``."""
     from dataprep.anchors import read_pipeline_config
-    from dataprep.train.config import CONFIG_FILE, LABEL_MAP_FILE, TrainConfig
+    from dataprep.train.config import CONFIG_FILE, TrainConfig
     from dataprep.train.model import MIN_DEPTH
 
     folder = Path(folder)
@@ -224,7 +224,9 @@ def read_init_source(folder: str | os.PathLike) -> InitSource:
         from dataprep.train.predict import latest_weights
 
         config = TrainConfig.load(folder)
-        label_map = LabelMap.read(folder / LABEL_MAP_FILE) if (folder / LABEL_MAP_FILE).is_file() else None
+        # A run's class head has column j + 1 for its j-th class, whatever the label-map ids are.
+        label_map = LabelMap([LabelMapItem(j, name) for j, name in enumerate(config.class_names, start=1)],
+                             source=os.fspath(folder / CONFIG_FILE))
         return InitSource(folder, "run", config.model, config.input_size, config.alpha, config.num_classes,
                           config.anchor_config, label_map, os.fspath(latest_weights(folder)))
     pipeline = folder / "pipeline.config"
