@@ -230,7 +230,7 @@ def test_equality_and_order_by_id():
 
 @pytest.mark.parametrize(("name", "count", "max_id"), [("mscoco.pbtxt", 80, 90), ("pascal_voc.pbtxt", 20, 20)])
 def test_shipped_label_maps_parse_and_round_trip(tmp_path, name, count, max_id):
-    path = Path(__file__).resolve().parent.parent / "label_maps" / name
+    path = Path(__file__).resolve().parent.parent / "dataprep" / "label_maps" / name
     lm = LabelMap.read(path)
     assert len(lm) == count
     assert max(i.id for i in lm) == max_id and min(i.id for i in lm) == 1

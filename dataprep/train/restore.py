@@ -14,7 +14,7 @@ Parts (``--init-parts``):
   class count works.
 - ``all``: also the box head, and of the class head the background column
   and the columns of the classes whose names appear in both label maps (the
-  zoo's 90 COCO ids from ``label_maps/mscoco.pbtxt``); the other class
+  zoo's 90 COCO ids from ``dataprep/label_maps/mscoco.pbtxt``); the other class
   columns start fresh.
 
 Checkpoints are read with ``tf.train.load_checkpoint``; the TF OD API is never
@@ -42,7 +42,7 @@ INIT_REPORT_FILE = "init_from.json"
 SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 FEATURE_EXTRACTOR, BOX_HEAD, CLASS_HEAD = "feature-extractor", "box-head", "class-head"
 #: The label map of the zoo's COCO models (90 ids, 80 used).
-MSCOCO_LABEL_MAP = Path(__file__).resolve().parents[2] / "label_maps" / "mscoco.pbtxt"
+MSCOCO_LABEL_MAP = Path(__file__).resolve().parents[1] / "label_maps" / "mscoco.pbtxt"
 
 
 class CheckpointMismatchError(UsageError):
@@ -250,7 +250,7 @@ def read_init_source(folder: str | os.PathLike) -> InitSource:
 
 def zoo_label_map(folder: Path, label_map_path: str | None, num_classes: int) -> LabelMap | None:
     """The zoo model's label map: the one its pipeline.config names, if it is in ``folder``; else
-    ``label_maps/mscoco.pbtxt`` for a 90-class model; else None (no class rows can be matched)."""
+    ``dataprep/label_maps/mscoco.pbtxt`` for a 90-class model; else None (no class rows can be matched)."""
     if label_map_path:
         local = folder / Path(label_map_path).name
         if local.is_file():
