@@ -1,0 +1,138 @@
+"""Issue 14: bad input never ends in a traceback or a silent loss; each test
+reproduces one item of the issue and checks the fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_jpeg
+from dataprep.cli import main
+from dataprep.convert import ConvertOptions, convert
+from dataprep.formats.coco import read_coco
+from dataprep.records.example import decode_example
+from dataprep.records.tfrecord import read_records
+
+
+def run(ds, out: Path, **kw):
+    return convert(ds, ConvertOptions(out=out, workers=1, progress=False, **kw))
+
+
+def examples(out: Path) -> list[dict]:
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return [decode_example(r) for info in manifest["splits"].values() for s in info["shards"]
+            for r in read_records(out / s["file"])]
+
+
+def write_coco(tmp_path: Path, images, annotations, categories, *, size=(64, 48)):
+    img_dir = tmp_path / "images"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    for k, im in enumerate(images):
+        if isinstance(im, dict) and im.get("file_name"):
+            (img_dir / im["file_name"]).write_bytes(make_jpeg(*size, seed=k))
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}),
+                    encoding="utf-8")
+    return path, img_dir
+
+
+def codes(report) -> list[str]:
+    return [f.code for f in report.findings]
+
+
+# --- item 4: COCO id 0 ---------------------------------------------------------------------------------------------
+
+def test_coco_image_id_zero_keeps_its_boxes(tmp_path):
+    """(issue 14 item 4) COCO image id 0 is a valid id: its boxes are written,
+    no false 'not in images' errors."""
+    path, img_dir = write_coco(
+        tmp_path, [{"id": 0, "file_name": "a.jpg", "width": 64, "height": 48},
+                   {"id": 1, "file_name": "b.jpg", "width": 64, "height": 48}],
+        [{"id": 1, "image_id": 0, "category_id": 1, "bbox": [1, 2, 20, 20]},
+         {"id": 2, "image_id": 0, "category_id": 1, "bbox": [30, 2, 20, 20]},
+         {"id": 3, "image_id": 1, "category_id": 1, "bbox": [1, 2, 20, 20]}],
+        [{"id": 1, "name": "cell"}])
+    result = run(read_coco(path, images=img_dir), tmp_path / "out")
+    assert "coco.unknown_image" not in codes(result.report)
+    got = {e["filename"]: e for e in examples(tmp_path / "out")}
+    assert len(got["a.jpg"]["boxes"]) == 2 and got["a.jpg"]["source_id"] == "0"
+    assert result.report.counts.boxes_written == 3
+
+
+def test_coco_unused_category_zero_is_dropped_and_ids_kept(tmp_path):
+    """(issue 14 item 4) A Roboflow-style supercategory with id 0 adds no
+    phantom class and does not renumber the others; the finding says so."""
+    path, img_dir = write_coco(
+        tmp_path, [{"id": 0, "file_name": "a.jpg", "width": 64, "height": 48}],
+        [{"id": 1, "image_id": 0, "category_id": 2, "bbox": [1, 2, 20, 20]},
+         {"id": 2, "image_id": 0, "category_id": 1, "bbox": [30, 2, 20, 20]}],
+        [{"id": 0, "name": "cells", "supercategory": "none"}, {"id": 1, "name": "rbc", "supercategory": "cells"},
+         {"id": 2, "name": "wbc", "supercategory": "cells"}])
+    ds = read_coco(path, images=img_dir)
+    assert ds.label_map.to_dict() == {"rbc": 1, "wbc": 2}
+    assert "coco.category_zero_dropped" in [f.code for f in ds.findings]
+    result = run(ds, tmp_path / "out")
+    assert any("coco.category_zero_dropped" in line for line in result.report.summary_lines())
+    (ex,) = examples(tmp_path / "out")
+    assert sorted(zip(ex["texts"], ex["labels"])) == [("rbc", 1), ("wbc", 2)]
+
+
+def test_coco_used_category_zero_moves_to_a_free_id(tmp_path):
+    """(issue 14 item 4) A category 0 with boxes moves to the first free id;
+    the other ids stay and its boxes follow it."""
+    path, img_dir = write_coco(
+        tmp_path, [{"id": 5, "file_name": "a.jpg", "width": 64, "height": 48}],
+        [{"id": 1, "image_id": 5, "category_id": 0, "bbox": [1, 2, 20, 20]},
+         {"id": 2, "image_id": 5, "category_id": 3, "bbox": [30, 2, 20, 20]}],
+        [{"id": 0, "name": "zero"}, {"id": 3, "name": "three"}])
+    ds = read_coco(path, images=img_dir)
+    assert ds.label_map.to_dict() == {"zero": 4, "three": 3}
+    assert "label.renumbered" in [f.code for f in ds.findings]
+    run(ds, tmp_path / "out")
+    (ex,) = examples(tmp_path / "out")
+    assert sorted(zip(ex["texts"], ex["labels"])) == [("three", 3), ("zero", 4)]
+
+
+# --- item 18 (COCO parts) -----------------------------------------------------------------------------------------
+
+def test_coco_non_dict_entries_are_findings_not_silent(tmp_path):
+    """(issue 14 item 18) Non-object entries in 'images' and 'annotations' are
+    counted and reported, never dropped silently."""
+    path, img_dir = write_coco(
+        tmp_path, [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48}, "junk", 7],
+        [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 20, 20]}, ["not", "a", "box"]],
+        [{"id": 1, "name": "cell"}])
+    result = run(read_coco(path, images=img_dir), tmp_path / "out")
+    c = result.report.counts
+    assert c.images_read == 3 and c.images_written == 1 and c.images_skipped == 2
+    assert c.boxes_read == 2 and c.boxes_written == 1 and c.boxes_dropped == 1
+    assert codes(result.report).count("coco.bad_image_entry") == 2
+    assert "coco.bad_entry" in codes(result.report)
+
+
+def test_coco_iscrowd_out_of_range_is_not_wrapped(tmp_path):
+    """(issue 14 item 18) iscrowd=300 is not written as 44 (int8 wrap)."""
+    path, img_dir = write_coco(
+        tmp_path, [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48}],
+        [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 20, 20], "iscrowd": 300}],
+        [{"id": 1, "name": "cell"}])
+    result = run(read_coco(path, images=img_dir), tmp_path / "out")
+    (ex,) = examples(tmp_path / "out")
+    assert list(ex["is_crowd"]) == [1]
+    assert "coco.bad_iscrowd" in codes(result.report)
+
+
+def test_coco_huge_image_id_is_a_bad_entry_not_a_negative_source_id(tmp_path):
+    """(issue 14 item 18) An image id of 2^70 does not wrap to a negative source_id."""
+    path, img_dir = write_coco(
+        tmp_path, [{"id": 2**70, "file_name": "a.jpg", "width": 64, "height": 48},
+                   {"id": 2, "file_name": "b.jpg", "width": 64, "height": 48}],
+        [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [1, 2, 20, 20]}],
+        [{"id": 1, "name": "cell"}])
+    result = run(read_coco(path, images=img_dir), tmp_path / "out")
+    assert [e["source_id"] for e in examples(tmp_path / "out")] == ["2"]
+    assert "coco.bad_image_entry" in codes(result.report)
+    assert result.report.counts.images_skipped == 1
