@@ -74,6 +74,8 @@ class ConvertOptions:
     seed: int = 0
     decode_check: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
+    #: ``--follow-symlinks``: read images through links that lead outside the images folder.
+    follow_symlinks: bool = False
     min_box_size: float = 1.0
     shard_target_bytes: int = SHARD_TARGET_BYTES
     progress: bool = True
@@ -108,6 +110,22 @@ class ConvertOptions:
             raise UsageError(f"--rebalance must be images or instances, got {self.rebalance!r}")
         if self.group_by and self.split is None:
             raise UsageError("--group-by only applies with --split")
+        if not 0 <= self.seed < 2**63:
+            raise UsageError(f"--seed must be an integer >= 0, got {self.seed}")
+        if self.max_pixels < 1:
+            raise UsageError(f"--max-pixels must be >= 1, got {self.max_pixels}")
+        for name, value in (("--max-per-class", self.max_per_class), ("--negative-ratio", self.negative_ratio)):
+            if value is not None and self.rebalance is None:
+                raise UsageError(f"{name} only applies with --rebalance images|instances")
+        if self.max_per_class is not None and self.max_per_class < 1:
+            raise UsageError(f"--max-per-class must be >= 1, got {self.max_per_class}")
+        if self.negative_ratio is not None and not (self.negative_ratio >= 0 and math.isfinite(self.negative_ratio)):
+            raise UsageError(f"--negative-ratio must be a number >= 0, got {self.negative_ratio}")
+        t = self.repeat_threshold
+        if t not in (None, "auto") and not (isinstance(t, (int, float)) and 0 < t <= 1):
+            # t is a class frequency (LVIS uses 0.001): above 1 every class
+            # would be repeated, by factors that overflow.
+            raise UsageError(f"--repeat-threshold must be auto or a frequency in (0, 1], got {t!r}")
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -234,6 +252,7 @@ class _Job:
     on_error: str
     drop_empty: bool = False
     encode: bool = True
+    follow_symlinks: bool = False
 
 
 class Codes:
@@ -282,7 +301,7 @@ def _process_one(job: _Job, pos: int) -> _Result:
         return _Result(pos, None, [], empty, end - start)
     file = job.files[pos]
     res = check_image(job.root, file, (job.ann_w[pos], job.ann_h[pos]), decode=job.decode,
-                      max_pixels=job.max_pixels)
+                      max_pixels=job.max_pixels, follow_symlinks=job.follow_symlinks)
     findings = list(res.findings)
     if res.data is None:
         return _Result(pos, None, findings, empty, end - start)
@@ -450,7 +469,7 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
         truncated=objs["truncated"].to_numpy(), is_crowd=objs["is_crowd"].to_numpy(), view=Codes(objs["view"].to_numpy()),
         order=np.arange(n_images), box_units=ds.box_units, decode=opts.decode_check, max_pixels=opts.max_pixels,
         min_box_size=opts.min_box_size, on_error=opts.on_error, drop_empty=opts.drop_empty,
-        encode=not opts.dry_run and not two_pass,
+        encode=not opts.dry_run and not two_pass, follow_symlinks=opts.follow_symlinks,
     )
 
     counts = report.counts

@@ -136,3 +136,139 @@ def test_coco_huge_image_id_is_a_bad_entry_not_a_negative_source_id(tmp_path):
     assert [e["source_id"] for e in examples(tmp_path / "out")] == ["2"]
     assert "coco.bad_image_entry" in codes(result.report)
     assert result.report.counts.images_skipped == 1
+
+
+# --- helpers for VOC / CSV sources --------------------------------------------------------------------------------
+
+def voc_xml(name: str, width="64", height="48", objects=(("cat", 2, 3, 30, 30),)) -> str:
+    objs = "".join(f"<object><name>{n}</name><bndbox><xmin>{a}</xmin><ymin>{b}</ymin><xmax>{c}</xmax>"
+                   f"<ymax>{d}</ymax></bndbox></object>" for n, a, b, c, d in objects)
+    return (f"<annotation><filename>{name}</filename><size><width>{width}</width><height>{height}</height>"
+            f"<depth>3</depth></size>{objs}</annotation>")
+
+
+def write_voc(root: Path, n: int = 3, **xml) -> Path:
+    (root / "Annotations").mkdir(parents=True, exist_ok=True)
+    (root / "JPEGImages").mkdir(parents=True, exist_ok=True)
+    for k in range(n):
+        (root / "JPEGImages" / f"im{k}.jpg").write_bytes(make_jpeg(64, 48, seed=k))
+        (root / "Annotations" / f"im{k}.xml").write_text(voc_xml(f"im{k}.jpg", **xml), encoding="utf-8")
+    return root
+
+
+def cli(capsys, *argv) -> tuple[int, str]:
+    code = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return code, cap.out + cap.err
+
+
+def report_codes(out: Path) -> list[str]:
+    return [f["code"] for f in json.loads((out / "report.json").read_text(encoding="utf-8"))["findings"]]
+
+
+# --- item 10: symlinks out of the images root ----------------------------------------------------------------------
+
+def test_symlink_out_of_images_root_is_refused_unless_asked(tmp_path, capsys):
+    """(issue 14 item 10) A symlink in the images folder that leads outside it
+    is refused as image.path_escapes_root; --follow-symlinks reads it."""
+    root = write_voc(tmp_path / "voc", n=2)
+    secret = tmp_path / "outside.jpg"
+    secret.write_bytes(make_jpeg(64, 48, seed=9))
+    (root / "JPEGImages" / "im1.jpg").unlink()
+    (root / "JPEGImages" / "im1.jpg").symlink_to(secret)
+    code, text = cli(capsys, "convert", "voc", root, "--out", tmp_path / "o1", "-q", "-j", "1")
+    assert code == 0, text
+    assert "image.path_escapes_root" in report_codes(tmp_path / "o1")
+    assert "--follow-symlinks" in text
+    assert [e["filename"] for e in examples(tmp_path / "o1")] == ["im0.jpg"]
+    code, text = cli(capsys, "convert", "voc", root, "--out", tmp_path / "o2", "-q", "-j", "1", "--follow-symlinks")
+    assert code == 0, text
+    assert sorted(e["filename"] for e in examples(tmp_path / "o2")) == ["im0.jpg", "im1.jpg"]
+
+
+def test_symlink_inside_the_root_is_read(tmp_path):
+    """(issue 14 item 10) A link that stays inside the images folder is fine."""
+    from dataprep.validate.images import check_image
+
+    (tmp_path / "a.jpg").write_bytes(make_jpeg(64, 48))
+    (tmp_path / "b.jpg").symlink_to(tmp_path / "a.jpg")
+    assert check_image(tmp_path, "b.jpg").data is not None
+
+
+# --- item 12: infinite sizes ---------------------------------------------------------------------------------------
+
+def test_infinite_sizes_are_findings_not_overflow(tmp_path, capsys):
+    """(issue 14 item 12) <width>1e400</width>, COCO "width": 1e400 and CSV inf
+    do not abort the run with OverflowError; the real size is used."""
+    root = write_voc(tmp_path / "voc", n=2, width="1e400")
+    code, text = cli(capsys, "convert", "voc", root, "--out", tmp_path / "o1", "-q", "-j", "1")
+    assert code == 0, text
+    assert "Traceback" not in text and len(examples(tmp_path / "o1")) == 2
+    assert "image.bad_annotated_size" in report_codes(tmp_path / "o1")
+
+    img_dir = tmp_path / "images"
+    img_dir.mkdir()
+    (img_dir / "a.jpg").write_bytes(make_jpeg(64, 48))
+    coco = tmp_path / "c.json"
+    coco.write_text('{"images": [{"id": 1, "file_name": "a.jpg", "width": 1e400, "height": 48}], '
+                    '"annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 9, 9]}], '
+                    '"categories": [{"id": 1, "name": "cat"}]}', encoding="utf-8")
+    code, text = cli(capsys, "convert", "coco", coco, "--images", img_dir, "--out", tmp_path / "o2", "-q", "-j", "1")
+    assert code == 0, text
+    assert len(examples(tmp_path / "o2")) == 1
+
+    csv = tmp_path / "a.csv"
+    csv.write_text("filename,width,height,class,xmin,ymin,xmax,ymax\na.jpg,inf,-inf,cat,1,1,10,10\n",
+                   encoding="utf-8")
+    code, text = cli(capsys, "convert", "csv", csv, "--images", img_dir, "--out", tmp_path / "o3", "-q", "-j", "1")
+    assert code == 0, text
+    assert len(examples(tmp_path / "o3")) == 1
+
+
+# --- item 13: looping symlinks -------------------------------------------------------------------------------------
+
+def test_self_referencing_symlinks_are_findings(tmp_path, capsys):
+    """(issue 14 item 13) A link to itself in JPEGImages/ or Annotations/ is a
+    finding about that file, not 'Too many levels of symbolic links'."""
+    root = write_voc(tmp_path / "voc", n=2)
+    (root / "JPEGImages" / "loop.jpg").symlink_to(root / "JPEGImages" / "loop.jpg")
+    (root / "Annotations" / "loop.xml").symlink_to(root / "Annotations" / "loop.xml")
+    (root / "JPEGImages" / "im1.jpg").unlink()
+    (root / "JPEGImages" / "im1.jpg").symlink_to(root / "JPEGImages" / "im1.jpg")
+    code, text = cli(capsys, "convert", "voc", root, "--out", tmp_path / "o", "-q", "-j", "1")
+    assert code == 0, text
+    assert "Traceback" not in text
+    found = report_codes(tmp_path / "o")
+    assert "annotation.malformed" in found and "image.unreadable" in found
+    report = json.loads((tmp_path / "o" / "report.json").read_text(encoding="utf-8"))
+    c = report["counts"]
+    assert c["images_read"] == 3 and c["images_written"] == 1 and c["images_skipped"] == 2
+
+
+# --- item 16: option values ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, needle", [
+    (["--seed", "-1"], "--seed"),
+    (["--rebalance", "images", "--repeat-threshold", "1e308"], "--repeat-threshold"),
+    (["--max-pixels", "0"], "--max-pixels"),
+    (["--max-per-class", "5"], "--max-per-class only applies with --rebalance"),
+    (["--negative-ratio", "0.5"], "--negative-ratio only applies with --rebalance"),
+])
+def test_bad_option_values_are_usage_errors(tmp_path, capsys, args, needle):
+    """(issue 14 item 16) Option values that used to raise ValueError or were
+    silently ignored are usage errors (exit 2) that name the option."""
+    root = write_voc(tmp_path / "voc", n=1)
+    code, text = cli(capsys, "convert", "voc", root, "--out", tmp_path / "o", "-q", *args)
+    assert code == 2, text
+    assert needle in text and "Traceback" not in text
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_csv_role_is_a_usage_error(tmp_path, capsys):
+    """(issue 14 item 16) --columns colour=class names an unknown role: refused."""
+    (tmp_path / "images").mkdir()
+    csv = tmp_path / "a.csv"
+    csv.write_text("filename,width,height,class,xmin,ymin,xmax,ymax\n", encoding="utf-8")
+    code, text = cli(capsys, "convert", "csv", csv, "--images", tmp_path / "images", "--out", tmp_path / "o",
+                     "--columns", "colour=class")
+    assert code == 2 and "unknown role 'colour'" in text

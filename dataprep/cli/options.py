@@ -23,6 +23,9 @@ Seed = Annotated[int, typer.Option("--seed", help="Seed for the order of example
 NoDecode = Annotated[bool, typer.Option(
     "--no-decode-check", help="Skip the full decode of every image (faster, unsafe).")]
 MaxPixels = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels than this.")]
+FollowSymlinks = Annotated[bool, typer.Option(
+    "--follow-symlinks", help="Read images through symbolic links that lead outside the images folder "
+                              "(refused by default: image.path_escapes_root).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 Split = Annotated[Optional[str], typer.Option(
     "--split", help="Re-split: 'train=0.8,val=0.1,test=0.1', stratified per class, duplicates kept together.")]

@@ -39,7 +39,12 @@ def parse_columns(spec: str | None) -> tuple[dict[str, str], list[str] | None]:
         return {}, None
     parts = [p.strip() for p in spec.split(",") if p.strip()]
     if all("=" in p for p in parts):
-        return dict(p.split("=", 1) for p in parts), None
+        mapping = {k.strip(): v.strip() for k, v in (p.split("=", 1) for p in parts)}
+        unknown = [k for k in mapping if k not in ROLES_XYXY + ROLES_XYWH]
+        if unknown:
+            raise UsageError(f"--columns: unknown role {unknown[0]!r} in {spec!r}; roles are "
+                             f"{', '.join(dict.fromkeys(ROLES_XYXY + ROLES_XYWH))}")
+        return mapping, None
     if any("=" in p for p in parts):
         raise UsageError(f"--columns mixes 'role=column' pairs and plain names: {spec!r}")
     return {}, parts

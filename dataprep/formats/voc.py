@@ -19,7 +19,7 @@ from lxml import etree
 
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
-from dataprep.formats.common import list_images, to_flag, to_float
+from dataprep.formats.common import is_file_entry, list_images, to_flag, to_float
 from dataprep.validate.findings import ERROR, INFO, SKIPPED_IMAGE, WARNING, Finding
 
 SPLIT_FILES = ("train", "val", "test", "trainval")
@@ -189,7 +189,7 @@ def read_voc(
         raise UsageError(f"{img_dir}: images folder not found")
     findings: list[Finding] = []
     splits = _read_splits(root, findings) if annotations is None else None
-    xml_files = sorted((p for p in os.scandir(ann_dir) if p.is_file() and p.name.lower().endswith(".xml")),
+    xml_files = sorted((p for p in os.scandir(ann_dir) if p.name.lower().endswith(".xml") and is_file_entry(p)),
                        key=lambda p: p.name)
     on_disk = list_images(img_dir)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -49,14 +50,19 @@ class ImageResult:
     phash: int = 0  # 64-bit perceptual hash (pHash) of the decoded image; 0 when not decoded
 
 
-def safe_join(root: Path, rel: str) -> Path | None:
-    """``root / rel`` unless ``rel`` escapes ``root`` (absolute, ``..``)."""
+def safe_join(root: Path, rel: str, *, follow_symlinks: bool = False) -> Path | None:
+    """``root / rel`` unless ``rel`` escapes ``root`` (absolute, ``..``) or,
+    unless ``follow_symlinks``, a symbolic link on the way leads outside it."""
     if not rel or os.path.isabs(rel) or "\x00" in rel:
         return None
     joined = os.path.normpath(os.path.join(root, rel))
     base = os.path.normpath(root)
     if joined != base and not joined.startswith(base + os.sep):
         return None
+    if not follow_symlinks:
+        real, real_base = os.path.realpath(joined), os.path.realpath(base)
+        if real != real_base and not real.startswith(real_base.rstrip(os.sep) + os.sep):
+            return None
     return Path(joined)
 
 
@@ -78,6 +84,7 @@ def check_image(
     *,
     decode: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    follow_symlinks: bool = False,
 ) -> ImageResult:
     """Check one image file; see the module docstring."""
     findings: list[Finding] = []
@@ -86,8 +93,12 @@ def check_image(
         findings.append(Finding(ERROR, code, rel, rel, detail, SKIPPED_IMAGE))
         return ImageResult(None, findings=findings)
 
-    path = safe_join(root, rel)
+    path = safe_join(root, rel, follow_symlinks=follow_symlinks)
     if path is None:
+        if safe_join(root, rel, follow_symlinks=True) is not None:
+            return skip("image.path_escapes_root",
+                        f"image path {rel!r} is a symbolic link to {os.path.realpath(os.path.join(root, rel))}, "
+                        f"outside the images folder {root}; refused (pass --follow-symlinks to allow it)")
         return skip("image.path_escapes_root", f"image path {rel!r} is outside the images folder {root}; refused")
     try:
         data = path.read_bytes()
@@ -146,7 +157,11 @@ def check_image(
     # image, the annotator saw it upright: bake the rotation into the pixels.
     orientation = im.getexif().get(_EXIF_ORIENTATION, 1) if fmt == "jpeg" else 1
     ann_w, ann_h = annotated_size
-    known = ann_w == ann_w and ann_h == ann_h and ann_w > 0 and ann_h > 0
+    known = math.isfinite(ann_w) and math.isfinite(ann_h) and ann_w > 0 and ann_h > 0
+    if not known and (math.isinf(ann_w) or math.isinf(ann_h) or ann_w > 2**31 or ann_h > 2**31):
+        findings.append(Finding(WARNING, "image.bad_annotated_size", rel, rel,
+                                f"the annotation's size {ann_w:g}x{ann_h:g} is not a usable pixel size; "
+                                f"the image's real size {width}x{height} is used", KEPT))
     if orientation not in (None, 1):
         swaps = orientation in (5, 6, 7, 8)
         if known and swaps and (int(ann_w), int(ann_h)) == (height, width) and width != height:
