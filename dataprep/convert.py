@@ -399,6 +399,7 @@ def convert(ds: Dataset, opts: ConvertOptions) -> ConvertResult:
     """Validate ``ds`` and write it as sharded TFRecords into ``opts.out``."""
     t0 = time.perf_counter()
     out = opts.out
+    ds.require_images()
     if not opts.dry_run:
         prepare_output(out, opts.overwrite)
     label_map, label_map_origin = resolve_label_map(ds, opts.label_map)

@@ -272,3 +272,84 @@ def test_unknown_csv_role_is_a_usage_error(tmp_path, capsys):
     code, text = cli(capsys, "convert", "csv", csv, "--images", tmp_path / "images", "--out", tmp_path / "o",
                      "--columns", "colour=class")
     assert code == 2 and "unknown role 'colour'" in text
+
+
+# --- item 5: CSV line accounting, empty datasets -------------------------------------------------------------------
+
+HEADER = "filename,width,height,class,xmin,ymin,xmax,ymax\n"
+
+
+def csv_images(tmp_path: Path, n: int) -> Path:
+    img_dir = tmp_path / "images"
+    img_dir.mkdir(exist_ok=True)
+    for k in range(n):
+        (img_dir / f"{k}.jpg").write_bytes(make_jpeg(64, 48, seed=k))
+    return img_dir
+
+
+def test_csv_unterminated_quote_does_not_swallow_the_following_rows(tmp_path, capsys):
+    """(issue 14 item 5) One unterminated quote is a finding naming its line;
+    every following row is still read, and every physical line is accounted."""
+    img_dir = csv_images(tmp_path, 4)
+    rows = [f"{k}.jpg,64,48,cat,1,1,20,20\n" for k in range(4)]
+    rows[1] = '1.jpg,64,48,"cat,1,1,20,20\n'
+    csv = tmp_path / "a.csv"
+    csv.write_text(HEADER + "".join(rows), encoding="utf-8")
+    code, text = cli(capsys, "convert", "csv", csv, "--images", img_dir, "--out", tmp_path / "o", "-q", "-j", "1")
+    assert code == 0, text
+    report = json.loads((tmp_path / "o" / "report.json").read_text(encoding="utf-8"))
+    bad = [f for f in report["findings"] if f["code"] == "csv.unterminated_quote"]
+    assert len(bad) == 1 and bad[0]["item"] == "line 3"
+    assert sorted(e["filename"] for e in examples(tmp_path / "o")) == ["0.jpg", "2.jpg", "3.jpg"]
+    c = report["counts"]
+    assert c["boxes_read"] == 4 and c["boxes_written"] == 3 and c["boxes_dropped"] == 1
+
+
+def test_csv_line_numbers_survive_crlf_and_bom(tmp_path):
+    """(issue 14 item 5, "Also": one text helper) CRLF line ends and a BOM do
+    not shift the line numbers findings give."""
+    from dataprep.formats.csv import read_csv
+
+    img_dir = csv_images(tmp_path, 2)
+    csv = tmp_path / "a.csv"
+    csv.write_bytes(b"\xef\xbb\xbf" + (HEADER + "0.jpg,64,48,cat,1,1,20,20\n1.jpg,64,48,cat,x,1,20,20\n")
+                    .replace("\n", "\r\n").encode())
+    ds = read_csv(csv, images=img_dir)
+    assert [f.item for f in ds.findings] == ["line 3"]
+
+
+@pytest.mark.parametrize("body", ["", HEADER, HEADER + '0.jpg,64,48,"cat,1,1,20,20\n'])
+def test_empty_dataset_exits_1_and_writes_no_label_map(tmp_path, capsys, body):
+    """(issue 14 item 5) Only a header, or nothing readable: exit 1 with a
+    clear message naming the file, and no 0-byte label map."""
+    img_dir = csv_images(tmp_path, 1)
+    csv = tmp_path / "a.csv"
+    csv.write_text(body, encoding="utf-8")
+    code, text = cli(capsys, "convert", "csv", csv, "--images", img_dir, "--out", tmp_path / "o", "-q")
+    assert code == 1, text
+    assert str(csv) in text and "Traceback" not in text
+    assert not (tmp_path / "o" / "label_map.pbtxt").exists()
+
+
+# --- item 14: duplicate CSV columns --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["convert", "validate", "stats"])
+def test_csv_duplicate_column_names(tmp_path, capsys, command):
+    """(issue 14 item 14) Two columns named 'class' no longer raise
+    AttributeError in convert, validate or stats; the first is used and the
+    duplicate is a finding."""
+    img_dir = csv_images(tmp_path, 2)
+    csv = tmp_path / "a.csv"
+    csv.write_text("filename,width,height,class,xmin,ymin,xmax,ymax,class\n"
+                   "0.jpg,64,48,cat,1,1,20,20,dog\n1.jpg,64,48,cat,2,2,30,30,dog\n", encoding="utf-8")
+    args = {"convert": ["convert", "csv", csv, "--images", img_dir, "--out", tmp_path / "o", "-q", "-j", "1"],
+            "validate": ["validate", csv, "--images", img_dir, "-q"],
+            "stats": ["stats", csv, "--images", img_dir]}[command]
+    code, text = cli(capsys, *args)
+    assert code == 0, text
+    assert "Traceback" not in text
+    if command == "convert":
+        assert {t for e in examples(tmp_path / "o") for t in e["texts"]} == {"cat"}
+        assert "csv.duplicate_column" in report_codes(tmp_path / "o")
+    if command == "validate":
+        assert "csv.duplicate_column" in text

@@ -20,6 +20,7 @@ from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, LabelMapError, UsageError
 from dataprep.label_map import LabelMap, LabelMapItem
+from dataprep.textio import TextFileError, read_text
 from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, WARNING, Finding
 
 
@@ -100,11 +101,13 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     if not img_dir.is_dir():
         raise UsageError(f"{img_dir}: images folder not found")
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_text(path, "COCO annotation file", "JSON"))
+    except TextFileError as exc:
+        raise AnnotationError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise AnnotationError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except UnicodeDecodeError as exc:
-        raise AnnotationError(f"{path}: not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise AnnotationError(f"{path}: JSON nested too deeply to be a COCO file") from None
     if not isinstance(data, dict) or "images" not in data:
         raise AnnotationError(f"{path}: not a COCO detection file (no top-level 'images' list)")
     src = str(path)

@@ -20,6 +20,7 @@ from lxml import etree
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
 from dataprep.formats.common import is_file_entry, list_images, to_flag, to_float
+from dataprep.textio import read_text
 from dataprep.validate.findings import ERROR, INFO, SKIPPED_IMAGE, WARNING, Finding
 
 SPLIT_FILES = ("train", "val", "test", "trainval")
@@ -71,7 +72,7 @@ def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
         del present["trainval"]
     assignment: dict[str, str] = {}
     for split, path in present.items():
-        for line_no, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        for line_no, line in enumerate(read_text(path, "split list").splitlines(), start=1):
             stem = line.split()[0] if line.strip() else ""
             if not stem:
                 continue
@@ -83,7 +84,7 @@ def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
     if derive is not None:
         split, path = derive
         n = 0
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in read_text(path, "split list").splitlines():
             stem = line.split()[0] if line.strip() else ""
             if stem and stem not in assignment:
                 assignment[stem] = split
