@@ -353,3 +353,116 @@ def test_csv_duplicate_column_names(tmp_path, capsys, command):
         assert "csv.duplicate_column" in report_codes(tmp_path / "o")
     if command == "validate":
         assert "csv.duplicate_column" in text
+
+
+# --- records and manifests are untrusted (items 9, 11, 17) ---------------------------------------------------------
+
+def make_records(tmp_path: Path, n: int = 3, **kw) -> Path:
+    from dataprep.formats import read_voc
+
+    out = tmp_path / "records"
+    run(read_voc(write_voc(tmp_path / "voc_src", n=n)), out, **kw)
+    return out
+
+
+def edit_manifest(out: Path, change) -> None:
+    path = out / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    change(manifest)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_manifest_split_name_cannot_escape_the_folder(tmp_path, capsys):
+    """(issue 14 item 9) A crafted split name '../../x' no longer makes inspect
+    write previews outside the records folder: the manifest is refused."""
+    out = make_records(tmp_path)
+
+    def rename(m):
+        m["splits"]["../../x"] = m["splits"].pop("train")
+
+    edit_manifest(out, rename)
+    before = sorted(p for p in tmp_path.rglob("*"))
+    code, text = cli(capsys, "inspect", out, "-q", "--preview-dir", out / "a" / "b")
+    assert code == 2 and "'../../x' is not a plain name" in text and "Traceback" not in text
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written anywhere
+    code, text = cli(capsys, "stats", out)
+    assert code == 2 and "not a plain name" in text
+
+
+@pytest.mark.parametrize("name", ["../outside.tfrecord", "/etc/passwd", "a/../../b", "", "..", "x\\..\\y"])
+def test_manifest_shard_names_must_be_plain(tmp_path, name):
+    """(issue 14 item 9) Shard and label-map names from a manifest never become
+    paths outside its folder."""
+    from dataprep.records.manifest import ManifestError, read_manifest
+
+    out = make_records(tmp_path)
+    edit_manifest(out, lambda m: m["splits"]["train"]["shards"][0].update(file=name))
+    with pytest.raises(ManifestError, match="not a plain name"):
+        read_manifest(out)
+    edit_manifest(out, lambda m: (m["splits"]["train"]["shards"][0].update(file="train.tfrecord"),
+                                  m.update(label_map=name or "../x")))
+    with pytest.raises(ManifestError, match="label map file"):
+        read_manifest(out)
+
+
+def crafted_record(length: int) -> bytes:
+    from dataprep.records.tfrecord import _U32, _U64, masked_crc
+
+    header = _U64.pack(length)
+    return header + _U32.pack(masked_crc(header)) + b"\x00" * 64
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_crafted_record_length_is_bounded_by_the_file(tmp_path, capsys, gz):
+    """(issue 14 item 11) A 2^40-byte length with a valid length CRC is a clear
+    error naming the file in inspect, stats and split; nothing allocates it."""
+    import gzip
+
+    out = make_records(tmp_path)
+    shard = out / json.loads((out / "manifest.json").read_text(encoding="utf-8"))["splits"]["train"]["shards"][0]["file"]
+    data = shard.read_bytes() + crafted_record(2**40)
+    shard.write_bytes(gzip.compress(data) if gz else data)
+    for argv in (["inspect", out, "-q", "--previews", "0"], ["stats", out],
+                 ["split", out, "--out", tmp_path / "re", "--split", "train=0.5,val=0.5", "-q", "-j", "1"]):
+        code, text = cli(capsys, *argv)
+        assert code == 1, (argv, text)
+        assert "Traceback" not in text and "MemoryError" not in text
+        assert str(shard) in text, (argv, text)
+
+
+def test_inspect_malformed_manifests_are_clear_errors(tmp_path, capsys):
+    """(issue 14 item 17) A manifest that is not JSON, or has no 'splits': a
+    one-line error naming the file, exit 2 (not a usable records folder)."""
+    out = make_records(tmp_path)
+    (out / "manifest.json").write_text("{not json", encoding="utf-8")
+    code, text = cli(capsys, "inspect", out, "-q")
+    assert code == 2 and "manifest.json: malformed JSON at line 1" in text and "Traceback" not in text
+    (out / "manifest.json").write_text('{"version": 1}', encoding="utf-8")
+    code, text = cli(capsys, "inspect", out, "-q")
+    assert code == 2 and "no 'splits' object" in text
+
+
+def test_split_on_a_record_that_is_not_an_example(tmp_path, capsys):
+    """(issue 14 item 17) dataprep split on a record that is not a
+    tf.train.Example names the file and the record instead of a DecodeError."""
+    from dataprep.records.tfrecord import frame
+
+    out = make_records(tmp_path)
+    shard = next(out.glob("train-*.tfrecord"))
+    shard.write_bytes(shard.read_bytes() + frame(b"\xff\xff\xff garbage"))
+    edit_manifest(out, lambda m: None)
+    code, text = cli(capsys, "split", out, "--out", tmp_path / "re", "--split", "train=0.5,val=0.5", "-q", "-j", "1")
+    assert code == 1 and "Traceback" not in text
+    assert f"{shard}: record 3 is not a tf.train.Example" in text
+
+
+@pytest.mark.parametrize("option, make, what", [
+    ("--json", "dir", "is a folder"), ("--plots", "file", "is a file"), ("--anchors-out", "dir", "is a folder")])
+def test_stats_output_paths_are_checked_first(tmp_path, capsys, option, make, what):
+    """(issue 14 item 17) stats --json DIR, --plots FILE, --anchors-out DIR:
+    a usage error before the work, not IsADirectoryError/FileExistsError after it."""
+    out = make_records(tmp_path)
+    target = tmp_path / "target"
+    target.mkdir() if make == "dir" else target.write_text("x", encoding="utf-8")
+    code, text = cli(capsys, "stats", out, option, target)
+    assert code == 2 and f"{option} {target}: {what}" in text and "Traceback" not in text

@@ -56,3 +56,22 @@ def parse_threshold(value: str) -> float | str:
         from dataprep.errors import UsageError
 
         raise UsageError(f"--repeat-threshold must be a number or auto, got {value!r}") from None
+
+
+def check_output_path(option: str, path: Path | None, kind: str) -> None:
+    """Refuse an output ``path`` that cannot become a ``kind`` ("file" or
+    "folder") before any work is done: a clear usage error instead of an
+    ``IsADirectoryError`` after a long run."""
+    from dataprep.errors import UsageError
+
+    if path is None:
+        return
+    if kind == "file" and path.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; give a file name")
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path}: is a file; give a folder")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: {parent} is not a folder")

@@ -79,7 +79,11 @@ def stats_cmd(
 ):
     """Images, boxes, classes, sizes, aspect ratios and COCO size buckets per split; SSD anchor coverage."""
     from dataprep import stats as st
+    from dataprep.cli.options import check_output_path
 
+    for option, path, kind in (("--json", json_out, "file"), ("--plots", plots, "folder"),
+                               ("--anchors-out", anchors_out, "file"), ("--dump-anchors", dump_anchors, "file")):
+        check_output_path(option, path, kind)  # before the work, not after it
     table = st.collect(src, fmt=fmt, images=images, year=year, annotations=annotations, split=split,
                        csv_columns=columns, csv_header=header, csv_normalized=normalized,
                        csv_box_format=box_format, progress=not quiet)

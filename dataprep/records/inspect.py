@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from dataprep.progress import progress_bar
 from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap
 from dataprep.records.example import decode_example
+from dataprep.records.manifest import inside, read_manifest
 from dataprep.records.tfrecord import RecordError, read_records
 
 _COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe",
@@ -101,10 +101,7 @@ def draw_preview(ex: dict, path: Path, label_map: LabelMap | None = None) -> Non
 def inspect_output(out: str | Path, *, previews: int = 4, preview_dir: Path | None = None,
                    progress: bool = True) -> InspectResult:
     out = Path(out)
-    manifest_path = out / "manifest.json"
-    if not manifest_path.is_file():
-        raise UsageError(f"{out}: no manifest.json; is this a dataprep output folder?")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_manifest(out)  # untrusted: names are plain, counts are counts
     label_map = LabelMap.read(out / manifest.get("label_map", "label_map.pbtxt"))
     result = InspectResult()
     preview_dir = Path(preview_dir) if preview_dir else out / "previews"
@@ -134,6 +131,8 @@ def inspect_output(out: str | Path, *, previews: int = 4, preview_dir: Path | No
                     if len(result.previews) < previews and len(ex["boxes"]):
                         preview_dir.mkdir(parents=True, exist_ok=True)
                         dest = preview_dir / f"{split}-{len(result.previews):02d}.png"
+                        if not inside(preview_dir, dest):  # the split name comes from the manifest
+                            raise UsageError(f"{dest}: a preview would be written outside {preview_dir}")
                         draw_preview(ex, dest, label_map)
                         result.previews.append(dest)
                     n += 1

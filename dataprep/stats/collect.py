@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import glob
 import io
-import json
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -161,12 +160,11 @@ def find_record_files(src: str | Path) -> tuple[list[tuple[Path, str]], dict]:
     if path.is_dir():
         manifest_path = path / "manifest.json"
         if manifest_path.is_file():
-            try:
-                manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-                files = [(path / shard["file"], split) for split, info in manifest["splits"].items()
-                         for shard in info["shards"]]
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-                raise UsageError(f"{manifest_path}: not a dataprep manifest ({type(exc).__name__}: {exc})") from None
+            from dataprep.records.manifest import read_manifest
+
+            manifest = read_manifest(path)  # untrusted: split and shard names are plain names
+            files = [(path / shard["file"], split) for split, info in manifest["splits"].items()
+                     for shard in info["shards"]]
             return files, manifest
         found = sorted(p for p in path.iterdir() if p.is_file() and looks_like_records(p))
         if not found:
