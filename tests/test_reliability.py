@@ -466,3 +466,16 @@ def test_stats_output_paths_are_checked_first(tmp_path, capsys, option, make, wh
     target.mkdir() if make == "dir" else target.write_text("x", encoding="utf-8")
     code, text = cli(capsys, "stats", out, option, target)
     assert code == 2 and f"{option} {target}: {what}" in text and "Traceback" not in text
+
+
+def test_interrupt_says_interrupted(tmp_path, capsys, monkeypatch):
+    """(issue 14 item 18) Ctrl-C exits 130 and says "interrupted" (typer
+    used to turn it into a silent exit 130)."""
+    import dataprep.convert
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataprep.convert, "convert", interrupted)
+    code, text = cli(capsys, "convert", "voc", write_voc(tmp_path / "voc", n=1), "--out", tmp_path / "o", "-q")
+    assert code == 130 and text.strip().endswith("interrupted")
