@@ -479,3 +479,16 @@ def test_interrupt_says_interrupted(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(dataprep.convert, "convert", interrupted)
     code, text = cli(capsys, "convert", "voc", write_voc(tmp_path / "voc", n=1), "--out", tmp_path / "o", "-q")
     assert code == 130 and text.strip().endswith("interrupted")
+
+
+def test_comment_inside_a_voc_name_keeps_the_whole_name():
+    """(issue 14 item 18) <name>traffic<!-- x --> light</name> is 'traffic light', not 'traffic'."""
+    from dataprep.formats.voc import parse_voc_xml
+
+    parsed = parse_voc_xml(
+        b"<annotation><filename>a<!--c-->.jpg</filename><size><width>6<!--c-->4</width><height>48</height></size>"
+        b"<object><name>traffic<!-- x --> light</name><bndbox><xmin>1<!--c-->0</xmin><ymin>2</ymin>"
+        b"<xmax>30</xmax><ymax>40</ymax></bndbox></object></annotation>", "a.xml")
+    assert parsed["filename"] == "a.jpg" and parsed["width"] == 64
+    (obj,) = parsed["objects"]
+    assert obj["text"] == "traffic light" and obj["xmin"] == 9.0

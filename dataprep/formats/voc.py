@@ -96,6 +96,16 @@ def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
     return assignment
 
 
+def _text(el) -> str | None:
+    """An element's own text; a comment inside it (``<name>dog<!-- x --></name>``)
+    does not cut the text short as ``el.text`` would."""
+    if el is None:
+        return None
+    if not len(el):  # no child, no comment: the fast path
+        return el.text
+    return "".join(el.xpath("text()"))
+
+
 def parse_voc_xml(data: bytes, source: str) -> dict:
     """Parse one VOC annotation; raises ``ValueError`` with the reason if the
     XML is malformed or is not a VOC annotation."""
@@ -106,27 +116,27 @@ def parse_voc_xml(data: bytes, source: str) -> dict:
     if root is None or root.tag != "annotation":
         raise ValueError(f"not a VOC annotation (root element <{getattr(root, 'tag', None)}>)")
     size = root.find("size")
-    width = to_float(size.findtext("width")) if size is not None else float("nan")
-    height = to_float(size.findtext("height")) if size is not None else float("nan")
+    width = to_float(_text(size.find("width"))) if size is not None else float("nan")
+    height = to_float(_text(size.find("height"))) if size is not None else float("nan")
     objects = []
     # Only direct <object> children: <part> elements carry their own <bndbox>.
     for index, obj in enumerate(root.iterfind("object")):
         fields = {child.tag: child for child in obj}
         box = fields.get("bndbox")
-        coords = {c.tag: c.text for c in box} if box is not None else {}
+        coords = {c.tag: _text(c) for c in box} if box is not None else {}
         name, pose = fields.get("name"), fields.get("pose")
         objects.append({
             "index": index,
-            "text": (name.text or "").strip() if name is not None else "",
+            "text": (_text(name) or "").strip() if name is not None else "",
             "xmin": to_float(coords.get("xmin")) - 1.0,  # 1-based inclusive -> continuous (module docstring)
             "ymin": to_float(coords.get("ymin")) - 1.0,
             "xmax": to_float(coords.get("xmax")),
             "ymax": to_float(coords.get("ymax")),
-            "difficult": to_flag(fields["difficult"].text) if "difficult" in fields else 0,
-            "truncated": to_flag(fields["truncated"].text) if "truncated" in fields else 0,
-            "view": (pose.text or "").strip() if pose is not None else "",
+            "difficult": to_flag(_text(fields["difficult"])) if "difficult" in fields else 0,
+            "truncated": to_flag(_text(fields["truncated"])) if "truncated" in fields else 0,
+            "view": (_text(pose) or "").strip() if pose is not None else "",
         })
-    return {"filename": (root.findtext("filename") or "").strip(), "width": width, "height": height,
+    return {"filename": (_text(root.find("filename")) or "").strip(), "width": width, "height": height,
             "objects": objects}
 
 
