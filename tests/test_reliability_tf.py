@@ -119,3 +119,31 @@ def test_predict_output_names_never_collide():
     assert output_names([Path("a/x.jpg"), Path("a/x.png"), Path("a/x.jpg")]) == ["x.png", "x-2.png", "x-3.png"]
     names = output_names([Path("p/q/x.jpg"), Path("p/r/x.jpg"), Path("x.jpg")])
     assert len(set(names)) == 3
+
+
+def test_cmyk_jpeg_original_bytes_decode_to_rgb_in_tensorflow(tmp_path):
+    """("Also": CMYK) A CMYK JPEG keeps its original bytes, and the record
+    decodes to RGB in TensorFlow (as load_dataset and the TF OD API / Model
+    Garden decoders do it) within a few levels of Pillow's conversion."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from conftest import distinct_jpeg
+    from test_reliability import examples, run, write_voc
+
+    from dataprep.formats import read_voc
+
+    root = write_voc(tmp_path / "voc", n=1)
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(distinct_jpeg(3, (64, 48)))).convert("CMYK").save(buf, "JPEG", quality=95)
+    (root / "JPEGImages" / "im0.jpg").write_bytes(buf.getvalue())
+    result = run(read_voc(root), tmp_path / "out")
+    (finding,) = [f for f in result.report.findings if f.code == "image.cmyk"]
+    assert finding.action == "kept"
+    (ex,) = examples(tmp_path / "out")
+    assert ex["encoded"] == buf.getvalue()
+    (parsed,) = list(load_dataset(tmp_path / "out"))
+    pillow = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), dtype=float)
+    assert np.abs(parsed["image"].numpy().astype(float) - pillow).mean() < 3

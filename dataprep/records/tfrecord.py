@@ -147,7 +147,7 @@ def read_records(path: str | Path, *, check_crc: bool = True) -> Iterator[bytes]
             if check_crc and masked_crc(header[:8]) != len_crc:
                 raise RecordError(f"{path}: length CRC mismatch at byte {offset}")
             if not compressed and length > size - offset - 16:
-                raise RecordError(f"{path}: the record at byte {offset} claims {length} bytes but only "
+                raise RecordError(f"{path}: truncated record at byte {offset}: it claims {length} bytes but only "
                                   f"{max(size - offset - 16, 0)} are left in the file")
             try:
                 data = _read_exactly(f, length)

@@ -26,6 +26,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: Images with more pixels than this are refused, not decoded (decompression bombs).
 DEFAULT_MAX_PIXELS = 100_000_000
 _EXIF_ORIENTATION = 0x0112
+#: Quality of a JPEG that a fix had to re-encode (with 4:4:4 chroma).
+JPEG_QUALITY = 95
 _EXTENSION_FORMAT = {".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".png": "png"}
 
 
@@ -68,8 +70,8 @@ def safe_join(root: Path, rel: str, *, follow_symlinks: bool = False) -> Path | 
 
 def _encode(im: Image.Image, fmt: str) -> bytes:
     buf = io.BytesIO()
-    if fmt == "jpeg":
-        im.convert("RGB").save(buf, "JPEG", quality=95)
+    if fmt == "jpeg":  # a re-encode loses as little as it can: high quality, full-resolution colour
+        im.convert("RGB").save(buf, "JPEG", quality=JPEG_QUALITY, subsampling=0)
     else:
         if im.mode not in ("RGB", "RGBA", "L", "LA", "P"):
             im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
@@ -141,11 +143,6 @@ def check_image(
         findings.append(Finding(INFO, "image.format_mismatch", rel, rel,
                                 f"the bytes are {fmt.upper()} but the name says {ext_fmt.upper()}; "
                                 f"recorded as image/format={fmt!r}", KEPT))
-    if fmt == "jpeg" and im.mode in ("CMYK", "YCCK"):
-        findings.append(Finding(WARNING, "image.cmyk", rel, rel,
-                                f"{im.mode} JPEG does not decode to RGB in TensorFlow; re-encoded as RGB JPEG",
-                                REENCODED))
-        reencode_to = "jpeg"
     if fmt == "png" and im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         findings.append(Finding(WARNING, "image.high_bit_depth", rel, rel,
                                 f"{im.mode} PNG re-encoded as 8-bit so it decodes to uint8 RGB", REENCODED))
@@ -181,6 +178,18 @@ def check_image(
                                     "the annotator saw the image rotated; pixels kept as stored (as TensorFlow "
                                     "decodes them): check the boxes", KEPT))
 
+    if fmt == "jpeg" and im.mode in ("CMYK", "YCCK"):
+        # TensorFlow's JPEG decoder (decode_jpeg / decode_image, channels=3 or
+        # 0: what the TF OD API and Model Garden decoders call) converts CMYK
+        # and YCCK to RGB, within ~2 levels of Pillow; a re-encode would lose
+        # more. Re-encoded only when another fix needs new pixels anyway.
+        if reencode_to is None:
+            findings.append(Finding(INFO, "image.cmyk", rel, rel,
+                                    f"{im.mode} JPEG: TensorFlow decodes it to RGB; original bytes kept", KEPT))
+        else:
+            findings.append(Finding(INFO, "image.cmyk", rel, rel,
+                                    f"{im.mode} JPEG re-encoded as RGB JPEG (quality {JPEG_QUALITY}, no chroma "
+                                    "subsampling) for the fix above", REENCODED))
     if known and (int(round(ann_w)), int(round(ann_h))) != (width, height):
         findings.append(Finding(WARNING, "image.size_mismatch", rel, rel,
                                 f"the annotation says {ann_w:g}x{ann_h:g} but the image is {width}x{height}; "
