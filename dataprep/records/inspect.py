@@ -126,9 +126,10 @@ def inspect_output(out: str | Path, *, previews: int = 4, preview_dir: Path | No
                     except Exception as exc:
                         result.problems.append(f"{where}: not a tf.train.Example ({exc})")
                         continue
-                    result.problems.extend(check_example(ex, where, label_map))
+                    problems = check_example(ex, where, label_map)
+                    result.problems.extend(problems)
                     result.boxes += len(ex["boxes"])
-                    if len(result.previews) < previews and len(ex["boxes"]):
+                    if len(result.previews) < previews and len(ex["boxes"]) and not problems:
                         preview_dir.mkdir(parents=True, exist_ok=True)
                         dest = preview_dir / f"{split}-{len(result.previews):02d}.png"
                         if not inside(preview_dir, dest):  # the split name comes from the manifest

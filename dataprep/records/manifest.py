@@ -49,6 +49,8 @@ def inside(folder: str | os.PathLike, path: str | os.PathLike) -> bool:
 
 
 def _count(value, what: str, source: str) -> int:
+    if value is None:
+        raise ManifestError(f"{source}: {what} is missing")
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ManifestError(f"{source}: {what} must be a count >= 0, got {value!r}")
     return value
@@ -69,14 +71,15 @@ def check_manifest(manifest, source: str) -> dict:
         check_plain_name(split, "split name", source)
         if not isinstance(info, dict) or not isinstance(info.get("shards"), list):
             raise ManifestError(f"{source}: split {split!r} has no 'shards' list")
-        _count(info.get("examples", 0), f"split {split!r} examples", source)
+        _count(info.get("examples"), f"split {split!r} 'examples'", source)
         for k, shard in enumerate(info["shards"]):
             if not isinstance(shard, dict):
                 raise ManifestError(f"{source}: split {split!r} shard {k} is not an object")
             check_plain_name(shard.get("file"), f"split {split!r} shard file", source)
-            _count(shard.get("examples", 0), f"shard {shard['file']!r} examples", source)
-            if "sha256" in shard and not isinstance(shard["sha256"], str):
-                raise ManifestError(f"{source}: shard {shard['file']!r} sha256 must be a string")
+            _count(shard.get("examples"), f"shard {shard['file']!r} 'examples'", source)
+            if not isinstance(shard.get("sha256"), str):
+                raise ManifestError(f"{source}: shard {shard['file']!r} 'sha256' must be a string, "
+                                    f"got {shard.get('sha256')!r}")
     if manifest.get("compression") not in (None, "gzip", "GZIP", ""):
         raise ManifestError(f"{source}: compression {manifest['compression']!r} is not gzip or null")
     return manifest
