@@ -492,3 +492,11 @@ def test_comment_inside_a_voc_name_keeps_the_whole_name():
     assert parsed["filename"] == "a.jpg" and parsed["width"] == 64
     (obj,) = parsed["objects"]
     assert obj["text"] == "traffic light" and obj["xmin"] == 9.0
+
+
+def test_stats_reads_the_image_size_when_the_annotated_one_is_infinite(tmp_path, capsys):
+    """(issue 14 item 12) stats does not lose the boxes of an image whose
+    annotation says <width>1e400</width>: the image header gives the size."""
+    root = write_voc(tmp_path / "voc", n=2, width="1e400")
+    code, text = cli(capsys, "stats", root)
+    assert code == 0 and "2 images (train 2), 2 boxes" in text

@@ -342,10 +342,15 @@ def collect_dataset(ds, *, split: str | None = None) -> BoxTable:
     usable = (images["error"] == "").to_numpy().copy()
     width = images["width"].to_numpy(dtype=np.float64).copy()
     height = images["height"].to_numpy(dtype=np.float64).copy()
-    unknown = usable & ~((width > 0) & (height > 0))  # NaN compares False
-    for pos in np.flatnonzero(unknown):  # only images whose annotation states no size
+    unknown = usable & ~(np.isfinite(width) & np.isfinite(height) & (width > 0) & (height > 0))
+    from dataprep.validate.images import safe_join
+
+    for pos in np.flatnonzero(unknown):  # only images whose annotation states no usable size
+        path = safe_join(Path(ds.images_root), images["file"].iat[pos])  # never outside the images folder
         try:
-            with open(Path(ds.images_root) / images["file"].iat[pos], "rb") as f:
+            if path is None:
+                raise ValueError("outside the images folder")
+            with open(path, "rb") as f:
                 width[pos], height[pos] = _header_size(f.read(1 << 20))
         except Exception:
             usable[pos] = False
