@@ -500,3 +500,9 @@ def test_stats_reads_the_image_size_when_the_annotated_one_is_infinite(tmp_path,
     root = write_voc(tmp_path / "voc", n=2, width="1e400")
     code, text = cli(capsys, "stats", root)
     assert code == 0 and "2 images (train 2), 2 boxes" in text
+
+
+def test_negative_seed_for_stats_is_a_usage_error(tmp_path, capsys):
+    """(issue 14 item 16) stats --seed -1 is refused up front, not a numpy ValueError."""
+    code, text = cli(capsys, "stats", write_voc(tmp_path / "voc", n=1), "--anchors", "--suggest", "--seed", "-1")
+    assert code == 2 and "--seed" in text and "Traceback" not in text

@@ -74,7 +74,8 @@ def stats_cmd(
                                "TF OD API order, unclipped.", rich_help_panel=_ANCHORS)] = None,
     worst: Annotated[int, typer.Option(
         "--worst", help="List this many worst-covered boxes.", rich_help_panel=_ANCHORS)] = 10,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the suggestion search.", rich_help_panel=_ANCHORS)] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the suggestion search.",
+                                      rich_help_panel=_ANCHORS)] = 0,
     quiet: o.Quiet = False,
 ):
     """Images, boxes, classes, sizes, aspect ratios and COCO size buckets per split; SSD anchor coverage."""

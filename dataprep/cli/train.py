@@ -73,7 +73,7 @@ def train_cmd(
     mixed_precision: Annotated[str, typer.Option(
         "--mixed-precision", help="auto (on when a GPU is visible), on or off.")] = "auto",
     xla: Annotated[str, typer.Option("--xla", help="auto (on with one GPU), on or off.")] = "auto",
-    seed: Annotated[int, typer.Option("--seed", help="Seed for weights, shuffling and augmentation.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed for weights, shuffling and augmentation.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last epoch.")] = False,
     quiet: Quiet = False,
 ):
