@@ -68,12 +68,12 @@ def test_coverage_equals_anchor_coverage_on_the_same_boxes(records):
     table = collect(records)
     analysis = analyse_anchors(table, resolve_settings(), worst_k=4)
     boxes = np.clip(table.boxes, 0, 1).astype(np.float32)
-    expected = anchor_coverage(boxes, 300, AnchorConfig())
+    expected = anchor_coverage(boxes, 320, AnchorConfig())  # DEFAULT_MODEL at DEFAULT_INPUT_SIZE
     assert analysis.report.matched_fraction == expected.matched_fraction
     np.testing.assert_array_equal(analysis.report.best_iou, expected.best_iou)
     np.testing.assert_array_equal(analysis.report.num_positives, expected.num_positives)
     # the breakdown uses COCO buckets of the boxes at the model input
-    np.testing.assert_array_equal(analysis.report.size_bucket, coco_size_buckets(boxes, 300))
+    np.testing.assert_array_equal(analysis.report.size_bucket, coco_size_buckets(boxes, 320))
     d = analysis.to_dict()
     assert set(d["coverage"]["by_class"]) <= {"circle", "square", "triangle"}
     assert sum(g["count"] for g in d["coverage"]["by_class"].values()) == table.num_boxes
@@ -90,15 +90,16 @@ def test_cli_anchors_json_report(records, tmp_path, capsys):
     path = tmp_path / "s.json"
     assert main(["stats", str(records), "--anchors", "--worst", "3", "--json", str(path), "-q"]) == 0
     out = capsys.readouterr().out
-    assert "anchors: 1917 at 300x300 input (fixed_shape_resizer)" in out
+    assert "anchors: 2034 at 320x320 input (fixed_shape_resizer), ssd anchors of ssdlite_mobilenet_v2" in out
     assert "force-matched only" in out and "worst 3 boxes:" in out
     assert "size (at input)" in out
     doc = json.loads(path.read_text(encoding="utf-8"))
     table = collect(records)
-    expected = anchor_coverage(np.clip(table.boxes, 0, 1), 300)
+    expected = anchor_coverage(np.clip(table.boxes, 0, 1), 320)
     cov = doc["anchors"]["coverage"]
     assert cov["matched_fraction"] == pytest.approx(expected.matched_fraction)
-    assert cov["num_anchors"] == 1917 and cov["num_boxes"] == table.num_boxes
+    assert cov["num_anchors"] == 2034 and cov["num_boxes"] == table.num_boxes
+    assert doc["anchors"]["settings"]["model"] == "ssdlite_mobilenet_v2"
     assert len(doc["anchors"]["worst"]) == 3
     assert doc["anchors"]["settings"]["anchor_config"] == AnchorConfig().to_dict()
 
@@ -106,10 +107,10 @@ def test_cli_anchors_json_report(records, tmp_path, capsys):
 def test_dump_anchors_defaults_and_flags(records, tmp_path, capsys):
     path = tmp_path / "a.npy"
     assert main(["stats", str(records), "--dump-anchors", str(path), "-q"]) == 0
-    assert "wrote 1917 anchors" in capsys.readouterr().out
+    assert "wrote 2034 anchors" in capsys.readouterr().out
     anchors = np.load(path)
-    assert anchors.dtype == np.float32 and anchors.shape == (1917, 4)
-    np.testing.assert_array_equal(anchors, ssd_anchors(300))
+    assert anchors.dtype == np.float32 and anchors.shape == (2034, 4)
+    np.testing.assert_array_equal(anchors, ssd_anchors(320))
 
     assert main(["stats", str(records), "--dump-anchors", str(path), "--input-size", "320", "--min-scale", "0.1",
                  "--max-scale", "0.9", "--aspect-ratios", "1,2,0.5", "--num-layers", "5", "-q"]) == 0
@@ -127,7 +128,7 @@ def test_anchor_config_changes_the_anchors(records, tmp_path, capsys):
     anchors = np.load(path)
     expected = ssd_anchors(320, min_scale=0.15, max_scale=0.9, aspect_ratios=(1.0, 2.0))
     np.testing.assert_array_equal(anchors, expected)
-    assert anchors.shape != ssd_anchors(300).shape
+    assert anchors.shape != ssd_anchors(300).shape  # the config's 320, not a default
     assert f"settings from pipeline.config {config}" in out
     assert "num_classes: 90 but the data has 3 classes" in out
     # a flag overrides the file
@@ -160,7 +161,7 @@ def test_suggest_writes_anchors_json_and_pbtxt_block(records, tmp_path, capsys):
     assert "matched " in out and " -> " in out
     assert f"dataprep train --anchors {out_json}" in out
     config, size = read_anchors_json(out_json)
-    assert size == (300, 300)
+    assert size == (320, 320)
     assert config.num_anchors_per_location() == AnchorConfig().num_anchors_per_location()
     doc = json.loads(doc_path.read_text(encoding="utf-8"))
     sug = doc["anchors"]["suggestion"]
@@ -280,3 +281,54 @@ def test_unsupported_resizer_and_suggest_without_boxes(tmp_path):
     assert analyse_anchors(empty, resolve_settings()).report.num_boxes == 0
     with pytest.raises(UsageError, match="--suggest needs boxes"):
         analyse_anchors(empty, resolve_settings(), suggest=True)
+
+
+# --------------------------------------------------------------- --model
+def test_model_option_analyses_that_models_anchors(records, tmp_path, capsys):
+    from dataprep.anchors import MultiscaleAnchorConfig
+
+    path, doc_path = tmp_path / "a.npy", tmp_path / "s.json"
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2_fpnlite", "--dump-anchors", str(path),
+                 "--json", str(doc_path), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert ("anchors: 12804 at 320x320 input (fixed_shape_resizer), multiscale anchors of "
+            "ssd_mobilenet_v2_fpnlite") in out
+    assert "settings from defaults of ssd_mobilenet_v2_fpnlite" in out
+    np.testing.assert_array_equal(np.load(path), MultiscaleAnchorConfig().generate(320))
+    doc = json.loads(doc_path.read_text(encoding="utf-8"))
+    settings = doc["anchors"]["settings"]
+    assert (settings["model"], settings["anchor_kind"], settings["input_size"]) == (
+        "ssd_mobilenet_v2_fpnlite", "multiscale", [320, 320])
+    table = collect(records)
+    expected = anchor_coverage(np.clip(table.boxes, 0, 1), 320, MultiscaleAnchorConfig())
+    assert doc["anchors"]["coverage"]["matched_fraction"] == pytest.approx(expected.matched_fraction)
+
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2", "--dump-anchors", str(path), "-q"]) == 0
+    assert "anchors: 1917 at 300x300 input" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(path), ssd_anchors(300))
+
+
+def test_model_option_errors(records, tmp_path, capsys):
+    assert main(["stats", str(records), "--model", "yolo", "-q"]) == 2
+    assert "unknown model 'yolo' (known: ssdlite_mobilenet_v2" in capsys.readouterr().err
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2_fpnlite", "--min-scale", "0.1", "-q"]) == 2
+    assert "multiscale anchors" in capsys.readouterr().err
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2_fpnlite", "--suggest", "-q"]) == 2
+    assert "--suggest searches ssd_anchor_generator settings" in capsys.readouterr().err
+    config = pipeline_config(tmp_path / "pipeline.config",
+                             resizer="fixed_shape_resizer { height: 320 width: 320 }", num_classes=3)
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2_fpnlite", "--anchor-config", str(config),
+                 "-q"]) == 2
+    assert "holds ssd anchors" in capsys.readouterr().err
+
+
+def test_multiscale_anchors_json_round_trip_through_stats(records, tmp_path, capsys):
+    from dataprep.anchors import MultiscaleAnchorConfig
+
+    path = tmp_path / "a.json"
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2_fpnlite", "--anchors-out", str(path),
+                 "-q"]) == 0
+    assert read_anchors_json(path) == (MultiscaleAnchorConfig(), (320, 320))
+    capsys.readouterr()
+    assert main(["stats", str(records), "--anchors-json", str(path), "-q"]) == 0
+    assert "multiscale anchors of ssd_mobilenet_v2_fpnlite" in capsys.readouterr().out

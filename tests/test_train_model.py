@@ -100,6 +100,11 @@ def test_anchor_files(tmp_path):
     assert loaded.min_scale == 0.15 and loaded.aspect_ratios == (1.0, 2.0) and size == (192, 192)
     with pytest.raises(UsageError, match="not both"):
         load_anchor_config(tmp_path / "anchors.json", tmp_path / "pipeline.config")
+    from dataprep.anchors import MultiscaleAnchorConfig
+
+    write_anchors_json(tmp_path / "ms.json", MultiscaleAnchorConfig(), 320)
+    with pytest.raises(UsageError, match="ms.json holds multiscale anchors"):
+        load_anchor_config(anchors_json=tmp_path / "ms.json")
 
 
 def test_train_config_round_trip_and_checks(tmp_path):

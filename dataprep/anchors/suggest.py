@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from dataprep.anchors.coverage import CoverageReport, _as_boxes, anchor_coverage, scan_boxes
+from dataprep.anchors.coverage import CoverageReport, anchor_coverage, as_boxes, scan_boxes
 from dataprep.anchors.generator import AnchorConfig, Size, as_input_size
 
 #: Weight of the mean best IoU in the objective. A tie-breaker: one more box
@@ -203,7 +203,7 @@ def suggest_anchors(
     """
     size = as_input_size(input_size)
     start = initial or AnchorConfig()
-    all_boxes = _as_boxes(boxes)
+    all_boxes = as_boxes(boxes)
     rng = np.random.default_rng(seed)
     if all_boxes.shape[0] > sample_size:
         sample = all_boxes[np.sort(rng.choice(all_boxes.shape[0], sample_size, replace=False))]

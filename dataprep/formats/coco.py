@@ -19,9 +19,10 @@ import pandas as pd
 from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, LabelMapError, UsageError
+from dataprep.formats.registry import SourceFormat, require_images
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.textio import TextFileError, read_text
-from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, WARNING, Finding
+from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, IGNORED, RENAMED, SKIPPED_IMAGE, WARNING, Finding
 
 
 #: COCO ids are written as int64 (``image/source_id``, the label map's int32 ids apart).
@@ -39,7 +40,7 @@ def _frame(records, columns: list[str], what: str, source: str, findings: list[F
         entries = [r if isinstance(r, dict) else {} for r in records]
     else:
         entries = [r for r in records if isinstance(r, dict)]
-        action = DROPPED_BOX if what == "annotations" else "ignored"
+        action = DROPPED_BOX if what == "annotations" else IGNORED
         for k in bad[:100]:
             findings.append(Finding(ERROR, "coco.bad_entry", f"{what}[{k}]", source,
                                     f"{what}[{k}] is a {type(records[k]).__name__} ({str(records[k])[:60]!r}), "
@@ -68,12 +69,12 @@ def _category_zero(cats: pd.DataFrame, anns: pd.DataFrame, src: str, findings: l
     if 0 not in used:
         findings.append(Finding(WARNING, "coco.category_zero_dropped", "category id=0", src,
                                 f"category id=0 {name!r} has no annotations (a supercategory?) and id 0 is the "
-                                "background: left out of the label map; the other ids are kept", "ignored"))
+                                "background: left out of the label map; the other ids are kept", IGNORED))
         return cats[~zero].reset_index(drop=True)
     new_id = int(np.nanmax(ids.to_numpy(dtype=float))) + 1
     findings.append(Finding(WARNING, "label.renumbered", "category id=0", src,
                             f"category id=0 {name!r} is used by annotations but id 0 is the background: "
-                            f"it becomes id {new_id}; the other ids are kept", "renamed"))
+                            f"it becomes id {new_id}; the other ids are kept", RENAMED))
     cats = cats.copy()
     cats["source_id"] = ids
     cats.loc[zero, "id"] = new_id
@@ -126,7 +127,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         empty = cats["name"].isna() | (cats["name"].astype(str).str.strip() == "")
         for cid in cats.loc[empty, "id"]:
             findings.append(Finding(WARNING, "label.empty_name", f"category id={cid}", src,
-                                    f"category id={cid} has an empty name; named 'category_{cid}'", "renamed"))
+                                    f"category id={cid} has an empty name; named 'category_{cid}'", RENAMED))
         cats.loc[empty, "name"] = ["category_" + str(c) for c in cats.loc[empty, "id"]]
         cats = _category_zero(cats, anns, src, findings)
         try:
@@ -136,7 +137,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         except (LabelMapError, ValueError, TypeError) as exc:
             label_map = LabelMap.from_names(cats["name"].astype(str))
             findings.append(Finding(WARNING, "label.renumbered", "categories", src,
-                                    f"{exc}; classes renumbered 1..{len(label_map)} by sorted name", "renamed"))
+                                    f"{exc}; classes renumbered 1..{len(label_map)} by sorted name", RENAMED))
     cat_name = dict(zip(pd.to_numeric(cats["id"], errors="coerce"), cats["name"].astype(str))) if len(cats) else {}
     if len(cats) and "source_id" in cats.columns:  # a category whose id moved: its boxes follow it
         cat_name.update(zip(pd.to_numeric(cats["source_id"], errors="coerce"), cats["name"].astype(str)))
@@ -153,7 +154,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         findings.append(Finding(ERROR, "coco.bad_image_entry", f"images[{k}]", src,
                                 f"image entry {k} (id={r.get('id')!r}, file_name={r.get('file_name')!r}) is missing "
                                 "a non-negative integer id below 2^63 or a file name, or repeats an id",
-                                "skipped image"))
+                                SKIPPED_IMAGE))
     file_name = imgs["file_name"].astype(object).where(imgs["file_name"].notna(),
                                                        pd.Series([f"<images[{k}]>" for k in range(len(imgs))]))
     ids = imgs["id"].where(~bad, 0).fillna(0).to_numpy(dtype=np.int64, copy=True)
@@ -213,3 +214,18 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         objects_df = pd.DataFrame(columns=["image_id", "index", "text", "xmin", "ymin", "xmax", "ymax"])
     return Dataset.build(images_df, objects_df, img_dir, label_map=label_map, findings=findings,
                          dropped_boxes=orphan, source={"format": "coco", "annotations": src, "images": str(img_dir)})
+
+
+# -- the source registry's declaration (see dataprep.formats.registry) -----------------
+
+def detect(path: Path) -> bool:
+    """A ``.json`` file."""
+    return path.suffix.lower() == ".json" and not path.is_dir()
+
+
+def open_source(spec) -> Dataset:
+    require_images(spec, "COCO")
+    return read_coco(spec.path, images=spec.images)
+
+
+SOURCE = SourceFormat("coco", detect, open_source, "a COCO .json")

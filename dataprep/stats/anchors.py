@@ -1,10 +1,13 @@
-"""``dataprep stats --anchors``: SSD anchor coverage of a dataset's boxes as the
+"""``dataprep stats --anchors``: anchor coverage of a dataset's boxes as the
 model sees them, and suggested settings.
 
-The anchor math (generator, coverage scan, suggestion search) lives in
-:mod:`dataprep.anchors`; this module resolves the settings (flags, a TF OD API
-``pipeline.config`` or dataprep's anchors JSON), maps the boxes into the model
-input frame, and names the results (classes, files) for the report.
+The anchor math (generators, coverage scan, suggestion search) lives in
+:mod:`dataprep.anchors`; this module resolves the settings (``--model``, flags,
+a TF OD API ``pipeline.config`` or dataprep's anchors JSON), maps the boxes
+into the model input frame, and names the results (classes, files) for the
+report. The anchors are those of one model of
+:data:`dataprep.anchors.models.MODELS` (SSD grid or FPN multiscale), by default
+``DEFAULT_MODEL`` at ``DEFAULT_INPUT_SIZE``, the trainer's default.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from dataprep.anchors import (
     AnchorConfig,
+    AnyAnchorConfig,
     CoverageReport,
     SuggestionResult,
     anchor_coverage,
@@ -28,6 +32,8 @@ from dataprep.anchors import (
     suggest_anchors,
 )
 from dataprep.anchors.generator import Size
+from dataprep.anchors.models import DEFAULT_INPUT_SIZE as DEFAULT_MODEL_INPUT
+from dataprep.anchors.models import DEFAULT_MODEL, MODELS, default_anchor_config, model_spec
 from dataprep.errors import UsageError
 from dataprep.stats.collect import BoxTable
 from dataprep.stats.summary import fmt_num, table_lines
@@ -35,14 +41,14 @@ from dataprep.stats.summary import fmt_num, table_lines
 FIXED = "fixed_shape_resizer"
 KEEP = "keep_aspect_ratio_resizer"
 RESIZERS = {"fixed": FIXED, "keep-aspect": KEEP, FIXED: FIXED, KEEP: KEEP}
-DEFAULT_INPUT_SIZE = (300, 300)
+DEFAULT_INPUT_SIZE = (DEFAULT_MODEL_INPUT, DEFAULT_MODEL_INPUT)
 
 
 @dataclass(frozen=True)
 class AnchorSettings:
     """What the analysis needs: anchor settings, model input and resize."""
 
-    config: AnchorConfig
+    config: AnyAnchorConfig
     input_size: Size
     resizer: str = FIXED
     #: keep_aspect_ratio_resizer's range (TF OD API resize_to_range); None: fit
@@ -53,9 +59,13 @@ class AnchorSettings:
     num_classes: int | None = None
     #: Where the settings came from, for the report.
     origin: str = "defaults"
+    #: The model whose anchors these are (None: a pipeline.config of another network).
+    model: str | None = DEFAULT_MODEL
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "model": self.model,
+            "anchor_kind": self.config.kind,
             "origin": self.origin,
             "input_size": list(self.input_size),
             "resizer": self.resizer,
@@ -100,21 +110,28 @@ def resolve_settings(
     num_layers: int | None = None,
     anchor_config: Path | None = None,
     anchors_json: Path | None = None,
+    model: str | None = None,
 ) -> AnchorSettings:
-    """Settings from a pipeline.config or an anchors JSON (or the ssd_mobilenet_v2
-    defaults), with any flag given overriding the file's value."""
+    """Settings from a pipeline.config or an anchors JSON, else the defaults of
+    ``model`` (default ``DEFAULT_MODEL``), with any flag given overriding."""
     if anchor_config is not None and anchors_json is not None:
         raise UsageError("give --anchor-config or --anchors-json, not both")
-    config = AnchorConfig()
+    if model is not None:
+        model_spec(model)  # UsageError listing the known models
+    name = model or DEFAULT_MODEL
+    config: AnyAnchorConfig = default_anchor_config(name)
     size: Size | None = None
     kind: str | None = None
     lo = hi = num_classes = None
-    origin = "defaults (ssd_mobilenet_v2)"
+    origin = f"defaults of {name}"
     if anchor_config is not None:
         p = read_pipeline_config(anchor_config)
         config, size, kind, num_classes = p.anchor_config, p.input_size, p.resizer, p.num_classes
         lo, hi = p.min_dimension, p.max_dimension
         origin = f"pipeline.config {anchor_config}"
+        if model is not None and p.model is not None and p.model != model:
+            raise UsageError(f"--model {model}, but {anchor_config} describes {p.model}; give one of them")
+        name = model or p.model
         if kind not in (FIXED, KEEP, None):
             raise UsageError(f"{anchor_config}: image_resizer {kind} is not supported; "
                              "expected fixed_shape_resizer or keep_aspect_ratio_resizer")
@@ -124,6 +141,13 @@ def resolve_settings(
     elif anchors_json is not None:
         config, size = read_anchors_json(anchors_json)
         origin = f"anchors JSON {anchors_json}"
+        if model is None and config.kind != MODELS[name].anchor_kind:
+            name = next(m for m in MODELS.values() if m.anchor_kind == config.kind).name
+    else:
+        size = (MODELS[name].input_size,) * 2  # type: ignore[assignment]
+    if name is not None and config.kind != MODELS[name].anchor_kind:
+        raise UsageError(f"--model {name} uses {MODELS[name].anchor_kind} anchors, but "
+                         f"{anchor_config or anchors_json} holds {config.kind} anchors")
     changes: dict[str, Any] = {}
     if min_scale is not None:
         changes.update(min_scale=float(min_scale), scales=None)
@@ -134,6 +158,9 @@ def resolve_settings(
     if num_layers is not None:
         changes.update(num_layers=int(num_layers), scales=None, anchor_strides=None, anchor_offsets=None,
                        feature_map_sizes=None)
+    if changes and not isinstance(config, AnchorConfig):
+        raise UsageError(f"--min-scale, --max-scale, --aspect-ratios and --num-layers set ssd_anchor_generator "
+                         f"values; {name or 'these settings'} use {config.kind} anchors")
     if changes:
         config = config.replace(**changes)  # AnchorConfigError (exit 1) names a bad value
         origin = f"{origin} with flag overrides" if anchor_config or anchors_json else "flags"
@@ -148,7 +175,8 @@ def resolve_settings(
             lo = hi = None
         kind = RESIZERS[resizer]
     return AnchorSettings(config=config, input_size=size or DEFAULT_INPUT_SIZE, resizer=kind or FIXED,
-                          min_dimension=lo, max_dimension=hi, num_classes=num_classes, origin=origin)
+                          min_dimension=lo, max_dimension=hi, num_classes=num_classes, origin=origin,
+                          model=name)
 
 
 def resized_size(width: np.ndarray, height: np.ndarray, settings: AnchorSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -271,6 +299,9 @@ def analyse_anchors(
         notes.append(f"the pipeline.config has num_classes: {settings.num_classes} but the data has {n_cls} classes")
     suggestion = None
     if suggest:
+        if not isinstance(settings.config, AnchorConfig):
+            raise UsageError(f"--suggest searches ssd_anchor_generator settings; {settings.model or 'this model'} "
+                             f"uses {settings.config.kind} anchors")
         if table.num_boxes == 0:
             raise UsageError("--suggest needs boxes; the data has none")
         suggestion = suggest_anchors(boxes, settings.input_size, settings.config, labels=table.label,
@@ -300,7 +331,9 @@ def format_anchor_analysis(analysis: AnchorAnalysis) -> list[str]:
     cov = analysis.coverage_dict(analysis.report)
     h, w = s.input_size
     resize = s.resizer + (f" {s.min_dimension}..{s.max_dimension}" if s.min_dimension else "")
-    lines = [f"anchors: {cov['num_anchors']} at {h}x{w} input ({resize}); settings from {s.origin}"]
+    model = s.model or "a model dataprep does not build"
+    lines = [f"anchors: {cov['num_anchors']} at {h}x{w} input ({resize}), {s.config.kind} anchors of {model}; "
+             f"settings from {s.origin}"]
     lines += [f"  note: {n}" for n in analysis.notes]
     t = cov["iou_threshold"]
     lines.append(f"  coverage: {_pct(cov['matched_fraction'])} of {cov['num_boxes']} boxes have an anchor with "

@@ -81,11 +81,15 @@ def load_anchor_config(
         raise UsageError("give --anchors or --anchor-config, not both")
     if anchors_json is not None:
         config, size = read_anchors_json(anchors_json)
-        return config, size
-    if pipeline_config is not None:
+    elif pipeline_config is not None:
         settings = read_pipeline_config(pipeline_config)
-        return settings.anchor_config, settings.input_size
-    return AnchorConfig(), None
+        config, size = settings.anchor_config, settings.input_size
+    else:
+        return AnchorConfig(), None
+    if not isinstance(config, AnchorConfig):  # multiscale (FPNLite) anchors
+        raise UsageError(f"{anchors_json or pipeline_config} holds {config.kind} anchors; this trainer's "
+                         "SSD MobileNetV2 model predicts on ssd_anchor_generator anchors")
+    return config, size
 
 
 def resolve_input_size(explicit: int | None, from_file: tuple[int, int] | None, source: str = "",
