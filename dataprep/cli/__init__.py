@@ -25,6 +25,11 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
+def debug_enabled() -> bool:
+    """Whether ``dataprep --debug`` was given (tracebacks and TensorFlow's notices shown)."""
+    return _state["debug"]
+
+
 def _version(value: bool):
     if value:
         typer.echo(f"dataprep {__version__}")

@@ -21,9 +21,9 @@ def quiet_tensorflow() -> None:
     which users read as failures; ``--debug`` shows them. Must run before
     TensorFlow is first imported: the notices are written straight to the
     process's stderr by the C++ runtime while it loads."""
-    from dataprep.cli import _state
+    from dataprep.cli import debug_enabled
 
-    if _state["debug"] or "tensorflow" in sys.modules:
+    if debug_enabled() or "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # later C++ notices (cuInit) go through this
     sys.stderr.flush()
