@@ -115,13 +115,13 @@ def is_gzip(path: str | Path) -> bool:
 _CHUNK = 1 << 24  # a record's data is read in pieces of at most 16 MiB
 
 
-def _read_exactly(f, n: int) -> bytes:
+def read_bounded(f, n: int) -> bytes:
     """Up to ``n`` bytes, read in bounded pieces: memory follows the bytes the
     file really holds, never a length field's claim."""
     if n <= _CHUNK:
         return f.read(n)
     parts, left = [], n
-    while left:
+    while left > 0:
         part = f.read(min(left, _CHUNK))
         if not part:
             break
@@ -161,7 +161,7 @@ def read_records(path: str | Path, *, check_crc: bool = True) -> Iterator[bytes]
                 raise RecordError(f"{path}: truncated record at byte {offset}: it claims {length} bytes but only "
                                   f"{max(size - offset - framed_size(0), 0)} are left in the file")
             try:
-                data = _read_exactly(f, length)
+                data = read_bounded(f, length)
                 footer = f.read(FOOTER_BYTES)
             except (OSError, EOFError, zlib.error) as exc:
                 raise RecordError(f"{path}: the gzip stream is corrupt in the record at byte {offset} ({exc})") \
