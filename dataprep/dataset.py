@@ -158,7 +158,8 @@ class Dataset:
             return
         from dataprep.errors import DataprepError
 
-        where = next((str(v) for k, v in self.source.items() if k in ("file", "annotations", "root")), "the source")
+        where = next((str(v) for k, v in self.source.items() if k in ("file", "annotations", "root", "pattern")),
+                     "the source")
         why = "; ".join(f.message() for f in self.findings[:3])
         more = f" (and {len(self.findings) - 3} more findings)" if len(self.findings) > 3 else ""
         raise DataprepError(f"{where}: no images to convert: {why + more if why else 'it lists no images'}")
