@@ -94,6 +94,14 @@ def test_beam_writes_what_the_local_run_writes(sources, tmp_path, fmt, mode):
     assert sorted(p.name for p in (tmp_path / "beam").iterdir()) == sorted(p.name for p in (tmp_path / "local").iterdir())
 
 
+def test_gzip_shards_are_the_local_runs(sources, tmp_path):
+    _run(sources["voc"], tmp_path / "local", num_shards=2, compression="gzip")
+    _run(sources["voc"], tmp_path / "beam", executor=BeamExecutor(), num_shards=2, compression="gzip")
+    m_local, m_beam = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("local", "beam"))
+    assert m_beam["compression"] == "GZIP" and m_beam["splits"] == m_local["splits"]  # gzip bytes, sha256 alike
+    assert (tmp_path / "beam" / m_beam["splits"]["train"]["shards"][0]["file"]).read_bytes()[:2] == b"\x1f\x8b"
+
+
 def test_a_pipeline_failing_in_the_encode_step_leaves_no_output(sources, tmp_path, monkeypatch):
     import dataprep.convert.work as convert_mod
 

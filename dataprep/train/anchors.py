@@ -58,6 +58,13 @@ class AnchorGenerator:
 
 def check_anchor_config(config: AnchorConfig, input_size: int | Sequence[int]) -> None:
     """Refuse anchor settings the SSD MobileNetV2 model cannot predict for."""
+    from dataprep.anchors import MultiscaleAnchorConfig
+
+    if isinstance(config, MultiscaleAnchorConfig):  # FPNLite: P3..P7, the model is built from the same levels
+        if (config.min_level, config.max_level) != (3, 7):
+            raise AnchorConfigError(f"the FPNLite model predicts on levels 3 to 7, but the anchor settings have "
+                                    f"min_level={config.min_level}, max_level={config.max_level}")
+        return
     if config.num_layers != NUM_LAYERS:
         raise AnchorConfigError(
             f"the SSD MobileNetV2 model has {NUM_LAYERS} prediction layers, but the anchor settings have "
@@ -72,11 +79,15 @@ def check_anchor_config(config: AnchorConfig, input_size: int | Sequence[int]) -
 
 
 def load_anchor_config(
-    anchors_json: str | os.PathLike | None = None, pipeline_config: str | os.PathLike | None = None
+    anchors_json: str | os.PathLike | None = None, pipeline_config: str | os.PathLike | None = None,
+    model: str = "ssdlite_mobilenet_v2",
 ) -> tuple[AnchorConfig, tuple[int, int] | None]:
     """Anchor settings from ``stats --anchors`` JSON or a TF OD API pipeline.config,
     with the ``(height, width)`` input size the file names (None when it names
-    none). Without either file: the ``ssd_mobilenet_v2`` defaults."""
+    none). Without either file: ``model``'s defaults. The anchor kind must be
+    the model's (multiscale for FPNLite, SSD grid for the others)."""
+    from dataprep.anchors.models import MULTISCALE, default_anchor_config, model_spec
+
     if anchors_json is not None and pipeline_config is not None:
         raise UsageError("give --anchors or --anchor-config, not both")
     if anchors_json is not None:
@@ -85,10 +96,12 @@ def load_anchor_config(
         settings = read_pipeline_config(pipeline_config)
         config, size = settings.anchor_config, settings.input_size
     else:
-        return AnchorConfig(), None
-    if not isinstance(config, AnchorConfig):  # multiscale (FPNLite) anchors
-        raise UsageError(f"{anchors_json or pipeline_config} holds {config.kind} anchors; this trainer's "
-                         "SSD MobileNetV2 model predicts on ssd_anchor_generator anchors")
+        return default_anchor_config(model), None
+    multiscale = model_spec(model).anchor_kind == MULTISCALE
+    if isinstance(config, AnchorConfig) == multiscale:
+        raise UsageError(f"{anchors_json or pipeline_config} holds {config.kind} anchors; the {model} model "
+                         f"predicts on {'multiscale_anchor_generator' if multiscale else 'ssd_anchor_generator'} "
+                         "anchors")
     return config, size
 
 
