@@ -149,6 +149,21 @@ class Dataset:
             source=dict(source or {}),
         )
 
+    def require_images(self) -> None:
+        """Refuse a dataset with no image at all (a CSV with only its header, a
+        file where nothing could be read): converting it would write an empty
+        label map and report success. The message names the source and the
+        first reasons found."""
+        if len(self.images):
+            return
+        from dataprep.errors import DataprepError
+
+        where = next((str(v) for k, v in self.source.items() if k in ("file", "annotations", "root", "pattern")),
+                     "the source")
+        why = "; ".join(f.message() for f in self.findings[:3])
+        more = f" (and {len(self.findings) - 3} more findings)" if len(self.findings) > 3 else ""
+        raise DataprepError(f"{where}: no images to convert: {why + more if why else 'it lists no images'}")
+
     @property
     def num_images(self) -> int:
         return len(self.images)

@@ -74,12 +74,12 @@ class LabelMap:
     @classmethod
     def read(cls, path: str | Path) -> "LabelMap":
         path = Path(path)
+        from dataprep.textio import TextFileError, read_text
+
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise LabelMapError(f"{path}: cannot read the label map ({exc.strerror})") from None
-        except UnicodeDecodeError as exc:
-            raise LabelMapError(f"{path}: the label map is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            text = read_text(path, "label map")
+        except TextFileError as exc:
+            raise LabelMapError(f"the label map {exc}") from None
         return cls.from_pbtxt_string(text, source=str(path))
 
     # -- output ------------------------------------------------------------

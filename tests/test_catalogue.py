@@ -23,7 +23,8 @@ TESTS = Path(__file__).resolve().parent
 CODE_RE = re.compile(r"^(annotation|balance|box|coco|csv|dataset|image|label|policy|record|records|split|voc|yolo)"
                      r"\.[a-z][a-z0-9_]*$")
 CONSTANTS = {name: getattr(F, name) for name in ("ERROR", "WARNING", "INFO", "KEPT", "FIXED", "CLIPPED", "SWAPPED",
-                                                  "DROPPED_BOX", "SKIPPED_IMAGE", "REENCODED", "ROTATED", "RENAMED")}
+                                                  "DROPPED_BOX", "SKIPPED_IMAGE", "REENCODED", "ROTATED", "RENAMED",
+                                                  "IGNORED")}
 CONSTANTS["COLLAPSED"] = COLLAPSED
 
 

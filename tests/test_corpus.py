@@ -102,7 +102,7 @@ def corpus(tmp_path_factory):
 EXPECTED = {
     # code: (action, severity)
     "image.format_mismatch": ("kept", "info"),
-    "image.cmyk": ("re-encoded", "warning"),
+    "image.cmyk": ("kept", "info"),
     "image.high_bit_depth": ("re-encoded", "warning"),
     "image.unsupported_format": ("re-encoded", "warning"),
     "image.undecodable": ("skipped image", "error"),

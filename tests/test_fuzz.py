@@ -5,9 +5,11 @@ conversion balances images and boxes)."""
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +23,10 @@ JPEG = make_jpeg(32, 24)
 
 
 def _check(ds, expect_images=None):
+    if not len(ds.images):  # nothing to convert: a clear error, never an empty output (issue 14 item 5)
+        with pytest.raises(DataprepError, match="no images to convert"):
+            convert(ds, ConvertOptions(out=Path("."), workers=1, progress=False, dry_run=True))
+        return None
     with tempfile.TemporaryDirectory() as out:
         result = convert(ds, ConvertOptions(out=Path(out), workers=1, progress=False, dry_run=True))
     c = result.report.counts
@@ -127,5 +133,188 @@ def test_csv_reader_survives_anything(data):
         except DataprepError:
             return
         result = _check(ds)
-        c = result.report.counts
-        assert c.boxes_read >= c.boxes_written
+        if result is not None:
+            c = result.report.counts
+            assert c.boxes_read >= c.boxes_written
+
+
+# --- mutations of valid inputs: every source format, records, manifests (issue 14, "Done when") -------------------
+#
+# `pytest -m fuzz` runs only these; DATAPREP_FUZZ_EXAMPLES=2000 runs them longer.
+
+MUTATION_SETTINGS = settings(max_examples=int(os.environ.get("DATAPREP_FUZZ_EXAMPLES", "25")), deadline=None,
+                             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+VALID_VOC = (b"<annotation><filename>a.jpg</filename><size><width>32</width><height>24</height></size>"
+             b"<object><name>cat</name><difficult>0</difficult><bndbox><xmin>2</xmin><ymin>3</ymin><xmax>20</xmax>"
+             b"<ymax>18</ymax></bndbox></object><object><name>dog</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
+             b"<xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>")
+VALID_COCO = json.dumps({
+    "images": [{"id": 0, "file_name": "a.jpg", "width": 32, "height": 24},
+               {"id": 7, "file_name": "b.jpg", "width": 32, "height": 24}],
+    "annotations": [{"id": 1, "image_id": 0, "category_id": 1, "bbox": [2, 3, 10, 10], "iscrowd": 0},
+                    {"id": 2, "image_id": 7, "category_id": 2, "bbox": [1, 1, 5, 5], "iscrowd": 0}],
+    "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]}).encode()
+VALID_CSV = (b"filename,width,height,class,xmin,ymin,xmax,ymax\na.jpg,32,24,cat,2,3,20,18\n"
+             b"a.jpg,32,24,dog,1,1,9,9\nb.jpg,32,24,cat,1,1,9,9\n")
+
+
+@st.composite
+def mutated(draw, data: bytes):
+    """``data`` after a few byte-level edits: flips, inserts (including the
+    bytes that matter to parsers: quotes, brackets, newlines), deletions, cuts."""
+    out = bytearray(data)
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "insert", "delete", "cut", "duplicate"]))
+        at = draw(st.integers(0, max(len(out) - 1, 0)))
+        if op == "flip" and out:
+            out[at] ^= draw(st.integers(1, 255))
+        elif op == "insert":
+            out[at:at] = draw(st.one_of(st.sampled_from([b'"', b"'", b"\n", b"\r", b",", b"<", b"]", b"}", b"\x00",
+                                                         b"\xef\xbb\xbf", b"\xff", b"1e400", b"-1", b"0"]),
+                                        st.binary(min_size=1, max_size=4)))
+        elif op == "delete" and out:
+            del out[at:at + draw(st.integers(1, 8))]
+        elif op == "cut":
+            del out[at:]
+        elif op == "duplicate" and out:
+            out[at:at] = out[at:at + draw(st.integers(1, 40))]
+    return bytes(out)
+
+
+def _source_dir(d: str) -> Path:
+    root = Path(d)
+    for sub in ("img", "Annotations", "JPEGImages"):
+        (root / sub).mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (root / "img" / name).write_bytes(JPEG)
+        (root / "JPEGImages" / name).write_bytes(JPEG)
+    return root
+
+
+@pytest.mark.fuzz
+@MUTATION_SETTINGS
+@given(st.sampled_from(["voc", "coco", "csv"]).flatmap(
+    lambda kind: st.tuples(st.just(kind), mutated({"voc": VALID_VOC, "coco": VALID_COCO, "csv": VALID_CSV}[kind]))))
+def test_mutated_sources_never_crash_or_lose_an_image(case):
+    """Random mutations of a valid VOC, COCO and CSV source: a clear
+    DataprepError, or a dataset whose every image and box is accounted for."""
+    kind, data = case
+    with tempfile.TemporaryDirectory() as d:
+        root = _source_dir(d)
+        try:
+            if kind == "voc":
+                (root / "Annotations" / "a.xml").write_bytes(data)
+                ds = read_voc(root)
+            elif kind == "coco":
+                (root / "a.json").write_bytes(data)
+                ds = read_coco(root / "a.json", images=root / "img")
+            else:
+                (root / "a.csv").write_bytes(data)
+                ds = read_csv(root / "a.csv", images=root / "img")
+        except DataprepError:
+            return
+        result = _check(ds, expect_images=len(ds.images))
+        if result is not None:
+            c = result.report.counts
+            assert c.boxes_read == c.boxes_written + c.boxes_dropped
+
+
+_RECORDS: dict[str, bytes] = {}
+
+
+def _valid_records() -> dict[str, bytes]:
+    """The files of a small, valid records folder (made once)."""
+    if not _RECORDS:
+        with tempfile.TemporaryDirectory() as d:
+            root = _source_dir(d)
+            (root / "Annotations" / "a.xml").write_bytes(VALID_VOC)
+            (root / "Annotations" / "b.xml").write_bytes(VALID_VOC.replace(b"a.jpg", b"b.jpg"))
+            out = root / "out"
+            convert(read_voc(root), ConvertOptions(out=out, workers=1, progress=False))
+            _RECORDS.update({p.name: p.read_bytes() for p in out.iterdir() if p.is_file()})
+    return _RECORDS
+
+
+def _records_folder(d: str, files: dict[str, bytes]) -> Path:
+    out = Path(d) / "a" / "records"
+    out.mkdir(parents=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    return out
+
+
+def _read_back(out: Path) -> None:
+    """inspect, stats and the record reader on ``out``: findings or a clear
+    DataprepError, nothing else; nothing written outside ``out``."""
+    from dataprep.records.inspect import inspect_output
+    from dataprep.stats import collect
+
+    parent = out.parent.parent
+    before = {p for p in parent.rglob("*") if not p.is_relative_to(out)}
+    try:
+        inspect_output(out, previews=2, progress=False)
+    except DataprepError:
+        pass
+    try:
+        collect(out, progress=False)
+    except DataprepError:
+        pass
+    assert {p for p in parent.rglob("*") if not p.is_relative_to(out)} == before
+
+
+@pytest.mark.fuzz
+@MUTATION_SETTINGS
+@given(st.data())
+def test_mutated_records_are_findings_not_crashes(data):
+    """Random mutations of a valid shard (lengths, CRCs, protobuf, image
+    bytes; plain or gzip): inspect and stats report them, never crash."""
+    import gzip
+
+    files = dict(_valid_records())
+    shard = next(n for n in files if n.endswith(".tfrecord"))
+    files[shard] = data.draw(mutated(files[shard]))
+    if data.draw(st.booleans()):
+        files[shard] = gzip.compress(files[shard], mtime=0)
+    with tempfile.TemporaryDirectory() as d:
+        _read_back(_records_folder(d, files))
+
+
+json_names = st.one_of(st.sampled_from(["train", "../x", "../../y", "/etc", "a/b", "..", "", "val\x00", "c:\\x"]),
+                       st.text(max_size=6))
+
+
+@st.composite
+def mutated_manifest(draw):
+    manifest = json.loads(_valid_records()["manifest.json"])
+    for _ in range(draw(st.integers(1, 3))):
+        op = draw(st.integers(0, 4))
+        splits = manifest.get("splits") if isinstance(manifest, dict) else None
+        if op == 0 and isinstance(splits, dict) and splits:
+            name = draw(st.sampled_from(sorted(splits)))
+            splits[draw(json_names)] = splits.pop(name)
+        elif op == 1 and isinstance(splits, dict) and splits:
+            info = next(iter(splits.values()))
+            if isinstance(info, dict) and info.get("shards"):
+                key = draw(st.sampled_from(["file", "examples", "sha256", "bytes"]))
+                info["shards"][0][key] = draw(st.one_of(json_names, json_values))
+        elif op == 2 and isinstance(manifest, dict):
+            manifest[draw(st.sampled_from(["splits", "label_map", "compression"]))] = draw(
+                st.one_of(json_names, json_values))
+        elif op == 3:
+            manifest = draw(json_values)
+        else:
+            return draw(mutated(json.dumps(manifest).encode()))
+    return json.dumps(manifest).encode()
+
+
+@pytest.mark.fuzz
+@MUTATION_SETTINGS
+@given(mutated_manifest())
+def test_mutated_manifests_stay_inside_their_folder(manifest):
+    """Random manifests (split and shard names like '../x', wrong types, broken
+    JSON): a clear error or a report, and no file written outside the folder."""
+    files = dict(_valid_records())
+    files["manifest.json"] = manifest
+    with tempfile.TemporaryDirectory() as d:
+        _read_back(_records_folder(d, files))

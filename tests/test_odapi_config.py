@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import sys
@@ -32,7 +33,8 @@ def make_records(folder: Path, splits: dict[str, int], names=("cat", "dog", "per
     label_map.write(folder / "label_map.pbtxt")
     manifest = {"format": "tfrecord", "compression": None, "label_map": "label_map.pbtxt", "splits": {}}
     for split, count in splits.items():
-        shards = [{"file": f"{split}-{i:05d}-of-{count:05d}.tfrecord", "examples": 5} for i in range(count)]
+        shards = [{"file": f"{split}-{i:05d}-of-{count:05d}.tfrecord", "examples": 5, "bytes": 0,
+                   "sha256": hashlib.sha256(b"").hexdigest()} for i in range(count)]
         for shard in shards:
             (folder / shard["file"]).write_bytes(b"")
         manifest["splits"][split] = {"examples": 5 * count, "shards": shards}
@@ -180,11 +182,12 @@ def test_untrusted_manifest_names_stay_inside(records, tmp_path, capsys):
     manifest = json.loads((records / "manifest.json").read_text())
     manifest["splits"]["train"]["shards"][0]["file"] = "../../etc/passwd"
     (records / "manifest.json").write_text(json.dumps(manifest))
-    assert main(["config", str(records), "--out", str(tmp_path / "p.config")]) == 1
+    # A malformed manifest means the folder given is not a usable records folder: a usage error (exit 2).
+    assert main(["config", str(records), "--out", str(tmp_path / "p.config")]) == 2
     assert "'../../etc/passwd' is not a plain name" in capsys.readouterr().err
     manifest["splits"] = "nonsense"
     (records / "manifest.json").write_text(json.dumps(manifest))
-    assert main(["config", str(records), "--out", str(tmp_path / "p.config")]) == 1
+    assert main(["config", str(records), "--out", str(tmp_path / "p.config")]) == 2
     assert "not a dataprep manifest" in capsys.readouterr().err
 
 

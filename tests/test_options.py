@@ -26,6 +26,15 @@ def test_convert_options_are_the_three_groups():
     (lambda: BalanceOptions(group_by="(x)"), "--group-by only applies with --split"),
     (lambda: SplitOptions(out="o", workers=0), "--workers must be >= 1, got 0"),
     (lambda: SplitOptions(out="o", compression="zstd", split="train=1"), "--compression must be gzip or none"),
+    # issue 14: bad option values are usage errors, checked by the group that owns the option
+    (lambda: LayoutOptions(seed=-1), "--seed must be an integer >= 0, got -1"),
+    (lambda: CheckOptions(max_pixels=0), "--max-pixels must be >= 1, got 0"),
+    (lambda: SplitOptions(out="o", max_pixels=0, split="train=1"), "--max-pixels must be >= 1, got 0"),
+    (lambda: BalanceOptions(max_per_class=5), "--max-per-class only applies with --rebalance"),
+    (lambda: BalanceOptions(rebalance="images", negative_ratio=-1.0), "--negative-ratio must be a number >= 0"),
+    (lambda: BalanceOptions(rebalance="images", repeat_threshold=2.0),
+     "--repeat-threshold must be auto or a frequency in"),
+    (lambda: ConvertOptions(out="o", seed=-3), "--seed must be an integer >= 0, got -3"),
 ])
 def test_each_group_checks_its_values(make, message):
     with pytest.raises(UsageError, match=message):

@@ -33,15 +33,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import json
 import shutil
 import tempfile
 import time
+import zlib
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import google_crc32c
+from google.protobuf.message import DecodeError
 import numpy as np
 import pandas as pd
 from PIL import Image
@@ -53,9 +54,10 @@ from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
 from dataprep.parallel import default_workers, process_pool
 from dataprep.progress import progress_bar
+from dataprep.records.manifest import read_manifest
 from dataprep.records.output import SPOOL_PREFIX, OutputWriter
 from dataprep.records.proto import Example
-from dataprep.records.tfrecord import HEADER_BYTES, frame, framed_size, is_gzip, read_records
+from dataprep.records.tfrecord import HEADER_BYTES, RecordError, frame, framed_size, is_gzip, read_records
 from dataprep.validate.catalogue import COLLAPSED
 from dataprep.validate.duplicates import duplicate_findings, phash
 from dataprep.validate.findings import INFO, KEPT, WARNING, Counts, Finding, Report
@@ -152,13 +154,29 @@ def _scan_shard(task: tuple[str, Path, str, Path | None, int]) -> _Shard:
     split, path, file, spool, max_pixels = task
     readable = path
     if is_gzip(path):  # pass 2 needs random access: decompress once
-        with gzip.open(path, "rb") as src, open(spool, "wb") as dst:
-            shutil.copyfileobj(src, dst, 2**20)
+        try:
+            with gzip.open(path, "rb") as src, open(spool, "wb") as dst:
+                shutil.copyfileobj(src, dst, 2**20)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise RecordError(f"{path}: the gzip stream is corrupt ({exc})") from None
         readable = spool
     shard = _Shard(split, file, readable)
+    try:
+        return _scan_records(shard, readable, file, max_pixels)
+    except RecordError as exc:
+        if readable == path:
+            raise
+        # Name the user's file, not our decompressed copy.
+        raise RecordError(str(exc).replace(str(readable), f"{path} (decompressed)")) from None
+
+
+def _scan_records(shard: "_Shard", readable: Path, file: str, max_pixels: int) -> "_Shard":
     offset = 0
     for k, data in enumerate(read_records(readable)):
-        features = Example.FromString(data).features.feature
+        try:
+            features = Example.FromString(data).features.feature
+        except DecodeError as exc:
+            raise RecordError(f"{readable}: record {k} is not a tf.train.Example ({exc})") from None
         filename = (_first(features, "image/filename", "bytes_list") or b"").decode("utf-8", "replace")
         encoded = _first(features, "image/encoded", "bytes_list") or b""
         sha = (_first(features, "image/key/sha256", "bytes_list") or b"").decode("ascii", "replace")
@@ -227,7 +245,7 @@ def resplit(src: str | Path, opts: SplitOptions | ConvertOptions) -> ResplitResu
         raise UsageError(f"{src}: no manifest.json; expected a dataprep output folder")
     if opts.out.resolve() == src.resolve():
         raise UsageError(f"--out {opts.out} is the source folder {src}; write the new split to another folder")
-    manifest_in = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
+    manifest_in = read_manifest(src)  # untrusted: split and shard names are plain names
     label_map_path = src / manifest_in.get("label_map", "label_map.pbtxt")
     if not label_map_path.is_file():
         raise DataprepError(f"{label_map_path}: missing; the records' label map is needed to count the classes")

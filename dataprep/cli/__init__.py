@@ -25,6 +25,11 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
+def debug_enabled() -> bool:
+    """Whether ``dataprep --debug`` was given (tracebacks and TensorFlow's notices shown)."""
+    return _state["debug"]
+
+
 def _version(value: bool):
     if value:
         typer.echo(f"dataprep {__version__}")
@@ -74,6 +79,17 @@ def _register() -> None:
 _register()
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused, however indirectly, by a KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code."""
     from dataprep.errors import DataprepError
@@ -82,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="dataprep")  # standalone: usage errors exit 2 via SystemExit
     except SystemExit as exc:
         code = exc.code
+        if _interrupted(exc):  # typer turns Ctrl-C into a silent exit 130
+            typer.echo("interrupted", err=True)
         return code if isinstance(code, int) else (0 if code is None else 1)
     except DataprepError as exc:
         if _state["debug"]:

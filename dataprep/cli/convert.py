@@ -34,6 +34,7 @@ def _common_parameters() -> list[inspect.Parameter]:
         p("seed", o.Seed, 0),
         p("no_decode_check", o.NoDecode, False),
         p("max_pixels", o.MaxPixels, 100_000_000),
+        p("follow_symlinks", o.FollowSymlinks, False),
         p("split", o.Split, None),
         p("group_by", o.GroupBy, None),
         p("rebalance", o.Rebalance, None),
@@ -70,8 +71,8 @@ def _with_common_options(command):
 
 
 def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, on_error, strict, drop_empty, seed,
-         no_decode_check, max_pixels, split, group_by, rebalance, repeat_threshold, max_per_class, negative_ratio,
-         quiet, runner, beam_option, beam_pipeline_options) -> None:
+         no_decode_check, max_pixels, follow_symlinks, split, group_by, rebalance, repeat_threshold, max_per_class,
+         negative_ratio, quiet, runner, beam_option, beam_pipeline_options) -> None:
     from dataprep.convert import ConvertOptions, convert, prepare_output
 
     executor = _executor(runner, beam_option, beam_pipeline_options)
@@ -80,7 +81,7 @@ def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, o
         out=out, label_map=label_map, num_shards=num_shards,
         compression=o.parse_compression(compression),
         workers=workers, overwrite=overwrite, on_error=on_error, strict=strict, drop_empty=drop_empty, seed=seed,
-        decode_check=not no_decode_check, max_pixels=max_pixels, progress=not quiet,
+        decode_check=not no_decode_check, max_pixels=max_pixels, follow_symlinks=follow_symlinks, progress=not quiet,
         split=split, group_by=group_by, rebalance=rebalance, repeat_threshold=o.parse_threshold(repeat_threshold),
         max_per_class=max_per_class, negative_ratio=negative_ratio,
     )

@@ -30,6 +30,9 @@ Seed = Annotated[int, typer.Option("--seed", help="Seed for the order of example
 NoDecode = Annotated[bool, typer.Option(
     "--no-decode-check", help="Skip the full decode of every image (faster, unsafe).")]
 MaxPixels = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels than this.")]
+FollowSymlinks = Annotated[bool, typer.Option(
+    "--follow-symlinks", help="Read images through symbolic links that lead outside the images folder "
+                              "(refused by default: image.path_escapes_root).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 Split = Annotated[Optional[str], typer.Option(
     "--split", help="Re-split: 'train=0.8,val=0.1,test=0.1', stratified per class, duplicates kept together.")]
@@ -60,6 +63,25 @@ def parse_threshold(value: str) -> float | str:
         from dataprep.errors import UsageError
 
         raise UsageError(f"--repeat-threshold must be a number or auto, got {value!r}") from None
+
+
+def check_output_path(option: str, path: Path | None, kind: str) -> None:
+    """Refuse an output ``path`` that cannot become a ``kind`` ("file" or
+    "folder") before any work is done: a clear usage error instead of an
+    ``IsADirectoryError`` after a long run."""
+    from dataprep.errors import UsageError
+
+    if path is None:
+        return
+    if kind == "file" and path.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; give a file name")
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path}: is a file; give a folder")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: {parent} is not a folder")
 
 
 # -- the source options, declared once -------------------------------------------------

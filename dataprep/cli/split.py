@@ -48,6 +48,7 @@ def split_cmd(
     drop_empty: o.DropEmpty = False,
     no_decode_check: o.NoDecode = False,
     max_pixels: o.MaxPixels = 100_000_000,
+    follow_symlinks: o.FollowSymlinks = False,
 ):
     """Split (and optionally rebalance) an existing output or a source into a new output folder."""
     from dataprep.balance.resplit import is_records_output, resplit
@@ -64,7 +65,8 @@ def split_cmd(
     opts = ConvertOptions(
         out=out, label_map=label_map, num_shards=num_shards, compression=o.parse_compression(compression), workers=workers,
         overwrite=overwrite, on_error=on_error, strict=strict, drop_empty=drop_empty, seed=seed,
-        decode_check=not no_decode_check, max_pixels=max_pixels, progress=not quiet, split=split, group_by=group_by,
+        decode_check=not no_decode_check, max_pixels=max_pixels, follow_symlinks=follow_symlinks,
+        progress=not quiet, split=split, group_by=group_by,
         rebalance=rebalance, repeat_threshold=o.parse_threshold(repeat_threshold), max_per_class=max_per_class,
         negative_ratio=negative_ratio,
     )

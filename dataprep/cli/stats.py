@@ -69,12 +69,17 @@ def stats_cmd(
                                "TF OD API order, unclipped.", rich_help_panel=_ANCHORS)] = None,
     worst: Annotated[int, typer.Option(
         "--worst", help="List this many worst-covered boxes.", rich_help_panel=_ANCHORS)] = 10,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the suggestion search.", rich_help_panel=_ANCHORS)] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the suggestion search.",
+                                      rich_help_panel=_ANCHORS)] = 0,
     quiet: o.Quiet = False,
 ):
     """Images, boxes, classes, sizes, aspect ratios and COCO size buckets per split; anchor coverage."""
     from dataprep import stats as st
+    from dataprep.cli.options import check_output_path
 
+    for option, path, kind in (("--json", json_out, "file"), ("--plots", plots, "folder"),
+                               ("--anchors-out", anchors_out, "file"), ("--dump-anchors", dump_anchors, "file")):
+        check_output_path(option, path, kind)  # before the work, not after it
     table = st.collect(src, fmt=fmt, images=images, year=year, annotations=annotations, split=split,
                        csv_columns=columns, csv_header=header, csv_normalized=normalized,
                        csv_box_format=box_format, progress=not quiet)

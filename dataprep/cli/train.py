@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -11,6 +13,29 @@ import typer
 Records = Annotated[Path, typer.Option("--records", help="Output folder of `dataprep convert` (manifest.json).")]
 RunDir = Annotated[Path, typer.Argument(help="Run folder written by `dataprep train --out`.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow without its C++ start-up notices (oneDNN, "Could not
+    find cuda drivers", "failed call to cuInit: CUDA error" on a CPU machine),
+    which users read as failures; ``--debug`` shows them. Must run before
+    TensorFlow is first imported: the notices are written straight to the
+    process's stderr by the C++ runtime while it loads."""
+    from dataprep.cli import debug_enabled
+
+    if debug_enabled() or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # later C++ notices (cuInit) go through this
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _echo_lines(lines) -> None:
@@ -60,11 +85,12 @@ def train_cmd(
     mixed_precision: Annotated[str, typer.Option(
         "--mixed-precision", help="auto (on when a GPU is visible), on or off.")] = "auto",
     xla: Annotated[str, typer.Option("--xla", help="auto (on with one GPU), on or off.")] = "auto",
-    seed: Annotated[int, typer.Option("--seed", help="Seed for weights, shuffling and augmentation.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed for weights, shuffling and augmentation.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last epoch.")] = False,
     quiet: Quiet = False,
 ):
     """Train an SSD MobileNetV2 detector on the records; checkpoints every epoch, mAP at the end."""
+    quiet_tensorflow()
     from dataprep.train.config import TrainConfig
     from dataprep.train.restore import model_settings
     from dataprep.train.trainer import train
@@ -96,12 +122,16 @@ def evaluate_cmd(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the figures to this file.")] = None,
 ):
     """COCO mAP (mAP, mAP@0.5, per class) of a trained run on a split, with pycocotools."""
+    quiet_tensorflow()
     from dataprep.train.evaluate import evaluate_model
     from dataprep.train.predict import Detector
     from dataprep.train.trainer import records_info
 
     records_info(records, split)  # a clear error before building the model
-    result = evaluate_model(Detector.from_run(run_dir), records, split, batch_size)
+    from dataprep.records.tfdata import named_record_errors
+
+    with named_record_errors(records, split):
+        result = evaluate_model(Detector.from_run(run_dir), records, split, batch_size)
     _echo_lines(result.summary_lines())
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
@@ -117,6 +147,7 @@ def export_cmd(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out.")] = False,
 ):
     """SavedModel (uint8 images of any size -> detection_boxes/scores/classes, num_detections) + label map."""
+    quiet_tensorflow()
     from dataprep.errors import UsageError
     from dataprep.train.export import export_init_from, export_saved_model
 
@@ -136,6 +167,7 @@ def predict_cmd(
     min_score: Annotated[float, typer.Option("--min-score", help="Draw detections of at least this score.")] = 0.3,
 ):
     """Detect objects in images and draw them to OUT/<name>.png."""
+    quiet_tensorflow()
     from dataprep.train.predict import load_detector, predict_images
 
     for p in predict_images(load_detector(model), images, out, min_score):

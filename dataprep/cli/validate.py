@@ -25,7 +25,7 @@ def validate_cmd(
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the findings as JSON here.")] = None,
     label_map: o.LabelMapOpt = None, workers: o.Workers = None, on_error: o.OnError = "fix", strict: o.Strict = False,
     drop_empty: o.DropEmpty = False, no_decode_check: o.NoDecode = False, max_pixels: o.MaxPixels = 100_000_000,
-    quiet: o.Quiet = False,
+    follow_symlinks: o.FollowSymlinks = False, quiet: o.Quiet = False,
 ):
     """Check annotations and images without writing records; exit 1 with --strict if anything is an error."""
     from dataprep.convert import CheckOptions, validate
@@ -33,7 +33,7 @@ def validate_cmd(
 
     checks = CheckOptions(label_map=label_map, workers=workers, on_error=on_error, strict=strict,
                           drop_empty=drop_empty, decode_check=not no_decode_check, max_pixels=max_pixels,
-                          progress=not quiet)
+                          follow_symlinks=follow_symlinks, progress=not quiet)
     ds = open_source(o.source_spec(src, fmt=format, images=images, annotations=annotations, year=year,
                                    columns=columns, header=header, normalized=normalized, box_format=box_format,
                                    workers=workers, label_map=label_map))

@@ -14,6 +14,7 @@ Each group checks its own values; a bad one is a :class:`UsageError` naming the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -34,12 +35,15 @@ class CheckOptions:
     drop_empty: bool = False
     decode_check: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
+    #: ``--follow-symlinks``: read images through links that lead outside the images folder.
+    follow_symlinks: bool = False
     min_box_size: float = 1.0
     progress: bool = True
 
     def __post_init__(self):
         ErrorPolicy(self.on_error)  # a clear error for an unknown mode
         _check_workers(self.workers)
+        _check_max_pixels(self.max_pixels)
 
 
 @dataclass
@@ -54,6 +58,8 @@ class LayoutOptions:
             raise UsageError(f"--compression must be gzip or none, got {self.compression!r}")
         if self.num_shards is not None and self.num_shards < 1:
             raise UsageError(f"--num-shards must be >= 1, got {self.num_shards}")
+        if not 0 <= self.seed < 2**63:
+            raise UsageError(f"--seed must be an integer >= 0, got {self.seed}")
 
 
 @dataclass
@@ -79,11 +85,28 @@ class BalanceOptions:
             raise UsageError(f"--rebalance must be images or instances, got {self.rebalance!r}")
         if self.group_by and self.split is None:
             raise UsageError("--group-by only applies with --split")
+        for name, value in (("--max-per-class", self.max_per_class), ("--negative-ratio", self.negative_ratio)):
+            if value is not None and self.rebalance is None:
+                raise UsageError(f"{name} only applies with --rebalance images|instances")
+        if self.max_per_class is not None and self.max_per_class < 1:
+            raise UsageError(f"--max-per-class must be >= 1, got {self.max_per_class}")
+        if self.negative_ratio is not None and not (self.negative_ratio >= 0 and math.isfinite(self.negative_ratio)):
+            raise UsageError(f"--negative-ratio must be a number >= 0, got {self.negative_ratio}")
+        t = self.repeat_threshold
+        if t not in (None, "auto") and not (isinstance(t, (int, float)) and 0 < t <= 1):
+            # t is a class frequency (LVIS uses 0.001): above 1 every class
+            # would be repeated, by factors that overflow.
+            raise UsageError(f"--repeat-threshold must be auto or a frequency in (0, 1], got {t!r}")
 
 
 def _check_workers(workers: int | None) -> None:
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
+
+
+def _check_max_pixels(max_pixels: int) -> None:
+    if max_pixels < 1:
+        raise UsageError(f"--max-pixels must be >= 1, got {max_pixels}")
 
 
 def _group(options, cls):
@@ -115,6 +138,7 @@ class SplitOptions:
     def __post_init__(self):
         self.out = Path(self.out)
         _check_workers(self.workers)
+        _check_max_pixels(self.max_pixels)
         _group(self, LayoutOptions)  # checks its values
         self.split = self.balance.split  # parsed from "train=0.8,val=0.2"
 
@@ -147,6 +171,8 @@ class ConvertOptions:
     seed: int = 0
     decode_check: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
+    #: ``--follow-symlinks``: read images through links that lead outside the images folder.
+    follow_symlinks: bool = False
     min_box_size: float = 1.0
     shard_target_bytes: int = SHARD_TARGET_BYTES
     progress: bool = True

@@ -68,6 +68,7 @@ def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
     if executor is not None and opts.dry_run:
         raise UsageError("a dry run (validate) runs on the local executor only")
     t0 = time.perf_counter()
+    ds.require_images()
     label_map, origin = resolve_label_map(ds, opts.label_map)
     label_map_bytes = label_map_file_bytes(label_map, opts.label_map)  # every input read before OUT is touched
     report = Report()

@@ -71,6 +71,7 @@ class Job:
     policy: ErrorPolicy
     drop_empty: bool = False
     encode: bool = True
+    follow_symlinks: bool = False
 
 
 @dataclass
@@ -107,6 +108,7 @@ def make_job(root: Path, images: pd.DataFrame, objects: pd.DataFrame, box_units:
         view=Codes(objs["view"].to_numpy()), order=np.arange(n), box_units=box_units,
         decode=opts.decode_check, max_pixels=opts.max_pixels, min_box_size=opts.min_box_size,
         policy=opts.policy, drop_empty=opts.drop_empty, encode=not opts.dry_run and not opts.two_pass,
+        follow_symlinks=opts.follow_symlinks,
     )
 
 
@@ -119,7 +121,7 @@ def process_image(job: Job, pos: int) -> ImageResult:
     file = job.files[pos]
     ann = job.annotations[pos]
     res = check_image(job.root, file, (job.ann_w[pos], job.ann_h[pos]), decode=job.decode,
-                      max_pixels=job.max_pixels)
+                      max_pixels=job.max_pixels, follow_symlinks=job.follow_symlinks)
     # Image-level findings name the annotation that referenced the image.
     findings = [replace(f, image=file, annotation=ann) for f in res.findings]
     if res.data is None:

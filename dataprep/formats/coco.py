@@ -21,17 +21,76 @@ from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, LabelMapError, UsageError
 from dataprep.formats.registry import SourceFormat, require_images
 from dataprep.label_map import LabelMap, LabelMapItem
-from dataprep.validate.findings import DROPPED_BOX, ERROR, RENAMED, SKIPPED_IMAGE, WARNING, Finding
+from dataprep.textio import TextFileError, read_text
+from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, IGNORED, RENAMED, SKIPPED_IMAGE, WARNING, Finding
 
 
-def _frame(records, columns: list[str], what: str, source: str) -> pd.DataFrame:
+#: COCO ids are written as int64 (``image/source_id``, the label map's int32 ids apart).
+_MAX_ID = 2**63 - 1
+
+
+def _frame(records, columns: list[str], what: str, source: str, findings: list[Finding]) -> tuple[pd.DataFrame, int]:
+    """The entries of one COCO list as a table, and how many entries were not
+    objects. Such an entry is never dropped silently: an image entry stays as an
+    empty row (a bad entry, counted as skipped), any other is a finding."""
     if not isinstance(records, list):
         raise AnnotationError(f"{source}: {what!r} must be a list, got {type(records).__name__}")
-    df = pd.DataFrame([r for r in records if isinstance(r, dict)])
+    bad = [k for k, r in enumerate(records) if not isinstance(r, dict)]
+    if what == "images":
+        entries = [r if isinstance(r, dict) else {} for r in records]
+    else:
+        entries = [r for r in records if isinstance(r, dict)]
+        action = DROPPED_BOX if what == "annotations" else IGNORED
+        for k in bad[:100]:
+            findings.append(Finding(ERROR, "coco.bad_entry", f"{what}[{k}]", source,
+                                    f"{what}[{k}] is a {type(records[k]).__name__} ({str(records[k])[:60]!r}), "
+                                    "not an object", action))
+        if len(bad) > 100:
+            findings.append(Finding(ERROR, "coco.bad_entry", f"{what}[...]", source,
+                                    f"{len(bad) - 100} more entries of {what!r} are not objects", action))
+    df = pd.DataFrame(entries)
     for c in columns:
         if c not in df.columns:
             df[c] = np.nan
-    return df
+    return df, len(bad)
+
+
+def _category_zero(cats: pd.DataFrame, anns: pd.DataFrame, src: str, findings: list[Finding]) -> pd.DataFrame:
+    """Category id 0 is the background in every TF label map. Exports that
+    start at 0 often use it for a supercategory no box refers to (Roboflow's
+    ``{"id": 0, "name": "cells", "supercategory": "none"}``): drop it and keep
+    the other ids. A used id 0 moves to the first free id; the others keep theirs."""
+    ids = pd.to_numeric(cats["id"], errors="coerce")
+    zero = (ids == 0).to_numpy()
+    if not zero.any():
+        return cats
+    used = set(pd.to_numeric(anns["category_id"], errors="coerce").dropna().tolist()) if len(anns) else set()
+    name = str(cats.loc[zero, "name"].iloc[0])
+    if 0 not in used:
+        findings.append(Finding(WARNING, "coco.category_zero_dropped", "category id=0", src,
+                                f"category id=0 {name!r} has no annotations (a supercategory?) and id 0 is the "
+                                "background: left out of the label map; the other ids are kept", IGNORED))
+        return cats[~zero].reset_index(drop=True)
+    new_id = int(np.nanmax(ids.to_numpy(dtype=float))) + 1
+    findings.append(Finding(WARNING, "label.renumbered", "category id=0", src,
+                            f"category id=0 {name!r} is used by annotations but id 0 is the background: "
+                            f"it becomes id {new_id}; the other ids are kept", RENAMED))
+    cats = cats.copy()
+    cats["source_id"] = ids
+    cats.loc[zero, "id"] = new_id
+    return cats
+
+
+def _iscrowd(values: pd.Series, ann_ids: pd.Series, src: str, findings: list[Finding]) -> np.ndarray:
+    """COCO ``iscrowd`` is 0 or 1; anything else is reported and read as 1
+    when it is a non-zero number (0 when missing), never wrapped."""
+    v = pd.to_numeric(values, errors="coerce")
+    odd = v.notna() & ~v.isin([0, 1])
+    for aid, raw in list(zip(ann_ids[odd], values[odd]))[:100]:
+        findings.append(Finding(WARNING, "coco.bad_iscrowd", f"annotation id={aid}", src,
+                                f"annotation id={aid}: iscrowd={raw!r} is not 0 or 1; read as 1", FIXED))
+    v[odd] = 1
+    return v.fillna(0).astype("int8").to_numpy()
 
 
 def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
@@ -43,20 +102,23 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     if not img_dir.is_dir():
         raise UsageError(f"{img_dir}: images folder not found")
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_text(path, "COCO annotation file", "JSON"))
+    except TextFileError as exc:
+        raise AnnotationError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise AnnotationError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except UnicodeDecodeError as exc:
-        raise AnnotationError(f"{path}: not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise AnnotationError(f"{path}: JSON nested too deeply to be a COCO file") from None
     if not isinstance(data, dict) or "images" not in data:
         raise AnnotationError(f"{path}: not a COCO detection file (no top-level 'images' list)")
     src = str(path)
     findings: list[Finding] = []
 
-    imgs = _frame(data.get("images", []), ["id", "file_name", "width", "height"], "images", src)
-    anns = _frame(data.get("annotations", []), ["image_id", "category_id", "bbox", "iscrowd", "area", "id"],
-                  "annotations", src)
-    cats = _frame(data.get("categories", []), ["id", "name"], "categories", src)
+    imgs, _ = _frame(data.get("images", []), ["id", "file_name", "width", "height"], "images", src, findings)
+    anns, bad_annotation_entries = _frame(data.get("annotations", []),
+                                          ["image_id", "category_id", "bbox", "iscrowd", "area", "id"],
+                                          "annotations", src, findings)
+    cats, _ = _frame(data.get("categories", []), ["id", "name"], "categories", src, findings)
 
     # Categories -> label map with the original ids. Id 0 cannot be kept (it is
     # the background): renumber from names and say so.
@@ -67,6 +129,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
             findings.append(Finding(WARNING, "label.empty_name", f"category id={cid}", src,
                                     f"category id={cid} has an empty name; named 'category_{cid}'", RENAMED))
         cats.loc[empty, "name"] = ["category_" + str(c) for c in cats.loc[empty, "id"]]
+        cats = _category_zero(cats, anns, src, findings)
         try:
             label_map = LabelMap(
                 (LabelMapItem(int(i), str(n)) for i, n in zip(cats["id"], cats["name"])), source=f"{src} categories"
@@ -76,6 +139,8 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
             findings.append(Finding(WARNING, "label.renumbered", "categories", src,
                                     f"{exc}; classes renumbered 1..{len(label_map)} by sorted name", RENAMED))
     cat_name = dict(zip(pd.to_numeric(cats["id"], errors="coerce"), cats["name"].astype(str))) if len(cats) else {}
+    if len(cats) and "source_id" in cats.columns:  # a category whose id moved: its boxes follow it
+        cat_name.update(zip(pd.to_numeric(cats["source_id"], errors="coerce"), cats["name"].astype(str)))
 
     # Images. Ids must be integers, unique; file names present. A bad entry
     # stays in the table (it is an image read) with an error, so it is counted
@@ -83,15 +148,16 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     imgs = imgs.reset_index(drop=True)
     imgs["id"] = pd.to_numeric(imgs["id"], errors="coerce")
     bad = (imgs["id"].isna() | imgs["file_name"].isna() | (imgs["id"] % 1 != 0) | (imgs["id"] < 0)
-           | imgs["id"].duplicated()).to_numpy()
+           | (imgs["id"] > _MAX_ID) | imgs["id"].duplicated()).to_numpy()
     for k in np.flatnonzero(bad):
         r = imgs.iloc[k]
         findings.append(Finding(ERROR, "coco.bad_image_entry", f"images[{k}]", src,
                                 f"image entry {k} (id={r.get('id')!r}, file_name={r.get('file_name')!r}) is missing "
-                                "a non-negative integer id or a file name, or repeats an id", SKIPPED_IMAGE))
+                                "a non-negative integer id below 2^63 or a file name, or repeats an id",
+                                SKIPPED_IMAGE))
     file_name = imgs["file_name"].astype(object).where(imgs["file_name"].notna(),
                                                        pd.Series([f"<images[{k}]>" for k in range(len(imgs))]))
-    ids = imgs["id"].fillna(0).to_numpy(dtype=np.int64, copy=True)
+    ids = imgs["id"].where(~bad, 0).fillna(0).to_numpy(dtype=np.int64, copy=True)
     ids[bad] = -(np.flatnonzero(bad) + 1)
     images_df = pd.DataFrame({
         "image_id": ids,
@@ -107,11 +173,13 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         f"<images[{k}]>" for k in np.flatnonzero(bad & images_df["file"].duplicated(keep=False).to_numpy())]
 
     # Annotations.
-    orphan = 0
+    orphan = bad_annotation_entries
     if len(anns):
         anns = anns.reset_index(drop=True)
         anns["image_id"] = pd.to_numeric(anns["image_id"], errors="coerce")
-        unknown = ~anns["image_id"].isin(images_df.loc[images_df["image_id"] > 0, "image_id"])
+        # Id 0 is a valid COCO image id (Roboflow exports start there); bad
+        # entries carry negative placeholder ids no annotation can match.
+        unknown = ~anns["image_id"].isin(images_df.loc[images_df["image_id"] >= 0, "image_id"])
         for i, r in anns[unknown].head(1000).iterrows():
             findings.append(Finding(ERROR, "coco.unknown_image", f"annotation id={r.get('id')}", src,
                                     f"annotation {i} refers to image_id={r['image_id']!r}, which is not in 'images'",
@@ -120,7 +188,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
             findings.append(Finding(ERROR, "coco.unknown_image", "...", src,
                                     f"{int(unknown.sum()) - 1000} more annotations refer to unknown images",
                                     DROPPED_BOX))
-        orphan = int(unknown.sum())
+        orphan += int(unknown.sum())
         anns = anns[~unknown]
         bbox = np.full((len(anns), 4), np.nan)
         for k, b in enumerate(anns["bbox"].tolist()):
@@ -139,7 +207,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
             "index": anns.groupby("image_id").cumcount().to_numpy(),
             "text": text.to_numpy(),
             "xmin": xyxy[:, 0], "ymin": xyxy[:, 1], "xmax": xyxy[:, 2], "ymax": xyxy[:, 3],
-            "is_crowd": pd.to_numeric(anns["iscrowd"], errors="coerce").fillna(0).astype("int8").to_numpy(),
+            "is_crowd": _iscrowd(anns["iscrowd"], anns["id"], src, findings),
             "area": pd.to_numeric(anns["area"], errors="coerce").to_numpy(),
         })
     else:

@@ -8,12 +8,23 @@ from pathlib import Path
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
+def is_file_entry(entry: os.DirEntry) -> bool:
+    """A directory entry that is, or claims to be, a file: regular files, and
+    symbolic links that do not resolve (dangling, or looping back on
+    themselves), so that reading them later reports why instead of the run
+    aborting here ("Too many levels of symbolic links") or the file vanishing."""
+    try:
+        return entry.is_file() or (entry.is_symlink() and not os.path.isdir(entry.path))
+    except OSError:
+        return True
+
+
 def list_images(images_dir: Path) -> dict[str, str]:
     """Map stem -> file name for the image files directly in ``images_dir``
     (first by sorted name when two share a stem)."""
     found: dict[str, str] = {}
     try:
-        names = sorted(e.name for e in os.scandir(images_dir) if e.is_file())
+        names = sorted(e.name for e in os.scandir(images_dir) if is_file_entry(e))
     except FileNotFoundError:
         return found
     for name in names:

@@ -16,6 +16,7 @@ objects (a negative).
 from __future__ import annotations
 
 import csv as _csv
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, UsageError
 from dataprep.formats.registry import SourceFormat, require_images
-from dataprep.validate.findings import DROPPED_BOX, ERROR, Finding
+from dataprep.textio import TextFileError, read_text
+from dataprep.validate.findings import DROPPED_BOX, ERROR, KEPT, WARNING, Finding
 
 ROLES_XYXY = ("filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax")
 ROLES_XYWH = ("filename", "width", "height", "class", "x", "y", "w", "h")
@@ -40,43 +42,108 @@ def parse_columns(spec: str | None) -> tuple[dict[str, str], list[str] | None]:
         return {}, None
     parts = [p.strip() for p in spec.split(",") if p.strip()]
     if all("=" in p for p in parts):
-        return dict(p.split("=", 1) for p in parts), None
+        mapping = {k.strip(): v.strip() for k, v in (p.split("=", 1) for p in parts)}
+        unknown = [k for k in mapping if k not in ROLES_XYXY + ROLES_XYWH]
+        if unknown:
+            raise UsageError(f"--columns: unknown role {unknown[0]!r} in {spec!r}; roles are "
+                             f"{', '.join(dict.fromkeys(ROLES_XYXY + ROLES_XYWH))}")
+        return mapping, None
     if any("=" in p for p in parts):
         raise UsageError(f"--columns mixes 'role=column' pairs and plain names: {spec!r}")
     return {}, parts
 
 
+def _physical_rows(lines: list[str], src: str, findings: list[Finding]):
+    """``(line_number, fields)`` for each CSV row, with every physical line
+    accounted for. A quoted field that runs over a line end is an unterminated
+    quote in a file of boxes: without care it swallows every following row.
+    That row is reported by the line its quote opens on, and parsing resumes on
+    the next line."""
+    start = 0  # 0-based index of the line the current reader began at
+    while start < len(lines):
+        reader = _csv.reader(itertools.islice(lines, start, None), skipinitialspace=True)
+        consumed = 0
+        while True:
+            first = start + consumed + 1  # 1-based number of the row's first line
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except _csv.Error as exc:
+                findings.append(Finding(ERROR, "csv.bad_row", f"line {first}", src,
+                                        f"line {first}: malformed CSV ({exc}): {lines[first - 1][:120]!r}",
+                                        DROPPED_BOX))
+                start = first
+                break
+            if reader.line_num - consumed > 1 and any("\n" in field for field in row):
+                findings.append(Finding(ERROR, "csv.unterminated_quote", f"line {first}", src,
+                                        f"line {first}: a quoted field is not closed on its line (it would run "
+                                        f"over {reader.line_num - consumed - 1} more lines): "
+                                        f"{lines[first - 1].rstrip()[:120]!r}", DROPPED_BOX))
+                start = first
+                break
+            consumed = reader.line_num
+            yield first, row
+
+
 def _load_rows(path: Path, header: bool, names: list[str] | None, findings: list[Finding]):
     """The rows as a string table, their 1-based line numbers, and the number
-    of malformed rows (wrong field count), each reported as a finding."""
+    of malformed rows (wrong field count, unterminated quote), each reported
+    as a finding."""
     src = str(path)
-    rows, lines, bad = [], [], 0
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = _csv.reader(f, skipinitialspace=True)
-            columns = next(reader, None) if header else None
-            if header and columns is None:
-                raise AnnotationError(f"{src}: the file is empty (no header row)")
-            columns = [c.strip() for c in (names or columns or [])]
-            for row in reader:
-                if not any(c.strip() for c in row):
-                    continue  # blank line
-                if not columns:
-                    columns = [str(i) for i in range(len(row))]
-                if len(row) != len(columns):
-                    bad += 1
-                    findings.append(Finding(ERROR, "csv.bad_row", f"line {reader.line_num}", src,
-                                            f"line {reader.line_num}: {len(row)} fields, expected {len(columns)} "
-                                            f"({', '.join(columns)}): {','.join(row)[:120]!r}", DROPPED_BOX))
-                    continue
-                rows.append(row)
-                lines.append(reader.line_num)
-    except UnicodeDecodeError as exc:
-        raise AnnotationError(f"{src}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except _csv.Error as exc:
-        raise AnnotationError(f"{src}: malformed CSV: {exc}") from None
+        text = read_text(path, "CSV file")
+    except TextFileError as exc:
+        raise AnnotationError(str(exc)) from None
+    lines = [line + "\n" for line in text.split("\n")]  # physical lines (str.splitlines also splits at \x0c)
+    if lines[-1] == "\n":
+        lines.pop()
+    rows, line_numbers = [], []
+    columns: list[str] | None = None
+    seen_header = not header
+    before = len(findings)
+    for line_no, row in _physical_rows(lines, src, findings):
+        if not seen_header:
+            columns, seen_header = row, True
+            continue
+        if not any(c.strip() for c in row):
+            continue  # blank line
+        if columns is None:
+            columns = names or [str(i) for i in range(len(row))]
+        if len(row) != len(columns):
+            findings.append(Finding(ERROR, "csv.bad_row", f"line {line_no}", src,
+                                    f"line {line_no}: {len(row)} fields, expected {len(columns)} "
+                                    f"({', '.join(columns)}): {','.join(row)[:120]!r}", DROPPED_BOX))
+            continue
+        rows.append(row)
+        line_numbers.append(line_no)
+    bad = len(findings) - before  # every finding so far is a refused row
+    if header and not seen_header:
+        raise AnnotationError(f"{src}: the file is empty (no header row)")
+    columns = [c.strip() for c in (names or columns or [])]
+    columns = _unique_columns(columns, src, findings)
     df = pd.DataFrame(rows, columns=columns, dtype=object) if columns else pd.DataFrame()
-    return df, np.asarray(lines, dtype=np.int64), bad
+    return df, np.asarray(line_numbers, dtype=np.int64), bad
+
+
+def _unique_columns(columns: list[str], src: str, findings: list[Finding]) -> list[str]:
+    """Two columns of one name would make every lookup ambiguous: the first
+    keeps the name, the others are renamed ``name.2``, ``name.3`` and reported."""
+    seen: dict[str, int] = {}
+    out = []
+    for c in columns:
+        seen[c] = seen.get(c, 0) + 1
+        if seen[c] == 1:
+            out.append(c)
+            continue
+        new = f"{c}.{seen[c]}"
+        while new in columns or new in out:
+            new += "_"
+        findings.append(Finding(WARNING, "csv.duplicate_column", f"column {c!r}", src,
+                                f"the header names column {c!r} more than once; the first is used, "
+                                f"this one is renamed {new!r}", KEPT))
+        out.append(new)
+    return out
 
 
 def read_csv(

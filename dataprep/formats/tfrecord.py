@@ -50,7 +50,7 @@ from dataprep.dataset import Dataset
 from dataprep.errors import LabelMapError, UsageError
 from dataprep.formats.registry import SourceFormat
 from dataprep.label_map import LabelMap, LabelMapItem
-from dataprep.records.tfrecord import GZIP_MAGIC, masked_crc
+from dataprep.records.tfrecord import GZIP_MAGIC, masked_crc, read_bounded
 from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, INFO, RENAMED, SKIPPED_IMAGE, WARNING, Finding
 from dataprep.validate.images import safe_join, sniff_format
 
@@ -58,7 +58,6 @@ _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
 #: A record longer than this in a GZIP file (whose size bounds nothing) is corruption.
 MAX_RECORD_BYTES = 1 << 30
-_CHUNK = 1 << 24
 _SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                 "eval": "val", "test": "test", "testing": "test", "trainval": "trainval"}
 _EXT = {"jpeg": ".jpg", "png": ".png"}
@@ -87,18 +86,6 @@ class RawRecord:
     data: bytes | None
     problem: str = ""
     fatal: bool = False  # nothing after it can be read
-
-
-def _read_exact(f, n: int) -> bytes:
-    """``n`` bytes, read in chunks so a bogus length never allocates more than is there."""
-    parts, left = [], n
-    while left > 0:
-        part = f.read(min(left, _CHUNK))
-        if not part:
-            break
-        parts.append(part)
-        left -= len(part)
-    return b"".join(parts)
 
 
 def _resync(f, start: int, size: int | None) -> int | None:
@@ -165,7 +152,7 @@ def scan_records(path: str | Path) -> Iterator[RawRecord]:
                     yield RawRecord(offset, None, f"truncated record at byte {offset}: its length {length} runs "
                                                   f"past the end of the file", fatal=True)
                     return
-                data = _read_exact(f, length)
+                data = read_bounded(f, length)
                 footer = f.read(4)
                 if len(data) < length or len(footer) < 4:
                     yield RawRecord(offset, None, f"truncated record at byte {offset} (expected {length} bytes, "

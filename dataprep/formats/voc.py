@@ -19,8 +19,9 @@ from lxml import etree
 
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
-from dataprep.formats.common import list_images, to_flag, to_float
+from dataprep.formats.common import is_file_entry, list_images, to_flag, to_float
 from dataprep.formats.registry import SourceFormat
+from dataprep.textio import read_text
 from dataprep.validate.findings import ERROR, INFO, KEPT, SKIPPED_IMAGE, WARNING, Finding
 
 SPLIT_FILES = ("train", "val", "test", "trainval")
@@ -72,7 +73,7 @@ def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
         del present["trainval"]
     assignment: dict[str, str] = {}
     for split, path in present.items():
-        for line_no, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        for line_no, line in enumerate(read_text(path, "split list").splitlines(), start=1):
             stem = line.split()[0] if line.strip() else ""
             if not stem:
                 continue
@@ -84,7 +85,7 @@ def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
     if derive is not None:
         split, path = derive
         n = 0
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in read_text(path, "split list").splitlines():
             stem = line.split()[0] if line.strip() else ""
             if stem and stem not in assignment:
                 assignment[stem] = split
@@ -94,6 +95,16 @@ def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
                                 f"no {split}.txt: {n} images of trainval.txt not in {other}.txt form the {split} split",
                                 KEPT))
     return assignment
+
+
+def _text(el) -> str | None:
+    """An element's own text; a comment inside it (``<name>dog<!-- x --></name>``)
+    does not cut the text short as ``el.text`` would."""
+    if el is None:
+        return None
+    if not len(el):  # no child, no comment: the fast path
+        return el.text
+    return "".join(el.xpath("text()"))
 
 
 def parse_voc_xml(data: bytes, source: str) -> dict:
@@ -106,27 +117,27 @@ def parse_voc_xml(data: bytes, source: str) -> dict:
     if root is None or root.tag != "annotation":
         raise ValueError(f"not a VOC annotation (root element <{getattr(root, 'tag', None)}>)")
     size = root.find("size")
-    width = to_float(size.findtext("width")) if size is not None else float("nan")
-    height = to_float(size.findtext("height")) if size is not None else float("nan")
+    width = to_float(_text(size.find("width"))) if size is not None else float("nan")
+    height = to_float(_text(size.find("height"))) if size is not None else float("nan")
     objects = []
     # Only direct <object> children: <part> elements carry their own <bndbox>.
     for index, obj in enumerate(root.iterfind("object")):
         fields = {child.tag: child for child in obj}
         box = fields.get("bndbox")
-        coords = {c.tag: c.text for c in box} if box is not None else {}
+        coords = {c.tag: _text(c) for c in box} if box is not None else {}
         name, pose = fields.get("name"), fields.get("pose")
         objects.append({
             "index": index,
-            "text": (name.text or "").strip() if name is not None else "",
+            "text": (_text(name) or "").strip() if name is not None else "",
             "xmin": to_float(coords.get("xmin")) - 1.0,  # 1-based inclusive -> continuous (module docstring)
             "ymin": to_float(coords.get("ymin")) - 1.0,
             "xmax": to_float(coords.get("xmax")),
             "ymax": to_float(coords.get("ymax")),
-            "difficult": to_flag(fields["difficult"].text) if "difficult" in fields else 0,
-            "truncated": to_flag(fields["truncated"].text) if "truncated" in fields else 0,
-            "view": (pose.text or "").strip() if pose is not None else "",
+            "difficult": to_flag(_text(fields["difficult"])) if "difficult" in fields else 0,
+            "truncated": to_flag(_text(fields["truncated"])) if "truncated" in fields else 0,
+            "view": (_text(pose) or "").strip() if pose is not None else "",
         })
-    return {"filename": (root.findtext("filename") or "").strip(), "width": width, "height": height,
+    return {"filename": (_text(root.find("filename")) or "").strip(), "width": width, "height": height,
             "objects": objects}
 
 
@@ -188,7 +199,7 @@ def read_voc(
         raise UsageError(f"{img_dir}: images folder not found")
     findings: list[Finding] = []
     splits = _read_splits(root, findings) if annotations is None else None
-    xml_files = sorted((p for p in os.scandir(ann_dir) if p.is_file() and p.name.lower().endswith(".xml")),
+    xml_files = sorted((p for p in os.scandir(ann_dir) if p.name.lower().endswith(".xml") and is_file_entry(p)),
                        key=lambda p: p.name)
     on_disk = list_images(img_dir)
 

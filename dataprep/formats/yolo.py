@@ -38,6 +38,7 @@ from dataprep.errors import AnnotationError, UsageError
 from dataprep.formats.registry import SourceFormat
 from dataprep.formats.common import IMAGE_EXTENSIONS
 from dataprep.label_map import LabelMap, LabelMapItem
+from dataprep.textio import TextFileError, read_text
 from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, INFO, KEPT, WARNING, Finding
 
 SPLITS = ("train", "val", "test")
@@ -151,7 +152,11 @@ def _images_in(entry: Path) -> list[Path]:
         return sorted(p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in _IMAGE_EXTS)
     if entry.is_file() and entry.suffix.lower() == ".txt":
         out = []
-        for line in entry.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            text = read_text(entry, "YOLO image list")
+        except TextFileError as exc:
+            raise AnnotationError(str(exc)) from None
+        for line in text.splitlines():
             line = line.strip()
             if line:
                 p = Path(line)
@@ -250,7 +255,11 @@ def read_yolo(root: str | Path) -> Dataset:
     yaml file itself) into a :class:`Dataset`."""
     yaml_path = _find_yaml(Path(root))
     src = str(yaml_path)
-    data = parse_data_yaml(yaml_path.read_text(encoding="utf-8", errors="replace"), src)
+    try:
+        text = read_text(yaml_path, "YOLO data.yaml")
+    except TextFileError as exc:
+        raise AnnotationError(str(exc)) from None
+    data = parse_data_yaml(text, src)
     names = _names(data, src)
     findings: list[Finding] = []
     if isinstance(data.get("nc"), int) and data["nc"] != len(names):

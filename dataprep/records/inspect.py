@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from dataprep.progress import progress_bar
 from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap
 from dataprep.records.example import decode_example
+from dataprep.records.manifest import inside, read_manifest
 from dataprep.records.tfrecord import RecordError, read_records
 
 _COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe",
@@ -95,15 +96,27 @@ def check_example(ex: dict, where: str, label_map: LabelMap | None) -> list[str]
     return p
 
 
-def draw_preview(ex: dict, path: Path, label_map: LabelMap | None = None) -> None:
-    im = Image.open(io.BytesIO(ex["encoded"])).convert("RGB")
+def draw_preview(ex: dict, path: Path, label_map: LabelMap | None = None) -> bool:
+    """Draw ``ex``'s boxes on its image into ``path``; False (nothing written)
+    when the example cannot be drawn: its image does not decode or a box is not
+    finite (the problems themselves are reported by :func:`check_example`)."""
+    boxes = np.asarray(ex["boxes"], dtype=np.float64).reshape(-1, 4)
+    if not np.isfinite(boxes).all():
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(ex["encoded"])).convert("RGB")
+    except Exception:  # Pillow raises many types for non-images
+        return False
     draw = ImageDraw.Draw(im)
     W, H = im.size
-    for (y0, x0, y1, x1), text, label in zip(ex["boxes"], ex["texts"], ex["labels"]):
+    for (y0, x0, y1, x1), text, label in zip(np.clip(boxes, -1.0, 2.0), ex["texts"], ex["labels"]):
         color = _COLORS[int(label) % len(_COLORS)]
-        draw.rectangle([x0 * W, y0 * H, x1 * W - 1, y1 * H - 1], outline=color, width=2)
+        draw.rectangle([x0 * W, y0 * H, max(x1 * W - 1, x0 * W), max(y1 * H - 1, y0 * H)], outline=color, width=2)
         draw.text((x0 * W + 3, y0 * H + 2), f"{text} ({label})", fill=color)
     im.save(path)
+    return True
 
 
 def inspect_output(out: str | Path, *, previews: int = 4, preview_dir: Path | None = None,
@@ -120,7 +133,7 @@ def inspect_output(out: str | Path, *, previews: int = 4, preview_dir: Path | No
         return inspect_records(out, label_map=label_map_path, previews=previews, preview_dir=preview_dir,
                                progress=progress)
     out = out_path
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_manifest(out)  # untrusted: names are plain, counts are counts
     label_map = LabelMap.read(out / manifest.get("label_map", "label_map.pbtxt"))
     result = InspectResult()
     preview_dir = Path(preview_dir) if preview_dir else out / "previews"
@@ -150,8 +163,10 @@ def inspect_output(out: str | Path, *, previews: int = 4, preview_dir: Path | No
                     if len(result.previews) < previews and len(ex["boxes"]):
                         preview_dir.mkdir(parents=True, exist_ok=True)
                         dest = preview_dir / f"{split}-{len(result.previews):02d}.png"
-                        draw_preview(ex, dest, label_map)
-                        result.previews.append(dest)
+                        if not inside(preview_dir, dest):  # the split name comes from the manifest
+                            raise UsageError(f"{dest}: a preview would be written outside {preview_dir}")
+                        if draw_preview(ex, dest, label_map):
+                            result.previews.append(dest)
                     n += 1
                     bar.update(1)
             except RecordError as exc:
@@ -227,8 +242,8 @@ def inspect_records(pattern: str | Path, *, label_map: str | Path | LabelMap | N
                 if len(result.previews) < previews and len(ex["boxes"]):
                     preview_dir.mkdir(parents=True, exist_ok=True)
                     dest = preview_dir / f"{split}-{len(result.previews):02d}.png"
-                    draw_preview(ex, dest, label_map)
-                    result.previews.append(dest)
+                    if draw_preview(ex, dest, label_map):
+                        result.previews.append(dest)
                 result.per_split[split] = result.per_split.get(split, 0) + 1
                 result.examples += 1
                 bar.update(1)

@@ -17,16 +17,17 @@ For a pipeline of your own, map :func:`parse_example` over a
 
 from __future__ import annotations
 
+import contextlib
 import glob
-import json
 import os
 from pathlib import Path
 from typing import Sequence
 
 import tensorflow as tf
 
-from dataprep.errors import UsageError
-from dataprep.records.tfrecord import is_gzip
+from dataprep.errors import DataprepError, UsageError
+from dataprep.records.manifest import read_manifest
+from dataprep.records.tfrecord import is_gzip, read_records
 
 _VARLEN = {
     "image/object/bbox/ymin": tf.float32,
@@ -93,31 +94,44 @@ def parse_example(serialized: tf.Tensor, decode_image: bool = True) -> dict[str,
 
 
 def record_files(path_or_pattern: str | os.PathLike | Sequence[str], split: str | None = None) -> tuple[list[str], str]:
-    """The TFRecord files and their compression (``""`` or ``"GZIP"``) for a
-    dataprep output folder (with ``split``), a glob pattern, a file or a list."""
+    """The TFRecord files and their compression (``""`` or ``"GZIP"``, or
+    ``"mixed"`` when they differ: see :func:`file_compressions`) for a dataprep
+    output folder (with ``split``), a glob pattern, a file or a list."""
     if isinstance(path_or_pattern, (list, tuple)):
         files = [str(f) for f in path_or_pattern]
     else:
         path = Path(path_or_pattern)
         if path.is_dir() and (path / "manifest.json").is_file():
-            manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-            splits = manifest["splits"]
+            splits = read_manifest(path)["splits"]
             if split is not None and split not in splits:
                 raise UsageError(f"{path}: no split {split!r}; splits: {', '.join(splits)}")
             names = [s["file"] for name, info in splits.items() if split in (None, name) for s in info["shards"]]
             if not names:
                 raise UsageError(f"{path}: {'split ' + repr(split) if split else 'the output'} has no shards "
                                  "(every image was skipped: see report.json)")
-            return [str(path / n) for n in names], manifest.get("compression") or ""
-        if path.is_dir():
+            files = [str(path / n) for n in names]
+        elif path.is_dir():
             files = sorted(glob.glob(str(path / "*.tfrecord*")))
         else:
             files = sorted(glob.glob(str(path_or_pattern))) or ([str(path)] if path.is_file() else [])
-        if split is not None:
+        if split is not None and not (path.is_dir() and (path / "manifest.json").is_file()):
             files = [f for f in files if os.path.basename(f).startswith(f"{split}-")]
     if not files:
         raise UsageError(f"no TFRecord files match {path_or_pattern!r}" + (f" for split {split!r}" if split else ""))
-    return files, "GZIP" if is_gzip(files[0]) else ""
+    kinds = set(file_compressions(files))
+    return files, kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def file_compressions(files: Sequence[str]) -> list[str]:
+    """``"GZIP"`` or ``""`` for each file, from its first bytes: what a
+    manifest says is not trusted (a folder may have been recompressed)."""
+    out = []
+    for f in files:
+        try:
+            out.append("GZIP" if is_gzip(f) else "")
+        except OSError as exc:
+            raise UsageError(f"{f}: cannot read the records ({exc.strerror or exc})") from None
+    return out
 
 
 def load_dataset(
@@ -132,9 +146,30 @@ def load_dataset(
     ``path_or_pattern`` is a dataprep output folder (its manifest names the
     shards of ``split``; all splits when ``split`` is None), a glob such as
     ``"out/train-*.tfrecord"``, one file, or a list of files. GZIP-compressed
-    records are detected.
+    records are detected per file.
     """
     files, compression = record_files(path_or_pattern, split)
-    ds = tf.data.TFRecordDataset(files, compression_type=compression,
-                                 num_parallel_reads=min(len(files), 8) if len(files) > 1 else None)
+    readers = min(len(files), 8) if len(files) > 1 else None
+    if compression != "mixed":
+        ds = tf.data.TFRecordDataset(files, compression_type=compression, num_parallel_reads=readers)
+    else:  # the same interleave TFRecordDataset does, with each file's own compression
+        ds = tf.data.Dataset.from_tensor_slices((files, file_compressions(files))).interleave(
+            lambda f, c: tf.data.TFRecordDataset(f, compression_type=c), cycle_length=readers, block_length=1,
+            num_parallel_calls=readers, deterministic=True)
     return ds.map(lambda s: parse_example(s, decode_image), num_parallel_calls=num_parallel_calls)
+
+
+@contextlib.contextmanager
+def named_record_errors(path_or_pattern, split: str | None = None):
+    """Turn TensorFlow's ``DataLossError`` ("corrupted record at 1234", no file
+    named) into a :class:`~dataprep.records.tfrecord.RecordError` naming the
+    file and offset, found by re-reading the records without TensorFlow."""
+    try:
+        yield
+    except tf.errors.DataLossError as exc:
+        files, _ = record_files(path_or_pattern, split)
+        for f in files:
+            for _ in read_records(f):  # raises RecordError at the first bad record
+                pass
+        first = (exc.message or str(exc)).strip().splitlines()[0]
+        raise DataprepError(f"{path_or_pattern}: TensorFlow cannot read the records ({first})") from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -111,15 +112,43 @@ def is_gzip(path: str | Path) -> bool:
         return f.read(2) == GZIP_MAGIC
 
 
+_CHUNK = 1 << 24  # a record's data is read in pieces of at most 16 MiB
+
+
+def read_bounded(f, n: int) -> bytes:
+    """Up to ``n`` bytes, read in bounded pieces: memory follows the bytes the
+    file really holds, never a length field's claim."""
+    if n <= _CHUNK:
+        return f.read(n)
+    parts, left = [], n
+    while left > 0:
+        part = f.read(min(left, _CHUNK))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
 def read_records(path: str | Path, *, check_crc: bool = True) -> Iterator[bytes]:
     """Yield the serialized records of one TFRecord file (gzip detected),
-    raising :class:`RecordError` naming the file and offset on corruption."""
+    raising :class:`RecordError` naming the file and offset on corruption.
+
+    Files are untrusted: a record's length is checked against what is left of
+    an uncompressed file before anything is allocated, and compressed data is
+    read in bounded pieces, so a crafted length cannot exhaust memory.
+    """
     path = Path(path)
-    opener = gzip.open if is_gzip(path) else open
+    compressed = is_gzip(path)
+    opener = gzip.open if compressed else open
+    size = path.stat().st_size
     with opener(path, "rb") as f:
         offset = 0
         while True:
-            header = f.read(HEADER_BYTES)
+            try:
+                header = f.read(HEADER_BYTES)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise RecordError(f"{path}: the gzip stream is corrupt near record byte {offset} ({exc})") from None
             if not header:
                 return
             if len(header) < HEADER_BYTES:
@@ -128,8 +157,15 @@ def read_records(path: str | Path, *, check_crc: bool = True) -> Iterator[bytes]
             (len_crc,) = _U32.unpack_from(header, 8)
             if check_crc and masked_crc(header[:8]) != len_crc:
                 raise RecordError(f"{path}: length CRC mismatch at byte {offset}")
-            data = f.read(length)
-            footer = f.read(FOOTER_BYTES)
+            if not compressed and length > size - offset - framed_size(0):
+                raise RecordError(f"{path}: truncated record at byte {offset}: it claims {length} bytes but only "
+                                  f"{max(size - offset - framed_size(0), 0)} are left in the file")
+            try:
+                data = read_bounded(f, length)
+                footer = f.read(FOOTER_BYTES)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise RecordError(f"{path}: the gzip stream is corrupt in the record at byte {offset} ({exc})") \
+                    from None
             if len(data) < length or len(footer) < FOOTER_BYTES:
                 raise RecordError(f"{path}: truncated record at byte {offset} (expected {length} bytes)")
             if check_crc and masked_crc(data) != _U32.unpack(footer)[0]:

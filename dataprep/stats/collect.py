@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import glob
 import io
-import json
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -161,12 +160,11 @@ def find_record_files(src: str | Path) -> tuple[list[tuple[Path, str]], dict]:
     if path.is_dir():
         manifest_path = path / "manifest.json"
         if manifest_path.is_file():
-            try:
-                manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-                files = [(path / shard["file"], split) for split, info in manifest["splits"].items()
-                         for shard in info["shards"]]
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-                raise UsageError(f"{manifest_path}: not a dataprep manifest ({type(exc).__name__}: {exc})") from None
+            from dataprep.records.manifest import read_manifest
+
+            manifest = read_manifest(path)  # untrusted: split and shard names are plain names
+            files = [(path / shard["file"], split) for split, info in manifest["splits"].items()
+                     for shard in info["shards"]]
             return files, manifest
         found = sorted(p for p in path.iterdir() if p.is_file() and looks_like_records(p))
         if not found:
@@ -344,10 +342,15 @@ def collect_dataset(ds, *, split: str | None = None) -> BoxTable:
     usable = (images["error"] == "").to_numpy().copy()
     width = images["width"].to_numpy(dtype=np.float64).copy()
     height = images["height"].to_numpy(dtype=np.float64).copy()
-    unknown = usable & ~((width > 0) & (height > 0))  # NaN compares False
-    for pos in np.flatnonzero(unknown):  # only images whose annotation states no size
+    unknown = usable & ~(np.isfinite(width) & np.isfinite(height) & (width > 0) & (height > 0))
+    from dataprep.validate.images import safe_join
+
+    for pos in np.flatnonzero(unknown):  # only images whose annotation states no usable size
+        path = safe_join(Path(ds.images_root), images["file"].iat[pos])  # never outside the images folder
         try:
-            with open(Path(ds.images_root) / images["file"].iat[pos], "rb") as f:
+            if path is None:
+                raise ValueError("outside the images folder")
+            with open(path, "rb") as f:
                 width[pos], height[pos] = _header_size(f.read(1 << 20))
         except Exception:
             usable[pos] = False

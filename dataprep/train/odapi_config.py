@@ -20,7 +20,6 @@ configs.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -119,45 +118,31 @@ class PipelineConfigResult:
 # --------------------------------------------------------------- records
 def read_records(folder: str | os.PathLike) -> RecordsInfo:
     """Splits, shard globs and label map of a ``dataprep convert`` output folder."""
+    from dataprep.records.manifest import MANIFEST, read_manifest
+
     root = Path(folder).resolve()
-    manifest_path = root / "manifest.json"
+    manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise UsageError(f"{folder}: no manifest.json; give the output folder of `dataprep convert`")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        splits = manifest["splits"]
-        label_map_name = manifest.get("label_map") or "label_map.pbtxt"
-        items = splits.items()
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise DataprepError(f"{manifest_path}: not a dataprep manifest ({type(exc).__name__}: {exc})") from None
+    manifest = read_manifest(root)  # untrusted: names are plain, counts are counts
     if manifest.get("compression"):
         raise UsageError(f"{manifest_path}: the shards are {manifest['compression']}-compressed; the TF OD API "
                          "reads uncompressed TFRecords only (convert again without compression)")
-    label_map_path = _inside(root, label_map_name, manifest_path)
+    label_map_path = root / (manifest.get("label_map") or "label_map.pbtxt")
     label_map = LabelMap.read(label_map_path)
     out: dict[str, tuple[tuple[str, ...], int]] = {}
-    for split, info in items:
-        try:
-            names = [str(s["file"]) for s in info["shards"]]
-            examples = int(info.get("examples", 0))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise DataprepError(f"{manifest_path}: split {split!r} has no valid shard list") from None
+    for split, info in manifest["splits"].items():
+        names = [s["file"] for s in info["shards"]]
         if names:
-            out[str(split)] = (_input_paths(root, names, manifest_path), examples)
+            out[split] = (_input_paths(root, names), info["examples"])
     return RecordsInfo(folder=root, label_map_path=label_map_path, num_classes=max(item.id for item in label_map),
                        class_names=tuple(label_map.names), splits=out)
 
 
-def _inside(root: Path, name: str, manifest_path: Path) -> Path:
-    """``root / name`` for a plain file name from an untrusted manifest."""
-    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
-        raise DataprepError(f"{manifest_path}: file name {name!r} is not a plain name inside the folder")
-    return root / name
-
-
-def _input_paths(root: Path, names: list[str], manifest_path: Path) -> tuple[str, ...]:
-    """One ``?????`` glob when the shards are exactly ``split-00000-of-N .. N-1``; else each file."""
-    paths = [_inside(root, n, manifest_path) for n in names]
+def _input_paths(root: Path, names: list[str]) -> tuple[str, ...]:
+    """One ``?????`` glob when the shards are exactly ``split-00000-of-N .. N-1``; else each file
+    (``names`` are plain names: :func:`~dataprep.records.manifest.read_manifest` checked them)."""
+    paths = [root / n for n in names]
     matches = [_SHARD_RE.fullmatch(n) for n in names]
     if all(matches):
         groups = {(m.group("split"), m.group("count")) for m in matches if m}

@@ -9,6 +9,7 @@ normalized to the original image.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -167,16 +168,41 @@ def draw_detections(image, boxes, scores, classes, names: dict[int, str], min_sc
     return image
 
 
+def output_names(paths: Sequence[Path]) -> list[str]:
+    """``<stem>.png`` per image, never one name twice: images whose stems
+    collide (``d1/x.jpg``, ``d2/x.jpg``) carry the folders that tell them apart
+    (``d1_x.png``, ``d2_x.png``), and a name still taken gets ``-2``, ``-3``."""
+    stems = Counter(p.stem for p in paths)
+    clashing = [Path(os.path.abspath(p)) for p in paths if stems[p.stem] > 1]
+    common = Path(os.path.commonpath([str(p.parent) for p in clashing])) if clashing else None
+    names, taken = [], set()
+    for p in paths:
+        if stems[p.stem] > 1:
+            rel = Path(os.path.abspath(p)).relative_to(common).with_suffix("")
+            base = "_".join(rel.parts)
+        else:
+            base = p.stem
+        name, k = f"{base}.png", 1
+        while name in taken:
+            k += 1
+            name = f"{base}-{k}.png"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
 def predict_images(detector, paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                    min_score: float = 0.3) -> list[Prediction]:
-    """Detect on each image file and write ``out_dir/<stem>.png`` with the boxes drawn."""
+    """Detect on each image file and write ``out_dir/<stem>.png`` with the boxes
+    drawn (see :func:`output_names` when two stems are the same)."""
     from PIL import Image, ImageOps
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = dict(zip(detector.class_ids, detector.class_names))
     results = []
-    for p in map(Path, paths):
+    paths = [Path(p) for p in paths]
+    for p, name in zip(paths, output_names(paths)):
         try:
             with Image.open(p) as im:
                 image = ImageOps.exif_transpose(im).convert("RGB")
@@ -185,7 +211,7 @@ def predict_images(detector, paths: Sequence[str | os.PathLike], out_dir: str | 
         out = detector.detect(np.asarray(image))
         n = int(out["num_detections"])
         boxes, scores, classes = out["detection_boxes"][:n], out["detection_scores"][:n], out["detection_classes"][:n]
-        target = out_dir / f"{p.stem}.png"
+        target = out_dir / name
         draw_detections(image, boxes, scores, classes, names, min_score).save(target)
         results.append(Prediction(p, target, boxes, scores, classes.astype(int)))
     return results

@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap
+from dataprep.records.tfdata import named_record_errors
 from dataprep.train.anchors import AnchorGenerator
 from dataprep.train.config import CONFIG_FILE, HISTORY_FILE, LABEL_MAP_FILE, SUMMARY_FILE, WEIGHTS_FILE, TrainConfig
 from dataprep.train.devices import setup_devices
@@ -55,6 +56,13 @@ class RecordsInfo:
     def examples(self, split: str) -> int:
         return int(self.manifest["splits"][split]["examples"])
 
+    def boxes(self, split: str) -> int | None:
+        """Boxes in ``split`` by the manifest's per-class counts (None when it has none)."""
+        classes = self.manifest["splits"][split].get("classes")
+        if not isinstance(classes, dict):
+            return None
+        return sum(int(c.get("boxes", 0)) for c in classes.values() if isinstance(c, dict))
+
     def has_split(self, split: str) -> bool:
         return split in self.manifest["splits"] and self.examples(split) > 0
 
@@ -66,9 +74,11 @@ def records_info(records: str | os.PathLike, split: str | None = None) -> Record
     manifest_path = path / "manifest.json"
     if not manifest_path.is_file():
         raise UsageError(f"{path}: no manifest.json; --records must be the --out folder of `dataprep convert`")
+    from dataprep.records.manifest import ManifestError, read_manifest
+
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        manifest = read_manifest(path)  # untrusted: split and shard names are plain names
+    except ManifestError as exc:
         raise UsageError(f"{manifest_path}: cannot read the manifest: {exc}") from None
     splits = manifest.get("splits") or {}
     if split is not None and (split not in splits or not splits[split].get("examples")):
@@ -253,6 +263,10 @@ def train(config: TrainConfig, records: str | os.PathLike, run_dir: str | os.Pat
     start = time.perf_counter()
     records, run_dir = Path(records), Path(run_dir)
     info = records_info(records, config.train_split)
+    if info.boxes(config.train_split) == 0:
+        raise UsageError(f"{records}: the {config.train_split!r} split has {info.examples(config.train_split)} "
+                         "images but 0 boxes: a model trained on it detects nothing. See report.json for why the "
+                         "boxes were dropped (normalized coordinates converted without --normalized?)")
     config = prepare_run(config, info, run_dir, resume)
     anchors = AnchorGenerator(config.anchors, config.input_size)  # validates the anchor settings first
 
@@ -304,14 +318,16 @@ def train(config: TrainConfig, records: str | os.PathLike, run_dir: str | os.Pat
         *[cb for cb in (_tensorboard(run_dir / "logs", log),) if cb is not None],
         *callbacks,
     ]
-    model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=cbs, verbose=0,
-              shuffle=False)
+    with named_record_errors(records):
+        model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=cbs, verbose=0,
+                  shuffle=False)
     model.save_weights(os.fspath(run_dir / WEIGHTS_FILE))
 
     evaluation = report.last_evaluation
     last_epoch = report.rows[-1]["epoch"] if report.rows else 0
     if evaluate_at_end and has_eval and (evaluation is None or report.last_evaluation_epoch != last_epoch):
-        evaluation = run_eval()  # stopped early by a callback, or --resume of a finished run
+        with named_record_errors(records):
+            evaluation = run_eval()  # stopped early by a callback, or --resume of a finished run
         if report.rows:
             report.rows[-1]["mAP"], report.rows[-1]["mAP50"] = evaluation.mAP, evaluation.mAP50
     result = TrainResult(run_dir, config, report.rows, evaluation, time.perf_counter() - start, devices.description,

@@ -23,7 +23,7 @@ ERROR, WARNING, INFO = "error", "warning", "info"
 _RANK = {ERROR: 0, WARNING: 1, INFO: 2}
 
 # Actions taken about a finding.
-KEPT, FIXED, CLIPPED, SWAPPED, DROPPED_BOX, SKIPPED_IMAGE, REENCODED, ROTATED, RENAMED = (
+KEPT, FIXED, CLIPPED, SWAPPED, DROPPED_BOX, SKIPPED_IMAGE, REENCODED, ROTATED, RENAMED, IGNORED = (
     "kept",
     "fixed",
     "clipped",
@@ -33,6 +33,7 @@ KEPT, FIXED, CLIPPED, SWAPPED, DROPPED_BOX, SKIPPED_IMAGE, REENCODED, ROTATED, R
     "re-encoded",
     "rotated",
     "renamed",
+    "ignored",  # an entry that is not data (a COCO category that is not an object, id 0 = background)
 )
 
 

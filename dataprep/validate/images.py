@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: Images with more pixels than this are refused, not decoded (decompression bombs).
 DEFAULT_MAX_PIXELS = 100_000_000
 _EXIF_ORIENTATION = 0x0112
+#: Quality of a JPEG that a fix had to re-encode (with 4:4:4 chroma).
+JPEG_QUALITY = 95
 _EXTENSION_FORMAT = {".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".png": "png"}
 
 
@@ -49,21 +52,26 @@ class ImageResult:
     phash: int = 0  # 64-bit perceptual hash (pHash) of the decoded image; 0 when not decoded
 
 
-def safe_join(root: Path, rel: str) -> Path | None:
-    """``root / rel`` unless ``rel`` escapes ``root`` (absolute, ``..``)."""
+def safe_join(root: Path, rel: str, *, follow_symlinks: bool = False) -> Path | None:
+    """``root / rel`` unless ``rel`` escapes ``root`` (absolute, ``..``) or,
+    unless ``follow_symlinks``, a symbolic link on the way leads outside it."""
     if not rel or os.path.isabs(rel) or "\x00" in rel:
         return None
     joined = os.path.normpath(os.path.join(root, rel))
     base = os.path.normpath(root)
     if joined != base and not joined.startswith(base + os.sep):
         return None
+    if not follow_symlinks:
+        real, real_base = os.path.realpath(joined), os.path.realpath(base)
+        if real != real_base and not real.startswith(real_base.rstrip(os.sep) + os.sep):
+            return None
     return Path(joined)
 
 
 def _encode(im: Image.Image, fmt: str) -> bytes:
     buf = io.BytesIO()
-    if fmt == "jpeg":
-        im.convert("RGB").save(buf, "JPEG", quality=95)
+    if fmt == "jpeg":  # a re-encode loses as little as it can: high quality, full-resolution colour
+        im.convert("RGB").save(buf, "JPEG", quality=JPEG_QUALITY, subsampling=0)
     else:
         if im.mode not in ("RGB", "RGBA", "L", "LA", "P"):
             im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
@@ -78,6 +86,7 @@ def check_image(
     *,
     decode: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    follow_symlinks: bool = False,
 ) -> ImageResult:
     """Check one image file; see the module docstring."""
     findings: list[Finding] = []
@@ -86,8 +95,12 @@ def check_image(
         findings.append(Finding(ERROR, code, rel, rel, detail, SKIPPED_IMAGE))
         return ImageResult(None, findings=findings)
 
-    path = safe_join(root, rel)
+    path = safe_join(root, rel, follow_symlinks=follow_symlinks)
     if path is None:
+        if safe_join(root, rel, follow_symlinks=True) is not None:
+            return skip("image.path_escapes_root",
+                        f"image path {rel!r} is a symbolic link to {os.path.realpath(os.path.join(root, rel))}, "
+                        f"outside the images folder {root}; refused (pass --follow-symlinks to allow it)")
         return skip("image.path_escapes_root", f"image path {rel!r} is outside the images folder {root}; refused")
     try:
         data = path.read_bytes()
@@ -130,11 +143,6 @@ def check_image(
         findings.append(Finding(INFO, "image.format_mismatch", rel, rel,
                                 f"the bytes are {fmt.upper()} but the name says {ext_fmt.upper()}; "
                                 f"recorded as image/format={fmt!r}", KEPT))
-    if fmt == "jpeg" and im.mode in ("CMYK", "YCCK"):
-        findings.append(Finding(WARNING, "image.cmyk", rel, rel,
-                                f"{im.mode} JPEG does not decode to RGB in TensorFlow; re-encoded as RGB JPEG",
-                                REENCODED))
-        reencode_to = "jpeg"
     if fmt == "png" and im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         findings.append(Finding(WARNING, "image.high_bit_depth", rel, rel,
                                 f"{im.mode} PNG re-encoded as 8-bit so it decodes to uint8 RGB", REENCODED))
@@ -146,7 +154,11 @@ def check_image(
     # image, the annotator saw it upright: bake the rotation into the pixels.
     orientation = im.getexif().get(_EXIF_ORIENTATION, 1) if fmt == "jpeg" else 1
     ann_w, ann_h = annotated_size
-    known = ann_w == ann_w and ann_h == ann_h and ann_w > 0 and ann_h > 0
+    known = math.isfinite(ann_w) and math.isfinite(ann_h) and ann_w > 0 and ann_h > 0
+    if not known and (math.isinf(ann_w) or math.isinf(ann_h) or ann_w > 2**31 or ann_h > 2**31):
+        findings.append(Finding(WARNING, "image.bad_annotated_size", rel, rel,
+                                f"the annotation's size {ann_w:g}x{ann_h:g} is not a usable pixel size; "
+                                f"the image's real size {width}x{height} is used", KEPT))
     if orientation not in (None, 1):
         swaps = orientation in (5, 6, 7, 8)
         if known and swaps and (int(ann_w), int(ann_h)) == (height, width) and width != height:
@@ -166,6 +178,18 @@ def check_image(
                                     "the annotator saw the image rotated; pixels kept as stored (as TensorFlow "
                                     "decodes them): check the boxes", KEPT))
 
+    if fmt == "jpeg" and im.mode in ("CMYK", "YCCK"):
+        # TensorFlow's JPEG decoder (decode_jpeg / decode_image, channels=3 or
+        # 0: what the TF OD API and Model Garden decoders call) converts CMYK
+        # and YCCK to RGB, within ~2 levels of Pillow; a re-encode would lose
+        # more. Re-encoded only when another fix needs new pixels anyway.
+        if reencode_to is None:
+            findings.append(Finding(INFO, "image.cmyk", rel, rel,
+                                    f"{im.mode} JPEG: TensorFlow decodes it to RGB; original bytes kept", KEPT))
+        else:
+            findings.append(Finding(INFO, "image.cmyk", rel, rel,
+                                    f"{im.mode} JPEG re-encoded as RGB JPEG (quality {JPEG_QUALITY}, no chroma "
+                                    "subsampling) for the fix above", REENCODED))
     if known and (int(round(ann_w)), int(round(ann_h))) != (width, height):
         findings.append(Finding(WARNING, "image.size_mismatch", rel, rel,
                                 f"the annotation says {ann_w:g}x{ann_h:g} but the image is {width}x{height}; "
