@@ -37,7 +37,7 @@ from dataprep.train.config import CONFIG_FILE, HISTORY_FILE, LABEL_MAP_FILE, SUM
 from dataprep.train.devices import setup_devices
 from dataprep.train.encoder import LabelEncoder
 from dataprep.train.evaluate import EvalResult, evaluate_model
-from dataprep.train.model import build_model
+from dataprep.train.build import build_model
 from dataprep.train.optim import compile_model
 from dataprep.train.pipeline import train_dataset
 from dataprep.train.predict import Detector
