@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,16 @@ class ImageResult:
     sha256: str = ""  # of the file's bytes as read
     data_is_original: bool = True  # False when a fix re-encoded the bytes
     phash: int = 0  # 64-bit perceptual hash (pHash) of the decoded image; 0 when not decoded
+
+
+#: An object's default repr, ``<_io.BytesIO object at 0x7f...>``: its address differs on every run.
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def _why(exc: Exception) -> str:
+    """``Type: message`` of a decoder's exception, the same on every run (the
+    in-memory file Pillow read from is named "the bytes", not by its address)."""
+    return f"{type(exc).__name__}: {_OBJECT_REPR.sub('the bytes', str(exc))}"
 
 
 def safe_join(root: Path, rel: str) -> Path | None:
@@ -109,8 +120,8 @@ def check_image(
         return skip("image.too_large", f"refused, not decoded: {exc}")
     except Exception as exc:  # Pillow raises many types for non-images
         if fmt is not None:  # the magic bytes say JPEG or PNG: the header itself is broken or cut short
-            return skip("image.undecodable", f"the {fmt.upper()} header does not decode ({type(exc).__name__}: {exc})")
-        return skip("image.not_an_image", f"not a readable image ({type(exc).__name__}: {exc})")
+            return skip("image.undecodable", f"the {fmt.upper()} header does not decode ({_why(exc)})")
+        return skip("image.not_an_image", f"not a readable image ({_why(exc)})")
     width, height = im.size
     if width * height > max_pixels:
         return skip("image.too_large",
@@ -193,6 +204,6 @@ def check_image(
                 phash = perceptual_hash(im)
     except Exception as exc:
         del findings[:]
-        return skip("image.undecodable", f"the {fmt or im.format} data does not decode: {type(exc).__name__}: {exc}")
+        return skip("image.undecodable", f"the {fmt or im.format} data does not decode: {_why(exc)}")
     return ImageResult(data, fmt, width, height, findings, sha256=sha256, phash=phash,
                        data_is_original=reencode_to is None)
