@@ -169,3 +169,98 @@ def test_cli_beam_options_need_runner_beam(tmp_path, capsys):
     assert "only apply with --runner beam" in capsys.readouterr().err
     assert main(["convert", "voc", str(root), "--out", str(tmp_path / "o"), "--runner", "spark"]) == 2
     assert "--runner must be local or beam, got 'spark'" in capsys.readouterr().err
+
+
+# -- images and OUT as URLs: every byte through Beam's FileSystems --------------------
+
+@pytest.fixture
+def memfs(sources):
+    import memfs
+
+    memfs.FILES.clear()
+    yield memfs
+    memfs.FILES.clear()
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("fmt", ["coco", "csv"])
+def test_images_and_out_as_urls(sources, memfs, tmp_path, fmt, mode):
+    local_ds = sources[fmt]()
+    root = local_ds.images_root
+    memfs.upload(root, "memtest://bucket/images")
+    url_ds = read_coco(local_ds.source["annotations"], images="memtest://bucket/images") if fmt == "coco" else \
+        read_csv(local_ds.source["file"], images="memtest://bucket/images")
+    assert url_ds.images_root == "memtest://bucket/images"
+    local = _run(sources[fmt], tmp_path / "local", **MODES[mode])
+    on_beam = _run(lambda: url_ds, "memtest://bucket/out", executor=BeamExecutor(), **MODES[mode])
+
+    assert on_beam.report.counts == local.report.counts and local.report.counts.images_skipped >= 2
+    names = memfs.download("memtest://bucket/out", tmp_path / "beam")
+    assert sorted(names) == sorted(p.name for p in (tmp_path / "local").iterdir())  # no temp file left
+    assert _records_by_split(tmp_path / "beam") == _records_by_split(tmp_path / "local")
+    assert (tmp_path / "beam" / "label_map.pbtxt").read_bytes() == (tmp_path / "local" / "label_map.pbtxt").read_bytes()
+    assert _findings(tmp_path / "beam") == _findings(tmp_path / "local")
+    assert any(code == "image.missing" for _, code, _, _ in _findings(tmp_path / "beam"))
+    m_local, m_beam = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("local", "beam"))
+    assert m_beam["splits"] == m_local["splits"] and m_beam["counts"] == m_local["counts"]
+    assert m_beam["options"]["out"] == "memtest://bucket/out"
+    assert [str(p) for p in on_beam.shards] == [f"memtest://bucket/out/{s['file']}" for info in m_beam["splits"].values()
+                                                for s in info["shards"]]
+
+
+def test_a_failed_pipeline_leaves_nothing_at_an_out_url(sources, memfs, tmp_path, monkeypatch):
+    import dataprep.convert.work as convert_mod
+
+    local_ds = sources["coco"]()
+    memfs.upload(local_ds.images_root, "memtest://bucket/images")
+    url_ds = read_coco(local_ds.source["annotations"], images="memtest://bucket/images")
+    real = convert_mod.process_image
+
+    def boom(job, pos):
+        if job.encode and job.files[pos].endswith("00012.jpg"):
+            raise RuntimeError("injected failure in the encode step")
+        return real(job, pos)
+
+    monkeypatch.setattr(convert_mod, "process_image", boom)
+    with pytest.raises(Exception, match="injected failure"):
+        _run(lambda: url_ds, "memtest://bucket/out", executor=BeamExecutor(), num_shards=2)
+    assert [k for k in memfs.FILES if k.startswith("memtest://bucket/out")] == []
+
+    # Over a previous output (--overwrite): it stays whole.
+    monkeypatch.setattr(convert_mod, "process_image", real)
+    _run(lambda: url_ds, "memtest://bucket/out", executor=BeamExecutor(), num_shards=2)
+    before = {k: v for k, v in memfs.FILES.items() if k.startswith("memtest://bucket/out/")}
+    assert "memtest://bucket/out/manifest.json" in before
+    monkeypatch.setattr(convert_mod, "process_image", boom)
+    with pytest.raises(Exception, match="injected failure"):
+        _run(lambda: url_ds, "memtest://bucket/out", executor=BeamExecutor(), num_shards=2, overwrite=True)
+    assert {k: v for k, v in memfs.FILES.items() if k.startswith("memtest://bucket/out/")} == before
+    # Without --overwrite, a non-empty OUT URL is refused before anything runs.
+    with pytest.raises(UsageError, match="not empty"):
+        _run(lambda: url_ds, "memtest://bucket/out", executor=BeamExecutor(), num_shards=2)
+
+
+def test_urls_need_the_beam_runner(sources, memfs, tmp_path):
+    local_ds = sources["coco"]()
+    url_ds = read_coco(local_ds.source["annotations"], images="memtest://bucket/images")
+    with pytest.raises(UsageError, match="memtest://bucket/images: URLs .*--runner beam"):
+        _run(lambda: url_ds, tmp_path / "out")
+    with pytest.raises(UsageError, match="memtest://bucket/out: URLs .*--runner beam"):
+        _run(sources["coco"], "memtest://bucket/out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_images_and_out_urls(sources, memfs, tmp_path, capsys):
+    local_ds = sources["coco"]()
+    memfs.upload(local_ds.images_root, "memtest://bucket/images")
+    args = ["convert", "coco", local_ds.source["annotations"], "--images", "memtest://bucket/images", "-q",
+            "--num-shards", "2"]
+    assert main(args + ["--out", "memtest://bucket/cli", "--runner", "beam"]) == 0
+    assert "Wrote memtest://bucket/cli" in capsys.readouterr().out
+    assert main(args + ["--out", str(tmp_path / "local")]) == 2  # the local runner cannot read a URL
+    assert "memtest://bucket/images: URLs are read and written through Apache Beam" in capsys.readouterr().err
+    manifest = json.loads(memfs.FILES["memtest://bucket/cli/manifest.json"])
+    assert manifest["counts"]["images_written"] == local_ds.images.shape[0] - manifest["counts"]["images_skipped"]
+    assert [s["file"] for s in manifest["splits"]["train"]["shards"]] == [
+        "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"]
+    assert "memtest://bucket/cli/train-00001-of-00002.tfrecord" in memfs.FILES

@@ -19,8 +19,14 @@ until the launcher renames the temp shards after the pipeline succeeded; a
 failed pipeline leaves only the temp folder's ``.partial`` files, which the
 launcher removes.
 
+Paths go through Beam's ``FileSystems``: the images root and ``OUT`` may be
+URLs (``gs://``, ``s3://``, ``hdfs://``); workers read the image bytes with
+``FileSystems.open`` (``Job.store``), and an ``OUT`` URL is written by
+:class:`~dataprep.beam.files.FileSystemsOutputWriter` (temp names, renamed
+after the pipeline succeeded, manifest last).
+
 Files: ``executor.py`` (the two pipelines, :class:`BeamExecutor`),
-``options.py`` (``--beam-option`` / ``--beam-pipeline-options`` and the
+``files.py`` (reading images, writing an ``OUT`` URL), ``options.py`` (``--beam-option`` / ``--beam-pipeline-options`` and the
 in-process runner). Importing this package imports Beam; nothing else in
 dataprep imports it.
 """

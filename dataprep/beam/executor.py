@@ -25,17 +25,19 @@ import itertools
 import json
 import pickle
 import uuid
-from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from dataprep.beam.files import BeamStore, FileSystemsOutputWriter, delete_files
 from dataprep.beam.options import pipeline_options
 from dataprep.convert import work
 from dataprep.convert.work import Codes, ImageResult, Job
 from dataprep.errors import DataprepError
+from dataprep.locations import is_url
+from dataprep.records.output import OutputWriter
 from dataprep.records.tfrecord import ShardWriter
 from dataprep.validate.findings import Finding
 
@@ -112,25 +114,36 @@ def _write_shard(kv, tmp: str, compression: str | None) -> str:
 
 @dataclasses.dataclass
 class TempShard:
-    """A shard a worker wrote, as the output writer sees a shard writer."""
+    """A shard a worker wrote (a local path or a URL), as the output writer sees a shard writer."""
 
-    path: Path
+    path: str
     info: dict
 
     def close(self) -> dict:
         return self.info
 
     def abort(self) -> None:
-        self.path.unlink(missing_ok=True)
+        delete_files([self.path])
 
 
 class BeamExecutor:
     """Runs a conversion's check and encode passes as Beam pipelines; ``flags``
     are Beam's command-line flags (:func:`dataprep.beam.options.pipeline_flags`)."""
 
+    #: Workers read the images through Beam's FileSystems (``Job.store``).
+    store = BeamStore()
+
     def __init__(self, flags: list[str] | None = None):
         self.flags = list(flags or [])
         self.tmp: str | None = None
+
+    @staticmethod
+    def output_writer(out, label_map, compression=None, overwrite=False) -> OutputWriter:
+        """OUT's writer: today's :class:`OutputWriter` (lock, ``os.replace``)
+        for a local path, :class:`FileSystemsOutputWriter` for a URL."""
+        if is_url(out):
+            return FileSystemsOutputWriter(out, label_map, compression, overwrite)
+        return OutputWriter(out, label_map, compression, overwrite)
 
     def start(self, out) -> None:
         self.tmp = str(out.spool("beam"))
@@ -182,7 +195,7 @@ class BeamExecutor:
         written: dict = {}
         for r in self._read_lines(prefix):
             split, shard = r.pop("split"), r.pop("shard")
-            out.add_shard(split, shard, TempShard(Path(r.pop("path")), r))
+            out.add_shard(split, shard, TempShard(r.pop("path"), r))
             written[split] = written.get(split, 0) + r["examples"]
         if written != rank:
             raise DataprepError(f"the encode pass wrote {written} examples per split, the plan has {rank}")

@@ -14,6 +14,10 @@ import typer
 
 from dataprep.cli import options as o
 
+#: --out of convert: a path, or a URL (gs://, s3://, hdfs://) with --runner beam (Path would fold its //).
+OutLocation = Annotated[str, typer.Option(
+    "--out", "-o", help="Output folder for the records (with --runner beam also a gs://, s3:// or hdfs:// URL).")]
+
 app = typer.Typer(help="Convert annotations to sharded TFRecords.", no_args_is_help=True)
 
 
@@ -22,7 +26,7 @@ def _common_parameters() -> list[inspect.Parameter]:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
     return [
-        p("out", o.Out, ...),
+        p("out", OutLocation, ...),
         p("label_map", o.LabelMapOpt, None),
         p("num_shards", o.NumShards, None),
         p("compression", o.Compression, "none"),
@@ -71,6 +75,7 @@ def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, o
          no_decode_check, max_pixels, split, group_by, rebalance, repeat_threshold, max_per_class, negative_ratio,
          quiet, runner, beam_option, beam_pipeline_options) -> None:
     from dataprep.convert import ConvertOptions, convert, prepare_output
+    from dataprep.locations import is_url
 
     executor = _executor(runner, beam_option, beam_pipeline_options)
 
@@ -82,7 +87,8 @@ def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, o
         split=split, group_by=group_by, rebalance=rebalance, repeat_threshold=o.parse_threshold(repeat_threshold),
         max_per_class=max_per_class, negative_ratio=negative_ratio,
     )
-    prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
+    if not is_url(opts.out):  # a URL: checked by the Beam runner's writer, before any pipeline runs
+        prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
     echo_result(convert(read(), opts, executor=executor), strict)
 
 
@@ -134,7 +140,8 @@ def voc(
 @_with_common_options
 def coco(
     annotations: Annotated[Path, typer.Argument(help="COCO instances JSON.")],
-    images: Annotated[Path, typer.Option("--images", help="Folder the JSON's file_name values are relative to.")],
+    images: Annotated[str, typer.Option("--images", help="Folder the JSON's file_name values are relative to "
+                                        "(with --runner beam also a gs://, s3:// or hdfs:// URL).")],
 ):
     """COCO detection JSON; category ids are kept (1..90 with gaps)."""
     from dataprep.formats.registry import open_source
@@ -146,7 +153,8 @@ def coco(
 @_with_common_options
 def csv(
     file: Annotated[Path, typer.Argument(help="CSV with one row per box.")],
-    images: Annotated[Path, typer.Option("--images", help="Folder the filename column is relative to.")],
+    images: Annotated[str, typer.Option("--images", help="Folder the filename column is relative to "
+                                        "(with --runner beam also a gs://, s3:// or hdfs:// URL).")],
     columns: o.Columns = None,
     header: o.Header = True,
     normalized: o.Normalized = False,

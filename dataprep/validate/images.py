@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from dataprep.locations import url_join
 from dataprep.validate.duplicates import phash as perceptual_hash
 from dataprep.validate.findings import ERROR, INFO, KEPT, REENCODED, ROTATED, SKIPPED_IMAGE, WARNING, Finding
 
@@ -89,19 +90,22 @@ def check_image(
     *,
     decode: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    store=None,
 ) -> ImageResult:
-    """Check one image file; see the module docstring."""
+    """Check one image file; see the module docstring. ``store`` reads it
+    instead of the local disk (``store.read(path) -> bytes``, raising
+    ``FileNotFoundError`` or ``OSError``; ``root`` is then a URL or path string)."""
     findings: list[Finding] = []
 
     def skip(code: str, detail: str) -> ImageResult:
         findings.append(Finding(ERROR, code, rel, rel, detail, SKIPPED_IMAGE))
         return ImageResult(None, findings=findings)
 
-    path = safe_join(root, rel)
+    path = safe_join(root, rel) if store is None else url_join(str(root), rel)
     if path is None:
         return skip("image.path_escapes_root", f"image path {rel!r} is outside the images folder {root}; refused")
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if store is None else store.read(path)
     except FileNotFoundError:
         return skip("image.missing", f"image file not found: {path}")
     except (IsADirectoryError, PermissionError, OSError) as exc:
