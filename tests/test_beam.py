@@ -264,3 +264,47 @@ def test_cli_images_and_out_urls(sources, memfs, tmp_path, capsys):
     assert [s["file"] for s in manifest["splits"]["train"]["shards"]] == [
         "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"]
     assert "memtest://bucket/cli/train-00001-of-00002.tfrecord" in memfs.FILES
+
+
+# -- VOC annotation files parsed in the workers -----------------------------------------
+
+def test_voc_xml_parsed_in_workers_gives_the_local_dataset(sources, tmp_path, monkeypatch):
+    import shutil
+
+    import pandas.testing as pdt
+
+    root = tmp_path / "voc"
+    shutil.copytree(sources["voc"]().source["root"], root)
+    xmls = sorted((root / "Annotations").glob("*.xml"))
+    xmls[1].write_text("<annotation><object>")  # malformed: an annotation.malformed finding, image skipped
+    xmls[2].write_text("<notvoc/>")  # not a VOC annotation
+    text = xmls[4].read_text()  # a box without coordinates, a <filename> that disagrees
+    xmls[4].write_text(text.replace("<xmin>", "<xmn>", 1).replace("</xmin>", "</xmn>", 1)
+                       .replace("</filename>", "_b.jpg</filename>", 1))
+    paths_seen = []
+    executor, real = BeamExecutor(), BeamExecutor.parse_annotations
+
+    def parse(paths):
+        paths_seen.extend(paths)
+        return real(executor, paths)
+
+    local, on_beam = read_voc(root), read_voc(root, parse=parse)
+    assert len(paths_seen) == len(xmls)  # every XML file went through the workers
+    pdt.assert_frame_equal(on_beam.images, local.images)
+    pdt.assert_frame_equal(on_beam.objects, local.objects)
+    assert on_beam.findings == local.findings
+    assert on_beam.dropped_boxes == local.dropped_boxes
+    assert sorted(f.code for f in local.findings) == ["annotation.malformed"] * 2 + ["voc.filename_mismatch"]
+    assert local.objects["xmin"].isna().sum() == 1  # NaN survives the trip back from the workers
+
+    # And through the CLI: the whole conversion, with the XML parsed in the workers, is the local one's.
+    args = ["convert", "voc", str(root), "-q", "--num-shards", "2"]
+    assert main(args + ["--out", str(tmp_path / "local")]) == 0
+    monkeypatch.setattr(BeamExecutor, "parse_annotations", lambda self, paths: parse(paths))
+    paths_seen.clear()
+    assert main(args + ["--out", str(tmp_path / "beam"), "--runner", "beam"]) == 0
+    assert len(paths_seen) == len(xmls)
+    assert _records_by_split(tmp_path / "beam") == _records_by_split(tmp_path / "local")
+    assert _findings(tmp_path / "beam") == _findings(tmp_path / "local")
+    m_local, m_beam = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("local", "beam"))
+    assert m_beam["splits"] == m_local["splits"] and m_beam["counts"] == m_local["counts"]

@@ -89,7 +89,7 @@ def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, o
     )
     if not is_url(opts.out):  # a URL: checked by the Beam runner's writer, before any pipeline runs
         prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
-    echo_result(convert(read(), opts, executor=executor), strict)
+    echo_result(convert(read(executor), opts, executor=executor), strict)
 
 
 def _executor(runner: str, beam_option, beam_pipeline_options):
@@ -132,8 +132,10 @@ def voc(
     """Pascal VOC: ImageSets/Main/{train,val,test}.txt define the splits when present."""
     from dataprep.formats.registry import open_source
 
-    return lambda: open_source(o.source_spec(root, fmt="voc", year=year, annotations=annotations, images=images,
-                                             workers=workers, progress=progress))
+    # On the Beam runner, its workers parse the XML files (a VOC set can be millions of them).
+    return lambda executor=None: open_source(o.source_spec(
+        root, fmt="voc", year=year, annotations=annotations, images=images, workers=workers, progress=progress,
+        parse_annotations=getattr(executor, "parse_annotations", None)))
 
 
 @app.command("coco")
@@ -146,7 +148,7 @@ def coco(
     """COCO detection JSON; category ids are kept (1..90 with gaps)."""
     from dataprep.formats.registry import open_source
 
-    return lambda: open_source(o.source_spec(annotations, fmt="coco", images=images))
+    return lambda executor=None: open_source(o.source_spec(annotations, fmt="coco", images=images))
 
 
 @app.command("csv")
@@ -163,5 +165,6 @@ def csv(
     """CSV, TF OD API layout filename,width,height,class,xmin,ymin,xmax,ymax by default."""
     from dataprep.formats.registry import open_source
 
-    return lambda: open_source(o.source_spec(file, fmt="csv", images=images, columns=columns, header=header,
-                                             normalized=normalized, box_format=box_format))
+    return lambda executor=None: open_source(o.source_spec(file, fmt="csv", images=images, columns=columns,
+                                                           header=header, normalized=normalized,
+                                                           box_format=box_format))

@@ -51,6 +51,8 @@ class SourceSpec:
     box_format: str = "xyxy"
     workers: int | None = None
     progress: bool = False
+    #: Parses annotation files elsewhere (the Beam runner's workers; VOC reads it): paths -> parsed, in order.
+    parse_annotations: Callable | None = None
 
 
 @dataclass(frozen=True)
