@@ -2,6 +2,7 @@
 
 The Beam runner is another executor of the same conversion, not a copy of it::
 
+    launcher: list the VOC XML files -> parse pass (workers): each file parsed -> its rows back
     launcher: read the source -> check annotations -> per-image job rows (metadata, no image bytes)
         -> rows-*.pkl in a temp folder
     check pass (workers):  rows --Map: the per-image work, no encoding--> small results (findings,
@@ -25,9 +26,9 @@ URLs (``gs://``, ``s3://``, ``hdfs://``); workers read the image bytes with
 :class:`~dataprep.beam.files.FileSystemsOutputWriter` (temp names, renamed
 after the pipeline succeeded, manifest last).
 
-Files: ``executor.py`` (the two pipelines, :class:`BeamExecutor`),
-``files.py`` (reading images, writing an ``OUT`` URL), ``options.py`` (``--beam-option`` / ``--beam-pipeline-options`` and the
-in-process runner). Importing this package imports Beam; nothing else in
+Files: ``executor.py`` (the pipelines, :class:`BeamExecutor`), ``files.py``
+(reading images, writing an ``OUT`` URL), ``options.py`` (``--beam-option``
+/ ``--beam-pipeline-options`` and the in-process runner). Importing this package imports Beam; nothing else in
 dataprep imports it.
 """
 

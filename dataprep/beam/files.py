@@ -45,7 +45,7 @@ class BeamStore:
         """Bytes of ``root/rel``; 0 when missing or not a name under ``root``."""
         path = url_join(str(root), rel)
         try:
-            return FileSystems.size(path) if path is not None else 0
+            return FileSystems.get_filesystem(path).size(path) if path is not None else 0
         except Exception:  # missing: the check pass reports it
             return 0
 

@@ -277,9 +277,8 @@ def plan_splits(images: pd.DataFrame, job: Job, checked: Checked, opts: ConvertO
 def encode_images(job: Job, split_of, repeats, out: OutputWriter, checked: Checked, opts: ConvertOptions,
                   executor=None) -> None:
     """The encode pass over the planned order (a repeated image is encoded per copy; no second decode)."""
-    order, shards = plan_layout(split_of, checked.ok, repeats, file_sizes(job.root, job.files, job.store, opts.num_shards),
-                                opts.layout,
-                                opts.rebalance_split, only_ok=True)
+    sizes = file_sizes(job.root, job.files, job.store, opts.num_shards)
+    order, shards = plan_layout(split_of, checked.ok, repeats, sizes, opts.layout, opts.rebalance_split, only_ok=True)
     write_planned(job, order, split_of, shards, out, checked, opts, executor)
 
 
@@ -289,8 +288,8 @@ def check_then_write(job: Job, split_of, usable, out: OutputWriter, checked: Che
     before any image is read; the check pass in that order (the report reads
     as the local run's); then the encode pass of the images that passed, in
     their places (the shards are the local run's)."""
-    job.order, shards = plan_layout(split_of, usable, None, file_sizes(job.root, job.files, job.store, opts.num_shards),
-                                    opts.layout)
+    sizes = file_sizes(job.root, job.files, job.store, opts.num_shards)
+    job.order, shards = plan_layout(split_of, usable, None, sizes, opts.layout)
     check_images(job, checked, opts, executor)
     write_planned(job, job.order[checked.ok[job.order]], split_of, shards, out, checked, opts, executor)
 
