@@ -97,8 +97,13 @@ class FileSystemsOutputWriter(OutputWriter):
             raise OutputError(f"{self.out}: cannot create the output folder ({exc})") from None
 
     def _names(self) -> list[str]:
-        """Names directly in OUT."""
-        found = FileSystems.match([self.out + "/*"])[0].metadata_list
+        """Names directly in OUT (none when it does not exist yet)."""
+        try:
+            found = FileSystems.match([self.out + "/*"])[0].metadata_list
+        except Exception:  # some file systems refuse to list a folder that is not there
+            if _exists(self.out):
+                raise
+            return []
         return sorted({m.path[len(self.out) + 1:].split("/")[0] for m in found if m.path.startswith(self.out + "/")})
 
     def add(self, split, framed, labels) -> None:
