@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dataprep.locations import location
 from dataprep.label_map import LabelMap
 from dataprep.validate.findings import Finding
 
@@ -85,7 +86,7 @@ _DEFAULTS = {"difficult": 0, "truncated": 0, "is_crowd": 0, "area": np.nan, "vie
 class Dataset:
     images: pd.DataFrame
     objects: pd.DataFrame
-    images_root: Path
+    images_root: Path | str  # a URL (gs://...) stays a string: only --runner beam reads it
     box_units: str = "pixel"
     #: A label map the source itself defines (COCO categories), or None.
     label_map: LabelMap | None = None
@@ -141,7 +142,7 @@ class Dataset:
         return cls(
             images=images,
             objects=objects,
-            images_root=Path(images_root),
+            images_root=location(images_root),
             box_units=box_units,
             label_map=label_map,
             findings=list(findings or []),

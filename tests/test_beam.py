@@ -169,3 +169,164 @@ def test_cli_beam_options_need_runner_beam(tmp_path, capsys):
     assert "only apply with --runner beam" in capsys.readouterr().err
     assert main(["convert", "voc", str(root), "--out", str(tmp_path / "o"), "--runner", "spark"]) == 2
     assert "--runner must be local or beam, got 'spark'" in capsys.readouterr().err
+
+
+# -- images and OUT as URLs: every byte through Beam's FileSystems --------------------
+
+@pytest.fixture
+def memfs(sources):
+    import memfs
+
+    memfs.FILES.clear()
+    yield memfs
+    memfs.FILES.clear()
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("fmt", ["coco", "csv"])
+def test_images_and_out_as_urls(sources, memfs, tmp_path, fmt, mode):
+    local_ds = sources[fmt]()
+    root = local_ds.images_root
+    memfs.upload(root, "memtest://bucket/images")
+    url_ds = read_coco(local_ds.source["annotations"], images="memtest://bucket/images") if fmt == "coco" else \
+        read_csv(local_ds.source["file"], images="memtest://bucket/images")
+    assert url_ds.images_root == "memtest://bucket/images"
+    # Without --num-shards the shard count comes from the image sizes (asked of the file system).
+    kw = MODES[mode] if "num_shards" in MODES[mode] else {**MODES[mode], "shard_target_bytes": 20_000}
+    local = _run(sources[fmt], tmp_path / "local", **kw)
+    on_beam = _run(lambda: url_ds, "memtest://bucket/out", executor=BeamExecutor(), **kw)
+
+    assert on_beam.report.counts == local.report.counts and local.report.counts.images_skipped >= 2
+    names = memfs.download("memtest://bucket/out", tmp_path / "beam")
+    assert sorted(names) == sorted(p.name for p in (tmp_path / "local").iterdir())  # no temp file left
+    assert _records_by_split(tmp_path / "beam") == _records_by_split(tmp_path / "local")
+    assert (tmp_path / "beam" / "label_map.pbtxt").read_bytes() == (tmp_path / "local" / "label_map.pbtxt").read_bytes()
+    assert _findings(tmp_path / "beam") == _findings(tmp_path / "local")
+    assert any(code == "image.missing" for _, code, _, _ in _findings(tmp_path / "beam"))
+    m_local, m_beam = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("local", "beam"))
+    assert m_beam["splits"] == m_local["splits"] and m_beam["counts"] == m_local["counts"]
+    assert m_beam["options"]["out"] == "memtest://bucket/out"
+    assert len(m_beam["splits"]["train"]["shards"]) >= 2
+    assert [str(p) for p in on_beam.shards] == [
+        f"memtest://bucket/out/{s['file']}" for info in m_beam["splits"].values() for s in info["shards"]]
+
+
+def test_a_failed_pipeline_leaves_nothing_at_an_out_url(sources, memfs, tmp_path, monkeypatch):
+    import dataprep.convert.work as convert_mod
+
+    local_ds = sources["coco"]()
+    memfs.upload(local_ds.images_root, "memtest://bucket/images")
+    url_ds = read_coco(local_ds.source["annotations"], images="memtest://bucket/images")
+    real = convert_mod.process_image
+
+    def boom(job, pos):
+        if job.encode and job.files[pos].endswith("00012.jpg"):
+            raise RuntimeError("injected failure in the encode step")
+        return real(job, pos)
+
+    monkeypatch.setattr(convert_mod, "process_image", boom)
+    with pytest.raises(Exception, match="injected failure"):
+        _run(lambda: url_ds, "memtest://bucket/out", executor=BeamExecutor(), num_shards=2)
+    assert [k for k in memfs.FILES if k.startswith("memtest://bucket/out")] == []
+
+    # Over a previous output (--overwrite): it stays whole.
+    monkeypatch.setattr(convert_mod, "process_image", real)
+    _run(lambda: url_ds, "memtest://bucket/out", executor=BeamExecutor(), num_shards=2)
+    before = {k: v for k, v in memfs.FILES.items() if k.startswith("memtest://bucket/out/")}
+    assert "memtest://bucket/out/manifest.json" in before
+    monkeypatch.setattr(convert_mod, "process_image", boom)
+    with pytest.raises(Exception, match="injected failure"):
+        _run(lambda: url_ds, "memtest://bucket/out", executor=BeamExecutor(), num_shards=2, overwrite=True)
+    assert {k: v for k, v in memfs.FILES.items() if k.startswith("memtest://bucket/out/")} == before
+    # Without --overwrite, a non-empty OUT URL is refused before anything runs.
+    with pytest.raises(UsageError, match="not empty"):
+        _run(lambda: url_ds, "memtest://bucket/out", executor=BeamExecutor(), num_shards=2)
+
+
+def test_urls_need_the_beam_runner(sources, memfs, tmp_path):
+    local_ds = sources["coco"]()
+    url_ds = read_coco(local_ds.source["annotations"], images="memtest://bucket/images")
+    with pytest.raises(UsageError, match="memtest://bucket/images: URLs .*--runner beam"):
+        _run(lambda: url_ds, tmp_path / "out")
+    with pytest.raises(UsageError, match="memtest://bucket/out: URLs .*--runner beam"):
+        _run(sources["coco"], "memtest://bucket/out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_images_and_out_urls(sources, memfs, tmp_path, capsys):
+    local_ds = sources["coco"]()
+    memfs.upload(local_ds.images_root, "memtest://bucket/images")
+    args = ["convert", "coco", local_ds.source["annotations"], "--images", "memtest://bucket/images", "-q",
+            "--num-shards", "2"]
+    assert main(args + ["--out", "memtest://bucket/cli", "--runner", "beam"]) == 0
+    assert "Wrote memtest://bucket/cli" in capsys.readouterr().out
+    assert main(args + ["--out", str(tmp_path / "local")]) == 2  # the local runner cannot read a URL
+    assert "memtest://bucket/images: URLs are read and written through Apache Beam" in capsys.readouterr().err
+    manifest = json.loads(memfs.FILES["memtest://bucket/cli/manifest.json"])
+    assert manifest["counts"]["images_written"] == local_ds.images.shape[0] - manifest["counts"]["images_skipped"]
+    assert [s["file"] for s in manifest["splits"]["train"]["shards"]] == [
+        "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"]
+    assert "memtest://bucket/cli/train-00001-of-00002.tfrecord" in memfs.FILES
+
+
+# -- VOC annotation files parsed in the workers -----------------------------------------
+
+def test_voc_xml_parsed_in_workers_gives_the_local_dataset(sources, tmp_path, monkeypatch):
+    import shutil
+
+    import pandas.testing as pdt
+
+    root = tmp_path / "voc"
+    shutil.copytree(sources["voc"]().source["root"], root)
+    xmls = sorted((root / "Annotations").glob("*.xml"))
+    xmls[1].write_text("<annotation><object>")  # malformed: an annotation.malformed finding, image skipped
+    xmls[2].write_text("<notvoc/>")  # not a VOC annotation
+    text = xmls[4].read_text()  # a box without coordinates, a <filename> that disagrees
+    xmls[4].write_text(text.replace("<xmin>", "<xmn>", 1).replace("</xmin>", "</xmn>", 1)
+                       .replace("</filename>", "_b.jpg</filename>", 1))
+    paths_seen = []
+    executor, real = BeamExecutor(), BeamExecutor.parse_annotations
+
+    def parse(paths):
+        paths_seen.extend(paths)
+        return real(executor, paths)
+
+    local, on_beam = read_voc(root), read_voc(root, parse=parse)
+    assert len(paths_seen) == len(xmls)  # every XML file went through the workers
+    pdt.assert_frame_equal(on_beam.images, local.images)
+    pdt.assert_frame_equal(on_beam.objects, local.objects)
+    assert on_beam.findings == local.findings
+    assert on_beam.dropped_boxes == local.dropped_boxes
+    assert sorted(f.code for f in local.findings) == ["annotation.malformed"] * 2 + ["voc.filename_mismatch"]
+    assert local.objects["xmin"].isna().sum() == 1  # NaN survives the trip back from the workers
+
+    # And through the CLI: the whole conversion, with the XML parsed in the workers, is the local one's.
+    args = ["convert", "voc", str(root), "-q", "--num-shards", "2"]
+    assert main(args + ["--out", str(tmp_path / "local")]) == 0
+    monkeypatch.setattr(BeamExecutor, "parse_annotations", lambda self, paths: parse(paths))
+    paths_seen.clear()
+    assert main(args + ["--out", str(tmp_path / "beam"), "--runner", "beam"]) == 0
+    assert len(paths_seen) == len(xmls)
+    assert _records_by_split(tmp_path / "beam") == _records_by_split(tmp_path / "local")
+    assert _findings(tmp_path / "beam") == _findings(tmp_path / "local")
+    m_local, m_beam = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("local", "beam"))
+    assert m_beam["splits"] == m_local["splits"] and m_beam["counts"] == m_local["counts"]
+
+
+def test_image_sizes_are_not_asked_when_num_shards_fixes_the_count(sources, tmp_path):
+    """On an object store each size is one request: only the default shard count needs them."""
+    from dataprep.convert.layout import file_sizes
+
+    root = sources["voc"]().images_root
+    files = sorted(p.name for p in root.iterdir())[:4] + ["missing.jpg", "../escape.jpg"]
+    asked = []
+
+    class Counting(type(BeamExecutor.store)):
+        def size(self, root, rel):
+            asked.append(rel)
+            return super().size(root, rel)
+
+    by_store = file_sizes(str(root), files, Counting())
+    assert by_store.tolist() == file_sizes(root, files).tolist()[:5] + [0] and by_store[:4].min() > 0
+    assert len(asked) == 6
+    assert file_sizes(str(root), files, Counting(), num_shards=3).tolist() == [0] * 6 and len(asked) == 6

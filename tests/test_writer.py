@@ -722,3 +722,14 @@ def test_shard_writer_refuses_unknown_compression(tmp_path):
     with pytest.raises(ValueError, match="Unknown compression 'zstd'"):
         ShardWriter(tmp_path / "x", "zstd")
     assert not (tmp_path / "x").exists()  # refused before the file was created
+
+
+def test_not_an_image_report_is_the_same_on_every_run(tmp_path):
+    """Pillow's message names its in-memory file by address (``<_io.BytesIO
+    object at 0x...>``); the finding must not, or report.json differs per run."""
+    ds = one_image(tmp_path, [BOX], data=b"hello, not an image")
+    details = [the(run(ds, tmp_path / f"out{k}"), "image.not_an_image").detail for k in range(2)]
+    assert details[0] == details[1]
+    assert " at 0x" not in details[0] and "UnidentifiedImageError" in details[0] and "the bytes" in details[0]
+    reports = [(tmp_path / f"out{k}" / "report.json").read_text() for k in range(2)]
+    assert reports[0] == reports[1]

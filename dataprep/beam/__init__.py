@@ -2,6 +2,7 @@
 
 The Beam runner is another executor of the same conversion, not a copy of it::
 
+    launcher: list the VOC XML files -> parse pass (workers): each file parsed -> its rows back
     launcher: read the source -> check annotations -> per-image job rows (metadata, no image bytes)
         -> rows-*.pkl in a temp folder
     check pass (workers):  rows --Map: the per-image work, no encoding--> small results (findings,
@@ -19,9 +20,15 @@ until the launcher renames the temp shards after the pipeline succeeded; a
 failed pipeline leaves only the temp folder's ``.partial`` files, which the
 launcher removes.
 
-Files: ``executor.py`` (the two pipelines, :class:`BeamExecutor`),
-``options.py`` (``--beam-option`` / ``--beam-pipeline-options`` and the
-in-process runner). Importing this package imports Beam; nothing else in
+Paths go through Beam's ``FileSystems``: the images root and ``OUT`` may be
+URLs (``gs://``, ``s3://``, ``hdfs://``); workers read the image bytes with
+``FileSystems.open`` (``Job.store``), and an ``OUT`` URL is written by
+:class:`~dataprep.beam.files.FileSystemsOutputWriter` (temp names, renamed
+after the pipeline succeeded, manifest last).
+
+Files: ``executor.py`` (the pipelines, :class:`BeamExecutor`), ``files.py``
+(reading images, writing an ``OUT`` URL), ``options.py`` (``--beam-option``
+/ ``--beam-pipeline-options`` and the in-process runner). Importing this package imports Beam; nothing else in
 dataprep imports it.
 """
 

@@ -24,18 +24,23 @@ import dataclasses
 import itertools
 import json
 import pickle
+import tempfile
 import uuid
-from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
 
+from dataprep.beam.files import BeamStore, FileSystemsOutputWriter, delete_files
 from dataprep.beam.options import pipeline_options
 from dataprep.convert import work
 from dataprep.convert.work import Codes, ImageResult, Job
 from dataprep.errors import DataprepError
+from dataprep.formats import voc
+from dataprep.locations import is_url
+from dataprep.records.output import OutputWriter
 from dataprep.records.tfrecord import ShardWriter
 from dataprep.validate.findings import Finding
 
@@ -88,6 +93,15 @@ def _check(item) -> str:
     })
 
 
+def _parse_xml(item) -> str:
+    """One VOC annotation file parsed in a worker, read through FileSystems."""
+    pos, path = item
+    parsed = voc.parse_file(path, BeamExecutor.store.read)
+    if isinstance(parsed, Exception):
+        return json.dumps({"pos": pos, "error": str(parsed)})
+    return json.dumps({"pos": pos, **parsed})
+
+
 def _encode(item):
     split, shard, rank, row = item
     res = _process(row)
@@ -112,25 +126,36 @@ def _write_shard(kv, tmp: str, compression: str | None) -> str:
 
 @dataclasses.dataclass
 class TempShard:
-    """A shard a worker wrote, as the output writer sees a shard writer."""
+    """A shard a worker wrote (a local path or a URL), as the output writer sees a shard writer."""
 
-    path: Path
+    path: str
     info: dict
 
     def close(self) -> dict:
         return self.info
 
     def abort(self) -> None:
-        self.path.unlink(missing_ok=True)
+        delete_files([self.path])
 
 
 class BeamExecutor:
     """Runs a conversion's check and encode passes as Beam pipelines; ``flags``
     are Beam's command-line flags (:func:`dataprep.beam.options.pipeline_flags`)."""
 
+    #: Workers read the images through Beam's FileSystems (``Job.store``).
+    store = BeamStore()
+
     def __init__(self, flags: list[str] | None = None):
         self.flags = list(flags or [])
         self.tmp: str | None = None
+
+    @staticmethod
+    def output_writer(out, label_map, compression=None, overwrite=False) -> OutputWriter:
+        """OUT's writer: today's :class:`OutputWriter` (lock, ``os.replace``)
+        for a local path, :class:`FileSystemsOutputWriter` for a URL."""
+        if is_url(out):
+            return FileSystemsOutputWriter(out, label_map, compression, overwrite)
+        return OutputWriter(out, label_map, compression, overwrite)
 
     def start(self, out) -> None:
         self.tmp = str(out.spool("beam"))
@@ -141,6 +166,33 @@ class BeamExecutor:
         if self.tmp is not None and FileSystems.exists(self.tmp):
             FileSystems.delete([self.tmp])
         self.tmp = None
+
+    def parse_annotations(self, paths: list[str]) -> list:
+        """VOC annotation files parsed in the workers (``read_voc(parse=...)``):
+        the launcher lists the files and gets back each one's parsed metadata
+        (or its error), in order. Runs before OUT is touched, so its scratch
+        files go under ``--temp_location`` (a local temp folder without it)."""
+        base = PipelineOptions(self.flags).get_all_options().get("temp_location")
+        scratch = (FileSystems.join(base, f"dataprep-parse-{uuid.uuid4().hex}") if base
+                   else tempfile.mkdtemp(prefix="dataprep-parse-"))
+        saved, self.tmp = self.tmp, scratch
+        try:
+            if base:
+                FileSystems.mkdirs(scratch)
+            chunks = self._write_rows("xml", enumerate(paths))
+            prefix = FileSystems.join(scratch, "parsed")
+            with self._pipeline() as p:
+                _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
+                     | "paths" >> beam.FlatMap(_load_rows) | "spread paths" >> beam.Reshuffle()
+                     | "parse" >> beam.Map(_parse_xml) | "parsed" >> beam.io.WriteToText(prefix))
+            got = {r.pop("pos"): r for r in self._read_lines(prefix)}
+        finally:
+            self.close()
+            self.tmp = saved
+        if len(got) != len(paths):
+            raise DataprepError(f"parsing returned {len(got)} results for {len(paths)} annotation files")
+        return [ValueError(r["error"]) if "error" in r else {**r, "objects": [tuple(o) for o in r["objects"]]}
+                for r in (got[k] for k in range(len(paths)))]
 
     def run(self, job: Job, desc: str = "check"):
         """The check pass over every image; results in ``job.order``."""
@@ -182,7 +234,7 @@ class BeamExecutor:
         written: dict = {}
         for r in self._read_lines(prefix):
             split, shard = r.pop("split"), r.pop("shard")
-            out.add_shard(split, shard, TempShard(Path(r.pop("path")), r))
+            out.add_shard(split, shard, TempShard(r.pop("path"), r))
             written[split] = written.get(split, 0) + r["examples"]
         if written != rank:
             raise DataprepError(f"the encode pass wrote {written} examples per split, the plan has {rank}")

@@ -14,6 +14,10 @@ import typer
 
 from dataprep.cli import options as o
 
+#: --out of convert: a path, or a URL (gs://, s3://, hdfs://) with --runner beam (Path would fold its //).
+OutLocation = Annotated[str, typer.Option(
+    "--out", "-o", help="Output folder for the records (with --runner beam also a gs://, s3:// or hdfs:// URL).")]
+
 app = typer.Typer(help="Convert annotations to sharded TFRecords.", no_args_is_help=True)
 
 
@@ -22,7 +26,7 @@ def _common_parameters() -> list[inspect.Parameter]:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
     return [
-        p("out", o.Out, ...),
+        p("out", OutLocation, ...),
         p("label_map", o.LabelMapOpt, None),
         p("num_shards", o.NumShards, None),
         p("compression", o.Compression, "none"),
@@ -74,6 +78,7 @@ def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, o
          no_decode_check, max_pixels, follow_symlinks, split, group_by, rebalance, repeat_threshold, max_per_class,
          negative_ratio, quiet, runner, beam_option, beam_pipeline_options) -> None:
     from dataprep.convert import ConvertOptions, convert, prepare_output
+    from dataprep.locations import is_url
 
     executor = _executor(runner, beam_option, beam_pipeline_options)
 
@@ -85,8 +90,9 @@ def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, o
         split=split, group_by=group_by, rebalance=rebalance, repeat_threshold=o.parse_threshold(repeat_threshold),
         max_per_class=max_per_class, negative_ratio=negative_ratio,
     )
-    prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
-    echo_result(convert(read(), opts, executor=executor), strict)
+    if not is_url(opts.out):  # a URL: checked by the Beam runner's writer, before any pipeline runs
+        prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
+    echo_result(convert(read(executor), opts, executor=executor), strict)
 
 
 def _executor(runner: str, beam_option, beam_pipeline_options):
@@ -129,27 +135,31 @@ def voc(
     """Pascal VOC: ImageSets/Main/{train,val,test}.txt define the splits when present."""
     from dataprep.formats.registry import open_source
 
-    return lambda: open_source(o.source_spec(root, fmt="voc", year=year, annotations=annotations, images=images,
-                                             workers=workers, progress=progress))
+    # On the Beam runner, its workers parse the XML files (a VOC set can be millions of them).
+    return lambda executor=None: open_source(o.source_spec(
+        root, fmt="voc", year=year, annotations=annotations, images=images, workers=workers, progress=progress,
+        parse_annotations=getattr(executor, "parse_annotations", None)))
 
 
 @app.command("coco")
 @_with_common_options
 def coco(
     annotations: Annotated[Path, typer.Argument(help="COCO instances JSON.")],
-    images: Annotated[Path, typer.Option("--images", help="Folder the JSON's file_name values are relative to.")],
+    images: Annotated[str, typer.Option("--images", help="Folder the JSON's file_name values are relative to "
+                                        "(with --runner beam also a gs://, s3:// or hdfs:// URL).")],
 ):
     """COCO detection JSON; category ids are kept (1..90 with gaps)."""
     from dataprep.formats.registry import open_source
 
-    return lambda: open_source(o.source_spec(annotations, fmt="coco", images=images))
+    return lambda executor=None: open_source(o.source_spec(annotations, fmt="coco", images=images))
 
 
 @app.command("csv")
 @_with_common_options
 def csv(
     file: Annotated[Path, typer.Argument(help="CSV with one row per box.")],
-    images: Annotated[Path, typer.Option("--images", help="Folder the filename column is relative to.")],
+    images: Annotated[str, typer.Option("--images", help="Folder the filename column is relative to "
+                                        "(with --runner beam also a gs://, s3:// or hdfs:// URL).")],
     columns: o.Columns = None,
     header: o.Header = True,
     normalized: o.Normalized = False,
@@ -158,8 +168,9 @@ def csv(
     """CSV, TF OD API layout filename,width,height,class,xmin,ymin,xmax,ymax by default."""
     from dataprep.formats.registry import open_source
 
-    return lambda: open_source(o.source_spec(file, fmt="csv", images=images, columns=columns, header=header,
-                                             normalized=normalized, box_format=box_format))
+    return lambda executor=None: open_source(o.source_spec(file, fmt="csv", images=images, columns=columns,
+                                                           header=header, normalized=normalized,
+                                                           box_format=box_format))
 
 
 @app.command("yolo")
@@ -170,7 +181,7 @@ def yolo(
     """YOLO, Ultralytics layout: data.yaml (names; train/val/test image folders or list files) + labels/*.txt."""
     from dataprep.formats.registry import open_source
 
-    return lambda: open_source(o.source_spec(root, fmt="yolo"))
+    return lambda executor=None: open_source(o.source_spec(root, fmt="yolo"))
 
 
 @app.command("tfrecord")
@@ -185,4 +196,4 @@ def tfrecord(
     Classes come from --label-map, or from the records' class/text + class/label."""
     from dataprep.formats.registry import open_source
 
-    return lambda: open_source(o.source_spec(pattern, fmt="tfrecord", label_map=label_map))
+    return lambda executor=None: open_source(o.source_spec(pattern, fmt="tfrecord", label_map=label_map))

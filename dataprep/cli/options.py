@@ -109,13 +109,14 @@ BoxFormat = Annotated[str, typer.Option(
 
 def source_spec(src, *, fmt: str = "auto", images=None, annotations=None, year=None, columns=None,
                 header: bool = True, normalized: bool = False, box_format: str = "xyxy", workers=None,
-                progress: bool = False, label_map=None):
+                progress: bool = False, label_map=None, parse_annotations=None):
     """The registry's description of the source the options name."""
     from dataprep.formats.registry import SourceSpec
 
     return SourceSpec(Path(src) if src is not None else None, format=fmt, images=images, annotations=annotations,
                       year=year, columns=columns, header=header, normalized=normalized, box_format=box_format,
-                      workers=workers, progress=progress, label_map=label_map)
+                      workers=workers, progress=progress, label_map=label_map,
+                      parse_annotations=parse_annotations)
 
 
 # -- where the per-image work runs ----------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from dataprep.errors import UsageError
+from dataprep.locations import location
 from dataprep.validate.images import DEFAULT_MAX_PIXELS
 from dataprep.validate.policy import ErrorPolicy
 
@@ -159,7 +160,7 @@ class SplitOptions:
 
 @dataclass
 class ConvertOptions:
-    out: Path
+    out: Path | str  # a URL stays a string (--runner beam)
     label_map: Path | None = None
     num_shards: int | None = None
     compression: str | None = None  # None or "gzip"
@@ -187,7 +188,7 @@ class ConvertOptions:
     negative_ratio: float | None = None
 
     def __post_init__(self):
-        self.out = Path(self.out)
+        self.out = location(self.out)
         for group in (CheckOptions, LayoutOptions):  # each group checks its own values
             _group(self, group)
         self.split = self.balance.split  # parsed from "train=0.8,val=0.2"

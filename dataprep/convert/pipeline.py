@@ -49,6 +49,7 @@ from dataprep.convert.work import ImageResult, Job, make_job
 from dataprep.dataset import Dataset, split_names
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap, LabelMapError
+from dataprep.locations import is_url
 from dataprep.parallel import default_workers
 from dataprep.records.output import OutputWriter, SplitCounts
 from dataprep.validate.annotations import check_annotations
@@ -75,7 +76,15 @@ def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
     images, objects = check_annotations_step(ds, label_map, opts, report)
     job = make_job(ds.images_root, images, objects, ds.box_units, opts)
     checked = Checked.start(job, report, opts)
-    out = None if opts.dry_run else OutputWriter(opts.out, label_map, opts.compression, opts.overwrite)
+    if executor is not None:  # its own way to read images and write OUT (URLs), if it has one
+        job.store = getattr(executor, "store", None)
+        writer = getattr(executor, "output_writer", OutputWriter)
+    elif is_url(ds.images_root) or is_url(opts.out):
+        raise UsageError(f"{ds.images_root if is_url(ds.images_root) else opts.out}: URLs are read and written "
+                         "through Apache Beam's file systems: add --runner beam")
+    else:
+        writer = OutputWriter
+    out = None if opts.dry_run else writer(opts.out, label_map, opts.compression, opts.overwrite)
     counts = out.counts if out else SplitCounts(label_map)
     try:
         if executor is not None:
@@ -269,8 +278,8 @@ def plan_splits(images: pd.DataFrame, job: Job, checked: Checked, opts: ConvertO
 def encode_images(job: Job, split_of, repeats, out: OutputWriter, checked: Checked, opts: ConvertOptions,
                   executor=None) -> None:
     """The encode pass over the planned order (a repeated image is encoded per copy; no second decode)."""
-    order, shards = plan_layout(split_of, checked.ok, repeats, file_sizes(job.root, job.files), opts.layout,
-                                opts.rebalance_split, only_ok=True)
+    sizes = file_sizes(job.root, job.files, job.store, opts.num_shards)
+    order, shards = plan_layout(split_of, checked.ok, repeats, sizes, opts.layout, opts.rebalance_split, only_ok=True)
     write_planned(job, order, split_of, shards, out, checked, opts, executor)
 
 
@@ -280,7 +289,8 @@ def check_then_write(job: Job, split_of, usable, out: OutputWriter, checked: Che
     before any image is read; the check pass in that order (the report reads
     as the local run's); then the encode pass of the images that passed, in
     their places (the shards are the local run's)."""
-    job.order, shards = plan_layout(split_of, usable, None, file_sizes(job.root, job.files), opts.layout)
+    sizes = file_sizes(job.root, job.files, job.store, opts.num_shards)
+    job.order, shards = plan_layout(split_of, usable, None, sizes, opts.layout)
     check_images(job, checked, opts, executor)
     write_planned(job, job.order[checked.ok[job.order]], split_of, shards, out, checked, opts, executor)
 

@@ -72,6 +72,10 @@ class Job:
     drop_empty: bool = False
     encode: bool = True
     follow_symlinks: bool = False
+    #: Where the image bytes come from when not the local disk (``root`` a
+    #: URL): ``read(path) -> bytes`` and ``size(path) -> int`` (Beam's
+    #: FileSystems, :class:`dataprep.beam.files.BeamStore`). None: the local disk.
+    store: object = None
 
 
 @dataclass
@@ -121,7 +125,7 @@ def process_image(job: Job, pos: int) -> ImageResult:
     file = job.files[pos]
     ann = job.annotations[pos]
     res = check_image(job.root, file, (job.ann_w[pos], job.ann_h[pos]), decode=job.decode,
-                      max_pixels=job.max_pixels, follow_symlinks=job.follow_symlinks)
+                      max_pixels=job.max_pixels, follow_symlinks=job.follow_symlinks, store=job.store)
     # Image-level findings name the annotation that referenced the image.
     findings = [replace(f, image=file, annotation=ann) for f in res.findings]
     if res.data is None:

@@ -26,6 +26,7 @@ from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, UsageError
 from dataprep.formats.registry import SourceFormat, require_images
+from dataprep.locations import is_url, location
 from dataprep.textio import TextFileError, read_text
 from dataprep.validate.findings import DROPPED_BOX, ERROR, KEPT, WARNING, Finding
 
@@ -164,10 +165,10 @@ def read_csv(
     rename every column).
     """
     path = Path(file)
-    img_dir = Path(images)
+    img_dir = location(images)
     if not path.is_file():
         raise UsageError(f"{path}: CSV file not found")
-    if not img_dir.is_dir():
+    if not is_url(img_dir) and not img_dir.is_dir():
         raise UsageError(f"{img_dir}: images folder not found")
     if box_format not in ("xyxy", "xywh"):
         raise UsageError(f"--box-format must be xyxy or xywh, got {box_format!r}")

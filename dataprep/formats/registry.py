@@ -53,6 +53,8 @@ class SourceSpec:
     progress: bool = False
     #: A label map that names the classes of sources that carry only ids (records).
     label_map: Path | None = None
+    #: Parses annotation files elsewhere (the Beam runner's workers; VOC reads it): paths -> parsed, in order.
+    parse_annotations: Callable | None = None
 
 
 @dataclass(frozen=True)

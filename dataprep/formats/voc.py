@@ -141,23 +141,29 @@ def parse_voc_xml(data: bytes, source: str) -> dict:
             "objects": objects}
 
 
-_OBJECT_FIELDS = ("index", "text", "xmin", "ymin", "xmax", "ymax", "difficult", "truncated", "view")
+OBJECT_FIELDS = ("index", "text", "xmin", "ymin", "xmax", "ymax", "difficult", "truncated", "view")
 
 
-def _parse_file(path: str):
-    """Parse one file; objects as compact tuples (``_OBJECT_FIELDS``): tens of
-    thousands of annotations are held at once while the tables are built."""
+def _read_local(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def parse_file(path: str, read=_read_local):
+    """Parse one file (``read(path) -> bytes``: the local disk, or Beam's
+    FileSystems in a worker); the exception if it cannot be read or parsed.
+    Objects as compact tuples (:data:`OBJECT_FIELDS`): tens of thousands of
+    annotations are held at once while the tables are built."""
     try:
-        with open(path, "rb") as f:
-            parsed = parse_voc_xml(f.read(), path)
+        parsed = parse_voc_xml(read(path), path)
     except (ValueError, OSError) as exc:
         return exc
-    parsed["objects"] = [tuple(o[k] for k in _OBJECT_FIELDS) for o in parsed["objects"]]
+    parsed["objects"] = [tuple(o[k] for k in OBJECT_FIELDS) for o in parsed["objects"]]
     return parsed
 
 
 def _parse_chunk(paths: list[str]) -> list:
-    return [_parse_file(p) for p in paths]
+    return [parse_file(p) for p in paths]
 
 
 def _parse_all(paths: list[str], workers: int | None, progress: bool) -> list:
@@ -186,9 +192,12 @@ def read_voc(
     images: str | Path | None = None,
     workers: int | None = None,
     progress: bool = False,
+    parse=None,
 ) -> Dataset:
     """Read a Pascal VOC folder (or a VOCdevkit root with ``year``, or any
-    ``annotations`` + ``images`` folder pair) into a :class:`Dataset`."""
+    ``annotations`` + ``images`` folder pair) into a :class:`Dataset`.
+    ``parse`` parses the XML files elsewhere (the Beam runner's workers): a
+    function of their paths -> what :func:`parse_file` gives for each, in order."""
     root, ann_dir, img_dir = _resolve_folders(
         Path(root) if root is not None else None, year,
         Path(annotations) if annotations is not None else None, Path(images) if images is not None else None,
@@ -203,9 +212,10 @@ def read_voc(
                        key=lambda p: p.name)
     on_disk = list_images(img_dir)
 
-    parsed_all = _parse_all([e.path for e in xml_files], workers, progress)
+    paths = [e.path for e in xml_files]
+    parsed_all = parse(paths) if parse is not None else _parse_all(paths, workers, progress)
     img_rows = []
-    obj_cols: dict[str, list] = {k: [] for k in ("image_id", *_OBJECT_FIELDS)}
+    obj_cols: dict[str, list] = {k: [] for k in ("image_id", *OBJECT_FIELDS)}
     root_prefix = str(root) + os.sep
     for image_id, (entry, parsed) in enumerate(zip(xml_files, parsed_all), start=1):
         stem = os.path.splitext(entry.name)[0]
@@ -241,7 +251,7 @@ def read_voc(
         img_rows.append(row)
         for obj in parsed["objects"]:
             obj_cols["image_id"].append(image_id)
-            for k, v in zip(_OBJECT_FIELDS, obj):
+            for k, v in zip(OBJECT_FIELDS, obj):
                 obj_cols[k].append(v)
         parsed_all[image_id - 1] = None  # free as we go
 
@@ -272,7 +282,7 @@ def detect(path: Path) -> bool:
 
 def open_source(spec) -> Dataset:
     return read_voc(spec.path, year=spec.year, annotations=spec.annotations, images=spec.images,
-                    workers=spec.workers, progress=spec.progress)
+                    workers=spec.workers, progress=spec.progress, parse=spec.parse_annotations)
 
 
 SOURCE = SourceFormat("voc", detect, open_source, "a Pascal VOC folder (Annotations/, or VOCdevkit/VOC*/Annotations/)")

@@ -236,6 +236,37 @@ class OutputWriter:
         finally:
             self._lock.release()
 
+    def complete(self, splits: list[str], label_map_bytes: bytes, report, head: dict,
+                 tail: dict) -> tuple[list, dict, dict]:
+        """Close every shard: ``(shards, manifest, files)``, the shards as
+        ``(temp path, final name)`` and the other outputs as ``{name: bytes}``
+        (manifest.json last); nothing renamed yet. See :meth:`publish`."""
+        infos = {key: w.close() for key, w in self._writers.items()}
+        entries: dict[str, list] = {}
+        shards: list[tuple] = []
+        for split in splits:
+            keys = sorted(k for k in infos if k[0] == split)
+            entries[split] = []
+            for index, key in enumerate(keys):
+                name = SHARD_NAME.format(split=split, index=index, count=len(keys))
+                shards.append((self._writers[key].path, name))
+                entries[split].append({"file": name, **infos[key]})
+        manifest = {
+            "dataprep_version": __version__,
+            "format": "tfrecord",
+            "compression": "GZIP" if self.compression == "gzip" else None,
+            "label_map": "label_map.pbtxt",
+            **head,
+            "splits": {s: self.counts.split_info(s, entries[s]) for s in splits},
+            **tail,
+        }
+        files = {
+            "label_map.pbtxt": label_map_bytes,
+            "report.json": (json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n").encode("utf-8"),
+            "manifest.json": (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8"),
+        }
+        return shards, manifest, files
+
     def publish(self, splits: list[str], label_map_bytes: bytes, report, head: dict, tail: dict) -> dict:
         """Complete the output and replace the previous one; returns the manifest.
 
@@ -244,30 +275,8 @@ class OutputWriter:
         ``splits`` (origin of the label map, counts, source, options ...).
         """
         try:
-            infos = {key: w.close() for key, w in self._writers.items()}
-            entries: dict[str, list] = {}
-            moves: list[tuple[Path, Path]] = []
-            for split in splits:
-                keys = sorted(k for k in infos if k[0] == split)
-                entries[split] = []
-                for index, key in enumerate(keys):
-                    name = SHARD_NAME.format(split=split, index=index, count=len(keys))
-                    moves.append((self._writers[key].path, self.out / name))
-                    entries[split].append({"file": name, **infos[key]})
-            manifest = {
-                "dataprep_version": __version__,
-                "format": "tfrecord",
-                "compression": "GZIP" if self.compression == "gzip" else None,
-                "label_map": "label_map.pbtxt",
-                **head,
-                "splits": {s: self.counts.split_info(s, entries[s]) for s in splits},
-                **tail,
-            }
-            files = {
-                "label_map.pbtxt": label_map_bytes,
-                "report.json": (json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n").encode("utf-8"),
-                "manifest.json": (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8"),
-            }
+            shards, manifest, files = self.complete(splits, label_map_bytes, report, head, tail)
+            moves = [(src, self.out / name) for src, name in shards]
             for name, data in files.items():
                 path = self.partial_path(name)
                 self._extra.append(path)

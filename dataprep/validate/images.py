@@ -12,12 +12,14 @@ import hashlib
 import io
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from dataprep.locations import url_join
 from dataprep.validate.duplicates import phash as perceptual_hash
 from dataprep.validate.findings import ERROR, INFO, KEPT, REENCODED, ROTATED, SKIPPED_IMAGE, WARNING, Finding
 
@@ -50,6 +52,16 @@ class ImageResult:
     sha256: str = ""  # of the file's bytes as read
     data_is_original: bool = True  # False when a fix re-encoded the bytes
     phash: int = 0  # 64-bit perceptual hash (pHash) of the decoded image; 0 when not decoded
+
+
+#: An object's default repr, ``<_io.BytesIO object at 0x7f...>``: its address differs on every run.
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def _why(exc: Exception) -> str:
+    """``Type: message`` of a decoder's exception, the same on every run (the
+    in-memory file Pillow read from is named "the bytes", not by its address)."""
+    return f"{type(exc).__name__}: {_OBJECT_REPR.sub('the bytes', str(exc))}"
 
 
 def safe_join(root: Path, rel: str, *, follow_symlinks: bool = False) -> Path | None:
@@ -87,23 +99,26 @@ def check_image(
     decode: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     follow_symlinks: bool = False,
+    store=None,
 ) -> ImageResult:
-    """Check one image file; see the module docstring."""
+    """Check one image file; see the module docstring. ``store`` reads it
+    instead of the local disk (``store.read(path) -> bytes``, raising
+    ``FileNotFoundError`` or ``OSError``; ``root`` is then a URL or path string)."""
     findings: list[Finding] = []
 
     def skip(code: str, detail: str) -> ImageResult:
         findings.append(Finding(ERROR, code, rel, rel, detail, SKIPPED_IMAGE))
         return ImageResult(None, findings=findings)
 
-    path = safe_join(root, rel, follow_symlinks=follow_symlinks)
+    path = safe_join(root, rel, follow_symlinks=follow_symlinks) if store is None else url_join(str(root), rel)
     if path is None:
-        if safe_join(root, rel, follow_symlinks=True) is not None:
+        if store is None and safe_join(root, rel, follow_symlinks=True) is not None:
             return skip("image.path_escapes_root",
                         f"image path {rel!r} is a symbolic link to {os.path.realpath(os.path.join(root, rel))}, "
                         f"outside the images folder {root}; refused (pass --follow-symlinks to allow it)")
         return skip("image.path_escapes_root", f"image path {rel!r} is outside the images folder {root}; refused")
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if store is None else store.read(path)
     except FileNotFoundError:
         return skip("image.missing", f"image file not found: {path}")
     except (IsADirectoryError, PermissionError, OSError) as exc:
@@ -122,8 +137,8 @@ def check_image(
         return skip("image.too_large", f"refused, not decoded: {exc}")
     except Exception as exc:  # Pillow raises many types for non-images
         if fmt is not None:  # the magic bytes say JPEG or PNG: the header itself is broken or cut short
-            return skip("image.undecodable", f"the {fmt.upper()} header does not decode ({type(exc).__name__}: {exc})")
-        return skip("image.not_an_image", f"not a readable image ({type(exc).__name__}: {exc})")
+            return skip("image.undecodable", f"the {fmt.upper()} header does not decode ({_why(exc)})")
+        return skip("image.not_an_image", f"not a readable image ({_why(exc)})")
     width, height = im.size
     if width * height > max_pixels:
         return skip("image.too_large",
@@ -217,6 +232,6 @@ def check_image(
                 phash = perceptual_hash(im)
     except Exception as exc:
         del findings[:]
-        return skip("image.undecodable", f"the {fmt or im.format} data does not decode: {type(exc).__name__}: {exc}")
+        return skip("image.undecodable", f"the {fmt or im.format} data does not decode: {_why(exc)}")
     return ImageResult(data, fmt, width, height, findings, sha256=sha256, phash=phash,
                        data_is_original=reencode_to is None)
