@@ -68,12 +68,12 @@ def test_coverage_equals_anchor_coverage_on_the_same_boxes(records):
     table = collect(records)
     analysis = analyse_anchors(table, resolve_settings(), worst_k=4)
     boxes = np.clip(table.boxes, 0, 1).astype(np.float32)
-    expected = anchor_coverage(boxes, 300, AnchorConfig())
+    expected = anchor_coverage(boxes, 320, AnchorConfig())
     assert analysis.report.matched_fraction == expected.matched_fraction
     np.testing.assert_array_equal(analysis.report.best_iou, expected.best_iou)
     np.testing.assert_array_equal(analysis.report.num_positives, expected.num_positives)
     # the breakdown uses COCO buckets of the boxes at the model input
-    np.testing.assert_array_equal(analysis.report.size_bucket, coco_size_buckets(boxes, 300))
+    np.testing.assert_array_equal(analysis.report.size_bucket, coco_size_buckets(boxes, 320))
     d = analysis.to_dict()
     assert set(d["coverage"]["by_class"]) <= {"circle", "square", "triangle"}
     assert sum(g["count"] for g in d["coverage"]["by_class"].values()) == table.num_boxes
@@ -90,15 +90,15 @@ def test_cli_anchors_json_report(records, tmp_path, capsys):
     path = tmp_path / "s.json"
     assert main(["stats", str(records), "--anchors", "--worst", "3", "--json", str(path), "-q"]) == 0
     out = capsys.readouterr().out
-    assert "anchors: 1917 at 300x300 input (fixed_shape_resizer)" in out
+    assert "anchors: 2034 at 320x320 input (fixed_shape_resizer); model ssdlite_mobilenet_v2" in out
     assert "force-matched only" in out and "worst 3 boxes:" in out
     assert "size (at input)" in out
     doc = json.loads(path.read_text(encoding="utf-8"))
     table = collect(records)
-    expected = anchor_coverage(np.clip(table.boxes, 0, 1), 300)
+    expected = anchor_coverage(np.clip(table.boxes, 0, 1), 320)
     cov = doc["anchors"]["coverage"]
     assert cov["matched_fraction"] == pytest.approx(expected.matched_fraction)
-    assert cov["num_anchors"] == 1917 and cov["num_boxes"] == table.num_boxes
+    assert cov["num_anchors"] == 2034 and cov["num_boxes"] == table.num_boxes
     assert len(doc["anchors"]["worst"]) == 3
     assert doc["anchors"]["settings"]["anchor_config"] == AnchorConfig().to_dict()
 
@@ -106,10 +106,10 @@ def test_cli_anchors_json_report(records, tmp_path, capsys):
 def test_dump_anchors_defaults_and_flags(records, tmp_path, capsys):
     path = tmp_path / "a.npy"
     assert main(["stats", str(records), "--dump-anchors", str(path), "-q"]) == 0
-    assert "wrote 1917 anchors" in capsys.readouterr().out
+    assert "wrote 2034 anchors" in capsys.readouterr().out
     anchors = np.load(path)
-    assert anchors.dtype == np.float32 and anchors.shape == (1917, 4)
-    np.testing.assert_array_equal(anchors, ssd_anchors(300))
+    assert anchors.dtype == np.float32 and anchors.shape == (2034, 4)
+    np.testing.assert_array_equal(anchors, ssd_anchors(320))
 
     assert main(["stats", str(records), "--dump-anchors", str(path), "--input-size", "320", "--min-scale", "0.1",
                  "--max-scale", "0.9", "--aspect-ratios", "1,2,0.5", "--num-layers", "5", "-q"]) == 0
@@ -127,7 +127,7 @@ def test_anchor_config_changes_the_anchors(records, tmp_path, capsys):
     anchors = np.load(path)
     expected = ssd_anchors(320, min_scale=0.15, max_scale=0.9, aspect_ratios=(1.0, 2.0))
     np.testing.assert_array_equal(anchors, expected)
-    assert anchors.shape != ssd_anchors(300).shape
+    assert anchors.shape != ssd_anchors(320).shape
     assert f"settings from pipeline.config {config}" in out
     assert "num_classes: 90 but the data has 3 classes" in out
     # a flag overrides the file
@@ -160,7 +160,7 @@ def test_suggest_writes_anchors_json_and_pbtxt_block(records, tmp_path, capsys):
     assert "matched " in out and " -> " in out
     assert f"dataprep train --anchors {out_json}" in out
     config, size = read_anchors_json(out_json)
-    assert size == (300, 300)
+    assert size == (320, 320)
     assert config.num_anchors_per_location() == AnchorConfig().num_anchors_per_location()
     doc = json.loads(doc_path.read_text(encoding="utf-8"))
     sug = doc["anchors"]["suggestion"]

@@ -10,6 +10,8 @@ Pure numpy; importing this package never imports TensorFlow.
 from dataprep.anchors.config import (
     PipelineSettings,
     parse_pipeline_config,
+    AnchorsFile,
+    read_anchors_file,
     read_anchors_json,
     read_pipeline_config,
     render_ssd_anchor_generator,
@@ -56,6 +58,8 @@ __all__ = [
     "layer_scales",
     "mobilenet_v2_feature_map_sizes",
     "parse_pipeline_config",
+    "AnchorsFile",
+    "read_anchors_file",
     "read_anchors_json",
     "read_pipeline_config",
     "render_ssd_anchor_generator",

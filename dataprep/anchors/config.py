@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from dataprep.anchors.generator import AnchorConfig, AnchorConfigError, Size, as_input_size
+from dataprep.errors import DataprepError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -492,12 +493,27 @@ def render_ssd_anchor_generator(config: AnchorConfig, indent: int = 0, wrap: boo
 
 
 # ------------------------------------------------------- dataprep anchors JSON
-def anchors_json_dict(config: AnchorConfig, input_size: int | tuple[int, int]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AnchorsFile:
+    """What an anchors JSON holds: the settings, the input size and the model."""
+
+    config: AnchorConfig
+    input_size: Size
+    #: The detector the anchors are for; files written before it was recorded
+    #: read as the default model (that of ``dataprep train``).
+    model: str
+
+
+def anchors_json_dict(config: AnchorConfig, input_size: int | tuple[int, int],
+                      model: str | None = None) -> dict[str, Any]:
     """The content of dataprep's anchors JSON file for ``config`` at ``input_size``."""
+    from dataprep.anchors.models import DEFAULT_MODEL
+
     size = as_input_size(input_size)
     return {
         "format": ANCHORS_JSON_FORMAT,
         "version": ANCHORS_JSON_VERSION,
+        "model": model or DEFAULT_MODEL,
         "input_size": list(size),
         "num_anchors": config.num_anchors(size),
         "num_anchors_per_location": config.num_anchors_per_location(),
@@ -505,9 +521,11 @@ def anchors_json_dict(config: AnchorConfig, input_size: int | tuple[int, int]) -
     }
 
 
-def write_anchors_json(path: PathLike, config: AnchorConfig, input_size: int | tuple[int, int]) -> None:
-    """Write dataprep's anchors JSON (settings + input size) to ``path``."""
-    data = anchors_json_dict(config, input_size)
+def write_anchors_json(path: PathLike, config: AnchorConfig, input_size: int | tuple[int, int],
+                       model: str | None = None) -> None:
+    """Write dataprep's anchors JSON (model, input size, settings) to ``path``:
+    everything ``dataprep train --anchors`` needs to build the analysed anchors."""
+    data = anchors_json_dict(config, input_size, model)
     with open(os.fspath(path), "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2)
         handle.write("\n")
@@ -515,6 +533,15 @@ def write_anchors_json(path: PathLike, config: AnchorConfig, input_size: int | t
 
 def read_anchors_json(path: PathLike) -> tuple[AnchorConfig, Size]:
     """Read a file written by :func:`write_anchors_json`: ``(config, (height, width))``."""
+    saved = read_anchors_file(path)
+    return saved.config, saved.input_size
+
+
+def read_anchors_file(path: PathLike) -> AnchorsFile:
+    """Read a file written by :func:`write_anchors_json`, model included (files
+    without one, written before it was recorded, name the default model)."""
+    from dataprep.anchors.models import DEFAULT_MODEL, model_spec
+
     source = os.fspath(path)
     try:
         with open(source, encoding="utf-8") as handle:
@@ -535,4 +562,11 @@ def read_anchors_json(path: PathLike) -> tuple[AnchorConfig, Size]:
         raise AnchorConfigError(
             f"{source}: num_anchors is {expected!r} but the settings give {config.num_anchors(size)}"
         )
-    return config, size
+    model = data.get("model", DEFAULT_MODEL)
+    if not isinstance(model, str):
+        raise AnchorConfigError(f"{source}: model must be a model name, got {model!r}")
+    try:
+        model_spec(model)
+    except DataprepError as exc:
+        raise AnchorConfigError(f"{source}: {exc}") from None
+    return AnchorsFile(config=config, input_size=size, model=model)
