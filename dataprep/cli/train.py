@@ -8,6 +8,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from dataprep.errors import UsageError
+
 Records = Annotated[Path, typer.Option("--records", help="Output folder of `dataprep convert` (manifest.json).")]
 RunDir = Annotated[Path, typer.Argument(help="Run folder written by `dataprep train --out`.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -22,7 +24,8 @@ def train_cmd(
     records: Records,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, config, final weights.")],
     input_size: Annotated[Optional[int], typer.Option(
-        "--input-size", help="Square model input in pixels (default: the anchor file's, else 320).")] = None,
+        "--input-size", help="Square model input in pixels (default: the anchor file's, else 320, as stats "
+                             "--anchors assumes).")] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="MobileNetV2 width multiplier.")] = 1.0,
     backbone_weights: Annotated[str, typer.Option(
         "--backbone-weights", help="imagenet (downloaded by Keras), none (random), or a weights file.")] = "imagenet",
@@ -30,7 +33,8 @@ def train_cmd(
                                                   "the saved run's).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Global batch size.")] = 16,
     anchors: Annotated[Optional[Path], typer.Option(
-        "--anchors", help="Anchor settings JSON from `dataprep stats --anchors`.")] = None,
+        "--anchors", help="Anchors JSON from `dataprep stats --anchors --anchors-out`: its model, input size "
+                          "and anchor settings.")] = None,
     anchor_config: Annotated[Optional[Path], typer.Option(
         "--anchor-config", help="TF OD API pipeline.config to take the ssd_anchor_generator from.")] = None,
     optimizer: Annotated[str, typer.Option("--optimizer", help="sgd (momentum 0.9) or adam.")] = "sgd",
@@ -53,14 +57,18 @@ def train_cmd(
     quiet: Quiet = False,
 ):
     """Train SSD MobileNetV2 (SSDLite) on the records; checkpoints every epoch, mAP at the end."""
-    from dataprep.train.anchors import load_anchor_config, resolve_input_size
+    from dataprep.train.anchors import TRAINABLE_MODELS, load_anchor_file, resolve_input_size
     from dataprep.train.config import TrainConfig
     from dataprep.train.trainer import train
 
-    anchor_settings, file_size = load_anchor_config(anchors, anchor_config)
+    anchor_settings, file_size, file_model = load_anchor_file(anchors, anchor_config)
     size = resolve_input_size(input_size, file_size, str(anchors or anchor_config or ""))
+    model = file_model or TrainConfig.model
+    if model not in TRAINABLE_MODELS:
+        raise UsageError(f"{anchors}: the anchors are for model {model!r}, which this trainer does not build "
+                         f"(it builds: {', '.join(TRAINABLE_MODELS)})")
     config = TrainConfig(
-        input_size=size, alpha=alpha, backbone_weights=backbone_weights, anchor_config=anchor_settings.to_dict(),
+        model=model, input_size=size, alpha=alpha, backbone_weights=backbone_weights, anchor_config=anchor_settings.to_dict(),
         epochs=epochs or 20, batch_size=batch_size, optimizer=optimizer,
         learning_rate=learning_rate or (1e-3 if optimizer == "adam" else 0.02), warmup_epochs=warmup_epochs,
         steps_per_epoch=steps_per_epoch, hard_negative_ratio=hard_negative_ratio, train_split=train_split,

@@ -21,10 +21,14 @@ from dataprep.anchors import (
     AnchorConfigError,
     as_input_size,
     mobilenet_v2_feature_map_sizes,
-    read_anchors_json,
+    read_anchors_file,
     read_pipeline_config,
 )
+from dataprep.anchors.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL
 from dataprep.errors import UsageError
+
+#: Models the trainer builds today (the zoo models come with ``--model``).
+TRAINABLE_MODELS = (DEFAULT_MODEL,)
 
 #: SSD MobileNetV2 has six prediction layers: strides 16 and 32, then four extra layers.
 NUM_LAYERS = 6
@@ -77,19 +81,29 @@ def load_anchor_config(
     """Anchor settings from ``stats --anchors`` JSON or a TF OD API pipeline.config,
     with the ``(height, width)`` input size the file names (None when it names
     none). Without either file: the ``ssd_mobilenet_v2`` defaults."""
+    config, size, _ = load_anchor_file(anchors_json, pipeline_config)
+    return config, size
+
+
+def load_anchor_file(
+    anchors_json: str | os.PathLike | None = None, pipeline_config: str | os.PathLike | None = None
+) -> tuple[AnchorConfig, tuple[int, int] | None, str | None]:
+    """As :func:`load_anchor_config`, plus the model an anchors JSON names
+    (``dataprep stats --anchors-out`` records it; None for a pipeline.config or
+    no file)."""
     if anchors_json is not None and pipeline_config is not None:
         raise UsageError("give --anchors or --anchor-config, not both")
     if anchors_json is not None:
-        config, size = read_anchors_json(anchors_json)
-        return config, size
+        saved = read_anchors_file(anchors_json)
+        return saved.config, saved.input_size, saved.model
     if pipeline_config is not None:
         settings = read_pipeline_config(pipeline_config)
-        return settings.anchor_config, settings.input_size
-    return AnchorConfig(), None
+        return settings.anchor_config, settings.input_size, None
+    return AnchorConfig(), None, None
 
 
 def resolve_input_size(explicit: int | None, from_file: tuple[int, int] | None, source: str = "",
-                       default: int = 320) -> int:
+                       default: int = DEFAULT_INPUT_SIZE) -> int:
     """The square model input size: ``explicit`` if given, else the anchor
     file's (which must then be square), else ``default``."""
     if explicit is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.anchors import AnchorConfig
+from dataprep.anchors.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL
 from dataprep.errors import UsageError
 
 #: File names inside a run folder.
@@ -38,7 +39,8 @@ class TrainConfig:
     """
 
     # -- model
-    input_size: int = 320
+    model: str = DEFAULT_MODEL
+    input_size: int = DEFAULT_INPUT_SIZE
     alpha: float = 1.0
     backbone_weights: str = "imagenet"  # "imagenet", "none" or a path to a .h5/.keras weights file
     use_depthwise: bool = True  # SSDLite: depthwise 3x3 convs in the extra layers and the heads
