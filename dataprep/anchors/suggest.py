@@ -10,7 +10,8 @@ Steps:
 1. k-means on box ``(w, h)`` with distance ``1 - IoU`` seeds scales and aspect
    ratios;
 2. a deterministic coordinate search in log space maximises the coverage
-   objective on a fixed subsample, and accepts a step only if it lowers
+   objective on a fixed subsample (the class-weighted one also climbs the
+   all-boxes objective and keeps the better end), and accepts a step only if it lowers
    neither the coverage of the worst-covered class nor that of all boxes
    below their values under the initial settings;
 3. the result is checked on all boxes: if it covers the worst class or all
@@ -147,22 +148,25 @@ def _class_coverage(best: np.ndarray, codes: np.ndarray, num: int, threshold: fl
     return matched, mean
 
 
-def _objective(boxes: np.ndarray, codes: np.ndarray, num: int, size: Size, cfg: AnchorConfig, threshold: float,
-               objective: str) -> tuple[float, float, float]:
-    """``(objective value, coverage of the worst class, coverage of all boxes)`` of ``cfg`` on ``boxes``."""
+def _objective(boxes: np.ndarray, codes: np.ndarray, num: int, size: Size, cfg: AnchorConfig,
+               threshold: float) -> tuple[float, float, float, float]:
+    """``(class-weighted objective, all-boxes objective, coverage of the worst
+    class, coverage of all boxes)`` of ``cfg`` on ``boxes``."""
     best, _, _ = scan_boxes(boxes, cfg.grid(size), iou_threshold=threshold, count_positives=False)
     matched, mean = _class_coverage(best, codes, num, threshold)
-    if objective == "classes":
-        value = matched.mean() + MEAN_IOU_WEIGHT * mean.mean()
-    else:
-        value = (best >= threshold).mean() + MEAN_IOU_WEIGHT * best.mean(dtype=np.float64)
-    return float(value), float(matched.min()), float((best >= threshold).mean())
+    overall = float((best >= threshold).mean())
+    by_class = matched.mean() + MEAN_IOU_WEIGHT * mean.mean()
+    by_box = overall + MEAN_IOU_WEIGHT * best.mean(dtype=np.float64)
+    return float(by_class), float(by_box), float(matched.min()), overall
 
 
 def _kmeans_seeds(
-    wh: np.ndarray, clusters: np.ndarray, size: Size, start: AnchorConfig, seed: int
+    wh: np.ndarray, clusters: np.ndarray, size: Size, start: AnchorConfig, seed: int,
+    small_areas: Sequence[float] = (),
 ) -> list[AnchorConfig]:
-    """Start points from k-means: scales from L clusters, ratios from n clusters."""
+    """Start points from k-means: scales from L clusters, ratios from n clusters;
+    and base anchor sizes that bring the lowest anchor to small boxes
+    (``small_areas``: median ``w * h`` in pixels of the smallest class)."""
     # [2] A centred anchor of scale s and ratio a (a = w/h) on input H x W has
     #     h = s / sqrt(a) * base_h * min(H, W), w = s * sqrt(a) * base_w * min(H, W)
     #     pixels, hence s = sqrt(w h / (base_h base_w)) / min(H, W) and
@@ -173,14 +177,22 @@ def _kmeans_seeds(
         sorted(round(float(math.sqrt(w * h / (base_h * base_w)) / short), 4) for w, h in clusters)
     )
     seeds = [start.replace(scales=scales, min_scale=scales[0], max_scale=scales[-1])]
-    if start.reduce_boxes_in_lowest_layer and scales[0] < 0.1:
-        # The lowest layer's first anchor has the fixed scale 0.1: a smaller base
-        # anchor size brings it down to the smallest cluster, the scales follow.
-        factor = max(_BASE_RANGE[0], scales[0] / 0.1)
-        seeds.append(start.replace(
-            scales=tuple(round(min(_SCALE_RANGE[1], s / factor), 4) for s in scales),
-            min_scale=round(scales[0] / factor, 4), max_scale=round(min(_SCALE_RANGE[1], scales[-1] / factor), 4),
-            base_anchor_size=(round(base_h * factor, 4), round(base_w * factor, 4))))
+    if start.reduce_boxes_in_lowest_layer:
+        # The lowest layer's first (square) anchor has the fixed scale 0.1: a
+        # smaller base anchor size brings it down to the smallest cluster, or to
+        # the median box of the smallest class; the other scales follow so
+        # their anchors keep their pixel sizes.
+        targets = [scales[0]] + [float(np.sqrt(m)) / short / math.sqrt(base_h * base_w) for m in small_areas]
+        for target in targets:
+            if target >= 0.1:
+                continue
+            factor = max(_BASE_RANGE[0] / base_h, target / 0.1)
+            layer = [round(float(np.clip(s / factor, *_SCALE_RANGE)), 4) for s in start.layer_scales()[:-1]]
+            layer = [max(0.1, s) for s in layer]
+            layer = tuple(max(layer[: i + 1]) for i in range(len(layer)))  # non-decreasing
+            seeds.append(start.replace(
+                scales=layer, min_scale=layer[0], max_scale=layer[-1],
+                base_anchor_size=(round(base_h * factor, 4), round(base_w * factor, 4))))
     if start.aspect_ratios:
         shapes = kmeans_iou(wh, len(start.aspect_ratios), seed=seed)
         ratios = tuple(round(float((w / base_w) / (h / base_h)), 4) for w, h in shapes)
@@ -243,7 +255,7 @@ def suggest_anchors(
     labels: Any = None,
     iou_threshold: float = 0.5,
     sample_size: int = 20000,
-    max_evaluations: int = 300,
+    max_evaluations: int = 300,  # per climb
     tune_interpolated: bool = True,
     objective: str | None = None,
     seed: int = 0,
@@ -283,47 +295,62 @@ def suggest_anchors(
     ).astype(np.float64)
     space = _Space(start, tune_interpolated and start.interpolated_scale_aspect_ratio > 0)
     evaluations = 0
-    cache: dict[AnchorConfig, tuple[float, float, float]] = {}
+    cache: dict[AnchorConfig, tuple[float, float, float, float]] = {}
     floor = (0.0, 0.0)  # coverage of the worst class and of all boxes under the initial settings (set below)
 
-    def score(cfg: AnchorConfig | None) -> float:
-        """The objective, or -inf where the worst class or all boxes would lose coverage."""
+    def score(cfg: AnchorConfig | None, goal: str) -> float:
+        """The ``goal`` objective, or -inf where the worst class or all boxes would lose coverage."""
         nonlocal evaluations
         if cfg is None:
             return -math.inf
         if cfg not in cache:
             evaluations += 1
-            cache[cfg] = _objective(sample, codes, num, size, cfg, iou_threshold, objective)
-        value, worst, overall = cache[cfg]
-        return value if worst >= floor[0] - 1e-12 and overall >= floor[1] - 1e-12 else -math.inf
+            cache[cfg] = _objective(sample, codes, num, size, cfg, iou_threshold)
+        by_class, by_box, worst, overall = cache[cfg]
+        if worst < floor[0] - 1e-12 or overall < floor[1] - 1e-12:
+            return -math.inf
+        return by_class if goal == "classes" else by_box
 
-    # [3] Start from the best of the initial config and the k-means seeds, then
-    #     coordinate search: try theta_i +/- step for each coordinate, keep any
-    #     improvement, halve the step when a full pass finds none.
-    #     Ref: Hooke & Jeeves, "Direct search solution of numerical and
-    #     statistical problems", J. ACM 1961 (exploratory moves).
-    objective_before = score(start)
-    floor = cache[start][1:]
+    def climb(current: AnchorConfig, goal: str, budget: int) -> AnchorConfig:
+        # [3] Coordinate search: try theta_i +/- step for each coordinate, keep
+        #     any improvement, halve the step when a full pass finds none.
+        #     Ref: Hooke & Jeeves, "Direct search solution of numerical and
+        #     statistical problems", J. ACM 1961 (exploratory moves).
+        theta, best_score = space.encode(current), score(current, goal)
+        stop = evaluations + budget
+        for step in STEP_SCHEDULE:
+            improved = True
+            while improved and evaluations < stop:
+                improved = False
+                for i in range(theta.size):
+                    for direction in (1.0, -1.0):
+                        if evaluations >= stop:
+                            break
+                        trial = theta.copy()
+                        trial[i] += direction * step
+                        cfg = space.decode(trial)
+                        value = score(cfg, goal)
+                        if value > best_score + 1e-12 and cfg is not None:
+                            theta, best_score, current, improved = trial, value, cfg, True
+                            break
+        return current
+
+    objective_before = score(start, objective)
+    floor = cache[start][2:]
     clusters = kmeans_iou(wh, start.num_layers, seed=seed)
-    candidates = [start] + _kmeans_seeds(wh, clusters, size, start, seed)
-    current = max(candidates, key=score)
-    theta = space.encode(current)
-    best_score = score(current)
-    for step in STEP_SCHEDULE:
-        improved = True
-        while improved and evaluations < max_evaluations:
-            improved = False
-            for i in range(theta.size):
-                for direction in (1.0, -1.0):
-                    if evaluations >= max_evaluations:
-                        break
-                    trial = theta.copy()
-                    trial[i] += direction * step
-                    cfg = space.decode(trial)
-                    value = score(cfg)
-                    if value > best_score + 1e-12 and cfg is not None:
-                        theta, best_score, current, improved = trial, value, cfg, True
-                        break
+    areas = wh[:, 0] * wh[:, 1]
+    class_medians = [float(np.median(areas[codes == c])) for c in range(num) if np.any(codes == c)]
+    candidates = [start] + _kmeans_seeds(wh, clusters, size, start, seed, small_areas=[min(class_medians)])
+    # Start from the best of the initial config and the seeds. The class-weighted
+    # search also climbs the all-boxes objective and keeps whichever ends higher
+    # on its own objective: both landscapes have local optima, and this way the
+    # class-weighted result is never below the all-boxes one by its measure.
+    current = climb(max(candidates, key=lambda c: score(c, objective)), objective, max_evaluations)
+    if objective == "classes" and num > 1:
+        other = climb(max(candidates, key=lambda c: score(c, "boxes")), "boxes", max_evaluations)
+        if score(other, "classes") > score(current, "classes") + 1e-12:
+            current = other
+    best_score = score(current, objective)
     assert current.num_anchors_per_location() == start.num_anchors_per_location()
     before = anchor_coverage(all_boxes, size, start, labels=labels, iou_threshold=iou_threshold)
     after = anchor_coverage(all_boxes, size, current, labels=labels, iou_threshold=iou_threshold)

@@ -8,8 +8,6 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from dataprep.errors import UsageError
-
 Records = Annotated[Path, typer.Option("--records", help="Output folder of `dataprep convert` (manifest.json).")]
 RunDir = Annotated[Path, typer.Argument(help="Run folder written by `dataprep train --out`.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -57,18 +55,14 @@ def train_cmd(
     quiet: Quiet = False,
 ):
     """Train SSD MobileNetV2 (SSDLite) on the records; checkpoints every epoch, mAP at the end."""
-    from dataprep.train.anchors import TRAINABLE_MODELS, load_anchor_file, resolve_input_size
+    from dataprep.train.anchors import training_anchors
     from dataprep.train.config import TrainConfig
     from dataprep.train.trainer import train
 
-    anchor_settings, file_size, file_model = load_anchor_file(anchors, anchor_config)
-    size = resolve_input_size(input_size, file_size, str(anchors or anchor_config or ""))
-    model = file_model or TrainConfig.model
-    if model not in TRAINABLE_MODELS:
-        raise UsageError(f"{anchors}: the anchors are for model {model!r}, which this trainer does not build "
-                         f"(it builds: {', '.join(TRAINABLE_MODELS)})")
+    anchor_settings, size, model = training_anchors(anchors, anchor_config, input_size)
     config = TrainConfig(
-        model=model, input_size=size, alpha=alpha, backbone_weights=backbone_weights, anchor_config=anchor_settings.to_dict(),
+        model=model, input_size=size, alpha=alpha, backbone_weights=backbone_weights,
+        anchor_config=anchor_settings.to_dict(),
         epochs=epochs or 20, batch_size=batch_size, optimizer=optimizer,
         learning_rate=learning_rate or (1e-3 if optimizer == "adam" else 0.02), warmup_epochs=warmup_epochs,
         steps_per_epoch=steps_per_epoch, hard_negative_ratio=hard_negative_ratio, train_split=train_split,

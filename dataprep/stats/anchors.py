@@ -349,7 +349,7 @@ def class_limits(table: BoxTable, settings: AnchorSettings, *, iou_threshold: fl
     bad = [c for c in range(num) if present[c] and reach[c] < COVERABLE_FRACTION]
     if not bad:
         return []
-    strides = [float(layer.stride[1]) * size[1] for layer in settings.config.grid(size).layers]
+    strides = [round(float(layer.stride[1]) * size[1], 3) for layer in settings.config.grid(size).layers]
     limits = []
     for c in bad:
         sel = boxes[lab == c].astype(np.float64)

@@ -117,3 +117,21 @@ def resolve_input_size(explicit: int | None, from_file: tuple[int, int] | None, 
             "inputs, give --input-size"
         )
     return int(height)
+
+
+def training_anchors(
+    anchors_json: str | os.PathLike | None = None, pipeline_config: str | os.PathLike | None = None,
+    input_size: int | None = None,
+) -> tuple[AnchorConfig, int, str]:
+    """``(anchor settings, square input size, model)`` of a training run, as
+    ``dataprep train --anchors/--anchor-config/--input-size`` give them: the
+    anchors JSON of ``dataprep stats --anchors-out`` names all three, so the
+    analysed anchors are the trained anchors; without a file, the defaults
+    ``stats --anchors`` assumes too."""
+    config, file_size, file_model = load_anchor_file(anchors_json, pipeline_config)
+    size = resolve_input_size(input_size, file_size, str(anchors_json or pipeline_config or ""))
+    model = file_model or DEFAULT_MODEL
+    if model not in TRAINABLE_MODELS:
+        raise UsageError(f"{anchors_json}: the anchors are for model {model!r}, which this trainer does not build "
+                         f"(it builds: {', '.join(TRAINABLE_MODELS)})")
+    return config, size, model
