@@ -170,6 +170,8 @@ def test_stats_and_train_share_the_default_model_and_input():
 
     settings_ = resolve_settings()
     assert settings_.input_size == (DEFAULT_INPUT_SIZE, DEFAULT_INPUT_SIZE) and settings_.model == DEFAULT_MODEL
+    assert settings_.origin == f"defaults ({DEFAULT_MODEL} at 320x320, as dataprep train builds)"
+    assert resolve_settings(input_size="480").origin == f"defaults ({DEFAULT_MODEL}) at --input-size 480"
     cfg = TrainConfig()
     assert (cfg.model, cfg.input_size) == (DEFAULT_MODEL, DEFAULT_INPUT_SIZE)
     assert AnchorConfig.from_dict(cfg.anchor_config).num_anchors(cfg.input_size) == \

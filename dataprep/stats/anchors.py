@@ -159,6 +159,8 @@ def resolve_settings(
         origin = f"{origin} with flag overrides" if anchor_config or anchors_json else "flags"
     if input_size is not None:
         size = parse_input_size(input_size)
+        if anchor_config is None and anchors_json is None and not changes:
+            origin = f"defaults ({DEFAULT_MODEL}) at --input-size {input_size}"
         if kind == KEEP:
             lo = hi = None  # the flag's input is what the image is fitted into
     if resizer is not None:
@@ -370,7 +372,7 @@ def class_limits(table: BoxTable, settings: AnchorSettings, *, iou_threshold: fl
                                >= iou_threshold, lab, num)
         default = anchor_coverage(b_all, bigger, settings.config, labels=lab, iou_threshold=iou_threshold).by_class()
         sug = suggest_anchors(b_all, bigger, settings.config, labels=lab, iou_threshold=iou_threshold,
-                              seed=seed, max_evaluations=200).after.by_class()
+                              seed=seed, max_evaluations=120).after.by_class()
         for lim, c in zip(limits, bad):
             lim.remedies.append({"change": f"--input-size {bigger[0] if bigger[0] == bigger[1] else '%dx%d' % bigger}",
                                  "input_size": list(bigger), "reachable": float(r[c]),
