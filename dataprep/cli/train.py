@@ -57,9 +57,10 @@ def train_cmd(
     """Train SSD MobileNetV2 (SSDLite) on the records; checkpoints every epoch, mAP at the end."""
     from dataprep.train.anchors import training_anchors
     from dataprep.train.config import TrainConfig
+
+    anchor_settings, size, model = training_anchors(anchors, anchor_config, input_size)  # before TensorFlow loads
     from dataprep.train.trainer import train
 
-    anchor_settings, size, model = training_anchors(anchors, anchor_config, input_size)
     config = TrainConfig(
         model=model, input_size=size, alpha=alpha, backbone_weights=backbone_weights,
         anchor_config=anchor_settings.to_dict(),
