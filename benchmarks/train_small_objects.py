@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> None:
                "--epochs", str(epochs), "--eval-every", str(max(1, epochs // 4)), "--seed", str(args.seed)]
         if args.wall_minutes:
             cmd += ["--wall-minutes", str(args.wall_minutes)]
-        print(f"5. arm ({arm}): input {size}, {epochs} epochs scheduled, budget {args.cpu_minutes:g} CPU-min", flush=True)
+        print(f"5. arm ({arm}): input {size}, {epochs} epochs scheduled, budget {args.cpu_minutes:g} CPU-min",
+              flush=True)
         log = open(work / f"train_{arm}.log", "w", encoding="utf-8")
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
         procs.append((arm, proc, log))

@@ -50,9 +50,10 @@ def stride_grid_centres(strides: Sequence[int], input_size: int | Sequence[int])
 
 
 def _nearest_offset(centre: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    i = np.clip(np.searchsorted(grid, centre), 1, len(grid) - 1) if len(grid) > 1 else np.zeros(len(centre), int)
+    """Distance from each ``centre`` to the nearest value of the sorted ``grid``."""
     if len(grid) == 1:
         return np.abs(centre - grid[0])
+    i = np.clip(np.searchsorted(grid, centre), 1, len(grid) - 1)
     return np.minimum(np.abs(centre - grid[i - 1]), np.abs(centre - grid[i]))
 
 
@@ -101,4 +102,5 @@ def reachable_fraction(boxes: np.ndarray, input_size: int | Sequence[int],
 
 def scaled_size(size: Size, factor: float, multiple: int = 32) -> Size:
     """``size * factor`` rounded to a multiple of ``multiple`` (MobileNetV2 likes multiples of 32)."""
-    return tuple(max(multiple, int(round(s * factor / multiple)) * multiple) for s in size)  # type: ignore[return-value]
+    h, w = (max(multiple, int(round(s * factor / multiple)) * multiple) for s in size)
+    return (h, w)

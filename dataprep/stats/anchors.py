@@ -22,7 +22,6 @@ from dataprep.anchors import (
     CoverageReport,
     SuggestionResult,
     anchor_coverage,
-    read_anchors_json,
     read_pipeline_config,
     render_ssd_anchor_generator,
     suggest_anchors,
