@@ -72,9 +72,12 @@ def train_arm(args: argparse.Namespace) -> None:
             row = {"epoch": epoch + 1, "cpu_minutes": used / 60.0, "loss": float((logs or {}).get("loss", "nan"))}
             if logs and "mAP50" in logs:
                 row["mAP50"] = float(logs["mAP50"])
+            # The next epoch costs about what the last one did (the first one also
+            # traced the model, so with one epoch done take half of it).
+            last = used - (curve[-1]["cpu_minutes"] * 60.0 if curve else 0.0)
+            per_epoch = last if curve else 0.5 * used
             curve.append(row)
-            per_epoch = used / (epoch + 1)
-            if used + 1.1 * per_epoch > budget:
+            if used + per_epoch > budget:
                 print(f"CPU budget: stopping after epoch {epoch + 1} ({used / 60:.1f} CPU-min)", flush=True)
                 self.model.stop_training = True
             elif wall_end is not None and time.time() > wall_end:
