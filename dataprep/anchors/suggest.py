@@ -255,7 +255,7 @@ def suggest_anchors(
     labels: Any = None,
     iou_threshold: float = 0.5,
     sample_size: int = 20000,
-    max_evaluations: int = 300,  # per climb
+    max_evaluations: int = 300,
     tune_interpolated: bool = True,
     objective: str | None = None,
     seed: int = 0,
@@ -265,7 +265,8 @@ def suggest_anchors(
     The number of anchors per location (and so the model's output size) stays
     that of ``initial`` (default: :class:`AnchorConfig`). ``objective``:
     ``"classes"`` (default with ``labels``) or ``"boxes"`` (default without);
-    see the module docstring. Neither the worst class's coverage nor that of
+    see the module docstring. At most ``max_evaluations`` settings are
+    scored (twice that with ``"classes"``, which climbs twice). Neither the worst class's coverage nor that of
     all boxes drops below its value under ``initial``. Deterministic for a given ``seed``. Coverage
     before/after is measured on all ``boxes``; the search itself runs on at
     most ``sample_size`` of them.
@@ -311,13 +312,12 @@ def suggest_anchors(
             return -math.inf
         return by_class if goal == "classes" else by_box
 
-    def climb(current: AnchorConfig, goal: str, budget: int) -> AnchorConfig:
+    def climb(current: AnchorConfig, goal: str, stop: int) -> AnchorConfig:
         # [3] Coordinate search: try theta_i +/- step for each coordinate, keep
         #     any improvement, halve the step when a full pass finds none.
         #     Ref: Hooke & Jeeves, "Direct search solution of numerical and
         #     statistical problems", J. ACM 1961 (exploratory moves).
         theta, best_score = space.encode(current), score(current, goal)
-        stop = evaluations + budget
         for step in STEP_SCHEDULE:
             improved = True
             while improved and evaluations < stop:
@@ -347,7 +347,7 @@ def suggest_anchors(
     # class-weighted result is never below the all-boxes one by its measure.
     current = climb(max(candidates, key=lambda c: score(c, objective)), objective, max_evaluations)
     if objective == "classes" and num > 1:
-        other = climb(max(candidates, key=lambda c: score(c, "boxes")), "boxes", max_evaluations)
+        other = climb(max(candidates, key=lambda c: score(c, "boxes")), "boxes", evaluations + max_evaluations)
         if score(other, "classes") > score(current, "classes") + 1e-12:
             current = other
     best_score = score(current, objective)
