@@ -1,9 +1,11 @@
-"""Run a command and measure its wall time and peak memory over its whole
-process tree (the command and every worker it forks), sampling /proc."""
+"""Run a command and measure its wall time, CPU time and peak memory over its
+whole process tree (the command and every worker it forks, sampling /proc),
+and the peak memory of the command's own process."""
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -47,8 +49,9 @@ def _mem_kb(pid: int) -> tuple[int, int]:
 def run_measured(cmd: list[str], env: dict | None = None, interval: float = 0.02) -> dict:
     """Wall seconds, peak tree RSS and PSS (MB) and the return code of ``cmd``."""
     t0 = time.perf_counter()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    peak = {"rss": 0, "pss": 0}
+    peak = {"rss": 0, "pss": 0, "root_rss": 0}
     done = threading.Event()
 
     def sample():
@@ -58,6 +61,7 @@ def run_measured(cmd: list[str], env: dict | None = None, interval: float = 0.02
                 r, s = _mem_kb(p)
                 rss += r
                 pss += s
+            peak["root_rss"] = max(peak["root_rss"], _mem_kb(proc.pid)[0])
             peak["rss"] = max(peak["rss"], rss)
             peak["pss"] = max(peak["pss"], pss)
             time.sleep(interval)
@@ -68,5 +72,7 @@ def run_measured(cmd: list[str], env: dict | None = None, interval: float = 0.02
     wall = time.perf_counter() - t0
     done.set()
     t.join()
-    return {"wall": wall, "rss_mb": peak["rss"] / 1024, "pss_mb": peak["pss"] / 1024, "rc": proc.returncode,
-            "output": output}
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return {"wall": wall, "rss_mb": peak["rss"] / 1024, "pss_mb": peak["pss"] / 1024,
+            "root_rss_mb": peak["root_rss"] / 1024, "cpu_s": cpu, "rc": proc.returncode, "output": output}

@@ -4,8 +4,9 @@ Generates seeded random ground-truth boxes (a mix of sizes and aspect ratios),
 then times each step and prints one plain line per step with the wall time and
 the process's peak RSS so far (``resource.getrusage(...).ru_maxrss``)::
 
-    python benchmarks/anchors.py                 # 1,000,000 boxes at 300x300
+    python benchmarks/anchors.py                 # 1,000,000 boxes, ssd_mobilenet_v2 at 300x300
     python benchmarks/anchors.py --boxes 200000 --input-size 320
+    python benchmarks/anchors.py --model ssd_mobilenet_v2_fpnlite   # 12,804 multiscale anchors (no suggestion)
 
 Pure numpy; TensorFlow is never imported.
 """
@@ -24,7 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dataprep.anchors import AnchorConfig, anchor_coverage, suggest_anchors  # noqa: E402
+from dataprep.anchors import AnchorConfig, anchor_coverage, default_anchor_config, suggest_anchors  # noqa: E402
+from dataprep.anchors.models import MODELS  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -62,17 +64,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--boxes", type=int, default=1_000_000, help="number of boxes for the coverage")
     parser.add_argument("--suggest-boxes", type=int, default=100_000, help="subsample given to the suggestion")
     parser.add_argument("--sample-size", type=int, default=20_000, help="boxes the suggestion search scores")
-    parser.add_argument("--input-size", type=int, default=300)
+    parser.add_argument("--model", choices=sorted(MODELS), default="ssd_mobilenet_v2", help="whose anchors")
+    parser.add_argument("--input-size", type=int, default=None, help="default: the model's")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    size = (args.input_size, args.input_size)
-    print(f"numpy {np.__version__}, {args.boxes} boxes, input {size[0]}x{size[1]}, seed {args.seed}")
+    side = args.input_size or MODELS[args.model].input_size
+    size = (side, side)
+    config = default_anchor_config(args.model)
+    print(f"numpy {np.__version__}, {args.boxes} boxes, {args.model} input {size[0]}x{size[1]}, seed {args.seed}")
     print(f"start: peak RSS {peak_rss_mb():.0f} MiB")
     with step("generate boxes"):
         boxes, labels = random_boxes(args.boxes, args.seed)
     with step("anchors"):
-        grid = AnchorConfig().grid(size)
+        grid = config.grid(size)
     print(f"anchors: {grid.num_anchors}")
     with step("coverage (best IoU, positives, buckets)"):
         report = anchor_coverage(boxes, size, grid=grid, labels=labels)
@@ -85,6 +90,10 @@ def main(argv: list[str] | None = None) -> None:
     for name, group in report.by_size_bucket().items():
         print(f"  {name}: {group.count} boxes, matched {group.matched_fraction:.4f}")
 
+    if not isinstance(config, AnchorConfig):
+        print(f"no suggestion: it searches ssd_anchor_generator settings, {args.model} has {config.kind} anchors")
+        print(f"end: peak RSS {peak_rss_mb():.0f} MiB")
+        return
     rng = np.random.default_rng(args.seed + 1)
     pick = np.sort(rng.choice(args.boxes, min(args.suggest_boxes, args.boxes), replace=False))
     with step(f"suggest ({pick.size} boxes, search on {min(args.sample_size, pick.size)})"):

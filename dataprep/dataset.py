@@ -42,6 +42,17 @@ import pandas as pd
 from dataprep.label_map import LabelMap
 from dataprep.validate.findings import Finding
 
+#: The usual splits, in the order outputs, summaries and manifests list them;
+#: any other split name follows, sorted.
+SPLIT_ORDER = ("train", "val", "test", "trainval")
+
+
+def split_names(names) -> list[str]:
+    """The distinct split names of ``names`` (any iterable), in :data:`SPLIT_ORDER`."""
+    present = {n for n in names}
+    return [s for s in SPLIT_ORDER if s in present] + sorted(present - set(SPLIT_ORDER))
+
+
 IMAGE_COLUMNS: dict[str, object] = {
     "image_id": "int64",
     "file": object,

@@ -13,6 +13,7 @@ with both.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import threading
 
@@ -30,3 +31,11 @@ def start_method() -> str:
 def process_pool(workers: int, initializer=None, initargs: tuple = ()):
     """A ``multiprocessing.Pool`` of ``workers`` processes (see the module docstring)."""
     return multiprocessing.get_context(start_method()).Pool(workers, initializer, initargs)
+
+
+def default_workers() -> int:
+    """Worker processes when the user gives none: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)

@@ -3,8 +3,8 @@
     python sample_data/make_sample_data.py
 
 A small VOC folder of synthetic shapes made by dataprep itself, and the same
-annotations expressed as COCO JSON and as CSV, so every converter can be tried
-on the bundled data.
+annotations expressed as COCO JSON, as CSV and as a YOLO (Ultralytics) folder,
+so every converter can be tried on the bundled data.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from dataprep.formats import read_voc
+from dataprep.formats.export import export_annotations
 from dataprep.formats.write import write_coco, write_csv
 from dataprep.synth import generate_shapes_voc
 
@@ -28,6 +29,9 @@ def main() -> None:
     ds = read_voc(voc)
     write_coco(ds, HERE / "coco_instances.json")
     write_csv(ds, HERE / "labels.csv")
+    if (HERE / "yolo").exists():
+        shutil.rmtree(HERE / "yolo")
+    export_annotations(ds, HERE / "yolo", "yolo")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import make_jpeg
-from dataprep.convert import ConvertOptions, convert
+from helpers import run
 from dataprep.dataset import Dataset
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.records.example import decode_example
@@ -25,13 +25,6 @@ def dataset(tmp_path, boxes, texts=None, size=(64, 48), ann_size=(64, 48)):
     objects = pd.DataFrame([{"image_id": 1, "index": k, "text": (texts or ["cat"] * len(boxes))[k],
                              "xmin": b[0], "ymin": b[1], "xmax": b[2], "ymax": b[3]} for k, b in enumerate(boxes)])
     return Dataset.build(images, objects, root)
-
-
-def run(ds, out, **kw):
-    kw.setdefault("workers", 1)
-    result = convert(ds, ConvertOptions(out=out, progress=False, **kw))
-    result.report.counts.check()
-    return result
 
 
 def written(out):

@@ -201,6 +201,7 @@ def test_convert_path_never_imports_tensorflow(tmp_path):
         rc = dataprep.cli.main(['inspect', {str(tmp_path / 'out')!r}, '--previews', '0', '-q'])
         assert rc == 0, rc
         assert 'tensorflow' not in sys.modules, 'imported by convert or inspect'
+        assert 'apache_beam' not in sys.modules, 'Beam imported without --runner beam'
         print('ok')
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

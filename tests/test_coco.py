@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import make_jpeg
-from dataprep.convert import ConvertOptions, convert
+from helpers import run
 from dataprep.errors import AnnotationError, UsageError
 from dataprep.formats.coco import read_coco
 from dataprep.label_map import LabelMap
@@ -44,10 +44,6 @@ def ann(id_, image_id, cat, bbox, iscrowd=0, area=None):
     if area is not None:
         a["area"] = area
     return a
-
-
-def run(ds, out: Path, **kw):
-    return convert(ds, ConvertOptions(out=out, workers=1, progress=False, **kw))
 
 
 def examples(out: Path) -> list[dict]:

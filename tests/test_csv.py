@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import make_jpeg
-from dataprep.convert import ConvertOptions, convert
+from helpers import run
 from dataprep.errors import AnnotationError, UsageError
 from dataprep.formats.csv import parse_columns, read_csv
 from dataprep.records.example import decode_example
@@ -24,10 +24,6 @@ def make_csv(tmp_path: Path, text: str, files=("a.jpg", "b.jpg"), size=(64, 48))
     path = tmp_path / "labels.csv"
     path.write_text(text, encoding="utf-8")
     return path, img_dir
-
-
-def run(ds, out: Path, **kw):
-    return convert(ds, ConvertOptions(out=out, workers=1, progress=False, **kw))
 
 
 def by_file(out: Path) -> dict[str, dict]:

@@ -1,4 +1,4 @@
-"""The same dataset expressed in VOC, COCO and CSV converts to the same examples."""
+"""The same dataset expressed in VOC, COCO, CSV and YOLO converts to the same examples."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from dataprep.convert import ConvertOptions, convert
+from pathlib import Path
+
 from dataprep.formats import read_coco, read_csv, read_voc
+from dataprep.formats.export import export_annotations
+from dataprep.formats.yolo import read_yolo
 from dataprep.formats.write import write_coco, write_csv
 from dataprep.records.example import decode_example
 from dataprep.records.tfrecord import read_records
@@ -14,11 +18,12 @@ from dataprep.synth import generate_shapes_voc
 
 
 def _examples(out):
+    """Examples by image name (a YOLO source's file names carry its images/<split>/ folder)."""
     exs = {}
     for shard in sorted(out.glob("*.tfrecord")):
         for data in read_records(shard):
             ex = decode_example(data)
-            exs[ex["filename"]] = ex
+            exs[ex["filename"].rsplit("/", 1)[-1]] = ex
     return exs
 
 
@@ -35,15 +40,17 @@ def three_formats(tmp_path_factory):
     ds = read_voc(root)
     coco = write_coco(ds, root / "instances.json")
     csv = write_csv(ds, root / "labels.csv")
+    export_annotations(ds, root / "yolo", "yolo")
     base = tmp_path_factory.mktemp("out")
     return {
         "voc": _convert(ds, base / "voc"),
         "coco": _convert(read_coco(coco, images=root / "JPEGImages"), base / "coco"),
         "csv": _convert(read_csv(csv, images=root / "JPEGImages"), base / "csv"),
+        "yolo": _convert(read_yolo(root / "yolo"), base / "yolo"),
     }
 
 
-@pytest.mark.parametrize("other", ["coco", "csv"])
+@pytest.mark.parametrize("other", ["coco", "csv", "yolo"])
 def test_same_examples_in_every_format(three_formats, other):
     voc, oth = three_formats["voc"], three_formats[other]
     assert sorted(voc) == sorted(oth) and len(voc) == 12
@@ -80,3 +87,21 @@ def test_golden_box_in_every_format(tmp_path, write_image):
         np.testing.assert_allclose(ex["boxes"], expected, atol=1e-7, err_msg=name)
         assert ex["labels"] == [1] and ex["area"] == [200.0], name
     assert _examples(tmp_path / "out-coco")["a.jpg"]["source_id"] == "7"  # the COCO image id
+
+
+def test_bundled_sample_data_is_the_same_in_every_format(tmp_path):
+    """sample_data/ (make_sample_data.py): VOC, COCO, CSV and YOLO give the same examples."""
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    voc = _convert(read_voc(sample / "voc"), tmp_path / "voc")
+    others = {
+        "coco": read_coco(sample / "coco_instances.json", images=sample / "voc" / "JPEGImages"),
+        "csv": read_csv(sample / "labels.csv", images=sample / "voc" / "JPEGImages"),
+        "yolo": read_yolo(sample / "yolo"),
+    }
+    for name, ds in others.items():
+        other = _convert(ds, tmp_path / name)
+        assert sorted(other) == sorted(voc), name
+        for key, a in voc.items():
+            b = other[key]
+            assert a["encoded"] == b["encoded"] and a["texts"] == b["texts"] and a["labels"] == b["labels"], name
+            np.testing.assert_allclose(a["boxes"], b["boxes"], atol=1e-6, rtol=0, err_msg=name)

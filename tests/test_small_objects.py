@@ -142,6 +142,8 @@ def test_cannot_be_covered_message_for_boxes_below_the_smallest_anchor():
     assert all(0.0 <= r["suggested"] <= r["reachable"] + 1e-9 for r in sizes)
     fpn = lim.remedies[-1]
     assert fpn["reachable"] > lim.reachable and "stride-8" in fpn["note"]
+    # FPNLite's own multiscale anchors are computed now, not only named
+    assert fpn["default"] is not None and 0.0 <= fpn["default"] <= fpn["reachable"] + 1e-9
     assert analysis.to_dict()["uncoverable_classes"][0]["name"] == "tiny"
 
 
@@ -170,8 +172,9 @@ def test_stats_and_train_share_the_default_model_and_input():
 
     settings_ = resolve_settings()
     assert settings_.input_size == (DEFAULT_INPUT_SIZE, DEFAULT_INPUT_SIZE) and settings_.model == DEFAULT_MODEL
-    assert settings_.origin == f"defaults ({DEFAULT_MODEL} at 320x320, as dataprep train builds)"
-    assert resolve_settings(input_size="480").origin == f"defaults ({DEFAULT_MODEL}) at --input-size 480"
+    assert settings_.origin == f"defaults of {DEFAULT_MODEL}"
+    at_480 = resolve_settings(input_size="480")
+    assert (at_480.origin, at_480.input_size) == (f"defaults of {DEFAULT_MODEL}", (480, 480))
     cfg = TrainConfig()
     assert (cfg.model, cfg.input_size) == (DEFAULT_MODEL, DEFAULT_INPUT_SIZE)
     assert AnchorConfig.from_dict(cfg.anchor_config).num_anchors(cfg.input_size) == \
@@ -187,20 +190,36 @@ def test_anchors_json_records_the_model_and_old_files_still_read(tmp_path):
     old = json.loads(path.read_text())
     del old["model"]  # written before the model was recorded
     path.write_text(json.dumps(old))
-    assert read_anchors_file(path).model == DEFAULT_MODEL
+    assert read_anchors_file(path).model == DEFAULT_MODEL and not read_anchors_file(path).model_recorded
     old["model"] = "yolo"
     path.write_text(json.dumps(old))
     with pytest.raises(AnchorConfigError, match=r"a.json: unknown model 'yolo' \(known: ssdlite_mobilenet_v2"):
         read_anchors_file(path)
 
 
-def test_train_refuses_anchors_for_a_model_it_does_not_build(tmp_path, capsys):
+def test_train_anchors_takes_the_files_model_and_refuses_a_conflicting_one(tmp_path, capsys):
+    """Every model trains now (``--model``): the file's model is the run's, and an
+    explicit ``--model`` that contradicts it is a usage error, not a silent pick."""
+    from dataprep.train.restore import model_settings
+
     path = tmp_path / "a.json"
-    write_anchors_json(path, AnchorConfig(), 300, "ssd_mobilenet_v2")
-    rc = main(["train", "--records", str(tmp_path), "--out", str(tmp_path / "run"), "--anchors", str(path)])
+    write_anchors_json(path, AnchorConfig(min_scale=0.15), 300, "ssd_mobilenet_v2")
+    settings_ = model_settings(anchors_json=path)
+    assert (settings_.model, settings_.input_size) == ("ssd_mobilenet_v2", 300)
+    assert settings_.anchor_config == AnchorConfig(min_scale=0.15).to_dict()
+    assert model_settings("ssd_mobilenet_v2", anchors_json=path).model == "ssd_mobilenet_v2"
+    rc = main(["train", "--records", str(tmp_path), "--out", str(tmp_path / "run"), "--anchors", str(path),
+               "--model", "ssdlite_mobilenet_v2"])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "anchors are for model 'ssd_mobilenet_v2'" in err and "Traceback" not in err
+    assert "anchors are for model 'ssd_mobilenet_v2', but --model gives 'ssdlite_mobilenet_v2'" in err
+    assert "Traceback" not in err
+    # a file from before the model was recorded takes --model (of the same anchor kind)
+    old = json.loads(path.read_text())
+    del old["model"]
+    path.write_text(json.dumps(old))
+    assert model_settings("ssd_mobilenet_v2", anchors_json=path).model == "ssd_mobilenet_v2"
+    assert model_settings(anchors_json=path).model == DEFAULT_MODEL
 
 
 # ------------------------------------------------------------- cells scene
@@ -253,7 +272,8 @@ def test_cells_stats_output_names_the_uncoverable_class(cells_records, capsys):
     """End to end through the CLI: the analysis names the class and the remedies."""
     assert main(["stats", str(cells_records), "--anchors", "--suggest", "--worst", "0", "-q"]) == 0
     out = capsys.readouterr().out
-    assert "model ssdlite_mobilenet_v2; settings from defaults (ssdlite_mobilenet_v2 at 320x320" in out
+    assert ("anchors: 2034 at 320x320 input (fixed_shape_resizer), ssd anchors of ssdlite_mobilenet_v2; "
+            "settings from defaults of ssdlite_mobilenet_v2") in out
     assert "class 'small' cannot be covered at 320x320" in out
     assert "class 'medium' cannot" not in out and "class 'large' cannot" not in out
     assert "would cover it: --input-size" in out and "would cover it: --model ssd_mobilenet_v2_fpnlite" in out
@@ -264,7 +284,9 @@ def test_cells_stats_output_names_the_uncoverable_class(cells_records, capsys):
 def test_anchors_out_then_train_anchors_builds_exactly_the_analysed_anchors(cells_records, tmp_path, capsys):
     """``stats --anchors-out`` -> ``train --anchors``: the trainer's anchors are the
     ones ``stats --dump-anchors`` analyses from the same file."""
-    from dataprep.train.anchors import AnchorGenerator, training_anchors
+    from dataprep.anchors.models import anchor_config_from_dict
+    from dataprep.train.anchors import AnchorGenerator
+    from dataprep.train.restore import model_settings
 
     out_json, dumped = tmp_path / "anchors.json", tmp_path / "anchors.npy"
     assert main(["stats", str(cells_records), "--anchors", "--suggest", "--input-size", "480", "--worst", "0",
@@ -274,13 +296,15 @@ def test_anchors_out_then_train_anchors_builds_exactly_the_analysed_anchors(cell
     saved = read_anchors_file(out_json)
     assert saved.input_size == (480, 480) and saved.model == DEFAULT_MODEL
     assert saved.config != AnchorConfig()  # the suggestion, not the defaults
-    config, size, model = training_anchors(out_json)
-    assert (model, size) == (DEFAULT_MODEL, 480)
+    run = model_settings(anchors_json=out_json)  # what `dataprep train --anchors` builds
+    assert (run.model, run.input_size) == (DEFAULT_MODEL, 480)
+    config, size = anchor_config_from_dict(run.anchor_config), run.input_size
     np.testing.assert_array_equal(AnchorGenerator(config, size).anchors(), np.load(dumped))
     # the default run (no file) trains what the default analysis reads
     assert main(["stats", str(cells_records), "--dump-anchors", str(dumped), "-q"]) == 0
-    config, size, model = training_anchors()
-    assert (model, size) == (DEFAULT_MODEL, DEFAULT_INPUT_SIZE)
+    run = model_settings()
+    assert (run.model, run.input_size) == (DEFAULT_MODEL, DEFAULT_INPUT_SIZE)
+    config, size = anchor_config_from_dict(run.anchor_config), run.input_size
     np.testing.assert_array_equal(AnchorGenerator(config, size).anchors(), np.load(dumped))
 
 

@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from conftest import build_dataset, distinct_jpeg
+import helpers
 from dataprep.balance import instance_ratio
-from dataprep.convert import ConvertOptions, convert
+from dataprep.convert import ConvertOptions
 from dataprep.errors import UsageError
 from dataprep.records.example import decode_example
 from dataprep.records.tfrecord import read_records
@@ -23,10 +24,7 @@ def build(tmp_path, per_image_classes, *, files=None, data=None, splits=None, si
 
 
 def run(ds, out, **kw):
-    kw.setdefault("workers", 1)
-    result = convert(ds, ConvertOptions(out=out, progress=False, overwrite=True, **kw))
-    result.report.counts.check()
-    return result
+    return helpers.run(ds, out, overwrite=True, **kw)
 
 
 def split_of_files(out):

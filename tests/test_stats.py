@@ -417,7 +417,7 @@ def test_stats_command_on_a_source_runs_without_tensorflow(tiny_voc, tmp_path):
     r = _python(code, tmp_path)
     assert r.returncode == 0, r.stderr
     assert "2 images (train 2), 3 boxes" in r.stdout
-    assert "anchors: 2034 at 320x320" in r.stdout
+    assert "anchors: 2034 at 320x320" in r.stdout  # DEFAULT_MODEL at DEFAULT_INPUT_SIZE
 
 
 def test_no_nan_in_summary_numbers(tiny_voc):

@@ -68,7 +68,7 @@ def test_coverage_equals_anchor_coverage_on_the_same_boxes(records):
     table = collect(records)
     analysis = analyse_anchors(table, resolve_settings(), worst_k=4)
     boxes = np.clip(table.boxes, 0, 1).astype(np.float32)
-    expected = anchor_coverage(boxes, 320, AnchorConfig())
+    expected = anchor_coverage(boxes, 320, AnchorConfig())  # DEFAULT_MODEL at DEFAULT_INPUT_SIZE
     assert analysis.report.matched_fraction == expected.matched_fraction
     np.testing.assert_array_equal(analysis.report.best_iou, expected.best_iou)
     np.testing.assert_array_equal(analysis.report.num_positives, expected.num_positives)
@@ -90,7 +90,7 @@ def test_cli_anchors_json_report(records, tmp_path, capsys):
     path = tmp_path / "s.json"
     assert main(["stats", str(records), "--anchors", "--worst", "3", "--json", str(path), "-q"]) == 0
     out = capsys.readouterr().out
-    assert "anchors: 2034 at 320x320 input (fixed_shape_resizer); model ssdlite_mobilenet_v2" in out
+    assert "anchors: 2034 at 320x320 input (fixed_shape_resizer), ssd anchors of ssdlite_mobilenet_v2" in out
     assert "force-matched only" in out and "worst 3 boxes:" in out
     assert "size (at input)" in out
     doc = json.loads(path.read_text(encoding="utf-8"))
@@ -99,6 +99,7 @@ def test_cli_anchors_json_report(records, tmp_path, capsys):
     cov = doc["anchors"]["coverage"]
     assert cov["matched_fraction"] == pytest.approx(expected.matched_fraction)
     assert cov["num_anchors"] == 2034 and cov["num_boxes"] == table.num_boxes
+    assert doc["anchors"]["settings"]["model"] == "ssdlite_mobilenet_v2"
     assert len(doc["anchors"]["worst"]) == 3
     assert doc["anchors"]["settings"]["anchor_config"] == AnchorConfig().to_dict()
 
@@ -127,7 +128,8 @@ def test_anchor_config_changes_the_anchors(records, tmp_path, capsys):
     anchors = np.load(path)
     expected = ssd_anchors(320, min_scale=0.15, max_scale=0.9, aspect_ratios=(1.0, 2.0))
     np.testing.assert_array_equal(anchors, expected)
-    assert anchors.shape != ssd_anchors(320).shape
+    assert anchors.shape != ssd_anchors(320).shape  # the settings, not the default at the same size
+    assert anchors.shape != ssd_anchors(300).shape  # the config's 320, not a default
     assert f"settings from pipeline.config {config}" in out
     assert "num_classes: 90 but the data has 3 classes" in out
     # a flag overrides the file
@@ -280,3 +282,54 @@ def test_unsupported_resizer_and_suggest_without_boxes(tmp_path):
     assert analyse_anchors(empty, resolve_settings()).report.num_boxes == 0
     with pytest.raises(UsageError, match="--suggest needs boxes"):
         analyse_anchors(empty, resolve_settings(), suggest=True)
+
+
+# --------------------------------------------------------------- --model
+def test_model_option_analyses_that_models_anchors(records, tmp_path, capsys):
+    from dataprep.anchors import MultiscaleAnchorConfig
+
+    path, doc_path = tmp_path / "a.npy", tmp_path / "s.json"
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2_fpnlite", "--dump-anchors", str(path),
+                 "--json", str(doc_path), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert ("anchors: 12804 at 320x320 input (fixed_shape_resizer), multiscale anchors of "
+            "ssd_mobilenet_v2_fpnlite") in out
+    assert "settings from defaults of ssd_mobilenet_v2_fpnlite" in out
+    np.testing.assert_array_equal(np.load(path), MultiscaleAnchorConfig().generate(320))
+    doc = json.loads(doc_path.read_text(encoding="utf-8"))
+    settings = doc["anchors"]["settings"]
+    assert (settings["model"], settings["anchor_kind"], settings["input_size"]) == (
+        "ssd_mobilenet_v2_fpnlite", "multiscale", [320, 320])
+    table = collect(records)
+    expected = anchor_coverage(np.clip(table.boxes, 0, 1), 320, MultiscaleAnchorConfig())
+    assert doc["anchors"]["coverage"]["matched_fraction"] == pytest.approx(expected.matched_fraction)
+
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2", "--dump-anchors", str(path), "-q"]) == 0
+    assert "anchors: 1917 at 300x300 input" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(path), ssd_anchors(300))
+
+
+def test_model_option_errors(records, tmp_path, capsys):
+    assert main(["stats", str(records), "--model", "yolo", "-q"]) == 2
+    assert "unknown model 'yolo' (known: ssdlite_mobilenet_v2" in capsys.readouterr().err
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2_fpnlite", "--min-scale", "0.1", "-q"]) == 2
+    assert "multiscale anchors" in capsys.readouterr().err
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2_fpnlite", "--suggest", "-q"]) == 2
+    assert "--suggest searches ssd_anchor_generator settings" in capsys.readouterr().err
+    config = pipeline_config(tmp_path / "pipeline.config",
+                             resizer="fixed_shape_resizer { height: 320 width: 320 }", num_classes=3)
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2_fpnlite", "--anchor-config", str(config),
+                 "-q"]) == 2
+    assert "holds ssd anchors" in capsys.readouterr().err
+
+
+def test_multiscale_anchors_json_round_trip_through_stats(records, tmp_path, capsys):
+    from dataprep.anchors import MultiscaleAnchorConfig
+
+    path = tmp_path / "a.json"
+    assert main(["stats", str(records), "--model", "ssd_mobilenet_v2_fpnlite", "--anchors-out", str(path),
+                 "-q"]) == 0
+    assert read_anchors_json(path) == (MultiscaleAnchorConfig(), (320, 320))
+    capsys.readouterr()
+    assert main(["stats", str(records), "--anchors-json", str(path), "-q"]) == 0
+    assert "multiscale anchors of ssd_mobilenet_v2_fpnlite" in capsys.readouterr().out

@@ -31,7 +31,7 @@ def test_detect_format(tmp_path, voc):
     assert detect_format(tmp_path / "a.csv") == "csv"
     with pytest.raises(UsageError, match="without Annotations"):
         detect_format(tmp_path)
-    with pytest.raises(UsageError, match="need --images"):
+    with pytest.raises(UsageError, match="needs --images"):
         read_source(tmp_path / "a.json")
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import make_jpeg
-from dataprep.convert import ConvertOptions, convert
+from helpers import run
 from dataprep.errors import UsageError
 from dataprep.formats.voc import parse_voc_xml, read_voc
 from dataprep.records.example import decode_example
@@ -61,10 +61,6 @@ def make_voc(root: Path, stems=("a",), *, xml=None, size=(64, 48), objects=(CAT,
         for name, listed in splits.items():
             (main / f"{name}.txt").write_text("".join(f"{s}\n" for s in listed), encoding="utf-8")
     return root
-
-
-def run(ds, out: Path, **kw):
-    return convert(ds, ConvertOptions(out=out, workers=1, progress=False, **kw))
 
 
 def records(out: Path) -> dict[str, list[dict]]:

@@ -18,39 +18,18 @@ import pytest
 from PIL import Image
 
 import dataprep
-import dataprep.convert as convert_mod
+import dataprep.convert.work as work_mod
 from conftest import make_jpeg, make_png
-from dataprep.convert import SHARD_RE, ConvertOptions, convert
+from helpers import BOX, build, examples, run, shard_files, simple
+from dataprep.convert import SHARD_RE, ConvertOptions
 from dataprep.dataset import Dataset
 from dataprep.errors import FindingError, UsageError
 from dataprep.label_map import LabelMap
-from dataprep.records.example import KEYS, decode_example
+from dataprep.records.example import KEYS
 from dataprep.records.tfrecord import GZIP_MAGIC, RecordError, read_records
 
 # -- helpers --------------------------------------------------------------------------
 
-BOX = (8.0, 12.0, 24.0, 36.0)  # xyxy pixels on a 64 x 48 image -> 0.125 .. 0.375, 0.25 .. 0.75
-
-
-def build(tmp_path: Path, images: list[dict], objects: list[dict], **kw) -> Dataset:
-    cols = ["image_id", "index", "text", "xmin", "ymin", "xmax", "ymax"]
-    objs = pd.DataFrame(objects) if objects else pd.DataFrame(columns=cols)
-    return Dataset.build(pd.DataFrame(images), objs, tmp_path / "images", **kw)
-
-
-def simple(tmp_path: Path, n: int = 10, *, splits=None, classes=("cat", "dog"), size=(64, 48)) -> Dataset:
-    """``n`` distinct JPEGs img00.jpg ..., one box each, classes alternating."""
-    root = tmp_path / "images"
-    root.mkdir(parents=True, exist_ok=True)
-    images, objects = [], []
-    for k in range(n):
-        name = f"img{k:02d}.jpg"
-        (root / name).write_bytes(make_jpeg(size[0], size[1], seed=k))
-        images.append({"image_id": k + 1, "file": name, "split": (splits[k] if splits else "train"),
-                       "width": size[0], "height": size[1], "annotation": f"ann/{name}.xml"})
-        objects.append({"image_id": k + 1, "index": 0, "text": classes[k % len(classes)],
-                        "xmin": BOX[0], "ymin": BOX[1], "xmax": BOX[2], "ymax": BOX[3]})
-    return build(tmp_path, images, objects)
 
 
 def one_image(tmp_path: Path, boxes, *, name="a.jpg", data: bytes | None = None, size=(64, 48), ann_size=None,
@@ -64,25 +43,6 @@ def one_image(tmp_path: Path, boxes, *, name="a.jpg", data: bytes | None = None,
     objects = [{"image_id": 1, "index": k, "text": (texts[k] if texts else "cat"),
                 "xmin": b[0], "ymin": b[1], "xmax": b[2], "ymax": b[3]} for k, b in enumerate(boxes)]
     return build(tmp_path, images, objects)
-
-
-def opts(out: Path, **kw) -> ConvertOptions:
-    kw.setdefault("workers", 1)
-    return ConvertOptions(out=out, progress=False, **kw)
-
-
-def run(ds: Dataset, out: Path, **kw):
-    return convert(ds, opts(out, **kw))
-
-
-def shard_files(out: Path) -> list[str]:
-    return sorted(p.name for p in out.iterdir() if SHARD_RE.match(p.name))
-
-
-def examples(out: Path, split: str | None = None) -> list[dict]:
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    return [decode_example(r) for name, info in manifest["splits"].items() if split in (None, name)
-            for s in info["shards"] for r in read_records(out / s["file"])]
 
 
 def codes(result) -> list[str]:
@@ -316,7 +276,7 @@ def test_overwrite_replaces_old_outputs(tmp_path):
 
 @pytest.mark.parametrize("exc_type", [RuntimeError, KeyboardInterrupt])
 def test_failed_run_leaves_no_complete_looking_shard(tmp_path, monkeypatch, exc_type):
-    real = convert_mod._process_one
+    real = work_mod.process_image
     calls = {"n": 0}
 
     def flaky(job, pos):
@@ -325,7 +285,7 @@ def test_failed_run_leaves_no_complete_looking_shard(tmp_path, monkeypatch, exc_
             raise exc_type("boom on the 5th image")
         return real(job, pos)
 
-    monkeypatch.setattr(convert_mod, "_process_one", flaky)
+    monkeypatch.setattr(work_mod, "process_image", flaky)
     out = tmp_path / "out"
     with pytest.raises(exc_type, match="5th image"):
         run(simple(tmp_path, 10), out, num_shards=2)
@@ -344,7 +304,7 @@ def test_failed_overwrite_keeps_the_previous_complete_output(tmp_path, monkeypat
     def boom(job, pos):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(convert_mod, "_process_one", boom)
+    monkeypatch.setattr(work_mod, "process_image", boom)
     with pytest.raises(OSError):
         run(simple(tmp_path, 4), out, overwrite=True)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -1,12 +1,16 @@
-"""Anchor settings in and out of files, without TensorFlow or object_detection.
+"""Anchor and model settings in and out of files, without TensorFlow or object_detection.
 
-* :func:`read_pipeline_config` / :func:`parse_pipeline_config` read the SSD
-  anchor settings, ``num_classes`` and the image resizer from a TF OD API
-  ``pipeline.config`` (protobuf text format) with a small tokenizer.
-* :func:`render_ssd_anchor_generator` writes the ``ssd_anchor_generator { ... }``
-  block to paste into a pipeline.config.
+* :func:`read_pipeline_config` / :func:`parse_pipeline_config` read a TF OD API
+  ``pipeline.config`` (protobuf text format) with a small tokenizer: the anchor
+  settings (``ssd_anchor_generator`` or ``multiscale_anchor_generator``),
+  ``num_classes``, the image resizer, the feature extractor (which of
+  dataprep's models it is, depth multiplier, ``pad_to_multiple`` ...), the
+  fine-tune checkpoint and the input readers.
+* :func:`render_anchor_generator` writes the ``anchor_generator { ... }``
+  block of either kind to paste into a pipeline.config.
 * :func:`write_anchors_json` / :func:`read_anchors_json` store dataprep's own
-  anchors file: an :class:`AnchorConfig` plus the input size.
+  anchors file: an :class:`AnchorConfig` or :class:`MultiscaleAnchorConfig`
+  plus the input size and the model it is for.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from dataprep.anchors.generator import AnchorConfig, AnchorConfigError, Size, as_input_size
+from dataprep.anchors.models import MODELS, MULTISCALE, AnyAnchorConfig
+from dataprep.anchors.multiscale import MultiscaleAnchorConfig
 from dataprep.errors import DataprepError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -303,13 +309,50 @@ _SSD_ANCHOR_FIELDS = {
     "reduce_boxes_in_lowest_layer": "bool",
 }
 
+# Field types of object_detection/protos/multiscale_anchor_generator.proto.
+_MULTISCALE_ANCHOR_FIELDS = {
+    "min_level": "int",
+    "max_level": "int",
+    "anchor_scale": "float",
+    "aspect_ratios": "float",
+    "scales_per_octave": "int",
+    "normalize_coordinates": "bool",
+}
+
+# [4] feature_extractor.type (TF2 Keras name, and the TF1 name of the same
+#     network) + box predictor -> dataprep model. SSD MobileNetV2 is plain SSD
+#     with convolutional_box_predictor, SSDLite when that predictor is
+#     depthwise; FPNLite is the FPN extractor with use_depthwise and the
+#     weight-shared predictor. Ref: TF OD API configs/tf2/*.config,
+#     samples/configs/ssdlite_mobilenet_v2_coco.config, model_builder.py.
+_EXTRACTOR_FAMILIES = {
+    "ssd_mobilenet_v2_keras": "ssd",
+    "ssd_mobilenet_v2": "ssd",
+    "ssd_mobilenet_v2_fpn_keras": "fpn",
+    "ssd_mobilenet_v2_fpn": "fpn",
+}
+_SUPPORTED_MODELS_TEXT = (
+    "'ssd_mobilenet_v2_keras' + convolutional_box_predictor -> ssd_mobilenet_v2; "
+    "the same with use_depthwise: true in the box predictor -> ssdlite_mobilenet_v2; "
+    "'ssd_mobilenet_v2_fpn_keras' with use_depthwise: true, fpn levels 3..7 + "
+    "weight_shared_convolutional_box_predictor -> ssd_mobilenet_v2_fpnlite "
+    "(TF1 names without '_keras' are accepted too)"
+)
+
 
 # ------------------------------------------------------------ pipeline.config
 @dataclass(frozen=True)
 class PipelineSettings:
-    """What dataprep needs from an SSD pipeline.config."""
+    """What dataprep needs from an SSD pipeline.config.
 
-    anchor_config: AnchorConfig
+    ``model`` is dataprep's name of the network (a key of
+    :data:`dataprep.anchors.models.MODELS`) or None when the feature extractor
+    and box predictor are not one dataprep builds (``model_problem`` says why;
+    :meth:`require_model` turns that into an error). ``anchor_config`` already
+    carries the extractor's ``pad_to_multiple``.
+    """
+
+    anchor_config: AnyAnchorConfig
     num_classes: int
     input_size: Size | None  # fixed model input (None for a variable-size resizer)
     resizer: str | None  # "fixed_shape_resizer", "keep_aspect_ratio_resizer" or None
@@ -317,6 +360,26 @@ class PipelineSettings:
     max_dimension: int | None = None
     feature_extractor_type: str | None = None
     source: str = "<string>"
+    model: str | None = None
+    model_problem: str | None = None
+    box_predictor: str | None = None  # "convolutional_box_predictor", ...
+    depth_multiplier: float = 1.0
+    min_depth: int = 16
+    pad_to_multiple: int = 1
+    use_depthwise: bool = False  # feature_extractor.use_depthwise
+    fine_tune_checkpoint: str | None = None
+    fine_tune_checkpoint_type: str | None = None
+    label_map_path: str | None = None  # train_input_reader's
+    train_input_paths: tuple[str, ...] = ()
+    eval_input_paths: tuple[str, ...] = ()
+    batch_size: int | None = None
+    num_steps: int | None = None
+
+    def require_model(self) -> str:
+        """``model``, or an :class:`AnchorConfigError` naming the file and the supported models."""
+        if self.model is None:
+            raise AnchorConfigError(f"{self.source}: {self.model_problem} (supported: {_SUPPORTED_MODELS_TEXT})")
+        return self.model
 
 
 def _pairs_of(msg: _Message, y_name: str, x_name: str) -> tuple[tuple[int, int], ...] | None:
@@ -357,6 +420,121 @@ def _anchor_config(msg: _Message) -> AnchorConfig:
         raise AnchorConfigError(f"{msg._where()}: {msg.path}: {exc}") from None
 
 
+def _multiscale_config(msg: _Message) -> MultiscaleAnchorConfig:
+    # [5] Absent fields take the proto defaults of multiscale_anchor_generator.proto:
+    #     levels 3..7, anchor_scale 4.0, scales_per_octave 2, normalized; no
+    #     default aspect ratios (the TF OD API would make no anchors at all).
+    msg.check_known(set(_MULTISCALE_ANCHOR_FIELDS))
+    ratios = tuple(msg.get_list("aspect_ratios", "float"))
+    if not ratios:
+        raise AnchorConfigError(f"{msg._where()}: {msg.path}: no aspect_ratios (the TF OD API would make no anchors)")
+    try:
+        return MultiscaleAnchorConfig(
+            min_level=msg.get("min_level", "int", 3),
+            max_level=msg.get("max_level", "int", 7),
+            anchor_scale=msg.get("anchor_scale", "float", 4.0),
+            aspect_ratios=ratios,
+            scales_per_octave=msg.get("scales_per_octave", "int", 2),
+            normalize_coordinates=msg.get("normalize_coordinates", "bool", True),
+        )
+    except AnchorConfigError as exc:
+        if str(exc).startswith(msg.source):
+            raise
+        raise AnchorConfigError(f"{msg._where()}: {msg.path}: {exc}") from None
+
+
+def _any_anchor_config(generator: _Message) -> AnyAnchorConfig:
+    ssd_gen = generator.message("ssd_anchor_generator")
+    if ssd_gen is not None:
+        return _anchor_config(ssd_gen)
+    multiscale = generator.message("multiscale_anchor_generator")
+    if multiscale is not None:
+        return _multiscale_config(multiscale)
+    kinds = ", ".join(generator.names()) or "empty"
+    raise AnchorConfigError(
+        f"{generator._where()}: model.ssd.anchor_generator is {kinds}; only ssd_anchor_generator and "
+        "multiscale_anchor_generator are supported"
+    )
+
+
+def _feature_extractor(ssd: _Message) -> dict[str, Any]:
+    # ssd.proto SsdFeatureExtractor defaults: depth_multiplier 1.0, min_depth 16,
+    # pad_to_multiple 1, use_depthwise false.
+    extractor = ssd.message("feature_extractor")
+    if extractor is None:
+        return {"feature_extractor_type": None}
+    pad = extractor.get("pad_to_multiple", "int", 1)
+    if pad < 1:
+        raise AnchorConfigError(
+            f"{extractor._where()}: model.ssd.feature_extractor.pad_to_multiple must be >= 1, got {pad}"
+        )
+    depth_multiplier = extractor.get("depth_multiplier", "float", 1.0)
+    if depth_multiplier <= 0:
+        raise AnchorConfigError(
+            f"{extractor._where()}: model.ssd.feature_extractor.depth_multiplier must be > 0, got {depth_multiplier}"
+        )
+    fpn = extractor.message("fpn")
+    return {
+        "feature_extractor_type": extractor.get("type", "string", None),
+        "depth_multiplier": depth_multiplier,
+        "min_depth": extractor.get("min_depth", "int", 16),
+        "pad_to_multiple": pad,
+        "use_depthwise": extractor.get("use_depthwise", "bool", False),
+        "fpn_levels": (fpn.get("min_level", "int", 3), fpn.get("max_level", "int", 7)) if fpn else None,
+    }
+
+
+def _box_predictor(ssd: _Message) -> tuple[str | None, bool]:
+    predictor = ssd.message("box_predictor")
+    if predictor is None or not predictor.names():
+        return None, False
+    kind = predictor.names()[0]
+    block = predictor.message(kind)
+    depthwise = block.get("use_depthwise", "bool", False) if block is not None else False
+    return kind, depthwise
+
+
+def _model_name(
+    extractor: dict[str, Any], predictor: str | None, predictor_depthwise: bool
+) -> tuple[str | None, str | None]:
+    """dataprep model of an extractor + box predictor, or ``(None, why not)``."""
+    kind = extractor.get("feature_extractor_type")
+    family = _EXTRACTOR_FAMILIES.get(kind or "")
+    if family is None:
+        return None, f"feature_extractor.type {kind!r} is not a model dataprep builds"
+    if family == "ssd":
+        if predictor != "convolutional_box_predictor":
+            return None, f"{kind!r} with a {predictor or 'missing'} box predictor is not a model dataprep builds"
+        return ("ssdlite_mobilenet_v2" if predictor_depthwise else "ssd_mobilenet_v2"), None
+    if not extractor.get("use_depthwise"):
+        return None, f"{kind!r} without use_depthwise: true is the full FPN, not FPNLite"
+    if extractor.get("fpn_levels") not in (None, (3, 7)):
+        return None, f"{kind!r} with fpn levels {extractor['fpn_levels']} (FPNLite has levels 3..7)"
+    if predictor != "weight_shared_convolutional_box_predictor":
+        return None, f"{kind!r} with a {predictor or 'missing'} box predictor is not FPNLite"
+    return "ssd_mobilenet_v2_fpnlite", None
+
+
+def _training(root: _Message) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    train = root.message("train_config")
+    if train is not None:
+        out["fine_tune_checkpoint"] = train.get("fine_tune_checkpoint", "string", None)
+        out["fine_tune_checkpoint_type"] = train.get("fine_tune_checkpoint_type", "string", None)
+        out["batch_size"] = train.get("batch_size", "int", None)
+        out["num_steps"] = train.get("num_steps", "int", None)
+    for name, key in (("train_input_reader", "train_input_paths"), ("eval_input_reader", "eval_input_paths")):
+        reader = root.message(name)
+        if reader is None:
+            continue
+        if name == "train_input_reader":
+            out["label_map_path"] = reader.get("label_map_path", "string", None)
+        records = reader.message("tf_record_input_reader")
+        if records is not None:
+            out[key] = tuple(records.get_list("input_path", "string"))
+    return out
+
+
 def _resizer(ssd: _Message) -> dict[str, Any]:
     # [3] image_resizer.proto defaults: fixed_shape_resizer 300 x 300;
     #     keep_aspect_ratio_resizer min 600, max 1024, no padding. A keep-aspect
@@ -389,7 +567,7 @@ def _resizer(ssd: _Message) -> dict[str, Any]:
 
 
 def parse_pipeline_config(text: str, source: str = "<string>") -> PipelineSettings:
-    """Read SSD anchor settings, num_classes and input size from pipeline.config text.
+    """Read anchor, model and training settings from pipeline.config text.
 
     >>> s = parse_pipeline_config('''model { ssd { num_classes: 3
     ...   image_resizer { fixed_shape_resizer { height: 320 width: 320 } }
@@ -408,34 +586,48 @@ def parse_pipeline_config(text: str, source: str = "<string>") -> PipelineSettin
     generator = ssd.message("anchor_generator")
     if generator is None:
         raise AnchorConfigError(f"{ssd._where()}: model.ssd has no anchor_generator block")
-    ssd_gen = generator.message("ssd_anchor_generator")
-    if ssd_gen is None:
-        kinds = ", ".join(generator.names()) or "empty"
-        raise AnchorConfigError(
-            f"{generator._where()}: model.ssd.anchor_generator is {kinds}; only ssd_anchor_generator is supported"
-        )
+    anchor_config = _any_anchor_config(generator)
     num_classes = ssd.get("num_classes", "int", 0)
     if num_classes < 0:
         raise AnchorConfigError(f"{ssd._where()}: model.ssd.num_classes must be >= 0, got {num_classes}")
-    extractor = ssd.message("feature_extractor")
+    extractor = _feature_extractor(ssd)
+    predictor, predictor_depthwise = _box_predictor(ssd)
+    model_name, problem = _model_name(extractor, predictor, predictor_depthwise)
+    if model_name is not None and (MODELS[model_name].anchor_kind == MULTISCALE) != (anchor_config.kind == MULTISCALE):
+        problem = f"{model_name} with {anchor_config.kind} anchors is not a model dataprep builds"
+        model_name = None
+    pad = extractor.pop("pad_to_multiple", 1)
+    extractor.pop("fpn_levels", None)
     return PipelineSettings(
-        anchor_config=_anchor_config(ssd_gen),
+        anchor_config=anchor_config.replace(pad_to_multiple=pad),
         num_classes=num_classes,
-        feature_extractor_type=extractor.get("type", "string", None) if extractor else None,
         source=source,
+        model=model_name,
+        model_problem=problem,
+        box_predictor=predictor,
+        pad_to_multiple=pad,
+        **extractor,
         **_resizer(ssd),
+        **_training(root),
     )
 
 
-def read_pipeline_config(path: PathLike) -> PipelineSettings:
-    """:func:`parse_pipeline_config` of a file; errors name the file and line."""
+def read_pipeline_config(path: PathLike, *, require_model: bool = False) -> PipelineSettings:
+    """:func:`parse_pipeline_config` of a file; errors name the file and line.
+
+    With ``require_model``, a feature extractor / box predictor that is not one
+    of dataprep's models is an error listing the supported ones.
+    """
     source = os.fspath(path)
     try:
         with open(source, encoding="utf-8") as handle:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise AnchorConfigError(f"{source}: cannot read pipeline config: {exc}") from None
-    return parse_pipeline_config(text, source)
+    settings = parse_pipeline_config(text, source)
+    if require_model:
+        settings.require_model()
+    return settings
 
 
 # -------------------------------------------------------------------- render
@@ -492,28 +684,75 @@ def render_ssd_anchor_generator(config: AnchorConfig, indent: int = 0, wrap: boo
     return "\n".join(pad + line for line in lines)
 
 
+def render_multiscale_anchor_generator(config: MultiscaleAnchorConfig, indent: int = 0, wrap: bool = False) -> str:
+    """The ``multiscale_anchor_generator { ... }`` block for ``config`` (text format).
+
+    ``pad_to_multiple`` belongs to the feature extractor and is not written here.
+
+    >>> print(render_multiscale_anchor_generator(MultiscaleAnchorConfig()))
+    multiscale_anchor_generator {
+      min_level: 3
+      max_level: 7
+      anchor_scale: 4.0
+      aspect_ratios: 1.0
+      aspect_ratios: 2.0
+      aspect_ratios: 0.5
+      scales_per_octave: 2
+      normalize_coordinates: true
+    }
+    """
+    body = [f"min_level: {config.min_level}", f"max_level: {config.max_level}",
+            f"anchor_scale: {_fmt(config.anchor_scale)}"]
+    body += [f"aspect_ratios: {_fmt(a)}" for a in config.aspect_ratios]
+    body += [f"scales_per_octave: {config.scales_per_octave}",
+             f"normalize_coordinates: {'true' if config.normalize_coordinates else 'false'}"]
+    lines = ["multiscale_anchor_generator {"] + ["  " + line for line in body] + ["}"]
+    if wrap:
+        lines = ["anchor_generator {"] + ["  " + line for line in lines] + ["}"]
+    pad = " " * indent
+    return "\n".join(pad + line for line in lines)
+
+
+def render_anchor_generator(config: AnyAnchorConfig, indent: int = 0, wrap: bool = True) -> str:
+    """The ``anchor_generator { ... }`` block of either kind of anchor settings."""
+    if isinstance(config, MultiscaleAnchorConfig):
+        return render_multiscale_anchor_generator(config, indent, wrap)
+    return render_ssd_anchor_generator(config, indent, wrap)
+
+
 # ------------------------------------------------------- dataprep anchors JSON
 @dataclass(frozen=True)
 class AnchorsFile:
     """What an anchors JSON holds: the settings, the input size and the model."""
 
-    config: AnchorConfig
+    config: AnyAnchorConfig
     input_size: Size
     #: The detector the anchors are for; files written before it was recorded
-    #: read as the default model (that of ``dataprep train``).
+    #: read as the default model of their anchor kind (:func:`default_model_for`).
     model: str
+    #: False for such older files: their ``model`` is a default, not a record.
+    model_recorded: bool = True
 
 
-def anchors_json_dict(config: AnchorConfig, input_size: int | tuple[int, int],
-                      model: str | None = None) -> dict[str, Any]:
-    """The content of dataprep's anchors JSON file for ``config`` at ``input_size``."""
+def default_model_for(config: AnyAnchorConfig) -> str:
+    """The model an anchors file without ``model`` is for: the default model
+    for SSD-grid settings, the first multiscale model for multiscale ones."""
     from dataprep.anchors.models import DEFAULT_MODEL
 
+    if isinstance(config, MultiscaleAnchorConfig):
+        return next(spec.name for spec in MODELS.values() if spec.anchor_kind == MULTISCALE)
+    return DEFAULT_MODEL
+
+
+def anchors_json_dict(config: AnyAnchorConfig, input_size: int | tuple[int, int],
+                      model: str | None = None) -> dict[str, Any]:
+    """The content of dataprep's anchors JSON file for ``config`` at ``input_size``."""
     size = as_input_size(input_size)
     return {
         "format": ANCHORS_JSON_FORMAT,
         "version": ANCHORS_JSON_VERSION,
-        "model": model or DEFAULT_MODEL,
+        "model": model or default_model_for(config),
+        "kind": config.kind,
         "input_size": list(size),
         "num_anchors": config.num_anchors(size),
         "num_anchors_per_location": config.num_anchors_per_location(),
@@ -521,26 +760,32 @@ def anchors_json_dict(config: AnchorConfig, input_size: int | tuple[int, int],
     }
 
 
-def write_anchors_json(path: PathLike, config: AnchorConfig, input_size: int | tuple[int, int],
+def write_anchors_json(path: PathLike, config: AnyAnchorConfig, input_size: int | tuple[int, int],
                        model: str | None = None) -> None:
-    """Write dataprep's anchors JSON (model, input size, settings) to ``path``:
-    everything ``dataprep train --anchors`` needs to build the analysed anchors."""
+    """Write dataprep's anchors JSON (model, anchor kind, input size, settings)
+    to ``path``: everything ``dataprep train --anchors`` needs to build the
+    analysed anchors."""
     data = anchors_json_dict(config, input_size, model)
     with open(os.fspath(path), "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2)
         handle.write("\n")
 
 
-def read_anchors_json(path: PathLike) -> tuple[AnchorConfig, Size]:
+def read_anchors_json(path: PathLike) -> tuple[AnyAnchorConfig, Size]:
     """Read a file written by :func:`write_anchors_json`: ``(config, (height, width))``."""
     saved = read_anchors_file(path)
     return saved.config, saved.input_size
 
 
 def read_anchors_file(path: PathLike) -> AnchorsFile:
-    """Read a file written by :func:`write_anchors_json`, model included (files
-    without one, written before it was recorded, name the default model)."""
-    from dataprep.anchors.models import DEFAULT_MODEL, model_spec
+    """Read a file written by :func:`write_anchors_json`, model included.
+
+    ``kind`` (``"ssd"`` when absent, as in files of older versions) says which
+    kind of anchor settings it holds; ``model`` (absent in older files) names
+    the detector, by default that of the anchor kind (:func:`default_model_for`).
+    The model's anchor kind must be the file's.
+    """
+    from dataprep.anchors.models import model_spec
 
     source = os.fspath(path)
     try:
@@ -554,7 +799,11 @@ def read_anchors_file(path: PathLike) -> AnchorsFile:
         raise AnchorConfigError(f"{source}: unsupported anchors file version {data.get('version')!r}")
     try:
         size = as_input_size(data.get("input_size"))
-        config = AnchorConfig.from_dict(data.get("anchor_config"))
+        kind = data.get("kind", AnchorConfig.kind)
+        kinds = {AnchorConfig.kind: AnchorConfig, MultiscaleAnchorConfig.kind: MultiscaleAnchorConfig}
+        if kind not in kinds:
+            raise AnchorConfigError(f"unknown anchors kind {kind!r} (known: {', '.join(kinds)})")
+        config = kinds[kind].from_dict(data.get("anchor_config"))
     except AnchorConfigError as exc:
         raise AnchorConfigError(f"{source}: {exc}") from None
     expected = data.get("num_anchors")
@@ -562,11 +811,15 @@ def read_anchors_file(path: PathLike) -> AnchorsFile:
         raise AnchorConfigError(
             f"{source}: num_anchors is {expected!r} but the settings give {config.num_anchors(size)}"
         )
-    model = data.get("model", DEFAULT_MODEL)
+    recorded = "model" in data
+    model = data.get("model", default_model_for(config))
     if not isinstance(model, str):
         raise AnchorConfigError(f"{source}: model must be a model name, got {model!r}")
     try:
-        model_spec(model)
+        spec = model_spec(model)
     except DataprepError as exc:
         raise AnchorConfigError(f"{source}: {exc}") from None
-    return AnchorsFile(config=config, input_size=size, model=model)
+    if spec.anchor_kind != config.kind:
+        raise AnchorConfigError(f"{source}: holds {config.kind} anchors but the {model} model "
+                                f"predicts on {spec.anchor_kind} anchors")
+    return AnchorsFile(config=config, input_size=size, model=model, model_recorded=recorded)

@@ -1,4 +1,4 @@
-"""How well a set of SSD anchors covers the ground-truth boxes of a dataset.
+"""How well a set of grid anchors (SSD or multiscale/FPN) covers the ground-truth boxes of a dataset.
 
 For every box this computes, against the real grid anchors (positions
 included, not just shapes): the best IoU with any anchor, which anchor that is,
@@ -28,6 +28,7 @@ from typing import Any, Hashable, Sequence
 import numpy as np
 
 from dataprep.anchors.generator import AnchorConfig, AnchorGrid, LayerGrid, Size, as_input_size
+from dataprep.anchors.multiscale import MultiscaleAnchorConfig
 
 #: COCO area ranges in pixels of the model input: small < 32^2 <= medium < 96^2 <= large.
 SIZE_BUCKETS = ("small", "medium", "large")
@@ -53,7 +54,7 @@ def _iou(b_ymin, b_xmin, b_ymax, b_xmax, b_area, a_ymin, a_xmin, a_ymax, a_xmax)
     return inter / union
 
 
-def _as_boxes(boxes: Any) -> np.ndarray:
+def as_boxes(boxes: Any) -> np.ndarray:
     arr = np.asarray(boxes)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"expected boxes of shape (M, 4) ymin, xmin, ymax, xmax, got shape {arr.shape}")
@@ -77,7 +78,7 @@ def iou_matrix(boxes: Any, anchors: Any) -> np.ndarray:
     >>> iou_matrix([[0, 0, 1, 1]], [[0, 0, 1, 0.5], [2, 2, 3, 3]]).tolist()
     [[0.5, 0.0]]
     """
-    b = _as_boxes(boxes)
+    b = as_boxes(boxes)
     a = np.asarray(anchors, dtype=np.float32).reshape(-1, 4)
     b_area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     return _iou(
@@ -245,7 +246,7 @@ def scan_boxes(
     reaching it, and exactly ``(iou >= t).sum`` of the rows of
     :func:`iou_matrix` against ``grid.anchors``.
     """
-    b = _as_boxes(boxes)
+    b = as_boxes(boxes)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     m = b.shape[0]
@@ -389,7 +390,7 @@ class CoverageReport:
 def anchor_coverage(
     boxes: Any,
     input_size: int | Sequence[int] = (300, 300),
-    config: AnchorConfig | None = None,
+    config: AnchorConfig | MultiscaleAnchorConfig | None = None,
     *,
     grid: AnchorGrid | None = None,
     labels: Any = None,
@@ -401,7 +402,7 @@ def anchor_coverage(
 
     ``boxes``: ``(M, 4)`` normalized ``ymin, xmin, ymax, xmax`` in the model
     input frame. ``config`` defaults to :class:`AnchorConfig` (ssd_mobilenet_v2);
-    pass ``grid`` instead to reuse generated anchors. ``labels``: optional class
+    a :class:`MultiscaleAnchorConfig` (FPN levels) works the same way. Pass ``grid`` instead to reuse generated anchors. ``labels``: optional class
     id per box. ``size_buckets``: optional bucket label per box replacing the
     COCO buckets.
 
@@ -417,7 +418,7 @@ def anchor_coverage(
         grid = (config or AnchorConfig()).grid(size)
     elif grid.input_size != size:
         raise ValueError(f"grid was made for input size {grid.input_size}, not {size}")
-    b = _as_boxes(boxes)
+    b = as_boxes(boxes)
     m = b.shape[0]
     lab = None if labels is None else np.asarray(labels)
     if lab is not None and lab.shape != (m,):

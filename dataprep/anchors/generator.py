@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -53,6 +53,22 @@ def as_input_size(input_size: int | Sequence[int]) -> Size:
     if min(size) < 1:
         raise AnchorConfigError(f"input_size must be positive, got {size}")
     return size
+
+
+def padded_input_size(input_size: int | Sequence[int], pad_to_multiple: int = 1) -> Size:
+    """The input size the network sees: each side rounded up to a multiple of ``pad_to_multiple``.
+
+    >>> padded_input_size(300, 32), padded_input_size((300, 320), 1)
+    ((320, 320), (300, 320))
+    """
+    # The TF OD API feature extractors zero-pad the preprocessed image to a
+    # multiple of feature_extractor.pad_to_multiple (ops.pad_to_multiple) before
+    # the backbone, while the anchors are still normalized to the unpadded size.
+    height, width = as_input_size(input_size)
+    if isinstance(pad_to_multiple, bool) or int(pad_to_multiple) != pad_to_multiple or pad_to_multiple < 1:
+        raise AnchorConfigError(f"pad_to_multiple must be an integer >= 1, got {pad_to_multiple!r}")
+    m = int(pad_to_multiple)
+    return (-(-height // m) * m, -(-width // m) * m)
 
 
 def mobilenet_v2_feature_map_sizes(
@@ -143,6 +159,11 @@ def box_specs(
 
 def _f32(value: float) -> np.float32:
     return np.float32(value)
+
+
+def _via_f32(value: float) -> float:
+    """``value`` rounded to float32 and back (a proto ``float`` field as Python reads it)."""
+    return float(np.float32(value))
 
 
 @dataclass(frozen=True)
@@ -286,6 +307,8 @@ class AnchorConfig:
     True
     """
 
+    kind: ClassVar[str] = "ssd"
+
     num_layers: int = 6
     min_scale: float = 0.2
     max_scale: float = 0.95
@@ -297,9 +320,16 @@ class AnchorConfig:
     anchor_strides: tuple[tuple[float, float], ...] | None = None
     anchor_offsets: tuple[tuple[float, float], ...] | None = None
     feature_map_sizes: tuple[tuple[int, int], ...] | None = None
+    #: The feature extractor's ``pad_to_multiple``: grids are those of the padded input.
+    pad_to_multiple: int = 1
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if not isinstance(self.pad_to_multiple, (int, np.integer)) or isinstance(self.pad_to_multiple, bool):
+            raise AnchorConfigError(f"pad_to_multiple must be an integer, got {self.pad_to_multiple!r}")
+        set_(self, "pad_to_multiple", int(self.pad_to_multiple))
+        if self.pad_to_multiple < 1:
+            raise AnchorConfigError(f"pad_to_multiple must be >= 1, got {self.pad_to_multiple}")
         if not isinstance(self.num_layers, (int, np.integer)) or isinstance(self.num_layers, bool):
             raise AnchorConfigError(f"num_layers must be an integer, got {self.num_layers!r}")
         set_(self, "num_layers", int(self.num_layers))
@@ -365,14 +395,23 @@ class AnchorConfig:
         return layer_scales(self.num_layers, self.min_scale, self.max_scale, self.scales)
 
     def box_specs(self) -> list[list[BoxSpec]]:
-        """``(scale, aspect_ratio)`` pairs per layer (see :func:`box_specs`)."""
+        """``(scale, aspect_ratio)`` pairs per layer (see :func:`box_specs`).
+
+        The settings go through float32 first, as they do in the TF OD API,
+        whose ``ssd_anchor_generator`` proto stores them as ``float``: 0.2 is
+        read as 0.20000000298..., and the scales interpolated from it differ
+        from float64 ones by about one float32 step.
+        """
+        # [6] Proto float fields are float32; anchor_generator_builder passes them
+        #     to create_ssd_anchors, which then works in float64 Python.
+        #     Ref: TF OD API protos/ssd_anchor_generator.proto, anchor_generator_builder.py.
         return box_specs(
             self.num_layers,
-            self.min_scale,
-            self.max_scale,
-            self.scales,
-            self.aspect_ratios,
-            self.interpolated_scale_aspect_ratio,
+            _via_f32(self.min_scale),
+            _via_f32(self.max_scale),
+            [_via_f32(s) for s in self.scales] if self.scales else None,
+            [_via_f32(a) for a in self.aspect_ratios],
+            _via_f32(self.interpolated_scale_aspect_ratio),
             self.reduce_boxes_in_lowest_layer,
         )
 
@@ -383,10 +422,10 @@ class AnchorConfig:
         return [first if (i == 0 and first is not None) else per for i in range(self.num_layers)]
 
     def feature_maps(self, input_size: int | Sequence[int]) -> list[tuple[int, int]]:
-        """Grid sizes used for ``input_size`` (explicit, else MobileNetV2's)."""
+        """Grid sizes used for ``input_size`` (explicit, else MobileNetV2's of the padded input)."""
         if self.feature_map_sizes is not None:
             return list(self.feature_map_sizes)
-        return mobilenet_v2_feature_map_sizes(input_size, self.num_layers)
+        return mobilenet_v2_feature_map_sizes(padded_input_size(input_size, self.pad_to_multiple), self.num_layers)
 
     def num_anchors(self, input_size: int | Sequence[int]) -> int:
         """Total anchor count for ``input_size``."""

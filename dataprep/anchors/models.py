@@ -1,7 +1,7 @@
 """The detectors dataprep analyses and trains, as far as anchors are concerned.
 
 One table, shared by ``dataprep stats --anchors`` and ``dataprep train``, so the
-coverage a user reads is the coverage they train with. Pure Python: importing
+coverage a user reads is the coverage they train with. numpy only: importing
 this module never imports TensorFlow or Keras.
 
 =============================  =====  =============  ===============================
@@ -21,8 +21,17 @@ own default since its first trainer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence, Union
 
+import numpy as np
+
+from dataprep.anchors.generator import AnchorConfig
+from dataprep.anchors.multiscale import MultiscaleAnchorConfig
 from dataprep.errors import UsageError
+
+#: Either kind of anchor settings; both have ``kind``, ``generate``, ``grid``,
+#: ``num_anchors``, ``feature_maps``, ``to_dict``/``from_dict``.
+AnyAnchorConfig = Union[AnchorConfig, MultiscaleAnchorConfig]
 
 SSD_GRID = "ssd"
 MULTISCALE = "multiscale"
@@ -64,3 +73,44 @@ def model_spec(name: str) -> ModelSpec:
         return MODELS[name]
     except KeyError:
         raise UsageError(f"unknown model {name!r} (known: {', '.join(MODELS)})") from None
+
+
+def default_anchor_config(model: str) -> AnyAnchorConfig:
+    """The anchor settings of ``model``'s zoo pipeline.config.
+
+    >>> ssd = default_anchor_config("ssd_mobilenet_v2")
+    >>> type(ssd).__name__, ssd.num_anchors(300)
+    ('AnchorConfig', 1917)
+    >>> default_anchor_config("ssd_mobilenet_v2_fpnlite").num_anchors(320)
+    12804
+    """
+    spec = model_spec(model)
+    if spec.anchor_kind == MULTISCALE:
+        return MultiscaleAnchorConfig()
+    return AnchorConfig()
+
+
+def anchor_config_from_dict(data: dict) -> AnyAnchorConfig:
+    """Inverse of ``config.to_dict()`` for either kind (a ``min_level`` key means multiscale)."""
+    if isinstance(data, dict) and "min_level" in data:
+        return MultiscaleAnchorConfig.from_dict(data)
+    return AnchorConfig.from_dict(data)
+
+
+def generate_anchors(
+    model_or_config: str | AnyAnchorConfig, input_size: int | Sequence[int] | None = None
+) -> np.ndarray:
+    """``(N, 4)`` float32 anchors of a model name (its default anchors) or of anchor settings.
+
+    ``input_size`` defaults to the model's; it is required with a config.
+
+    >>> generate_anchors("ssd_mobilenet_v2").shape, generate_anchors("ssd_mobilenet_v2_fpnlite").shape
+    ((1917, 4), (12804, 4))
+    """
+    if isinstance(model_or_config, str):
+        config = default_anchor_config(model_or_config)
+        size = model_spec(model_or_config).input_size if input_size is None else input_size
+        return config.generate(size)
+    if input_size is None:
+        raise UsageError("generate_anchors: give input_size with an anchor config")
+    return model_or_config.generate(input_size)

@@ -34,7 +34,8 @@ _CHUNK = 2048
 
 
 def ssd_grid_centres(config, input_size: int | Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``[(y_centres, x_centres)]`` per layer of an SSD :class:`AnchorConfig`, in pixels."""
+    """``[(y_centres, x_centres)]`` per layer of anchor settings (an SSD
+    :class:`AnchorConfig` or a ``MultiscaleAnchorConfig``: both have ``grid``), in pixels."""
     size = as_input_size(input_size)
     return [(layer.y_centers.astype(np.float64) * size[0], layer.x_centers.astype(np.float64) * size[1])
             for layer in config.grid(size).layers]

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from dataprep.anchors.coverage import CoverageReport, _as_boxes, anchor_coverage, scan_boxes
+from dataprep.anchors.coverage import CoverageReport, anchor_coverage, as_boxes, scan_boxes
 from dataprep.anchors.generator import AnchorConfig, Size, as_input_size
 
 #: Weight of the mean best IoU in the objective. A tie-breaker: one more box
@@ -273,7 +273,7 @@ def suggest_anchors(
     """
     size = as_input_size(input_size)
     start = initial or AnchorConfig()
-    all_boxes = _as_boxes(boxes)
+    all_boxes = as_boxes(boxes)
     objective = objective or ("classes" if labels is not None else "boxes")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")

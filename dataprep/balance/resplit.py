@@ -23,8 +23,9 @@ examples; they are collapsed to one per (``image/source_id``,
 ``image/key/sha256``) before splitting, so a copy can neither leak into
 another split nor skew the stratification.
 
-The decisions (groups, stratification, repeat factors) are the conversion's
-own: :func:`dataprep.convert._assign_splits` and :func:`dataprep.convert._rebalance`.
+The decisions (groups, stratification, repeat factors, shard layout) are the
+conversion's own (:mod:`dataprep.convert.layout`), and the new output is
+written by the conversion's writer (:class:`dataprep.records.output.OutputWriter`).
 """
 
 from __future__ import annotations
@@ -45,33 +46,20 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from dataprep import __version__
-from dataprep.convert import (
-    ConvertOptions,
-    _assign_splits,
-    plan_layout,
-    _rebalance,
-    _split_names,
-    default_workers,
-    prepare_output,
-    publish_shards,
-)
+from dataprep.convert.layout import account_dropped, assign_splits, empty_split_findings, plan_layout, rebalance
+from dataprep.convert.options import ConvertOptions, SplitOptions
+from dataprep.dataset import split_names
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
-from dataprep.parallel import process_pool
+from dataprep.parallel import default_workers, process_pool
 from dataprep.progress import progress_bar
+from dataprep.records.output import SPOOL_PREFIX, OutputWriter
 from dataprep.records.proto import Example
-from dataprep.records.tfrecord import ShardWriter, frame, is_gzip, read_records
+from dataprep.records.tfrecord import HEADER_BYTES, frame, framed_size, is_gzip, read_records
+from dataprep.validate.catalogue import COLLAPSED
 from dataprep.validate.duplicates import duplicate_findings, phash
-from dataprep.validate.findings import INFO, KEPT, SKIPPED_IMAGE, WARNING, Counts, Finding, Report
+from dataprep.validate.findings import INFO, KEPT, WARNING, Counts, Finding, Report
 
-#: The options of ``dataprep split`` on records that are recorded in the manifest.
-_OPTION_KEYS = ("out", "seed", "num_shards", "compression", "workers", "overwrite", "max_pixels", "split",
-                "group_by", "rebalance", "rebalance_split", "repeat_threshold", "max_per_class", "negative_ratio",
-                "shard_target_bytes")
-#: Action of the finding about collapsed copies.
-COLLAPSED = "collapsed"
-_HEADER = 12  # uint64 length + uint32 masked crc, before a record's data
 
 
 def is_records_output(path: str | Path) -> bool:
@@ -192,7 +180,7 @@ def _scan_shard(task: tuple[str, Path, str, Path | None, int]) -> _Shard:
         shard.sha256.append(sha)
         shard.labels.append(labels)
         shard.phashes.append(h)
-        offset += _HEADER + len(data) + 4
+        offset += framed_size(len(data))
     return shard
 
 
@@ -218,26 +206,27 @@ def _scan(tasks: list, workers: int, progress: bool, total: int) -> list[_Shard]
 
 # -- the re-split --------------------------------------------------------------
 
-def resplit(src: str | Path, opts: ConvertOptions) -> ResplitResult:
+def resplit(src: str | Path, opts: SplitOptions | ConvertOptions) -> ResplitResult:
     """Re-split the records of the dataprep output ``src`` into ``opts.out``.
 
-    Uses ``opts.split`` (required), ``group_by``, ``seed``, the rebalancing
-    options, ``num_shards``, ``shard_target_bytes``, ``compression``,
-    ``overwrite``, ``workers`` (pass 1, one shard per task), ``max_pixels``
-    and ``progress``; the options about reading and checking a source
-    (``label_map``, ``on_error``, ``drop_empty`` ...) do not apply to records.
+    ``opts`` (:class:`SplitOptions`): ``split`` (required), the layout and
+    balance options, ``overwrite``, ``workers`` (pass 1, one shard per task),
+    ``max_pixels`` and ``progress``. :class:`ConvertOptions` are accepted for
+    convenience; the options about reading and checking a source do not apply
+    to records, and ``label_map`` is refused.
     """
     t0 = time.perf_counter()
     src = Path(src)
-    out = opts.out
+    if isinstance(opts, ConvertOptions):
+        if opts.label_map is not None:
+            raise UsageError(f"--label-map applies to annotation sources; the records in {src} keep their label map")
+        opts = opts.for_split()
     if opts.split is None:
         raise UsageError("dataprep split needs --split, e.g. --split train=0.8,val=0.1,test=0.1")
-    if opts.label_map is not None:
-        raise UsageError(f"--label-map applies to annotation sources; the records in {src} keep their label map")
     if not is_records_output(src):
         raise UsageError(f"{src}: no manifest.json; expected a dataprep output folder")
-    if out.resolve() == src.resolve():
-        raise UsageError(f"--out {out} is the source folder {src}; write the new split to another folder")
+    if opts.out.resolve() == src.resolve():
+        raise UsageError(f"--out {opts.out} is the source folder {src}; write the new split to another folder")
     manifest_in = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
     label_map_path = src / manifest_in.get("label_map", "label_map.pbtxt")
     if not label_map_path.is_file():
@@ -250,106 +239,94 @@ def resplit(src: str | Path, opts: ConvertOptions) -> ResplitResult:
             if not (src / shard["file"]).is_file():
                 raise DataprepError(f"{src / shard['file']}: listed in {src / 'manifest.json'} (split {split!r}) "
                                     "but missing; run dataprep inspect on the source")
-    prepare_output(out, opts.overwrite)
-
+    out = OutputWriter(opts.out, label_map, opts.compression, opts.overwrite)  # every input read: OUT now
     report = Report()
     log: list[str] = []
-    spool_dir = Path(tempfile.mkdtemp(prefix=".resplit-", dir=out))
-    writers: dict[tuple[str, int], ShardWriter] = {}
     try:
-        # Pass 1: every record of every shard, in the manifest's order.
-        src_shards = [(split, shard) for split, info in src_splits.items() for shard in info.get("shards", [])]
-        tasks = [(split, src / shard["file"], shard["file"], spool_dir / f"{k:05d}.tfrecord", opts.max_pixels)
-                 for k, (split, shard) in enumerate(src_shards)]
-        listed = {shard["file"]: int(shard.get("examples", 0)) for _, shard in src_shards}
-        shards = _scan(tasks, opts.workers or default_workers(), opts.progress, sum(listed.values()))
-        for shard in shards:
-            report.extend(shard.findings)
-            if len(shard.offsets) != listed[shard.file]:
-                report.add(Finding(WARNING, "records.count_mismatch", shard.file, shard.file,
-                                   f"{len(shard.offsets)} records, but the source manifest says "
-                                   f"{listed[shard.file]}; every record read is used", KEPT))
-        table = _records_table(shards)
-        unique, log_dedupe = _collapse_copies(table, report)
-        log.extend(log_dedupe)
-        class_ids = np.array(sorted(i.id for i in label_map), dtype=np.int64)
-        _check_labels(unique, class_ids)
-
-        # Split and rebalance with the conversion's own functions.
-        n = len(unique)
-        files = unique["filename"].tolist()
-        sha = unique["sha256"].to_numpy(dtype=object)
-        phashes = unique["phash"].to_numpy(dtype=np.uint64)
-        kept_labels = unique["labels"].tolist()
-        ok = np.ones(n, dtype=bool)
-        images = pd.DataFrame({"split": unique["source_split"].to_numpy(dtype=object)})
-        balance: dict = {}
-        split_arr, balance["split"] = _assign_splits(images, ok, sha, phashes, kept_labels, opts, files)
-        log.extend(balance["split"]["log"])
-        repeats = None
-        counts = Counts(images_read=n, images_written=n,
-                        boxes_read=int(sum(len(x) for x in kept_labels)))
-        counts.boxes_written = counts.boxes_read
-        if opts.rebalance is not None:
-            repeats, balance["rebalance"], dropped = _rebalance(images, ok, kept_labels, split_arr, opts)
-            log.extend(balance["rebalance"]["log"])
-            for pos, reason in dropped.items():
-                ok[pos] = False
-                counts.images_written -= 1
-                counts.images_skipped += 1
-                counts.boxes_written -= len(kept_labels[pos])
-                counts.boxes_dropped += len(kept_labels[pos])
-                report.add(Finding(INFO, "balance.dropped", files[pos], str(unique["file"].iat[pos]),
-                                   f"dropped from the {opts.rebalance_split} split by rebalancing ({reason})",
-                                   SKIPPED_IMAGE))
-        counts.check()
-        report.counts = counts
-        # Duplicates as they stand in the new output (groups keep them on one side).
-        report.extend(duplicate_findings(files, split_arr, ok, sha, phashes, kept_labels))
-
-        # Pass 2: copy the records into the new shards.
-        order, split_of, plan = _plan(unique, split_arr, ok, repeats, opts)
-        stats = _SplitStats(class_ids)
-        _copy(order, split_of, plan, unique, shards, out, opts, writers, stats)
-        infos = {key: w.close() for key, w in writers.items()}
+        spool_dir = Path(tempfile.mkdtemp(prefix=SPOOL_PREFIX, dir=opts.out))
+        try:
+            shards, table = _scan_source(src, src_splits, spool_dir, opts, report)
+            unique, log_dedupe = _collapse_copies(table, report)
+            log.extend(log_dedupe)
+            _check_labels(unique, out.counts.class_ids)
+            split_arr, ok, repeats, balance = _plan_splits(unique, opts, report, log)
+            # Pass 2: copy the records into the new shards, laid out exactly as convert lays them out.
+            record_bytes = framed_size(unique["length"].to_numpy())
+            order, plan = plan_layout(split_arr, ok, repeats, record_bytes, opts.layout, opts.rebalance_split,
+                                      only_ok=True)
+            out.plan(plan)
+            _copy(order, split_arr[order], unique, shards, out, opts)
+        finally:
+            shutil.rmtree(spool_dir, ignore_errors=True)
+        splits = split_names(list(opts.split) + list(split_arr[ok]))
+        report.extend(empty_split_findings(opts.split, out.counts.examples))
+        manifest = out.publish(splits, label_map_bytes, report, {
+            "label_map_origin": f"copied from {label_map_path}",
+            "num_classes": len(label_map),
+        }, {
+            "counts": asdict(report.counts),
+            "source": {
+                "format": "records",
+                "path": str(src),
+                "splits": {s: int(i.get("examples", 0)) for s, i in src_splits.items()},
+                "records": int(len(table)),
+                "examples": int(len(unique)),
+                "collapsed_copies": int(len(table) - len(unique)),
+                "rebalanced": "rebalance" in manifest_in,
+                "original": manifest_in.get("source", {}),
+            },
+            "options": opts.to_json(),
+            **balance,
+        })
     except BaseException:
-        for w in writers.values():
-            w.abort()
+        out.abort()
         raise
-    finally:
-        shutil.rmtree(spool_dir, ignore_errors=True)
+    return ResplitResult(opts.out, manifest, report, time.perf_counter() - t0, label_map, out.shard_paths, log)
 
-    names_by_id = {i.id: i.name for i in label_map}
-    splits = _split_names(pd.Series(list(opts.split) + list(split_arr[ok]), dtype=object))
-    manifest_splits, shard_paths = publish_shards(
-        out, splits, writers, infos, opts.overwrite, lambda s, entries: stats.split_info(s, entries, names_by_id))
-    (out / "label_map.pbtxt").write_bytes(label_map_bytes)
-    options = {k: v for k, v in opts.to_json().items() if k in _OPTION_KEYS}
-    manifest = {
-        "dataprep_version": __version__,
-        "format": "tfrecord",
-        "compression": "GZIP" if opts.compression == "gzip" else None,
-        "label_map": "label_map.pbtxt",
-        "label_map_origin": f"copied from {label_map_path}",
-        "num_classes": len(label_map),
-        "splits": manifest_splits,
-        "counts": asdict(report.counts),
-        "source": {
-            "format": "records",
-            "path": str(src),
-            "splits": {s: int(i.get("examples", 0)) for s, i in src_splits.items()},
-            "records": int(len(table)),
-            "examples": int(n),
-            "collapsed_copies": int(len(table) - n),
-            "rebalanced": "rebalance" in manifest_in,
-            "original": manifest_in.get("source", {}),
-        },
-        "options": options,
-        **balance,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    report.write(out / "report.json")
-    return ResplitResult(out, manifest, report, time.perf_counter() - t0, label_map, shard_paths, log)
+
+def _scan_source(src: Path, src_splits: dict, spool_dir: Path, opts: ConvertOptions,
+                 report: Report) -> tuple[list[_Shard], pd.DataFrame]:
+    """Pass 1: every record of every shard, in the manifest's order."""
+    src_shards = [(split, shard) for split, info in src_splits.items() for shard in info.get("shards", [])]
+    tasks = [(split, src / shard["file"], shard["file"], spool_dir / f"{k:05d}.tfrecord", opts.max_pixels)
+             for k, (split, shard) in enumerate(src_shards)]
+    listed = {shard["file"]: int(shard.get("examples", 0)) for _, shard in src_shards}
+    shards = _scan(tasks, opts.workers or default_workers(), opts.progress, sum(listed.values()))
+    for shard in shards:
+        report.extend(shard.findings)
+        if len(shard.offsets) != listed[shard.file]:
+            report.add(Finding(WARNING, "records.count_mismatch", shard.file, shard.file,
+                               f"{len(shard.offsets)} records, but the source manifest says "
+                               f"{listed[shard.file]}; every record read is used", KEPT))
+    return shards, _records_table(shards)
+
+
+def _plan_splits(unique: pd.DataFrame, opts: ConvertOptions, report: Report, log: list):
+    """Split and rebalance with the conversion's own functions; the accounting."""
+    n = len(unique)
+    files = unique["filename"].tolist()
+    sha = unique["sha256"].to_numpy(dtype=object)
+    phashes = unique["phash"].to_numpy(dtype=np.uint64)
+    kept_labels = unique["labels"].tolist()
+    ok = np.ones(n, dtype=bool)
+    balance: dict = {}
+    split_arr, balance["split"] = assign_splits(unique["source_split"].to_numpy(dtype=object), ok, sha, phashes,
+                                                kept_labels, opts.balance, files)
+    log.extend(balance["split"]["log"])
+    repeats = None
+    counts = Counts(images_read=n, images_written=n, boxes_read=int(sum(len(x) for x in kept_labels)))
+    counts.boxes_written = counts.boxes_read
+    if opts.rebalance is not None:
+        repeats, balance["rebalance"], dropped = rebalance(ok, kept_labels, split_arr, opts.balance)
+        log.extend(balance["rebalance"]["log"])
+        account_dropped(dropped, ok, kept_labels, counts, report, files, unique["file"].astype(str).tolist(),
+                        opts.rebalance_split)
+    counts.check()
+    report.counts = counts
+    # Duplicates as they stand in the new output (groups keep them on one side).
+    report.extend(duplicate_findings(files, split_arr, ok, sha, phashes, kept_labels,
+                                     unique["file"].astype(str).tolist()))
+    return split_arr, ok, repeats, balance
 
 
 def _records_table(shards: list[_Shard]) -> pd.DataFrame:
@@ -425,54 +402,12 @@ def _check_labels(unique: pd.DataFrame, class_ids: np.ndarray) -> None:
             f"not in the source's label map (ids: {ids}); the records and label_map.pbtxt disagree")
 
 
-def _plan(unique: pd.DataFrame, split_arr: np.ndarray, ok: np.ndarray, repeats: np.ndarray | None,
-          opts: ConvertOptions) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Writing order, split of each entry and shards per split, laid out
-    exactly as convert lays them out (:func:`dataprep.convert.plan_layout`)."""
-    record_bytes = unique["length"].to_numpy() + _HEADER + 4
-    order, shards = plan_layout(split_arr, ok, repeats, record_bytes, opts, only_ok=True)
-    return order, split_arr[order], shards
-
-
-class _SplitStats:
-    """Examples, boxes and images per class per split, as written (copies included)."""
-
-    def __init__(self, class_ids: np.ndarray):
-        self.class_ids = class_ids
-        self.examples: dict[str, int] = {}
-        self.boxes: dict[str, np.ndarray] = {}
-        self.images: dict[str, np.ndarray] = {}
-
-    def add(self, split: str, labels: np.ndarray) -> None:
-        self.examples[split] = self.examples.get(split, 0) + 1
-        n = len(self.class_ids)
-        cb = self.boxes.setdefault(split, np.zeros(n, np.int64))
-        ci = self.images.setdefault(split, np.zeros(n, np.int64))
-        if len(labels):
-            dense = np.searchsorted(self.class_ids, labels)  # every label is known: _check_labels
-            cb += np.bincount(dense, minlength=n)
-            ci[np.unique(dense)] += 1
-
-    def split_info(self, split: str, shards: list, names_by_id: dict) -> dict:
-        n = len(self.class_ids)
-        cb = self.boxes.get(split, np.zeros(n, np.int64))
-        ci = self.images.get(split, np.zeros(n, np.int64))
-        return {
-            "examples": self.examples.get(split, 0),
-            "boxes": int(cb.sum()),
-            "shards": shards,
-            "classes": {names_by_id[int(c)]: {"id": int(c), "images": int(ci[k]), "boxes": int(cb[k])}
-                        for k, c in enumerate(self.class_ids)},
-        }
-
-
-def _copy(order, split_of, plan, unique, shards, out, opts, writers, stats) -> None:
+def _copy(order, split_of, unique, shards, out: OutputWriter, opts) -> None:
     """Pass 2: each planned record's serialized bytes, framed, into its shard."""
     shard_idx = unique["shard"].to_numpy()
     offsets = unique["offset"].to_numpy()
     lengths = unique["length"].to_numpy()
     labels = unique["labels"].tolist()
-    written: dict[str, int] = {}
     handles: dict[int, object] = {}
     bar = progress_bar(len(order), "write", "rec", opts.progress)
     try:
@@ -483,18 +418,12 @@ def _copy(order, split_of, plan, unique, shards, out, opts, writers, stats) -> N
                 f = handles[s] = open(shards[s].readable, "rb")
             f.seek(int(offsets[pos]))
             length = int(lengths[pos])
-            raw = f.read(_HEADER + length + 4)
-            framed = frame(raw[_HEADER:_HEADER + length])
+            raw = f.read(framed_size(length))
+            framed = frame(raw[HEADER_BYTES:HEADER_BYTES + length])
             if framed != raw:
                 raise DataprepError(f"{shards[s].file}: the record at byte {int(offsets[pos])} changed between the "
                                     "scan and the copy; run again")
-            index = written.get(split, 0)
-            key = (split, index % plan[split])
-            if key not in writers:
-                writers[key] = ShardWriter(out / f".{split}-{key[1]:05d}.partial", opts.compression)
-            writers[key].write_framed(framed)
-            written[split] = index + 1
-            stats.add(split, labels[pos])
+            out.add(split, framed, labels[pos])
             bar.update(1)
     finally:
         bar.close()

@@ -16,7 +16,7 @@ from dataprep import __version__
 
 app = typer.Typer(
     name="dataprep",
-    help="Object-detection annotations (VOC, COCO, CSV) to validated, sharded TFRecords.",
+    help="Object-detection annotations (VOC, COCO, CSV, YOLO, TFRecord) to validated, sharded TFRecords.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,6 +51,10 @@ def _register() -> None:
 
     app.command("stats")(stats.stats_cmd)
 
+    from dataprep.cli import config
+
+    app.command("config")(config.config_cmd)
+
     from dataprep.cli import split
 
     app.command("split")(split.split_cmd)
@@ -61,6 +65,10 @@ def _register() -> None:
     app.command("evaluate")(train.evaluate_cmd)
     app.command("export")(train.export_cmd)
     app.command("predict")(train.predict_cmd)
+
+    from dataprep.cli import export_annotations
+
+    app.command("export-annotations")(export_annotations.export_annotations_cmd)
 
 
 _register()

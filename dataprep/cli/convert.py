@@ -1,4 +1,4 @@
-"""``dataprep convert voc|coco|csv``.
+"""``dataprep convert voc|coco|csv|yolo|tfrecord``.
 
 Each command declares only its format's arguments and returns a function that
 reads the source; :func:`_with_common_options` adds the options every format
@@ -41,6 +41,9 @@ def _common_parameters() -> list[inspect.Parameter]:
         p("max_per_class", o.MaxPerClass, None),
         p("negative_ratio", o.NegativeRatio, None),
         p("quiet", o.Quiet, False),
+        p("runner", o.Runner, "local"),
+        p("beam_option", o.BeamOption, None),
+        p("beam_pipeline_options", o.BeamPipelineOptions, None),
     ]
 
 
@@ -55,9 +58,11 @@ def _with_common_options(command):
         shared = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
         if "workers" in inspect.signature(command).parameters:
             kwargs.update(workers=shared["workers"], progress=not shared["quiet"])
+        if "label_map" in inspect.signature(command).parameters:  # a reader that names classes by it
+            kwargs.update(label_map=shared["label_map"])
         _run(command(**kwargs), **shared)
 
-    visible = [q for q in own if q.name not in ("workers", "progress")]
+    visible = [q for q in own if q.name not in ("workers", "progress", "label_map")]
     wrapper.__signature__ = inspect.Signature(visible + common)
     wrapper.__annotations__ = {q.name: q.annotation for q in visible + common}
     del wrapper.__wrapped__
@@ -66,8 +71,10 @@ def _with_common_options(command):
 
 def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, on_error, strict, drop_empty, seed,
          no_decode_check, max_pixels, split, group_by, rebalance, repeat_threshold, max_per_class, negative_ratio,
-         quiet) -> None:
+         quiet, runner, beam_option, beam_pipeline_options) -> None:
     from dataprep.convert import ConvertOptions, convert, prepare_output
+
+    executor = _executor(runner, beam_option, beam_pipeline_options)
 
     opts = ConvertOptions(
         out=out, label_map=label_map, num_shards=num_shards,
@@ -78,7 +85,23 @@ def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, o
         max_per_class=max_per_class, negative_ratio=negative_ratio,
     )
     prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
-    echo_result(convert(read(), opts), strict)
+    echo_result(convert(read(), opts, executor=executor), strict)
+
+
+def _executor(runner: str, beam_option, beam_pipeline_options):
+    """None (the local worker pool) or a Beam executor; Beam is imported only here."""
+    from dataprep.errors import UsageError
+
+    if runner not in ("local", "beam"):
+        raise UsageError(f"--runner must be local or beam, got {runner!r}")
+    if runner == "local":
+        if beam_option or beam_pipeline_options:
+            raise UsageError("--beam-option and --beam-pipeline-options only apply with --runner beam")
+        return None
+    from dataprep.beam import BeamExecutor
+    from dataprep.beam.options import pipeline_flags
+
+    return BeamExecutor(pipeline_flags(beam_option, beam_pipeline_options))
 
 
 def echo_result(result, strict: bool) -> None:
@@ -96,17 +119,17 @@ def echo_result(result, strict: bool) -> None:
 @_with_common_options
 def voc(
     root: Annotated[Optional[Path], typer.Argument(help="VOC folder (Annotations/, JPEGImages/) or VOCdevkit root.")] = None,
-    year: Annotated[Optional[str], typer.Option("--year", help="VOCdevkit year: ROOT/VOC{year}.")] = None,
-    annotations: Annotated[Optional[Path], typer.Option("--annotations", help="Folder of XML files.")] = None,
-    images: Annotated[Optional[Path], typer.Option("--images", help="Folder of images.")] = None,
+    year: o.Year = None,
+    annotations: o.Annotations = None,
+    images: o.Images = None,
     workers: Optional[int] = None,
     progress: bool = True,
 ):
     """Pascal VOC: ImageSets/Main/{train,val,test}.txt define the splits when present."""
-    from dataprep.formats.voc import read_voc
+    from dataprep.formats.registry import open_source
 
-    return lambda: read_voc(root, year=year, annotations=annotations, images=images, workers=workers,
-                            progress=progress)
+    return lambda: open_source(o.source_spec(root, fmt="voc", year=year, annotations=annotations, images=images,
+                                             workers=workers, progress=progress))
 
 
 @app.command("coco")
@@ -116,9 +139,9 @@ def coco(
     images: Annotated[Path, typer.Option("--images", help="Folder the JSON's file_name values are relative to.")],
 ):
     """COCO detection JSON; category ids are kept (1..90 with gaps)."""
-    from dataprep.formats.coco import read_coco
+    from dataprep.formats.registry import open_source
 
-    return lambda: read_coco(annotations, images=images)
+    return lambda: open_source(o.source_spec(annotations, fmt="coco", images=images))
 
 
 @app.command("csv")
@@ -126,15 +149,39 @@ def coco(
 def csv(
     file: Annotated[Path, typer.Argument(help="CSV with one row per box.")],
     images: Annotated[Path, typer.Option("--images", help="Folder the filename column is relative to.")],
-    columns: Annotated[Optional[str], typer.Option(
-        "--columns", help="Map roles to columns: 'class=cell_type,xmin=x1'; or all column names in order "
-                          "(for files without a header, with --no-header).")] = None,
-    header: Annotated[bool, typer.Option("--header/--no-header", help="Whether the first row names the columns.")] = True,
-    normalized: Annotated[bool, typer.Option("--normalized", help="Coordinates are fractions of the image size.")] = False,
-    box_format: Annotated[str, typer.Option("--box-format", help="xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).")] = "xyxy",
+    columns: o.Columns = None,
+    header: o.Header = True,
+    normalized: o.Normalized = False,
+    box_format: o.BoxFormat = "xyxy",
 ):
     """CSV, TF OD API layout filename,width,height,class,xmin,ymin,xmax,ymax by default."""
-    from dataprep.formats.source import read_source
+    from dataprep.formats.registry import open_source
 
-    return lambda: read_source(file, format="csv", images=images, columns=columns, header=header,
-                               normalized=normalized, box_format=box_format)
+    return lambda: open_source(o.source_spec(file, fmt="csv", images=images, columns=columns, header=header,
+                                             normalized=normalized, box_format=box_format))
+
+
+@app.command("yolo")
+@_with_common_options
+def yolo(
+    root: Annotated[Path, typer.Argument(help="YOLO dataset folder (with data.yaml) or the data.yaml itself.")],
+):
+    """YOLO, Ultralytics layout: data.yaml (names; train/val/test image folders or list files) + labels/*.txt."""
+    from dataprep.formats.registry import open_source
+
+    return lambda: open_source(o.source_spec(root, fmt="yolo"))
+
+
+@app.command("tfrecord")
+@_with_common_options
+def tfrecord(
+    pattern: Annotated[str, typer.Argument(
+        help="TFRecords written by any tool: a file, a folder or a quoted glob ('in/train-*.tfrecord'); "
+             "GZIP detected per file.")],
+    label_map: Optional[Path] = None,
+):
+    """TFRecords of any tool (TF OD API keys): repaired, checked like any source and rewritten to the contract.
+    Classes come from --label-map, or from the records' class/text + class/label."""
+    from dataprep.formats.registry import open_source
+
+    return lambda: open_source(o.source_spec(pattern, fmt="tfrecord", label_map=label_map))

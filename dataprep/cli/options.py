@@ -1,4 +1,11 @@
-"""Option types shared by several commands."""
+"""Option types shared by several commands.
+
+The source options (``--format``, ``--images``, ``--annotations``, ``--year``
+and the CSV ones) are declared once here and used by ``convert``,
+``validate``, ``stats`` and ``split``; :func:`source_spec` turns them into the registry's
+:class:`~dataprep.formats.registry.SourceSpec`. A new reader's option goes
+here, beside them.
+"""
 
 from __future__ import annotations
 
@@ -53,3 +60,50 @@ def parse_threshold(value: str) -> float | str:
         from dataprep.errors import UsageError
 
         raise UsageError(f"--repeat-threshold must be a number or auto, got {value!r}") from None
+
+
+# -- the source options, declared once -------------------------------------------------
+
+SOURCE_PANEL = "Source annotation sets"
+SourceFormatOpt = Annotated[str, typer.Option(
+    "--format", help="auto (detected), or a reader: voc, coco, csv, yolo, tfrecord (any tool's records; "
+              "stats and split also take a dataprep output as records).")]
+Images = Annotated[Optional[Path], typer.Option(
+    "--images", help="Images folder (COCO and CSV; VOC with --annotations).", rich_help_panel=SOURCE_PANEL)]
+Annotations = Annotated[Optional[Path], typer.Option(
+    "--annotations", help="VOC folder of XML files (with --images).", rich_help_panel=SOURCE_PANEL)]
+Year = Annotated[Optional[str], typer.Option(
+    "--year", help="VOCdevkit year: SRC/VOC{year}.", rich_help_panel=SOURCE_PANEL)]
+Columns = Annotated[Optional[str], typer.Option(
+    "--columns", help="CSV: map roles to columns, 'class=cell_type,xmin=x1'; or all column names in order "
+                      "(for files without a header, with --no-header).", rich_help_panel=SOURCE_PANEL)]
+Header = Annotated[bool, typer.Option(
+    "--header/--no-header", help="CSV: whether the first row names the columns.", rich_help_panel=SOURCE_PANEL)]
+Normalized = Annotated[bool, typer.Option(
+    "--normalized", help="CSV: coordinates are fractions of the image size.", rich_help_panel=SOURCE_PANEL)]
+BoxFormat = Annotated[str, typer.Option(
+    "--box-format", help="CSV: xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).", rich_help_panel=SOURCE_PANEL)]
+
+
+def source_spec(src, *, fmt: str = "auto", images=None, annotations=None, year=None, columns=None,
+                header: bool = True, normalized: bool = False, box_format: str = "xyxy", workers=None,
+                progress: bool = False, label_map=None):
+    """The registry's description of the source the options name."""
+    from dataprep.formats.registry import SourceSpec
+
+    return SourceSpec(Path(src) if src is not None else None, format=fmt, images=images, annotations=annotations,
+                      year=year, columns=columns, header=header, normalized=normalized, box_format=box_format,
+                      workers=workers, progress=progress, label_map=label_map)
+
+
+# -- where the per-image work runs ----------------------------------------------------
+
+Runner = Annotated[str, typer.Option(
+    "--runner", help="local: worker processes on this machine; beam: an Apache Beam pipeline "
+                     "(pip install 'dataprep[beam]'), in-process unless --beam-option runner=... names another.")]
+BeamOption = Annotated[Optional[list[str]], typer.Option(
+    "--beam-option", help="With --runner beam: a Beam pipeline option KEY=VALUE (repeatable), "
+                          "e.g. runner=DataflowRunner, project=my-project, region=europe-west1.")]
+BeamPipelineOptions = Annotated[Optional[str], typer.Option(
+    "--beam-pipeline-options", help="With --runner beam: Beam's flags as one string, "
+                                    "e.g. '--runner=DataflowRunner --project=p --temp_location=gs://b/tmp'.")]

@@ -11,13 +11,13 @@ import typer
 
 from dataprep.cli import options as o
 
-_SOURCE = "Source annotation sets (VOC folder, COCO .json, .csv)"
 
 
 def split_cmd(
     src: Annotated[Path, typer.Argument(
         help="A dataprep output folder (with manifest.json: its records are re-split and copied unchanged) or a "
-             "source annotation set (VOC folder, COCO .json, .csv: converted with --split).", show_default=False)],
+             "source annotation set (VOC folder, COCO .json, .csv, YOLO folder, or another tool's TFRecords: "
+             "converted with --split).", show_default=False)],
     out: o.Out,
     split: o.Split = None,
     group_by: o.GroupBy = None,
@@ -32,22 +32,16 @@ def split_cmd(
     overwrite: o.Overwrite = False,
     quiet: o.Quiet = False,
     fmt: Annotated[str, typer.Option(
-        "--format", help="auto (records if SRC has a manifest.json), records, voc, coco or csv.",
-        rich_help_panel=_SOURCE)] = "auto",
-    images: Annotated[Optional[Path], typer.Option(
-        "--images", help="Images folder (COCO and CSV; VOC with --annotations).", rich_help_panel=_SOURCE)] = None,
-    annotations: Annotated[Optional[Path], typer.Option(
-        "--annotations", help="VOC folder of XML files (with --images).", rich_help_panel=_SOURCE)] = None,
-    year: Annotated[Optional[str], typer.Option(
-        "--year", help="VOCdevkit year: SRC/VOC{year}.", rich_help_panel=_SOURCE)] = None,
-    columns: Annotated[Optional[str], typer.Option(
-        "--columns", help="CSV: map roles to columns, as in convert csv.", rich_help_panel=_SOURCE)] = None,
-    header: Annotated[bool, typer.Option(
-        "--header/--no-header", help="CSV: whether the first row names the columns.", rich_help_panel=_SOURCE)] = True,
-    normalized: Annotated[bool, typer.Option(
-        "--normalized", help="CSV: coordinates are fractions of the image size.", rich_help_panel=_SOURCE)] = False,
-    box_format: Annotated[str, typer.Option(
-        "--box-format", help="CSV: xyxy or xywh.", rich_help_panel=_SOURCE)] = "xyxy",
+        "--format", help="auto (records if SRC has a manifest.json), records, or a reader: voc, coco, csv, yolo, "
+                        "tfrecord (any tool's records, converted with --split).",
+        rich_help_panel=o.SOURCE_PANEL)] = "auto",
+    images: o.Images = None,
+    annotations: o.Annotations = None,
+    year: o.Year = None,
+    columns: o.Columns = None,
+    header: o.Header = True,
+    normalized: o.Normalized = False,
+    box_format: o.BoxFormat = "xyxy",
     label_map: o.LabelMapOpt = None,
     on_error: o.OnError = "fix",
     strict: o.Strict = False,
@@ -62,8 +56,10 @@ def split_cmd(
 
     if split is None:
         raise UsageError("dataprep split needs --split, e.g. --split train=0.8,val=0.1,test=0.1")
-    if fmt not in ("auto", "records", "voc", "coco", "csv"):
-        raise UsageError(f"--format must be auto, records, voc, coco or csv, got {fmt!r}")
+    from dataprep.formats.registry import READERS, open_source
+
+    if fmt not in ("auto", "records", *READERS):
+        raise UsageError(f"--format must be one of {', '.join(('auto', 'records', *READERS))}, got {fmt!r}")
     records = fmt == "records" or (fmt == "auto" and is_records_output(src))
     opts = ConvertOptions(
         out=out, label_map=label_map, num_shards=num_shards, compression=o.parse_compression(compression), workers=workers,
@@ -88,11 +84,10 @@ def split_cmd(
             typer.echo(line)
         return
 
-    from dataprep.formats.source import read_source
-
     prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
-    ds = read_source(src, format=fmt, images=images, annotations=annotations, year=year, columns=columns,
-                     header=header, normalized=normalized, box_format=box_format, workers=workers)
+    ds = open_source(o.source_spec(src, fmt=fmt, images=images, annotations=annotations, year=year, columns=columns,
+                                   header=header, normalized=normalized, box_format=box_format, workers=workers,
+                                   label_map=label_map))
     from dataprep.cli.convert import echo_result
 
     echo_result(convert(ds, opts), strict)

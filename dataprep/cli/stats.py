@@ -7,41 +7,37 @@ from typing import Annotated, Optional
 
 import typer
 
+from dataprep.anchors.models import DEFAULT_MODEL, MODELS
 from dataprep.cli import options as o
 
 _ANCHORS = "Anchors (any of these implies --anchors)"
-_SOURCE = "Source annotation sets"
 
 
 def stats_cmd(
     src: Annotated[str, typer.Argument(
         help="Records (a dataprep output folder, a folder or glob of TFRecords) or a source annotation set "
-             "(VOC folder, COCO .json, .csv).", show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", help="auto, records, voc, coco or csv.")] = "auto",
-    images: Annotated[Optional[Path], typer.Option(
-        "--images", help="Images folder (COCO and CSV sources; VOC with --annotations).",
-        rich_help_panel=_SOURCE)] = None,
-    year: Annotated[Optional[str], typer.Option(
-        "--year", help="VOCdevkit year: SRC/VOC{year}.", rich_help_panel=_SOURCE)] = None,
-    annotations: Annotated[Optional[Path], typer.Option(
-        "--annotations", help="VOC folder of XML files (with --images).", rich_help_panel=_SOURCE)] = None,
-    columns: Annotated[Optional[str], typer.Option(
-        "--columns", help="CSV: map roles to columns, as in convert csv.", rich_help_panel=_SOURCE)] = None,
-    header: Annotated[bool, typer.Option(
-        "--header/--no-header", help="CSV: whether the first row names the columns.",
-        rich_help_panel=_SOURCE)] = True,
-    normalized: Annotated[bool, typer.Option(
-        "--normalized", help="CSV: coordinates are fractions of the image size.", rich_help_panel=_SOURCE)] = False,
-    box_format: Annotated[str, typer.Option(
-        "--box-format", help="CSV: xyxy or xywh.", rich_help_panel=_SOURCE)] = "xyxy",
+             "(VOC folder, COCO .json, .csv, YOLO folder).", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="auto, records (a dataprep output or any TFRecords), or a "
+                                     "reader: voc, coco, csv, yolo, tfrecord (read as records).")] = "auto",
+    images: o.Images = None,
+    year: o.Year = None,
+    annotations: o.Annotations = None,
+    columns: o.Columns = None,
+    header: o.Header = True,
+    normalized: o.Normalized = False,
+    box_format: o.BoxFormat = "xyxy",
     split: Annotated[Optional[str], typer.Option("--split", help="Only this split.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every statistic to this JSON file.")] = None,
     plots: Annotated[Optional[Path], typer.Option("--plots", help="Write PNG histograms and scatters here.")] = None,
     anchors: Annotated[bool, typer.Option(
-        "--anchors", help="Analyse SSD anchor coverage of the boxes (implied by any of the anchor options below).",
+        "--anchors", help="Analyse anchor coverage of the boxes (implied by any of the anchor options below).",
         rich_help_panel=_ANCHORS)] = False,
+    model: Annotated[Optional[str], typer.Option(
+        "--model", help=f"Whose anchors: {', '.join(MODELS)} (default {DEFAULT_MODEL}, as dataprep train).",
+        rich_help_panel=_ANCHORS)] = None,
     input_size: Annotated[Optional[str], typer.Option(
-        "--input-size", help="Model input: 300, 320 or HxW (default: the config's, else 320 as dataprep train).",
+        "--input-size", help="Model input: 300, 320 or HxW (default: the config's, else the model's: 320 for the "
+                                   "default, as dataprep train).",
         rich_help_panel=_ANCHORS)] = None,
     resizer: Annotated[Optional[str], typer.Option(
         "--resizer", help="fixed (stretch, fixed_shape_resizer) or keep-aspect (fit and pad); default: the "
@@ -77,7 +73,7 @@ def stats_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the suggestion search.", rich_help_panel=_ANCHORS)] = 0,
     quiet: o.Quiet = False,
 ):
-    """Images, boxes, classes, sizes, aspect ratios and COCO size buckets per split; SSD anchor coverage."""
+    """Images, boxes, classes, sizes, aspect ratios and COCO size buckets per split; anchor coverage."""
     from dataprep import stats as st
 
     table = st.collect(src, fmt=fmt, images=images, year=year, annotations=annotations, split=split,
@@ -89,13 +85,13 @@ def stats_cmd(
 
     analysis = None
     wants_anchors = anchors or any(v is not None for v in (
-        input_size, resizer, min_scale, max_scale, aspect_ratios, num_layers, anchor_config, anchors_json,
+        model, input_size, resizer, min_scale, max_scale, aspect_ratios, num_layers, anchor_config, anchors_json,
         anchors_out, dump_anchors)) or suggest
     if wants_anchors:
         settings = st.resolve_settings(
             input_size=input_size, resizer=resizer, min_scale=min_scale, max_scale=max_scale,
             aspect_ratios=aspect_ratios, num_layers=num_layers, anchor_config=anchor_config,
-            anchors_json=anchors_json)
+            anchors_json=anchors_json, model=model)
         analysis = st.analyse_anchors(table, settings, worst_k=worst, suggest=suggest, iou_threshold=iou_threshold,
                                       seed=seed)
         typer.echo("")

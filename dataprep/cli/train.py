@@ -21,12 +21,24 @@ def _echo_lines(lines) -> None:
 def train_cmd(
     records: Records,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, config, final weights.")],
+    model: Annotated[Optional[str], typer.Option(
+        "--model", help="ssdlite_mobilenet_v2 (default), ssd_mobilenet_v2 or ssd_mobilenet_v2_fpnlite "
+        "(default with --init-from: the folder's; with --anchors: the file's).")] = None,
+    init_from: Annotated[Optional[Path], typer.Option(
+        "--init-from", help="Start from a TF2 detection-zoo model folder (pipeline.config + checkpoint/) or a "
+        "dataprep run folder: model, input size and anchors come from it.")] = None,
+    init_parts: Annotated[str, typer.Option(
+        "--init-parts", help="With --init-from: feature-extractor (backbone + extra layers, as the TF OD API's "
+        "'detection' fine-tuning) or all (also the box head and the rows of classes in both label maps).")
+    ] = "feature-extractor",
     input_size: Annotated[Optional[int], typer.Option(
-        "--input-size", help="Square model input in pixels (default: the anchor file's, else 320, as stats "
-                             "--anchors assumes).")] = None,
-    alpha: Annotated[float, typer.Option("--alpha", help="MobileNetV2 width multiplier.")] = 1.0,
-    backbone_weights: Annotated[str, typer.Option(
-        "--backbone-weights", help="imagenet (downloaded by Keras), none (random), or a weights file.")] = "imagenet",
+        "--input-size", help="Square model input in pixels (default: the anchor file's, else the model's: "
+                             "320 for the default model, as stats --anchors assumes).")] = None,
+    alpha: Annotated[Optional[float], typer.Option(
+        "--alpha", help="MobileNetV2 width multiplier (default 1.0, or --init-from's).")] = None,
+    backbone_weights: Annotated[Optional[str], typer.Option(
+        "--backbone-weights", help="imagenet (downloaded by Keras; the default without --init-from), none "
+        "(random), or a weights file.")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs in all (default 20; with --resume: "
                                                   "the saved run's).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Global batch size.")] = 16,
@@ -54,16 +66,20 @@ def train_cmd(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last epoch.")] = False,
     quiet: Quiet = False,
 ):
-    """Train SSD MobileNetV2 (SSDLite) on the records; checkpoints every epoch, mAP at the end."""
-    from dataprep.train.anchors import training_anchors
+    """Train an SSD MobileNetV2 detector on the records; checkpoints every epoch, mAP at the end."""
     from dataprep.train.config import TrainConfig
+    from dataprep.train.restore import model_settings
 
-    anchor_settings, size, model = training_anchors(anchors, anchor_config, input_size)  # before TensorFlow loads
+    # --model, --init-from, --anchors (whose model, input size and anchors stats
+    # --anchors-out recorded), --input-size; settled before TensorFlow loads
+    settings = model_settings(model, init_from, input_size, alpha, anchors, anchor_config)
     from dataprep.train.trainer import train
 
     config = TrainConfig(
-        model=model, input_size=size, alpha=alpha, backbone_weights=backbone_weights,
-        anchor_config=anchor_settings.to_dict(),
+        model=settings.model, input_size=settings.input_size, alpha=settings.alpha,
+        backbone_weights=backbone_weights or ("none" if init_from else "imagenet"),
+        anchor_config=settings.anchor_config, init_from=None if init_from is None else str(init_from),
+        init_parts=init_parts,
         epochs=epochs or 20, batch_size=batch_size, optimizer=optimizer,
         learning_rate=learning_rate or (1e-3 if optimizer == "adam" else 0.02), warmup_epochs=warmup_epochs,
         steps_per_epoch=steps_per_epoch, hard_negative_ratio=hard_negative_ratio, train_split=train_split,
@@ -97,15 +113,25 @@ def evaluate_cmd(
 
 
 def export_cmd(
-    run_dir: RunDir,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the SavedModel.")],
+    run_dir: Annotated[Optional[Path], typer.Argument(help="Run folder written by `dataprep train --out`.")] = None,
+    init_from: Annotated[Optional[Path], typer.Option(
+        "--init-from", help="Instead of a run: a TF2 detection-zoo model folder (pipeline.config + checkpoint/), "
+        "exported as it is, with no training.")] = None,
     tflite: Annotated[bool, typer.Option("--tflite", help="Also write model.tflite.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out.")] = False,
 ):
     """SavedModel (uint8 images of any size -> detection_boxes/scores/classes, num_detections) + label map."""
-    from dataprep.train.export import export_saved_model
+    from dataprep.errors import UsageError
+    from dataprep.train.export import export_init_from, export_saved_model
 
-    _echo_lines(export_saved_model(run_dir, out, tflite=tflite, overwrite=overwrite).summary_lines())
+    if (run_dir is None) == (init_from is None):
+        raise UsageError("give a run folder or --init-from DIR (one of them)")
+    if init_from is not None:
+        result = export_init_from(init_from, out, tflite=tflite, overwrite=overwrite)
+    else:
+        result = export_saved_model(run_dir, out, tflite=tflite, overwrite=overwrite)
+    _echo_lines(result.summary_lines())
 
 
 def predict_cmd(

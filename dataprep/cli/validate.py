@@ -11,30 +11,33 @@ from dataprep.cli import options as o
 
 
 def validate_cmd(
-    src: Annotated[Optional[Path], typer.Argument(help="VOC folder, COCO .json or .csv (format detected).")] = None,
-    format: Annotated[str, typer.Option("--format", help="auto, voc, coco or csv.")] = "auto",
-    images: Annotated[Optional[Path], typer.Option("--images", help="Images folder (COCO, CSV, or VOC with --annotations).")] = None,
-    annotations: Annotated[Optional[Path], typer.Option("--annotations", help="VOC XML folder.")] = None,
-    year: Annotated[Optional[str], typer.Option("--year", help="VOCdevkit year.")] = None,
-    columns: Annotated[Optional[str], typer.Option("--columns", help="CSV column mapping (see convert csv).")] = None,
-    header: Annotated[bool, typer.Option("--header/--no-header", help="CSV has a header row.")] = True,
-    normalized: Annotated[bool, typer.Option("--normalized", help="CSV coordinates are fractions.")] = False,
-    box_format: Annotated[str, typer.Option("--box-format", help="CSV boxes: xyxy or xywh.")] = "xyxy",
+    src: Annotated[Optional[Path], typer.Argument(
+        help="VOC folder, COCO .json, .csv, YOLO folder (data.yaml) or TFRecords (a file, folder or quoted glob); "
+             "format detected.")] = None,
+    format: o.SourceFormatOpt = "auto",
+    images: o.Images = None,
+    annotations: o.Annotations = None,
+    year: o.Year = None,
+    columns: o.Columns = None,
+    header: o.Header = True,
+    normalized: o.Normalized = False,
+    box_format: o.BoxFormat = "xyxy",
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the findings as JSON here.")] = None,
     label_map: o.LabelMapOpt = None, workers: o.Workers = None, on_error: o.OnError = "fix", strict: o.Strict = False,
     drop_empty: o.DropEmpty = False, no_decode_check: o.NoDecode = False, max_pixels: o.MaxPixels = 100_000_000,
     quiet: o.Quiet = False,
 ):
     """Check annotations and images without writing records; exit 1 with --strict if anything is an error."""
-    from dataprep.convert import ConvertOptions, convert
-    from dataprep.formats.source import read_source
+    from dataprep.convert import CheckOptions, validate
+    from dataprep.formats.registry import open_source
 
-    ds = read_source(src, format=format, images=images, annotations=annotations, year=year, columns=columns,
-                     header=header, normalized=normalized, box_format=box_format, workers=workers)
-    opts = ConvertOptions(out=Path("."), label_map=label_map, workers=workers, on_error=on_error, strict=strict,
+    checks = CheckOptions(label_map=label_map, workers=workers, on_error=on_error, strict=strict,
                           drop_empty=drop_empty, decode_check=not no_decode_check, max_pixels=max_pixels,
-                          progress=not quiet, dry_run=True)
-    result = convert(ds, opts)
+                          progress=not quiet)
+    ds = open_source(o.source_spec(src, fmt=format, images=images, annotations=annotations, year=year,
+                                   columns=columns, header=header, normalized=normalized, box_format=box_format,
+                                   workers=workers, label_map=label_map))
+    result = validate(ds, checks)
     for line in result.report.summary_lines():
         typer.echo(line)
     c = result.report.counts

@@ -19,8 +19,9 @@ import pandas as pd
 from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, LabelMapError, UsageError
+from dataprep.formats.registry import SourceFormat, require_images
 from dataprep.label_map import LabelMap, LabelMapItem
-from dataprep.validate.findings import DROPPED_BOX, ERROR, WARNING, Finding
+from dataprep.validate.findings import DROPPED_BOX, ERROR, RENAMED, SKIPPED_IMAGE, WARNING, Finding
 
 
 def _frame(records, columns: list[str], what: str, source: str) -> pd.DataFrame:
@@ -64,7 +65,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         empty = cats["name"].isna() | (cats["name"].astype(str).str.strip() == "")
         for cid in cats.loc[empty, "id"]:
             findings.append(Finding(WARNING, "label.empty_name", f"category id={cid}", src,
-                                    f"category id={cid} has an empty name; named 'category_{cid}'", "renamed"))
+                                    f"category id={cid} has an empty name; named 'category_{cid}'", RENAMED))
         cats.loc[empty, "name"] = ["category_" + str(c) for c in cats.loc[empty, "id"]]
         try:
             label_map = LabelMap(
@@ -73,7 +74,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         except (LabelMapError, ValueError, TypeError) as exc:
             label_map = LabelMap.from_names(cats["name"].astype(str))
             findings.append(Finding(WARNING, "label.renumbered", "categories", src,
-                                    f"{exc}; classes renumbered 1..{len(label_map)} by sorted name", "renamed"))
+                                    f"{exc}; classes renumbered 1..{len(label_map)} by sorted name", RENAMED))
     cat_name = dict(zip(pd.to_numeric(cats["id"], errors="coerce"), cats["name"].astype(str))) if len(cats) else {}
 
     # Images. Ids must be integers, unique; file names present. A bad entry
@@ -87,7 +88,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         r = imgs.iloc[k]
         findings.append(Finding(ERROR, "coco.bad_image_entry", f"images[{k}]", src,
                                 f"image entry {k} (id={r.get('id')!r}, file_name={r.get('file_name')!r}) is missing "
-                                "a non-negative integer id or a file name, or repeats an id", "skipped image"))
+                                "a non-negative integer id or a file name, or repeats an id", SKIPPED_IMAGE))
     file_name = imgs["file_name"].astype(object).where(imgs["file_name"].notna(),
                                                        pd.Series([f"<images[{k}]>" for k in range(len(imgs))]))
     ids = imgs["id"].fillna(0).to_numpy(dtype=np.int64, copy=True)
@@ -145,3 +146,18 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         objects_df = pd.DataFrame(columns=["image_id", "index", "text", "xmin", "ymin", "xmax", "ymax"])
     return Dataset.build(images_df, objects_df, img_dir, label_map=label_map, findings=findings,
                          dropped_boxes=orphan, source={"format": "coco", "annotations": src, "images": str(img_dir)})
+
+
+# -- the source registry's declaration (see dataprep.formats.registry) -----------------
+
+def detect(path: Path) -> bool:
+    """A ``.json`` file."""
+    return path.suffix.lower() == ".json" and not path.is_dir()
+
+
+def open_source(spec) -> Dataset:
+    require_images(spec, "COCO")
+    return read_coco(spec.path, images=spec.images)
+
+
+SOURCE = SourceFormat("coco", detect, open_source, "a COCO .json")

@@ -24,7 +24,8 @@ import pandas as pd
 from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, UsageError
-from dataprep.validate.findings import ERROR, Finding
+from dataprep.formats.registry import SourceFormat, require_images
+from dataprep.validate.findings import DROPPED_BOX, ERROR, Finding
 
 ROLES_XYXY = ("filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax")
 ROLES_XYWH = ("filename", "width", "height", "class", "x", "y", "w", "h")
@@ -66,7 +67,7 @@ def _load_rows(path: Path, header: bool, names: list[str] | None, findings: list
                     bad += 1
                     findings.append(Finding(ERROR, "csv.bad_row", f"line {reader.line_num}", src,
                                             f"line {reader.line_num}: {len(row)} fields, expected {len(columns)} "
-                                            f"({', '.join(columns)}): {','.join(row)[:120]!r}", "dropped box"))
+                                            f"({', '.join(columns)}): {','.join(row)[:120]!r}", DROPPED_BOX))
                     continue
                 rows.append(row)
                 lines.append(reader.line_num)
@@ -123,7 +124,7 @@ def read_csv(
     no_file = files == ""
     for ln in line[no_file.to_numpy()]:
         findings.append(Finding(ERROR, "csv.missing_filename", f"line {ln}", src,
-                                f"line {ln}: the {mapping['filename']!r} column is empty", "dropped box"))
+                                f"line {ln}: the {mapping['filename']!r} column is empty", DROPPED_BOX))
     coord_roles = roles[4:]
     raw = np.stack([col(r).to_numpy() for r in coord_roles], axis=1) if len(df) else np.zeros((0, 4), object)
     coords = np.stack([pd.to_numeric(col(r), errors="coerce").to_numpy(dtype=float) for r in coord_roles], axis=1) \
@@ -133,7 +134,7 @@ def read_csv(
     bad_num = np.isnan(coords).any(axis=1) & ~negative & ~no_file.to_numpy()
     for ln, r in zip(line[bad_num], raw[bad_num]):
         findings.append(Finding(ERROR, "csv.non_numeric", f"line {ln}", src,
-                                f"line {ln}: box {tuple(r)} has missing or non-numeric values", "dropped box"))
+                                f"line {ln}: box {tuple(r)} has missing or non-numeric values", DROPPED_BOX))
 
     dropped_per_file = files[bad_num].value_counts()
     width = pd.to_numeric(col("width"), errors="coerce")
@@ -163,3 +164,20 @@ def read_csv(
         source={"format": "csv", "file": src, "images": str(img_dir), "columns": mapping,
                 "normalized": normalized, "box_format": box_format},
     )
+
+
+# -- the source registry's declaration (see dataprep.formats.registry) -----------------
+
+def detect(path: Path) -> bool:
+    """A ``.csv`` file."""
+    return path.suffix.lower() == ".csv" and not path.is_dir()
+
+
+def open_source(spec) -> Dataset:
+    require_images(spec, "CSV")
+    mapping, names = parse_columns(spec.columns)
+    return read_csv(spec.path, images=spec.images, columns=mapping, names=names, header=spec.header,
+                    normalized=spec.normalized, box_format=spec.box_format)
+
+
+SOURCE = SourceFormat("csv", detect, open_source, "a .csv")

@@ -20,7 +20,8 @@ from lxml import etree
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
 from dataprep.formats.common import list_images, to_flag, to_float
-from dataprep.validate.findings import ERROR, INFO, SKIPPED_IMAGE, WARNING, Finding
+from dataprep.formats.registry import SourceFormat
+from dataprep.validate.findings import ERROR, INFO, KEPT, SKIPPED_IMAGE, WARNING, Finding
 
 SPLIT_FILES = ("train", "val", "test", "trainval")
 
@@ -79,7 +80,7 @@ def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
             if previous != split:
                 findings.append(Finding(WARNING, "split.conflict", stem, str(path),
                                         f"line {line_no}: {stem!r} is listed in both {previous} and {split}; "
-                                        f"kept in {previous}", "kept"))
+                                        f"kept in {previous}", KEPT))
     if derive is not None:
         split, path = derive
         n = 0
@@ -91,7 +92,7 @@ def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
         other = "train" if split == "val" else "val"
         findings.append(Finding(INFO, "split.derived", f"{split}.txt", str(path),
                                 f"no {split}.txt: {n} images of trainval.txt not in {other}.txt form the {split} split",
-                                "kept"))
+                                KEPT))
     return assignment
 
 
@@ -150,10 +151,8 @@ def _parse_chunk(paths: list[str]) -> list:
 
 def _parse_all(paths: list[str], workers: int | None, progress: bool) -> list:
     """Parse the XML files, in worker processes when there are many."""
-    from dataprep.parallel import process_pool
+    from dataprep.parallel import default_workers, process_pool
     from dataprep.progress import progress_bar
-
-    from dataprep.convert import default_workers  # noqa: PLC0415 (avoid an import cycle)
 
     workers = workers or default_workers()
     size = 500
@@ -221,7 +220,7 @@ def read_voc(
             file = tag or stem + ".jpg"
         if tag and tag != file and os.path.splitext(tag)[0] != stem:
             findings.append(Finding(INFO, "voc.filename_mismatch", stem, ann_name,
-                                    f"<filename> says {tag!r} but the image used is {file!r}", "kept"))
+                                    f"<filename> says {tag!r} but the image used is {file!r}", KEPT))
         row.update(file=file, width=parsed["width"], height=parsed["height"])
         if splits is not None and not split:
             row["error"] = "listed in no ImageSets/Main split file"
@@ -241,7 +240,7 @@ def read_voc(
         for stem in sorted(listed - found):
             findings.append(Finding(WARNING, "split.missing_annotation", stem, "ImageSets/Main",
                                     f"{stem!r} is listed in {splits[stem]}.txt but has no Annotations/{stem}.xml",
-                                    "kept"))
+                                    KEPT))
     images_df = pd.DataFrame(img_rows, columns=["image_id", "file", "split", "width", "height", "annotation", "error"])
     objects_df = pd.DataFrame(obj_cols)
     del obj_cols
@@ -250,3 +249,19 @@ def read_voc(
         source={"format": "voc", "root": str(root), "annotations": str(ann_dir), "images": str(img_dir),
                 "year": year, "split_files": splits is not None},
     )
+
+
+# -- the source registry's declaration (see dataprep.formats.registry) -----------------
+
+def detect(path: Path) -> bool:
+    """A folder with Annotations/, or a VOCdevkit root with VOC*/Annotations/."""
+    return path.is_dir() and ((path / "Annotations").is_dir()
+                              or any(p.is_dir() and (p / "Annotations").is_dir() for p in path.glob("VOC*")))
+
+
+def open_source(spec) -> Dataset:
+    return read_voc(spec.path, year=spec.year, annotations=spec.annotations, images=spec.images,
+                    workers=spec.workers, progress=spec.progress)
+
+
+SOURCE = SourceFormat("voc", detect, open_source, "a Pascal VOC folder (Annotations/, or VOCdevkit/VOC*/Annotations/)")

@@ -25,6 +25,15 @@ _MASK_DELTA = 0xA282EAD8
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
 GZIP_MAGIC = b"\x1f\x8b"
+#: Bytes around a record's data in an uncompressed file: uint64 length +
+#: uint32 masked crc before it, uint32 masked crc after it.
+HEADER_BYTES = 12
+FOOTER_BYTES = 4
+
+
+def framed_size(length):
+    """Bytes one record of ``length`` data bytes takes in an uncompressed file (ints or arrays)."""
+    return length + HEADER_BYTES + FOOTER_BYTES
 
 
 class RecordError(DataprepError):
@@ -62,13 +71,15 @@ class _HashingFile:
 
 
 class ShardWriter:
-    """Writes framed records to ``path``; sha256 and size of the file bytes."""
+    """Writes framed records to ``path`` (or to ``fileobj``, a writable stream
+    such as Beam's ``FileSystems.create``, named ``path``); sha256 and size of
+    the file bytes."""
 
-    def __init__(self, path: str | Path, compression: str | None = None):
+    def __init__(self, path: str | Path, compression: str | None = None, fileobj: BinaryIO | None = None):
         if compression not in (None, "gzip"):  # before opening: no leaked handle, no stray file
             raise ValueError(f"Unknown compression {compression!r}; known: gzip")
-        self.path = Path(path)
-        self._raw = open(self.path, "wb")
+        self.path = Path(path) if fileobj is None else path
+        self._raw = open(self.path, "wb") if fileobj is None else fileobj
         self._hashing = _HashingFile(self._raw)
         self._gz = None
         if compression == "gzip":
@@ -108,20 +119,20 @@ def read_records(path: str | Path, *, check_crc: bool = True) -> Iterator[bytes]
     with opener(path, "rb") as f:
         offset = 0
         while True:
-            header = f.read(12)
+            header = f.read(HEADER_BYTES)
             if not header:
                 return
-            if len(header) < 12:
+            if len(header) < HEADER_BYTES:
                 raise RecordError(f"{path}: truncated record header at byte {offset}")
             (length,) = _U64.unpack_from(header, 0)
             (len_crc,) = _U32.unpack_from(header, 8)
             if check_crc and masked_crc(header[:8]) != len_crc:
                 raise RecordError(f"{path}: length CRC mismatch at byte {offset}")
             data = f.read(length)
-            footer = f.read(4)
-            if len(data) < length or len(footer) < 4:
+            footer = f.read(FOOTER_BYTES)
+            if len(data) < length or len(footer) < FOOTER_BYTES:
                 raise RecordError(f"{path}: truncated record at byte {offset} (expected {length} bytes)")
             if check_crc and masked_crc(data) != _U32.unpack(footer)[0]:
                 raise RecordError(f"{path}: data CRC mismatch in the record at byte {offset}")
-            offset += 16 + length
+            offset += framed_size(length)
             yield data

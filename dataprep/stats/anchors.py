@@ -1,10 +1,13 @@
-"""``dataprep stats --anchors``: SSD anchor coverage of a dataset's boxes as the
+"""``dataprep stats --anchors``: anchor coverage of a dataset's boxes as the
 model sees them, and suggested settings.
 
-The anchor math (generator, coverage scan, suggestion search) lives in
-:mod:`dataprep.anchors`; this module resolves the settings (flags, a TF OD API
-``pipeline.config`` or dataprep's anchors JSON), maps the boxes into the model
-input frame, and names the results (classes, files) for the report.
+The anchor math (generators, coverage scan, suggestion search) lives in
+:mod:`dataprep.anchors`; this module resolves the settings (``--model``, flags,
+a TF OD API ``pipeline.config`` or dataprep's anchors JSON), maps the boxes
+into the model input frame, and names the results (classes, files) for the
+report. The anchors are those of one model of
+:data:`dataprep.anchors.models.MODELS` (SSD grid or FPN multiscale), by default
+``DEFAULT_MODEL`` at ``DEFAULT_INPUT_SIZE``, the trainer's default.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from dataprep.anchors import (
     AnchorConfig,
+    AnyAnchorConfig,
     CoverageReport,
     SuggestionResult,
     anchor_coverage,
@@ -27,8 +31,8 @@ from dataprep.anchors import (
     suggest_anchors,
 )
 from dataprep.anchors.generator import Size
-from dataprep.anchors.models import DEFAULT_INPUT_SIZE as _DEFAULT_SIDE
-from dataprep.anchors.models import DEFAULT_MODEL, model_spec
+from dataprep.anchors.models import DEFAULT_INPUT_SIZE as DEFAULT_MODEL_INPUT
+from dataprep.anchors.models import DEFAULT_MODEL, MODELS, default_anchor_config, model_spec
 from dataprep.anchors.reach import reachable_iou, scaled_size, ssd_grid_centres, stride_grid_centres
 from dataprep.errors import UsageError
 from dataprep.stats.collect import BoxTable
@@ -38,7 +42,7 @@ FIXED = "fixed_shape_resizer"
 KEEP = "keep_aspect_ratio_resizer"
 RESIZERS = {"fixed": FIXED, "keep-aspect": KEEP, FIXED: FIXED, KEEP: KEEP}
 #: The input ``stats --anchors`` assumes without a config: that of ``dataprep train``'s default model.
-DEFAULT_INPUT_SIZE: Size = (_DEFAULT_SIDE, _DEFAULT_SIDE)
+DEFAULT_INPUT_SIZE: Size = (DEFAULT_MODEL_INPUT, DEFAULT_MODEL_INPUT)
 #: A class is reported as not coverable at an input size when fewer than this
 #: share of its boxes can reach the IoU threshold with any anchor on the grids.
 COVERABLE_FRACTION = 0.8
@@ -53,7 +57,7 @@ STRIDE8_MODEL = "ssd_mobilenet_v2_fpnlite"
 class AnchorSettings:
     """What the analysis needs: anchor settings, model input and resize."""
 
-    config: AnchorConfig
+    config: AnyAnchorConfig
     input_size: Size
     resizer: str = FIXED
     #: keep_aspect_ratio_resizer's range (TF OD API resize_to_range); None: fit
@@ -64,13 +68,14 @@ class AnchorSettings:
     num_classes: int | None = None
     #: Where the settings came from, for the report.
     origin: str = "defaults"
-    #: The detector these anchors belong to (see :mod:`dataprep.anchors.models`).
-    model: str = DEFAULT_MODEL
+    #: The model whose anchors these are (None: a pipeline.config of another network).
+    model: str | None = DEFAULT_MODEL
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "origin": self.origin,
             "model": self.model,
+            "anchor_kind": self.config.kind,
+            "origin": self.origin,
             "input_size": list(self.input_size),
             "resizer": self.resizer,
             "min_dimension": self.min_dimension,
@@ -114,23 +119,30 @@ def resolve_settings(
     num_layers: int | None = None,
     anchor_config: Path | None = None,
     anchors_json: Path | None = None,
+    model: str | None = None,
 ) -> AnchorSettings:
-    """Settings from a pipeline.config or an anchors JSON (or the defaults of
-    ``dataprep train``: :data:`DEFAULT_MODEL` at :data:`DEFAULT_INPUT_SIZE`),
-    with any flag given overriding the file's value."""
+    """Settings from a pipeline.config or an anchors JSON, else the defaults of
+    ``model`` (default :data:`DEFAULT_MODEL` at :data:`DEFAULT_INPUT_SIZE`, what
+    ``dataprep train`` builds), with any flag given overriding. An anchors JSON
+    names its model; a ``model`` other than the one it records is a usage error."""
     if anchor_config is not None and anchors_json is not None:
         raise UsageError("give --anchor-config or --anchors-json, not both")
-    config = AnchorConfig()
+    if model is not None:
+        model_spec(model)  # UsageError listing the known models
+    name = model or DEFAULT_MODEL
+    config: AnyAnchorConfig = default_anchor_config(name)
     size: Size | None = None
     kind: str | None = None
     lo = hi = num_classes = None
-    model = DEFAULT_MODEL
-    origin = f"defaults ({DEFAULT_MODEL} at {DEFAULT_INPUT_SIZE[0]}x{DEFAULT_INPUT_SIZE[1]}, as dataprep train builds)"
+    origin = f"defaults of {name}"
     if anchor_config is not None:
         p = read_pipeline_config(anchor_config)
         config, size, kind, num_classes = p.anchor_config, p.input_size, p.resizer, p.num_classes
         lo, hi = p.min_dimension, p.max_dimension
         origin = f"pipeline.config {anchor_config}"
+        if model is not None and p.model is not None and p.model != model:
+            raise UsageError(f"--model {model}, but {anchor_config} describes {p.model}; give one of them")
+        name = model or p.model
         if kind not in (FIXED, KEEP, None):
             raise UsageError(f"{anchor_config}: image_resizer {kind} is not supported; "
                              "expected fixed_shape_resizer or keep_aspect_ratio_resizer")
@@ -140,9 +152,17 @@ def resolve_settings(
     elif anchors_json is not None:
         from dataprep.anchors.config import read_anchors_file
 
-        saved = read_anchors_file(anchors_json)
-        config, size, model = saved.config, saved.input_size, saved.model
+        saved = read_anchors_file(anchors_json)  # its model: recorded, else the default of its anchor kind
+        config, size = saved.config, saved.input_size
         origin = f"anchors JSON {anchors_json}"
+        if model is not None and saved.model_recorded and saved.model != model:
+            raise UsageError(f"--model {model}, but {anchors_json} holds anchors for {saved.model}; give one of them")
+        name = model or saved.model
+    else:
+        size = (MODELS[name].input_size,) * 2  # type: ignore[assignment]
+    if name is not None and config.kind != MODELS[name].anchor_kind:
+        raise UsageError(f"--model {name} uses {MODELS[name].anchor_kind} anchors, but "
+                         f"{anchor_config or anchors_json} holds {config.kind} anchors")
     changes: dict[str, Any] = {}
     if min_scale is not None:
         changes.update(min_scale=float(min_scale), scales=None)
@@ -153,13 +173,14 @@ def resolve_settings(
     if num_layers is not None:
         changes.update(num_layers=int(num_layers), scales=None, anchor_strides=None, anchor_offsets=None,
                        feature_map_sizes=None)
+    if changes and not isinstance(config, AnchorConfig):
+        raise UsageError(f"--min-scale, --max-scale, --aspect-ratios and --num-layers set ssd_anchor_generator "
+                         f"values; {name or 'these settings'} use {config.kind} anchors")
     if changes:
         config = config.replace(**changes)  # AnchorConfigError (exit 1) names a bad value
         origin = f"{origin} with flag overrides" if anchor_config or anchors_json else "flags"
     if input_size is not None:
         size = parse_input_size(input_size)
-        if anchor_config is None and anchors_json is None and not changes:
-            origin = f"defaults ({DEFAULT_MODEL}) at --input-size {input_size}"
         if kind == KEEP:
             lo = hi = None  # the flag's input is what the image is fitted into
     if resizer is not None:
@@ -170,7 +191,7 @@ def resolve_settings(
         kind = RESIZERS[resizer]
     return AnchorSettings(config=config, input_size=size or DEFAULT_INPUT_SIZE, resizer=kind or FIXED,
                           min_dimension=lo, max_dimension=hi, num_classes=num_classes, origin=origin,
-                          model=model)
+                          model=name)
 
 
 def resized_size(width: np.ndarray, height: np.ndarray, settings: AnchorSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -295,6 +316,9 @@ def analyse_anchors(
         notes.append(f"the pipeline.config has num_classes: {settings.num_classes} but the data has {n_cls} classes")
     suggestion = None
     if suggest:
+        if not isinstance(settings.config, AnchorConfig):
+            raise UsageError(f"--suggest searches ssd_anchor_generator settings; {settings.model or 'this model'} "
+                             f"uses {settings.config.kind} anchors")
         if table.num_boxes == 0:
             raise UsageError("--suggest needs boxes; the data has none")
         suggestion = suggest_anchors(boxes, settings.input_size, settings.config, labels=table.label,
@@ -370,12 +394,15 @@ def class_limits(table: BoxTable, settings: AnchorSettings, *, iou_threshold: fl
         r = _fraction_by_class(reachable_iou(b_all, bigger, ssd_grid_centres(settings.config, bigger))
                                >= iou_threshold, lab, num)
         default = anchor_coverage(b_all, bigger, settings.config, labels=lab, iou_threshold=iou_threshold).by_class()
-        sug = suggest_anchors(b_all, bigger, settings.config, labels=lab, iou_threshold=iou_threshold,
-                              seed=seed, max_evaluations=120).after.by_class()
+        sug = None  # the search tunes ssd_anchor_generator settings; multiscale ones have only their own
+        if isinstance(settings.config, AnchorConfig):
+            sug = suggest_anchors(b_all, bigger, settings.config, labels=lab, iou_threshold=iou_threshold,
+                                  seed=seed, max_evaluations=120).after.by_class()
         for lim, c in zip(limits, bad):
             lim.remedies.append({"change": f"--input-size {bigger[0] if bigger[0] == bigger[1] else '%dx%d' % bigger}",
                                  "input_size": list(bigger), "reachable": float(r[c]),
-                                 "suggested": sug[c].matched_fraction, "default": default[c].matched_fraction})
+                                 "suggested": None if sug is None else sug[c].matched_fraction,
+                                 "default": default[c].matched_fraction})
         if all(r[c] >= COVERABLE_FRACTION for c in bad):
             break
     # A model with a stride-8 level, at its own input size (fixed resizer).
@@ -386,29 +413,23 @@ def class_limits(table: BoxTable, settings: AnchorSettings, *, iou_threshold: fl
         b_fpn = model_input_boxes(table, fpn)[pick]
         r = _fraction_by_class(reachable_iou(b_fpn, fpn_size, stride_grid_centres(spec.feature_strides, fpn_size))
                                >= iou_threshold, lab, num)
-        default = _stride8_default_coverage(spec.name, b_fpn, fpn_size, lab, num, iou_threshold)
+        default = _default_coverage(spec.name, b_fpn, fpn_size, lab, num, iou_threshold)
         for lim, c in zip(limits, bad):
             lim.remedies.append({
                 "change": f"--model {spec.name}", "input_size": list(fpn_size), "reachable": float(r[c]),
-                "suggested": None, "default": None if default is None else float(default[c]),
-                "note": f"it has a stride-{min(spec.feature_strides)} level" + (
-                    "" if default is not None else "; the coverage of its own anchors needs the multiscale "
-                                                   "anchor generator, not in this version")})
+                "suggested": None, "default": float(default[c]),
+                "note": f"it has a stride-{min(spec.feature_strides)} level"})
     return limits
 
 
-def _stride8_default_coverage(model: str, boxes: np.ndarray, size: Size, lab: np.ndarray, num: int,
-                              iou_threshold: float) -> np.ndarray | None:
-    """Per-class coverage by ``model``'s default anchors, when this dataprep can generate them."""
-    try:
-        from dataprep.anchors.models import generate_anchors  # the multiscale generator, where present
-    except ImportError:
-        return None
-    from dataprep.anchors.coverage import iou_matrix
+def _default_coverage(model: str, boxes: np.ndarray, size: Size, lab: np.ndarray, num: int,
+                      iou_threshold: float) -> np.ndarray:
+    """Per-class coverage by ``model``'s own default anchors (multiscale for
+    FPNLite: :func:`dataprep.anchors.models.default_anchor_config`) at ``size``."""
+    from dataprep.anchors.coverage import scan_boxes
 
-    anchors = np.asarray(generate_anchors(model, size[0]), dtype=np.float32)
-    best = np.concatenate([iou_matrix(boxes[i:i + 256], anchors).max(axis=1)
-                           for i in range(0, len(boxes), 256)]) if len(boxes) else np.zeros(0)
+    best, _, _ = scan_boxes(boxes, default_anchor_config(model).grid(size), iou_threshold=iou_threshold,
+                            count_positives=False)
     return _fraction_by_class(best >= iou_threshold, lab, num)
 
 
@@ -432,7 +453,9 @@ def format_anchor_analysis(analysis: AnchorAnalysis) -> list[str]:
     cov = analysis.coverage_dict(analysis.report)
     h, w = s.input_size
     resize = s.resizer + (f" {s.min_dimension}..{s.max_dimension}" if s.min_dimension else "")
-    lines = [f"anchors: {cov['num_anchors']} at {h}x{w} input ({resize}); model {s.model}; settings from {s.origin}"]
+    model = s.model or "a model dataprep does not build"
+    lines = [f"anchors: {cov['num_anchors']} at {h}x{w} input ({resize}), {s.config.kind} anchors of {model}; "
+             f"settings from {s.origin}"]
     lines += [f"  note: {n}" for n in analysis.notes]
     t = cov["iou_threshold"]
     lines.append(f"  coverage: {_pct(cov['matched_fraction'])} of {cov['num_boxes']} boxes have an anchor with "

@@ -29,11 +29,12 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from dataprep.dataset import split_names
 from dataprep.errors import UsageError
+from dataprep.formats.registry import READERS
 
-FORMATS = ("auto", "records", "voc", "coco", "csv")
-#: Split names in the order reports list them; others follow sorted.
-SPLIT_ORDER = ("train", "val", "test", "trainval")
+#: What ``dataprep stats`` reads: records, or any format of the source registry.
+FORMATS = ("auto", "records", *READERS)
 #: File names that look like TFRecords: train.record, x.tfrecord(.gz), x.tfrec,
 #: coco_train.record-00000-of-00100, train-00000-of-00008.tfrecord.
 _RECORD_NAME = re.compile(r"(\.(tfrecords?|records?|tfrec)(\.gz)?(-\d+-of-\d+)?$)|(-\d+-of-\d+(\.\w+)*$)", re.I)
@@ -109,8 +110,7 @@ class BoxTable:
 
 
 def order_splits(names: Iterable[str]) -> list[str]:
-    names = set(names)
-    return [s for s in SPLIT_ORDER if s in names] + sorted(names - set(SPLIT_ORDER))
+    return split_names(names)
 
 
 def _make_table(split: np.ndarray, file: list[str], width: np.ndarray, height: np.ndarray, image: np.ndarray,
@@ -384,41 +384,34 @@ def collect_dataset(ds, *, split: str | None = None) -> BoxTable:
 
 # ---------------------------------------------------------------- detection
 def detect_format(src: str) -> str:
-    """What ``SRC`` is: ``records``, ``voc``, ``coco`` or ``csv``.
+    """What ``SRC`` is: ``records``, or an annotation format of the source registry.
 
-    A folder with manifest.json or TFRecord files -> records; a folder with
-    Annotations/ (or a VOCdevkit with VOC*/Annotations) -> voc; a ``.json``
-    file -> coco; a ``.csv`` file -> csv; a glob or a TFRecord-named file ->
-    records.
+    A folder with manifest.json or TFRecord files, a TFRecord-named or gzip
+    file, or a glob -> records; otherwise the registry decides
+    (:func:`dataprep.formats.registry.detect_format`: a VOC folder, a COCO
+    ``.json``, a ``.csv`` ...).
     """
+    from dataprep.formats.registry import detect_format as detect_source
+
     path = Path(src)
     if path.is_dir():
         if (path / "manifest.json").is_file():
             return "records"
-        if (path / "Annotations").is_dir() or any((p / "Annotations").is_dir() for p in path.glob("VOC*")):
-            return "voc"
-        if any(p.is_file() and looks_like_records(p) for p in path.iterdir()):
-            return "records"
-        raise UsageError(f"{src}: cannot tell what this folder holds; expected a dataprep output folder "
-                         "(manifest.json), TFRecord files (*.tfrecord, *.record), or a Pascal VOC folder "
-                         "(Annotations/); or give --format")
+        try:
+            return detect_source(path)
+        except UsageError:
+            if any(p.is_file() and looks_like_records(p) for p in path.iterdir()):
+                return "records"
+            raise
     if path.is_file():
-        suffix = path.suffix.lower()
         if path.name == "manifest.json" or looks_like_records(path):
             return "records"
-        if suffix == ".json":
-            return "coco"
-        if suffix == ".csv":
-            return "csv"
         with open(path, "rb") as f:
-            head = f.read(2)
-        if head == b"\x1f\x8b":  # gzip: compressed TFRecords
-            return "records"
-        raise UsageError(f"{src}: unknown kind of file; expected a COCO .json, a .csv, or TFRecords "
-                         "(*.tfrecord, *.record); or give --format")
-    if glob.has_magic(src):
+            if f.read(2) == b"\x1f\x8b":  # gzip: compressed TFRecords
+                return "records"
+    elif glob.has_magic(src):
         return "records"
-    raise UsageError(f"{src}: no such file or folder (expected records, a VOC folder, a COCO .json or a .csv)")
+    return detect_source(path)
 
 
 def collect(
@@ -441,26 +434,13 @@ def collect(
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "auto":
         fmt = detect_format(src)
-    if fmt == "records":
+    if fmt in ("records", "tfrecord"):  # any tool's records stream as records: no image is staged
         return collect_records(src, split=split, progress=progress)
-    if fmt == "voc":
-        from dataprep.formats.voc import read_voc
+    from dataprep.formats.registry import SourceSpec, open_source
 
-        ds = read_voc(src, year=year, annotations=annotations, images=images)
-    elif fmt == "coco":
-        if images is None:
-            raise UsageError(f"{src}: a COCO source needs --images DIR (the folder its file_name values are in)")
-        from dataprep.formats.coco import read_coco
-
-        ds = read_coco(src, images=images)
-    else:
-        if images is None:
-            raise UsageError(f"{src}: a CSV source needs --images DIR (the folder its filename column is in)")
-        from dataprep.formats.csv import parse_columns, read_csv
-
-        mapping, names = parse_columns(csv_columns)
-        ds = read_csv(src, images=images, columns=mapping, names=names, header=csv_header,
-                      normalized=csv_normalized, box_format=csv_box_format)
+    ds = open_source(SourceSpec(Path(src), format=fmt, images=images, annotations=annotations, year=year,
+                                columns=csv_columns, header=csv_header, normalized=csv_normalized,
+                                box_format=csv_box_format))
     table = collect_dataset(ds, split=split)
     table.source["format"] = fmt
     return table

@@ -14,6 +14,7 @@ One file per part of the detector and of the run:
 - :mod:`~dataprep.train.evaluate` COCO mAP with pycocotools
 - :mod:`~dataprep.train.export`   SavedModel (TF OD API output names) and TFLite
 - :mod:`~dataprep.train.predict`  detectors for inference and drawing
+- :mod:`~dataprep.train.odapi_config`  ``dataprep config``: a TF OD API pipeline.config for the records
 
 Importing this package imports neither TensorFlow nor Keras; the modules do.
 """

@@ -27,9 +27,6 @@ from dataprep.anchors import (
 from dataprep.anchors.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL
 from dataprep.errors import UsageError
 
-#: Models the trainer builds today (the zoo models come with ``--model``).
-TRAINABLE_MODELS = (DEFAULT_MODEL,)
-
 #: SSD MobileNetV2 has six prediction layers: strides 16 and 32, then four extra layers.
 NUM_LAYERS = 6
 
@@ -62,6 +59,13 @@ class AnchorGenerator:
 
 def check_anchor_config(config: AnchorConfig, input_size: int | Sequence[int]) -> None:
     """Refuse anchor settings the SSD MobileNetV2 model cannot predict for."""
+    from dataprep.anchors import MultiscaleAnchorConfig
+
+    if isinstance(config, MultiscaleAnchorConfig):  # FPNLite: P3..P7, the model is built from the same levels
+        if (config.min_level, config.max_level) != (3, 7):
+            raise AnchorConfigError(f"the FPNLite model predicts on levels 3 to 7, but the anchor settings have "
+                                    f"min_level={config.min_level}, max_level={config.max_level}")
+        return
     if config.num_layers != NUM_LAYERS:
         raise AnchorConfigError(
             f"the SSD MobileNetV2 model has {NUM_LAYERS} prediction layers, but the anchor settings have "
@@ -76,30 +80,50 @@ def check_anchor_config(config: AnchorConfig, input_size: int | Sequence[int]) -
 
 
 def load_anchor_config(
-    anchors_json: str | os.PathLike | None = None, pipeline_config: str | os.PathLike | None = None
+    anchors_json: str | os.PathLike | None = None, pipeline_config: str | os.PathLike | None = None,
+    model: str | None = None,
 ) -> tuple[AnchorConfig, tuple[int, int] | None]:
     """Anchor settings from ``stats --anchors`` JSON or a TF OD API pipeline.config,
     with the ``(height, width)`` input size the file names (None when it names
-    none). Without either file: the ``ssd_mobilenet_v2`` defaults."""
-    config, size, _ = load_anchor_file(anchors_json, pipeline_config)
+    none). Without either file: ``model``'s defaults. The anchor kind must be
+    the model's (multiscale for FPNLite, SSD grid for the others)."""
+    config, size, _ = load_anchor_file(anchors_json, pipeline_config, model)
     return config, size
 
 
 def load_anchor_file(
-    anchors_json: str | os.PathLike | None = None, pipeline_config: str | os.PathLike | None = None
-) -> tuple[AnchorConfig, tuple[int, int] | None, str | None]:
-    """As :func:`load_anchor_config`, plus the model an anchors JSON names
-    (``dataprep stats --anchors-out`` records it; None for a pipeline.config or
-    no file)."""
+    anchors_json: str | os.PathLike | None = None, pipeline_config: str | os.PathLike | None = None,
+    model: str | None = None, model_from: str = "--model",
+) -> tuple[AnchorConfig, tuple[int, int] | None, str]:
+    """As :func:`load_anchor_config`, plus the model the anchors are for:
+    ``model`` when given, else the one an anchors JSON names (``dataprep stats
+    --anchors-out`` records it, so the analysed anchors are the trained anchors),
+    else the default model. An anchors JSON that records another model than
+    ``model`` (which came from ``model_from``) is a usage error."""
+    from dataprep.anchors.models import MULTISCALE, default_anchor_config, model_spec
+
     if anchors_json is not None and pipeline_config is not None:
         raise UsageError("give --anchors or --anchor-config, not both")
     if anchors_json is not None:
         saved = read_anchors_file(anchors_json)
-        return saved.config, saved.input_size, saved.model
-    if pipeline_config is not None:
+        config, size = saved.config, saved.input_size
+        if model is not None and saved.model_recorded and saved.model != model:
+            raise UsageError(f"{anchors_json}: the anchors are for model {saved.model!r}, but {model_from} "
+                             f"gives {model!r}; leave {model_from} out or make the anchors for {model}")
+        model = model or saved.model
+    elif pipeline_config is not None:
         settings = read_pipeline_config(pipeline_config)
-        return settings.anchor_config, settings.input_size, None
-    return AnchorConfig(), None, None
+        config, size = settings.anchor_config, settings.input_size
+    else:
+        model = model or DEFAULT_MODEL
+        return default_anchor_config(model), None, model
+    model = model or DEFAULT_MODEL
+    multiscale = model_spec(model).anchor_kind == MULTISCALE
+    if isinstance(config, AnchorConfig) == multiscale:
+        raise UsageError(f"{anchors_json or pipeline_config} holds {config.kind} anchors; the {model} model "
+                         f"predicts on {'multiscale_anchor_generator' if multiscale else 'ssd_anchor_generator'} "
+                         "anchors")
+    return config, size, model
 
 
 def resolve_input_size(explicit: int | None, from_file: tuple[int, int] | None, source: str = "",
@@ -117,21 +141,3 @@ def resolve_input_size(explicit: int | None, from_file: tuple[int, int] | None, 
             "inputs, give --input-size"
         )
     return int(height)
-
-
-def training_anchors(
-    anchors_json: str | os.PathLike | None = None, pipeline_config: str | os.PathLike | None = None,
-    input_size: int | None = None,
-) -> tuple[AnchorConfig, int, str]:
-    """``(anchor settings, square input size, model)`` of a training run, as
-    ``dataprep train --anchors/--anchor-config/--input-size`` give them: the
-    anchors JSON of ``dataprep stats --anchors-out`` names all three, so the
-    analysed anchors are the trained anchors; without a file, the defaults
-    ``stats --anchors`` assumes too."""
-    config, file_size, file_model = load_anchor_file(anchors_json, pipeline_config)
-    size = resolve_input_size(input_size, file_size, str(anchors_json or pipeline_config or ""))
-    model = file_model or DEFAULT_MODEL
-    if model not in TRAINABLE_MODELS:
-        raise UsageError(f"{anchors_json}: the anchors are for model {model!r}, which this trainer does not build "
-                         f"(it builds: {', '.join(TRAINABLE_MODELS)})")
-    return config, size, model

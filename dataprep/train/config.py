@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.anchors import AnchorConfig
-from dataprep.anchors.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL
+from dataprep.anchors.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL, MODELS, AnyAnchorConfig, anchor_config_from_dict
 from dataprep.errors import UsageError
 
 #: File names inside a run folder.
@@ -46,6 +46,8 @@ class TrainConfig:
     use_depthwise: bool = True  # SSDLite: depthwise 3x3 convs in the extra layers and the heads
     batchnorm_momentum: float = 0.99  # moving-average momentum of every batch norm
     anchor_config: dict[str, Any] = field(default_factory=lambda: AnchorConfig().to_dict())
+    init_from: str | None = None  # a TF2 zoo model folder or a dataprep run folder to start from
+    init_parts: str = "feature-extractor"  # or "all": also the box head and the matching class rows
     # -- classes (filled from the records' label map)
     class_ids: tuple[int, ...] = ()
     class_names: tuple[str, ...] = ()
@@ -86,7 +88,7 @@ class TrainConfig:
     eval_every: int = 0  # epochs between mAP evaluations on eval_split; 0: only at the end
 
     def __post_init__(self) -> None:
-        self.anchor_config = AnchorConfig.from_dict(dict(self.anchor_config)).to_dict()
+        self.anchor_config = anchor_config_from_dict(dict(self.anchor_config)).to_dict()
         self.class_ids = tuple(int(i) for i in self.class_ids)
         self.class_names = tuple(str(n) for n in self.class_names)
         self.validate()
@@ -97,6 +99,10 @@ class TrainConfig:
         def bad(name: str, expected: str) -> UsageError:
             return UsageError(f"{name}: expected {expected}, got {getattr(self, name)!r}")
 
+        if self.model not in MODELS:
+            raise bad("model", " or ".join(MODELS))
+        if self.init_parts not in ("feature-extractor", "all"):
+            raise bad("init_parts", "feature-extractor or all")
         if not isinstance(self.input_size, int) or self.input_size < 32:
             raise bad("input_size", "an integer >= 32 (MobileNetV2's smallest input)")
         if not self.alpha > 0:
@@ -133,8 +139,8 @@ class TrainConfig:
         return len(self.class_ids)
 
     @property
-    def anchors(self) -> AnchorConfig:
-        return AnchorConfig.from_dict(self.anchor_config)
+    def anchors(self) -> AnyAnchorConfig:
+        return anchor_config_from_dict(self.anchor_config)
 
     def weights_path(self) -> str | None:
         """``backbone_weights`` as Keras wants it: "imagenet", None or a path."""

@@ -138,12 +138,15 @@ class DetectionDecoder(keras.layers.Layer):
     def call(self, outputs):
         offsets = ops.cast(outputs["boxes"], "float32")
         logits = ops.cast(outputs["classes"], "float32")
-        boxes = ops.clip(decode_boxes(offsets, ops.convert_to_tensor(self.anchors), self.scale_factors), 0.0, 1.0)
+        boxes = decode_boxes(offsets, ops.convert_to_tensor(self.anchors), self.scale_factors)
         scores = ops.sigmoid(logits)
         use_tf = self.nms == "tf" or (self.nms == "auto" and keras.backend.backend() == "tensorflow")
         nms = nms_tf if use_tf else nms_ops
         out_boxes, out_scores, index, num = nms(boxes, scores, self.score_threshold, self.iou_threshold,
                                                 self.max_detections)
+        # NMS on the decoded boxes, clipping to the image after it, in the TF OD API's order
+        # (post_processing.multiclass_non_max_suppression): the overlaps are those of the whole boxes.
+        out_boxes = ops.clip(out_boxes, 0.0, 1.0)
         ids = ops.take(ops.convert_to_tensor(np.asarray(self.class_ids, dtype=np.int32)), index)
         valid = ops.arange(self.max_detections)[None, :] < ops.expand_dims(num, -1)
         ids = ops.where(valid, ids, 0)

@@ -5,7 +5,8 @@ width, 3]`` of any size, resizes inside, and returns ``detection_boxes``
 (normalized ymin, xmin, ymax, xmax), ``detection_scores``,
 ``detection_classes`` (label-map ids, float32) and ``num_detections``.
 ``label_map.pbtxt`` and ``dataprep_export.json`` (input size, classes) are
-written beside it; ``tflite`` adds ``model.tflite`` (fixed input
+written beside it. The model is a trained run's, or (``--init-from``) a TF2
+detection-zoo model taken as it is; ``tflite`` adds ``model.tflite`` (fixed input
 ``[1, S, S, 3]`` uint8, same outputs, builtin ops only).
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from dataprep.errors import UsageError
+from dataprep.label_map import LabelMap
 from dataprep.train.config import LABEL_MAP_FILE
 from dataprep.train.predict import Detector
 
@@ -34,9 +36,11 @@ class ExportResult:
     tflite: Path | None
     input_size: int
     num_classes: int
+    restored: int | None = None  # variables taken from an --init-from checkpoint
 
     def summary_lines(self) -> list[str]:
-        lines = [f"Exported {self.out}",
+        lines = [f"Exported {self.out}" + (f" ({self.restored} variables from the checkpoint, no training)"
+                                           if self.restored is not None else ""),
                  "  signature serving_default: images uint8 [batch, height, width, 3] -> detection_boxes, "
                  "detection_scores, detection_classes, num_detections",
                  f"  model input {self.input_size}x{self.input_size}, {self.num_classes} classes, "
@@ -62,17 +66,53 @@ def export_saved_model(run_dir: str | os.PathLike, out: str | os.PathLike, *, tf
                        overwrite: bool = False) -> ExportResult:
     """Export the trained model of ``run_dir`` to ``out``."""
     run_dir, out = Path(run_dir), Path(out)
+    occupied = _check_out(out, overwrite)
+    detector = Detector.from_run(run_dir, nms="tf")  # before removing anything
+    return _write_export(detector, out, LabelMap.read(run_dir / LABEL_MAP_FILE), occupied, tflite,
+                         {"source_run": os.fspath(run_dir.resolve())})
+
+
+def export_init_from(folder: str | os.PathLike, out: str | os.PathLike, *, tflite: bool = False,
+                     overwrite: bool = False) -> ExportResult:
+    """Export a TF2 detection-zoo model folder (or a run folder) as it is, with no training:
+    the whole checkpoint (feature extractor, box head, the classes of its label map) in our
+    Keras 3 model, with the same SavedModel interface as a trained run."""
+    from dataprep.train.config import TrainConfig
+    from dataprep.train.model import build_model
+    from dataprep.train.restore import open_source, read_init_source, restore
+
+    out = Path(out)
+    occupied = _check_out(out, overwrite)
+    source = read_init_source(folder)
+    label_map = source.label_map or LabelMap.from_names(f"class_{i}" for i in range(1, source.num_classes + 1))
+    config = TrainConfig(model=source.model, input_size=source.input_size, alpha=source.alpha,
+                         anchor_config=source.anchor_config, backbone_weights="none",
+                         class_ids=tuple(i.id for i in label_map), class_names=tuple(i.name for i in label_map))
+    model = build_model(config, weights=False)
+    report = restore(model, open_source(source), "all", config.class_names, label_map, model_name=config.model)
+    detector = Detector.from_config(config, model, nms="tf")
+    result = _write_export(detector, out, label_map, occupied, tflite,
+                           {"source_model": os.fspath(Path(folder).resolve()), "model": config.model,
+                            "restored_variables": len(report.restored)})
+    result.restored = len(report.restored)
+    return result
+
+
+def _check_out(out: Path, overwrite: bool) -> bool:
     occupied = out.exists() and any(out.iterdir())
     if occupied and not overwrite:
         raise UsageError(f"{out} exists and is not empty; pass --overwrite or choose another --out")
-    detector = Detector.from_run(run_dir, nms="tf")  # before removing anything
+    return occupied
+
+
+def _write_export(detector: Detector, out: Path, label_map: LabelMap, occupied: bool, tflite: bool,
+                  source: dict) -> ExportResult:
     if occupied:
         shutil.rmtree(out)
     write_saved_model(detector, out)
-    shutil.copyfile(run_dir / LABEL_MAP_FILE, out / LABEL_MAP_FILE)
+    label_map.write(out / LABEL_MAP_FILE)
     meta = {"input_size": detector.input_size, "class_ids": detector.class_ids, "class_names": detector.class_names,
-            "outputs": ["detection_boxes", "detection_scores", "detection_classes", "num_detections"],
-            "source_run": os.fspath(run_dir.resolve())}
+            "outputs": ["detection_boxes", "detection_scores", "detection_classes", "num_detections"], **source}
     (out / EXPORT_META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     tflite_path = export_tflite(detector, out / TFLITE_FILE) if tflite else None
     return ExportResult(out, tflite_path, detector.input_size, len(detector.class_ids))

@@ -26,7 +26,7 @@ from typing import Sequence
 import keras
 from keras import layers, ops
 
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, UsageError
 
 #: The two MobileNetV2 layers the TF OD API's ssd_mobilenet_v2 predicts from:
 #: layer_15/expansion_output (stride 16) and layer_19 (stride 32).
@@ -97,21 +97,26 @@ class SSDFeatureMaps(layers.Layer):
     """The extra layers of ssd_mobilenet_v2: from the stride-32 map, each
     ``depth`` gets a 1x1 conv to ``depth / 2`` then a 3x3 stride-2 conv to
     ``depth`` (depthwise + 1x1 pointwise with ``use_depthwise``, SSDLite).
+    ``reduce_depths`` overrides the depths of the 1x1 convs (the zoo's
+    ``depth_fn(d // 2)``, which differs from ``depth // 2`` at some widths).
 
     SAME padding with stride 2 gives ``ceil(n / 2)``, the sizes of
     :func:`dataprep.anchors.mobilenet_v2_feature_map_sizes`.
     Input: ``[stride16, stride32]``; output: six maps, largest first.
     """
 
-    def __init__(self, depths: Sequence[int] = EXTRA_DEPTHS, use_depthwise: bool = True, **kwargs):
+    def __init__(self, depths: Sequence[int] = EXTRA_DEPTHS, use_depthwise: bool = True,
+                 reduce_depths: Sequence[int] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.depths = [int(d) for d in depths]
         self.use_depthwise = bool(use_depthwise)
+        self.reduce_depths = None if reduce_depths is None else [int(d) for d in reduce_depths]
         self.blocks = []
         for i, depth in enumerate(self.depths, start=1):
-            block = _conv_bn(depth // 2, 1, 1, f"extra{i}_1x1")
+            reduced = depth // 2 if self.reduce_depths is None else self.reduce_depths[i - 1]
+            block = _conv_bn(reduced, 1, 1, f"extra{i}_1x1")
             if self.use_depthwise:
-                block += _conv_bn(depth // 2, 3, 2, f"extra{i}_3x3", depthwise=True)
+                block += _conv_bn(reduced, 3, 2, f"extra{i}_3x3", depthwise=True)
                 block += _conv_bn(depth, 1, 1, f"extra{i}_pointwise")
             else:
                 block += _conv_bn(depth, 3, 2, f"extra{i}_3x3")
@@ -142,7 +147,8 @@ class SSDFeatureMaps(layers.Layer):
         return shapes
 
     def get_config(self):
-        return {**super().get_config(), "depths": self.depths, "use_depthwise": self.use_depthwise}
+        return {**super().get_config(), "depths": self.depths, "use_depthwise": self.use_depthwise,
+                "reduce_depths": self.reduce_depths}
 
 
 class PredictionHead(layers.Layer):
@@ -151,21 +157,23 @@ class PredictionHead(layers.Layer):
     For feature map ``l`` with ``A_l`` anchors per location the head predicts
     ``A_l * outputs_per_anchor`` channels, reshaped to ``[B, H*W*A_l, outputs]``
     (order y, x, anchor: that of the anchor generator) and concatenated.
-    SSDLite: depthwise 3x3 + BN + ReLU6, then a 1x1 conv with bias.
+    SSDLite: depthwise 3x3 + BN + ReLU6, then a 1x1 conv with bias; else one
+    ``kernel_size`` conv with bias (3; the zoo's ssd_mobilenet_v2 uses 1).
     """
 
     def __init__(self, anchors_per_location: Sequence[int], outputs_per_anchor: int, use_depthwise: bool = True,
-                 bias_init: float = 0.0, **kwargs):
+                 bias_init: float = 0.0, kernel_size: int = 3, **kwargs):
         super().__init__(**kwargs)
         self.anchors_per_location = [int(a) for a in anchors_per_location]
         self.outputs_per_anchor = int(outputs_per_anchor)
         self.use_depthwise = bool(use_depthwise)
         self.bias_init = float(bias_init)
+        self.kernel_size = int(kernel_size)
         self.towers = []
         for level, anchors in enumerate(self.anchors_per_location):
             tower = _conv_bn(0, 3, 1, f"level{level}", depthwise=True) if self.use_depthwise else []
             tower.append(layers.Conv2D(
-                anchors * self.outputs_per_anchor, 1 if self.use_depthwise else 3, padding="same",
+                anchors * self.outputs_per_anchor, 1 if self.use_depthwise else self.kernel_size, padding="same",
                 bias_initializer=keras.initializers.Constant(self.bias_init),
                 kernel_initializer=keras.initializers.RandomNormal(stddev=0.01), name=f"level{level}_predict",
             ))
@@ -205,7 +213,7 @@ class PredictionHead(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "anchors_per_location": self.anchors_per_location,
                 "outputs_per_anchor": self.outputs_per_anchor, "use_depthwise": self.use_depthwise,
-                "bias_init": self.bias_init}
+                "bias_init": self.bias_init, "kernel_size": self.kernel_size}
 
 
 class SSDMobileNetV2(keras.Model):
@@ -269,11 +277,26 @@ def _all_layers(layer):
         yield sub
 
 
-def build_model(config, weights: str | None | bool = True) -> SSDMobileNetV2:
-    """The model of a :class:`~dataprep.train.config.TrainConfig`. ``weights``:
+def build_model(config, weights: str | None | bool = True) -> keras.Model:
+    """The model of a :class:`~dataprep.train.config.TrainConfig` (``config.model``). ``weights``:
     True uses ``config.backbone_weights``; False builds with random weights
     (before loading a checkpoint)."""
     backbone_weights = config.weights_path() if weights is True else (None if weights is False else weights)
+    if config.model in ("ssd_mobilenet_v2", "ssd_mobilenet_v2_fpnlite"):
+        from dataprep.train.zoo import ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite
+
+        zoo_class = ZooSSDMobileNetV2 if config.model == "ssd_mobilenet_v2" else ZooSSDMobileNetV2FPNLite
+        return zoo_class(
+            num_classes=config.num_classes,
+            anchors_per_location=config.anchors.num_anchors_per_location(),
+            input_size=config.input_size,
+            alpha=config.alpha,
+            backbone_weights=backbone_weights,
+            batchnorm_momentum=config.batchnorm_momentum,
+        )
+    if config.model != "ssdlite_mobilenet_v2":
+        raise UsageError(f"unknown model {config.model!r} (known: ssdlite_mobilenet_v2, ssd_mobilenet_v2, "
+                         "ssd_mobilenet_v2_fpnlite)")
     return SSDMobileNetV2(
         num_classes=config.num_classes,
         anchors_per_location=config.anchors.num_anchors_per_location(),

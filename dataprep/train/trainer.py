@@ -12,6 +12,7 @@ Run folder::
     RUN_DIR/logs/                  TensorBoard
     RUN_DIR/history.csv            one row per epoch: losses, learning rate, images/s, mAP
     RUN_DIR/summary.json           final figures
+    RUN_DIR/init_from.json         with --init-from: which variables came from the checkpoint
 """
 
 from __future__ import annotations
@@ -234,6 +235,16 @@ def prepare_run(config: TrainConfig, info: RecordsInfo, run_dir: Path, resume: b
     return config.replace(class_ids=ids, class_names=names)
 
 
+def init_model(model: keras.Model, config: TrainConfig):
+    """Restore ``config.init_parts`` of ``config.init_from`` into ``model``
+    (:mod:`dataprep.train.restore`); returns the :class:`RestoreReport`."""
+    from dataprep.train.restore import open_source, read_init_source, restore
+
+    source = read_init_source(config.init_from)
+    return restore(model, open_source(source), config.init_parts, config.class_names, source.label_map,
+                   model_name=config.model)
+
+
 def train(config: TrainConfig, records: str | os.PathLike, run_dir: str | os.PathLike, *, resume: bool = False,
           strategy: tf.distribute.Strategy | None = None, progress: bool = True,
           log: Callable[[str], None] = print, callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -265,9 +276,13 @@ def train(config: TrainConfig, records: str | os.PathLike, run_dir: str | os.Pat
     with devices.strategy.scope():
         keras.utils.set_random_seed(config.seed)
         model = build_model(config)  # first, so that a weights download failure leaves no run behind
+        init_report = init_model(model, config) if config.init_from and not resume else None
         compile_model(model, config, steps, devices.jit_compile)
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     config.save(run_dir)
+    if init_report is not None:
+        init_report.write(run_dir)
+        log(init_report.summary())
     info.label_map.write(run_dir / LABEL_MAP_FILE)
 
     has_eval = info.has_split(config.eval_split)

@@ -31,8 +31,10 @@ class AnnotationCheck:
     dropped: int  # boxes dropped here
 
 
-def _item(objs: pd.DataFrame) -> list[str]:
-    return [f"{f} object {i} {t!r}" for f, i, t in zip(objs["file"], objs["index"], objs["text"])]
+def _item(objs: pd.DataFrame) -> list[tuple[str, dict]]:
+    """Per box: its display item and its structured fields (image, annotation, object index)."""
+    return [(f"{f} object {i} {t!r}", {"image": f, "annotation": a, "object_index": int(i)})
+            for f, i, t, a in zip(objs["file"], objs["index"], objs["text"], objs["annotation_file"])]
 
 
 def duplicate_boxes(image_ids: np.ndarray, classes: np.ndarray, boxes: np.ndarray,
@@ -97,20 +99,20 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
 
     # 1. Missing, non-numeric or infinite coordinates: nothing to fix, drop.
     bad = ~np.isfinite(coords).all(axis=1)
-    for item, ann, c in zip(_item(objs[bad]), objs.loc[bad, "annotation_file"], coords[bad]):
+    for (item, where), ann, c in zip(_item(objs[bad]), objs.loc[bad, "annotation_file"], coords[bad]):
         findings.append(Finding(ERROR, "box.nan", item, ann,
                                 f"coordinates (xmin, ymin, xmax, ymax) = ({', '.join(f'{v:g}' for v in c)}) "
-                                "are missing, not numbers or infinite", DROPPED_BOX))
+                                "are missing, not numbers or infinite", DROPPED_BOX, **where))
     drop |= bad
 
     # 2. Inverted boxes (min > max): the corners were swapped; swap them back.
     inv_x = ~bad & (coords[:, 0] > coords[:, 2])
     inv_y = ~bad & (coords[:, 1] > coords[:, 3])
     inverted = inv_x | inv_y
-    for item, ann, c in zip(_item(objs[inverted]), objs.loc[inverted, "annotation_file"], coords[inverted]):
+    for (item, where), ann, c in zip(_item(objs[inverted]), objs.loc[inverted, "annotation_file"], coords[inverted]):
         findings.append(Finding(ERROR, "box.inverted", item, ann,
                                 f"min > max in (xmin, ymin, xmax, ymax) = ({', '.join(f'{v:g}' for v in c)}); "
-                                "corners swapped", SWAPPED))
+                                "corners swapped", SWAPPED, **where))
     coords[inv_x, 0], coords[inv_x, 2] = coords[inv_x, 2].copy(), coords[inv_x, 0].copy()
     coords[inv_y, 1], coords[inv_y, 3] = coords[inv_y, 3].copy(), coords[inv_y, 1].copy()
     objs[["xmin", "ymin", "xmax", "ymax"]] = coords
@@ -123,11 +125,11 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
         big = ~(size <= 2).any(axis=1)  # unknown (NaN) sizes count as big: real images are
         looks = ~bad & ~drop & big & (coords >= 0).all(axis=1) & (coords <= 1.0).all(axis=1) & \
             ((coords[:, 2] - coords[:, 0]) < 1) & ((coords[:, 3] - coords[:, 1]) < 1)
-        for item, ann, c in zip(_item(objs[looks]), objs.loc[looks, "annotation_file"], coords[looks]):
+        for (item, where), ann, c in zip(_item(objs[looks]), objs.loc[looks, "annotation_file"], coords[looks]):
             findings.append(Finding(ERROR, "box.looks_normalized", item, ann,
                                     f"coordinates ({', '.join(f'{v:g}' for v in c)}) are all within [0, 1] in a pixel "
                                     "format; if the file holds fractions of the image size, convert with --normalized",
-                                    DROPPED_BOX))
+                                    DROPPED_BOX, **where))
         drop |= looks
 
     # 4. Duplicates: a box of the same class in the same image with IoU >= 0.95
@@ -138,10 +140,10 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
     dup[np.flatnonzero(ok)[dup_ok]] = True
     firsts = np.flatnonzero(ok)[first_ok[dup_ok]]
     dups = objs[dup]
-    for item, ann, c, k in zip(_item(dups), dups["annotation_file"], coords[dup], objs["index"].to_numpy()[firsts]):
+    for (item, where), ann, c, k in zip(_item(dups), dups["annotation_file"], coords[dup], objs["index"].to_numpy()[firsts]):
         findings.append(Finding(WARNING, "box.duplicate", item, ann,
                                 f"box ({', '.join(f'{v:g}' for v in c)}) repeats object {k} of the same class "
-                                f"(IoU >= {DUPLICATE_IOU:g}); the repeat was dropped", DROPPED_BOX))
+                                f"(IoU >= {DUPLICATE_IOU:g}); the repeat was dropped", DROPPED_BOX, **where))
     drop |= dup
 
     # 5. Tiny boxes: kept (they may be real), but few anchors can match them.
@@ -149,17 +151,17 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
         w = coords[:, 2] - coords[:, 0]
         h = coords[:, 3] - coords[:, 1]
         tiny = ~drop & (np.minimum(w, h) < tiny_box) & (np.minimum(w, h) >= 1)
-        for item, ann, ww, hh in zip(_item(objs[tiny]), objs.loc[tiny, "annotation_file"], w[tiny], h[tiny]):
+        for (item, where), ann, ww, hh in zip(_item(objs[tiny]), objs.loc[tiny, "annotation_file"], w[tiny], h[tiny]):
             findings.append(Finding(INFO, "box.tiny", item, ann,
-                                    f"box is {ww:g}x{hh:g} px, below {tiny_box:g} px; kept (check it is real)", KEPT))
+                                    f"box is {ww:g}x{hh:g} px, below {tiny_box:g} px; kept (check it is real)", KEPT, **where))
 
     # 6. Classes the label map does not know: drop, naming the closest names.
     labels = label_map.ids_for(objs["text"].tolist())
     unknown = labels < 0
     if unknown.any():
         hints = {t: label_map.unknown_message(t) for t in objs.loc[unknown, "text"].unique()}
-        for item, ann, t in zip(_item(objs[unknown]), objs.loc[unknown, "annotation_file"], objs.loc[unknown, "text"]):
-            findings.append(Finding(ERROR, "label.unknown", item, ann, hints[t], DROPPED_BOX))
+        for (item, where), ann, t in zip(_item(objs[unknown]), objs.loc[unknown, "annotation_file"], objs.loc[unknown, "text"]):
+            findings.append(Finding(ERROR, "label.unknown", item, ann, hints[t], DROPPED_BOX, **where))
     drop |= unknown
     objs["label"] = labels
 
@@ -193,7 +195,7 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
         for _, r in rows.iterrows():
             findings.append(Finding(ERROR, "image.annotated_twice", r["file"], r["annotation"],
                                     f"{r['file']!r} is already annotated by {first[r['file']]}; this annotation "
-                                    "is skipped", SKIPPED_IMAGE))
+                                    "is skipped", SKIPPED_IMAGE, image=r["file"], annotation=r["annotation"]))
         skip = pd.Series("annotated twice", index=rows["image_id"].to_numpy())
     kept = objs[~drop].drop(columns=["file", "annotation_file"]).reset_index(drop=True)
     return AnnotationCheck(kept, skip, findings, int(drop.sum()))

@@ -108,11 +108,13 @@ def near_duplicate_clusters(hashes: np.ndarray, valid: np.ndarray,
     return key
 
 
-def duplicate_findings(files, splits, ok, sha, hashes, labels) -> list:
+def duplicate_findings(files, splits, ok, sha, hashes, labels, annotations=None) -> list:
     """Findings for byte-identical and near-duplicate images among those
-    written (``ok``); a pair across two splits is reported as leakage."""
+    written (``ok``); a pair across two splits is reported as leakage. Each
+    names the annotation that referenced the image (``annotations``, by position)."""
     from dataprep.validate.findings import INFO, KEPT, WARNING, Finding
 
+    annotations = files if annotations is None else annotations
     out = []
     idx = np.flatnonzero(ok)
     if len(idx) < 2:
@@ -130,7 +132,8 @@ def duplicate_findings(files, splits, ok, sha, hashes, labels) -> list:
             out.append(Finding(
                 WARNING, "image.byte_identical", files[p], files[p],
                 f"byte-identical to {files[q]}; their annotations {'agree' if agree else 'differ'}"
-                + (f"; they are in different splits ({splits[q]}, {splits[p]}): leakage" if cross else ""), KEPT))
+                + (f"; they are in different splits ({splits[q]}, {splits[p]}): leakage" if cross else ""), KEPT,
+                image=files[p], annotation=annotations[p]))
             identical.add((min(p, q), max(p, q)))
         else:
             first_of[h] = p
@@ -145,5 +148,6 @@ def duplicate_findings(files, splits, ok, sha, hashes, labels) -> list:
         out.append(Finding(
             WARNING if cross else INFO, "image.near_duplicate", files[q], files[q],
             f"looks like {files[p]} (perceptual hash {dist} of 64 bits apart)"
-            + (f"; they are in different splits ({splits[p]}, {splits[q]}): leakage" if cross else ""), KEPT))
+            + (f"; they are in different splits ({splits[p]}, {splits[q]}): leakage" if cross else ""), KEPT,
+            image=files[q], annotation=annotations[q]))
     return out

@@ -1,7 +1,11 @@
 """Findings: every problem found in the input is a record, not an exception.
 
 A finding names the item (an image, an object within an image, a row), the
-file, the offending value (``detail``) and what was done (``action``). They
+file, the offending value (``detail``) and what was done (``action``). It also
+carries structured fields for code to use (``image``, ``annotation``,
+``object_index``): display text is for people and is never parsed. Every code
+is listed, with its severity, actions and meaning, in
+:mod:`dataprep.validate.catalogue`. They
 are collected in a :class:`Report`, counted per code, printed as a summary
 table and written to ``report.json``.
 """
@@ -32,6 +36,10 @@ KEPT, FIXED, CLIPPED, SWAPPED, DROPPED_BOX, SKIPPED_IMAGE, REENCODED, ROTATED, R
 )
 
 
+#: The fields of a finding in report.json.
+REPORT_FIELDS = ("severity", "code", "item", "file", "detail", "action")
+
+
 @dataclass(frozen=True)
 class Finding:
     severity: str
@@ -40,9 +48,17 @@ class Finding:
     file: str
     detail: str
     action: str = KEPT
+    #: The image file (relative to the images root) the finding is about, if any.
+    image: str = ""
+    #: The annotation file (and row or line) that referenced the image, if any.
+    annotation: str = ""
+    #: The box's index in its annotation, for box-level findings.
+    object_index: int | None = None
 
     def message(self) -> str:
         where = f"{self.file}: " if self.file else ""
+        if self.annotation and self.annotation not in (self.file, self.item):
+            where = f"{self.file} (annotated in {self.annotation}): "
         item = f"{self.item}: " if self.item and self.item != self.file else ""
         return f"{where}{item}{self.detail} [{self.code}; {self.action}]"
 
@@ -97,7 +113,9 @@ class Report:
             "counts": asdict(self.counts),
             "by_severity": self.by_severity(),
             "by_code": self.by_code(),
-            "findings": [asdict(f) for f in sorted(self.findings, key=lambda f: (_RANK[f.severity], f.code))],
+            # report.json keeps its six documented fields; the structured ones are for code in this process.
+            "findings": [{k: getattr(f, k) for k in REPORT_FIELDS}
+                         for f in sorted(self.findings, key=lambda f: (_RANK[f.severity], f.code))],
         }
 
     def write(self, path: str | Path) -> None:

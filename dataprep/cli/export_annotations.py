@@ -1,0 +1,35 @@
+"""``dataprep export-annotations RECORDS --format coco|voc|yolo --out DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dataprep.cli import options as o
+
+
+def export_annotations_cmd(
+    records: Annotated[str, typer.Argument(
+        help="Records: a dataprep output folder, a TFRecord file or a quoted glob (any tool's records).",
+        show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="coco, voc or yolo.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the images and annotations to.",
+                                      show_default=False)],
+    label_map: o.LabelMapOpt = None,
+    overwrite: o.Overwrite = False,
+):
+    """Write the images and annotations of records back out as COCO JSON, Pascal VOC or YOLO."""
+    from dataprep.formats.export import export_records
+    from dataprep.validate.findings import Report
+
+    result, findings = export_records(records, out, fmt, label_map=label_map, overwrite=overwrite)
+    if findings:
+        for line in Report(findings).summary_lines():
+            typer.echo(line)
+        typer.echo("")
+    typer.echo(f"Wrote {result.out} ({result.format}): {result.images} images, {result.boxes} boxes")
+    skipped = sum(f.code == "record.corrupt" for f in findings)
+    if skipped:
+        typer.echo(f"  {skipped} damaged record(s) skipped (listed above)")

@@ -1,0 +1,421 @@
+"""``--init-from``: start a model from a TF2 detection-zoo checkpoint or a dataprep run.
+
+    DIR/pipeline.config + DIR/checkpoint/ckpt-0.*   (a zoo folder, extracted)
+    DIR/config.json + DIR/model.weights.h5           (a dataprep run folder)
+      -> CheckpointSource: {zoo checkpoint key: array}
+      -> checkpoint_slots(model): each of our variables with its zoo key and part
+      -> restore(): copy the parts asked for, check every shape, count what happened
+
+Parts (``--init-parts``):
+
+- ``feature-extractor`` (default): the backbone and the extra layers / FPN,
+  ``model/_feature_extractor/...`` -- what the TF OD API restores with
+  ``fine_tune_checkpoint_type: "detection"``; the heads start fresh, so any
+  class count works.
+- ``all``: also the box head, and of the class head the background column
+  and the columns of the classes whose names appear in both label maps (the
+  zoo's 90 COCO ids from ``label_maps/mscoco.pbtxt``); the other class
+  columns start fresh.
+
+Checkpoints are read with ``tf.train.load_checkpoint``; the TF OD API is never
+imported. Keys are object-based, as ``tf.train.Checkpoint(model=...)`` writes
+them: ``model/_feature_extractor/classification_backbone/layer_with_weights-N/
+kernel/.ATTRIBUTES/VARIABLE_VALUE`` and so on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from dataprep.errors import UsageError
+from dataprep.label_map import LabelMap, LabelMapItem
+
+INIT_PARTS = ("feature-extractor", "all")
+#: Written into the run folder by ``dataprep train --init-from``.
+INIT_REPORT_FILE = "init_from.json"
+SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+FEATURE_EXTRACTOR, BOX_HEAD, CLASS_HEAD = "feature-extractor", "box-head", "class-head"
+#: The label map of the zoo's COCO models (90 ids, 80 used).
+MSCOCO_LABEL_MAP = Path(__file__).resolve().parents[2] / "label_maps" / "mscoco.pbtxt"
+
+
+class CheckpointMismatchError(UsageError):
+    """A checkpoint variable is missing or has another shape than the model's."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One variable of our model and the zoo checkpoint key it corresponds to."""
+
+    key: str  # without /.ATTRIBUTES/VARIABLE_VALUE
+    variable: object  # keras.Variable
+    part: str  # FEATURE_EXTRACTOR, BOX_HEAD or CLASS_HEAD
+    anchors: int = 0  # class-head variables whose last axis is anchors x (classes + 1): the anchors per location
+
+
+# ------------------------------------------------------------------ our keys
+def _short_name(variable, layer) -> str:
+    """The zoo's attribute name of a Keras 3 variable (``depthwise_kernel`` where Keras 3 says ``kernel``)."""
+    from keras import layers
+
+    name = variable.path.rsplit("/", 1)[-1]
+    if isinstance(layer, layers.DepthwiseConv2D) and name == "kernel":
+        return "depthwise_kernel"
+    return name
+
+
+def _layer_slots(layer, prefix: str, part: str, anchors: int = 0) -> list[Slot]:
+    slots = []
+    for v in layer.weights:
+        name = _short_name(v, layer)
+        rows = anchors if part == CLASS_HEAD and name in ("kernel", "pointwise_kernel", "bias") else 0
+        slots.append(Slot(f"{prefix}/{name}", v, part, rows))
+    return slots
+
+
+def checkpoint_slots(model) -> list[Slot]:
+    """Every variable of a zoo model with its zoo checkpoint key, in model order."""
+    from dataprep.train.zoo import ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite, weighted_layers
+
+    if not isinstance(model, (ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite)):
+        raise UsageError(f"--init-from needs a TF2 detection-zoo architecture (--model ssd_mobilenet_v2 or "
+                         f"ssd_mobilenet_v2_fpnlite), not {model.name}")
+    fe = "model/_feature_extractor"
+    slots = []
+    for n, layer in enumerate(weighted_layers(model.backbone)):
+        slots += _layer_slots(layer, f"{fe}/classification_backbone/layer_with_weights-{n}", FEATURE_EXTRACTOR)
+    if isinstance(model, ZooSSDMobileNetV2FPNLite):
+        return slots + _fpnlite_slots(model)
+    for i, block in enumerate(model.feature_maps.blocks):
+        # KerasMultiResolutionFeatureMaps: convolutions[2 + i] = [1x1 conv, BN, ReLU6, 3x3 conv, BN, ReLU6]
+        for j, layer in enumerate(block.layers):
+            slots += _layer_slots(layer, f"{fe}/feature_map_generator/convolutions/{i + 2}/{j}", FEATURE_EXTRACTOR)
+    heads = "model/_box_predictor/_prediction_heads"
+    for level, tower in enumerate(model.box_head.towers):
+        slots += _layer_slots(tower.layers[-1], f"{heads}/box_encodings/{level}/_box_encoder_layers/0", BOX_HEAD)
+    for level, tower in enumerate(model.class_head.towers):
+        slots += _layer_slots(tower.layers[-1],
+                              f"{heads}/class_predictions_with_background/{level}/_class_predictor_layers/0",
+                              CLASS_HEAD, model.anchors_per_location[level])
+    return slots
+
+
+def _fpnlite_slots(model) -> list[Slot]:
+    """ssd_mobilenet_v2_fpn_keras + WeightSharedConvolutionalBoxPredictor (share_prediction_tower)."""
+    fe, fpn = "model/_feature_extractor", "model/_feature_extractor/_fpn_features_generator"
+    maps = model.feature_maps
+    slots = _layer_slots(maps.top, f"{fpn}/top_layers/0", FEATURE_EXTRACTOR)
+    for idx, (conv, smooth) in enumerate(zip(maps.residuals, maps.smoothing)):
+        slots += _layer_slots(conv, f"{fpn}/residual_blocks/{idx}/0", FEATURE_EXTRACTOR)
+        for j, layer in enumerate(smooth.layers):  # [separable conv, BN, ReLU6]
+            slots += _layer_slots(layer, f"{fpn}/conv_layers/{idx}/{j}", FEATURE_EXTRACTOR)
+    for i, block in enumerate(maps.coarse):
+        for j, layer in enumerate(block.layers):
+            slots += _layer_slots(layer, f"{fe}/_coarse_feature_layers/{i}/{j}", FEATURE_EXTRACTOR)
+    bp = "model/_box_predictor"
+    tower = model.tower
+    for i, conv in enumerate(tower.convs):
+        slots += _layer_slots(conv, f"{bp}/_head_scope_conv_layers/PredictionTower/{i}", BOX_HEAD)
+    for level in range(tower.num_levels):
+        for i in range(tower.num_layers):  # base tower = [conv, BN, ReLU6] x num_layers: BN i at 3 i + 1
+            slots += _layer_slots(tower.batch_norms[level * tower.num_layers + i],
+                                  f"{bp}/_base_tower_layers_for_heads/box_encodings/{level}/{3 * i + 1}", BOX_HEAD)
+    slots += _layer_slots(model.box_head.conv, f"{bp}/_box_prediction_head/_box_encoder_layers/0", BOX_HEAD)
+    slots += _layer_slots(model.class_head.conv,
+                          f"{bp}/_prediction_heads/class_predictions_with_background/_class_predictor_layers/0",
+                          CLASS_HEAD, model.class_head.anchors_per_location)
+    return slots
+
+
+# ------------------------------------------------------------------ sources
+@dataclass
+class CheckpointSource:
+    """The arrays of a checkpoint by zoo key, with where they came from."""
+
+    path: str
+    shapes: dict[str, tuple[int, ...]]
+    _get: object  # key -> np.ndarray
+
+    def get(self, key: str) -> np.ndarray:
+        return np.asarray(self._get(key))
+
+    @classmethod
+    def from_tf_checkpoint(cls, prefix: str | os.PathLike) -> "CheckpointSource":
+        import tensorflow as tf
+
+        try:
+            reader = tf.train.load_checkpoint(os.fspath(prefix))
+        except (tf.errors.OpError, ValueError) as exc:
+            raise UsageError(f"{prefix}: cannot read the TF checkpoint: {str(exc).splitlines()[0]}") from None
+        shapes = {k[: -len(SUFFIX)]: tuple(s) for k, s in reader.get_variable_to_shape_map().items()
+                  if k.endswith(SUFFIX) and "OPTIMIZER_SLOT" not in k and not k.startswith("optimizer/")}
+        return cls(os.fspath(prefix), shapes, lambda key: reader.get_tensor(key + SUFFIX))
+
+    @classmethod
+    def from_model(cls, model, path: str) -> "CheckpointSource":
+        """A built model (of a dataprep run folder) seen through the zoo keys."""
+        values = {s.key: s.variable for s in checkpoint_slots(model)}
+        return cls(path, {k: tuple(v.shape) for k, v in values.items()}, lambda key: values[key].numpy())
+
+    def describe(self) -> str:
+        """A guess at the model this checkpoint belongs to, from its keys and shapes."""
+        keys = self.shapes
+        if any("_fpn_features_generator" in k for k in keys):
+            kind = "ssd_mobilenet_v2_fpnlite"
+        elif any("feature_map_generator/convolutions" in k for k in keys):
+            kind = "ssd_mobilenet_v2"
+        elif any("_feature_extractor" in k for k in keys):
+            kind = "a TF OD API SSD with another feature extractor"
+        else:
+            return "not a TF OD API detection checkpoint (no model/_feature_extractor variables)"
+        details = []
+        # Conv_1, MobileNetV2's last conv (layer_with_weights-102), has make_divisible(1280 * alpha) filters.
+        last = keys.get("model/_feature_extractor/classification_backbone/layer_with_weights-102/kernel")
+        if last is not None and len(last) == 4:
+            details.append(f"depth multiplier {min(last[-1] / 1280, 1.0):.2g}")
+        heads = "model/_box_predictor/_prediction_heads"
+        box = keys.get(f"{heads}/box_encodings/1/_box_encoder_layers/0/bias") or \
+            keys.get("model/_box_predictor/_box_prediction_head/_box_encoder_layers/0/bias")
+        cls_ = keys.get(f"{heads}/class_predictions_with_background/1/_class_predictor_layers/0/bias") or \
+            keys.get(f"{heads}/class_predictions_with_background/_class_predictor_layers/0/bias")
+        if box and cls_:
+            details.append(f"{cls_[0] // (box[0] // 4) - 1} classes")
+        return kind + (f" ({', '.join(details)})" if details else "")
+
+
+@dataclass
+class InitSource:
+    """What ``--init-from DIR`` points at: a zoo folder or a dataprep run folder."""
+
+    path: Path
+    kind: str  # "zoo" or "run"
+    model: str
+    input_size: int
+    alpha: float
+    num_classes: int
+    anchor_config: dict
+    label_map: LabelMap | None  # id = the class-head column of each class
+    checkpoint: str  # the TF checkpoint prefix, or the run's weights file
+
+
+def _checkpoint_prefix(folder: Path) -> str:
+    """``DIR/checkpoint/ckpt-0`` (or whatever prefix the folder's checkpoint holds)."""
+    candidates = sorted((folder / "checkpoint").glob("*.index")) + sorted(folder.glob("*.index"))
+    if not candidates:
+        raise UsageError(f"{folder}: no TF checkpoint (checkpoint/ckpt-0.index); --init-from needs an extracted "
+                         "TF2 zoo folder (pipeline.config + checkpoint/) or a dataprep run folder")
+    return os.fspath(candidates[0].with_suffix(""))
+
+
+def read_init_source(folder: str | os.PathLike) -> InitSource:
+    """Model, input size, anchors, classes and checkpoint of ``--init-from DIR``."""
+    from dataprep.anchors import read_pipeline_config
+    from dataprep.train.config import CONFIG_FILE, TrainConfig
+    from dataprep.train.model import MIN_DEPTH
+
+    folder = Path(folder)
+    if (folder / CONFIG_FILE).is_file():
+        from dataprep.train.predict import latest_weights
+
+        config = TrainConfig.load(folder)
+        # A run's class head has column j + 1 for its j-th class, whatever the label-map ids are.
+        label_map = LabelMap([LabelMapItem(j, name) for j, name in enumerate(config.class_names, start=1)],
+                             source=os.fspath(folder / CONFIG_FILE))
+        return InitSource(folder, "run", config.model, config.input_size, config.alpha, config.num_classes,
+                          config.anchor_config, label_map, os.fspath(latest_weights(folder)))
+    pipeline = folder / "pipeline.config"
+    if not pipeline.is_file():
+        raise UsageError(f"{folder}: neither a TF2 zoo model folder (pipeline.config) nor a dataprep run "
+                         f"folder ({CONFIG_FILE})")
+    settings = read_pipeline_config(pipeline)
+    model = settings.require_model()
+    size = settings.input_size
+    if size is None or size[0] != size[1]:
+        raise UsageError(f"{pipeline}: the zoo models dataprep builds need a square fixed_shape_resizer, "
+                         f"got {settings.resizer} {size}")
+    if settings.min_depth != MIN_DEPTH:
+        raise UsageError(f"{pipeline}: feature_extractor min_depth {settings.min_depth}; dataprep builds the zoo "
+                         f"models with min_depth {MIN_DEPTH}")
+    return InitSource(folder, "zoo", model, int(size[0]), settings.depth_multiplier, settings.num_classes,
+                      settings.anchor_config.to_dict(),
+                      zoo_label_map(folder, settings.label_map_path, settings.num_classes),
+                      _checkpoint_prefix(folder))
+
+
+def zoo_label_map(folder: Path, label_map_path: str | None, num_classes: int) -> LabelMap | None:
+    """The zoo model's label map: the one its pipeline.config names, if it is in ``folder``; else
+    ``label_maps/mscoco.pbtxt`` for a 90-class model; else None (no class rows can be matched)."""
+    if label_map_path:
+        local = folder / Path(label_map_path).name
+        if local.is_file():
+            return LabelMap.read(local)
+    if num_classes == 90 and MSCOCO_LABEL_MAP.is_file():
+        return LabelMap.read(MSCOCO_LABEL_MAP)
+    return None
+
+
+def open_source(source: InitSource) -> CheckpointSource:
+    if source.kind == "zoo":
+        return CheckpointSource.from_tf_checkpoint(source.checkpoint)
+    from dataprep.train.config import TrainConfig
+    from dataprep.train.model import build_model
+
+    config = TrainConfig.load(source.path)
+    model = build_model(config, weights=False)
+    model.load_weights(source.checkpoint)
+    return CheckpointSource.from_model(model, source.checkpoint)
+
+
+@dataclass
+class ModelSettings:
+    model: str
+    input_size: int
+    alpha: float
+    anchor_config: dict
+
+
+def model_settings(model: str | None = None, init_from: str | os.PathLike | None = None,
+                   input_size: int | None = None, alpha: float | None = None,
+                   anchors_json: str | os.PathLike | None = None,
+                   pipeline_config: str | os.PathLike | None = None) -> ModelSettings:
+    """The model, input size, width and anchors of ``dataprep train``: what the user gave, else
+    the ``--init-from`` folder's, else the anchor file's, else the model's defaults.
+
+    ``dataprep train --anchors anchors.json`` thus takes model, input size and anchors
+    from the file ``dataprep stats --anchors-out`` wrote; an explicit ``--model``
+    (or ``--init-from`` model) other than the one the file records is a usage error."""
+    from dataprep.anchors.models import DEFAULT_MODEL, model_spec
+    from dataprep.train.anchors import load_anchor_file, resolve_input_size
+
+    source = read_init_source(init_from) if init_from is not None else None
+    if source is not None and model is not None and model != source.model:
+        raise UsageError(f"--model {model} but --init-from {init_from} holds a {source.model} model")
+    name = model or (source.model if source is not None else DEFAULT_MODEL)
+    spec = model_spec(name)
+    if source is not None and anchors_json is None and pipeline_config is None:
+        anchor_config, file_size = source.anchor_config, (source.input_size, source.input_size)
+        where = os.fspath(init_from)
+    else:  # an anchors JSON names its model: it is the run's unless --model / --init-from say another
+        given = model or (source.model if source is not None else None)
+        settings, file_size, name = load_anchor_file(
+            anchors_json, pipeline_config, given, "--model" if model is not None else f"--init-from {init_from}")
+        anchor_config, where = settings.to_dict(), os.fspath(anchors_json or pipeline_config or "")
+        spec = model_spec(name)
+    size = resolve_input_size(input_size, file_size, where, default=spec.input_size)
+    width = alpha if alpha is not None else (source.alpha if source is not None else 1.0)
+    return ModelSettings(name, size, float(width), dict(anchor_config))
+
+
+# ------------------------------------------------------------------ restore
+@dataclass
+class RestoreReport:
+    source: str
+    parts: str
+    restored: list[str] = field(default_factory=list)  # zoo keys copied into the model
+    skipped: list[str] = field(default_factory=list)  # checkpoint keys not used
+    fresh: list[str] = field(default_factory=list)  # model variables left as initialised
+    classes_restored: dict[str, int] = field(default_factory=dict)  # our class name -> checkpoint class id
+    classes_fresh: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "parts": self.parts,
+                "counts": {"restored": len(self.restored), "skipped": len(self.skipped), "fresh": len(self.fresh)},
+                "classes_restored": self.classes_restored, "classes_fresh": self.classes_fresh,
+                "restored": self.restored, "skipped": self.skipped, "fresh": self.fresh}
+
+    def write(self, run_dir: str | os.PathLike) -> Path:
+        path = Path(run_dir) / INIT_REPORT_FILE
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    def summary(self) -> str:
+        line = (f"Init from {self.source} ({self.parts}): {len(self.restored)} variables restored, "
+                f"{len(self.skipped)} checkpoint variables skipped, {len(self.fresh)} initialised fresh")
+        if self.parts == "all":
+            line += (f"; class rows restored for {len(self.classes_restored)} classes"
+                     f"{', fresh for ' + ', '.join(self.classes_fresh) if self.classes_fresh else ''}")
+        return line
+
+
+def _mismatch(source: CheckpointSource, key: str, expected, found, model_name: str) -> CheckpointMismatchError:
+    found_text = "missing" if found is None else f"shape {list(found)}"
+    return CheckpointMismatchError(
+        f"{source.path}: variable {key} is {found_text}, the {model_name} model expects shape {list(expected)}; "
+        f"this checkpoint seems to belong to {source.describe()}"
+    )
+
+
+def restore(model, source: CheckpointSource, parts: str = "feature-extractor",
+            class_names: Iterable[str] = (), source_label_map: LabelMap | None = None,
+            model_name: str = "") -> RestoreReport:
+    """Copy ``parts`` of ``source`` into ``model``; every shape is checked before anything is assigned.
+
+    Class rows (``parts="all"``): the class head's kernel ``[k, k, C, A * (K + 1)]``
+    is seen as ``[..., A, K + 1]``; our column ``j + 1`` (class ``class_names[j]``)
+    takes the checkpoint's column ``id`` of the same name in ``source_label_map``
+    (the TF OD API puts label id ``i`` in column ``i``, background in 0).
+    """
+    if parts not in INIT_PARTS:
+        raise UsageError(f"--init-parts: expected {' or '.join(INIT_PARTS)}, got {parts!r}")
+    model_name = model_name or model.name
+    slots = checkpoint_slots(model)
+    wanted = [s for s in slots if s.part == FEATURE_EXTRACTOR or parts == "all"]
+    # 1. Check everything first: a checkpoint that does not fit changes nothing.
+    for s in wanted:
+        found = source.shapes.get(s.key)
+        expected = tuple(s.variable.shape)
+        if s.anchors and found is not None:
+            fits = found[:-1] == expected[:-1] and found[-1] % s.anchors == 0
+        else:
+            fits = found == expected
+        if not fits:
+            raise _mismatch(source, s.key, expected, found, model_name)
+    report = RestoreReport(source.path, parts)
+    names = list(class_names)
+    columns = _class_columns(names, source_label_map, report) if parts == "all" else {}
+    # 2. Assign.
+    for s in wanted:
+        value = source.get(s.key)
+        if s.anchors:
+            value = _class_rows(s, value, columns, source)
+        s.variable.assign(value.astype(np.float32))
+        report.restored.append(s.key)
+    used = {s.key for s in wanted}
+    report.skipped = sorted(k for k in source.shapes if k not in used and k.startswith("model/"))
+    report.fresh = [s.key for s in slots if s.key not in used]
+    return report
+
+
+def _class_columns(names: list[str], label_map: LabelMap | None, report: RestoreReport) -> dict[int, int]:
+    """Our class column -> checkpoint column, for the classes both label maps name (case-insensitive)."""
+    theirs = {item.name.lower(): item.id for item in label_map} if label_map is not None else {}
+    columns = {0: 0}  # background
+    for j, name in enumerate(names):
+        cid = theirs.get(name.lower())
+        if cid is None:
+            report.classes_fresh.append(name)
+        else:
+            columns[j + 1] = cid
+            report.classes_restored[name] = cid
+    return columns
+
+
+def _class_rows(slot: Slot, value: np.ndarray, columns: dict[int, int], source: CheckpointSource) -> np.ndarray:
+    """Our class-head variable with the columns of ``columns`` taken from the checkpoint's ``value``."""
+    current = slot.variable.numpy()
+    anchors = slot.anchors
+    ours_k, theirs_k = current.shape[-1] // anchors, value.shape[-1] // anchors
+    new = current.reshape(current.shape[:-1] + (anchors, ours_k)).copy()
+    old = value.reshape(value.shape[:-1] + (anchors, theirs_k))
+    for ours, theirs in columns.items():
+        if theirs >= theirs_k:
+            raise CheckpointMismatchError(
+                f"{source.path}: {slot.key} has {theirs_k - 1} classes, but its label map gives id {theirs}")
+        new[..., ours] = old[..., theirs]
+    return new.reshape(current.shape)

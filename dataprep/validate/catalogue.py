@@ -1,0 +1,140 @@
+"""The finding-code catalogue: every code dataprep emits, its severity, the
+actions it may take and what it means, in one table.
+
+``report.json`` and the summary table use these codes; users grep for them,
+and ``tests/test_catalogue.py`` checks that every code in the source is here
+and every code here is triggered by a test. A new check adds its code here,
+beside its siblings, then emits ``Finding(severity, code, ...)``.
+
+Where a code has two severities, the first is the usual one: a near-duplicate
+is a warning across splits (leakage) and info within one; an undecodable image
+is an error when converting (skipped) and a warning in ``dataprep split``
+(records are copied as they are).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dataprep.validate.findings import (
+    CLIPPED,
+    DROPPED_BOX,
+    ERROR,
+    FIXED,
+    INFO,
+    KEPT,
+    REENCODED,
+    RENAMED,
+    ROTATED,
+    SKIPPED_IMAGE,
+    SWAPPED,
+    WARNING,
+)
+
+#: ``dataprep split`` collapsed repeated copies of one record.
+COLLAPSED = "collapsed"
+
+
+@dataclass(frozen=True)
+class Code:
+    severities: tuple[str, ...]
+    actions: tuple[str, ...]
+    doc: str
+
+
+def _c(severity, action, doc: str) -> Code:
+    as_tuple = (lambda v: v if isinstance(v, tuple) else (v,))
+    return Code(as_tuple(severity), as_tuple(action), doc)
+
+
+CATALOGUE: dict[str, Code] = {
+    # -- reading annotations (formats/) ------------------------------------------------
+    "annotation.malformed": _c(ERROR, SKIPPED_IMAGE, "an annotation file does not parse (XML); its image is skipped"),
+    "coco.bad_image_entry": _c(ERROR, SKIPPED_IMAGE, "a COCO images[] entry lacks an id or file_name"),
+    "coco.unknown_image": _c(ERROR, DROPPED_BOX, "a COCO annotation refers to an image id that is not in images[]"),
+    "csv.bad_row": _c(ERROR, DROPPED_BOX, "a CSV row has the wrong number of fields"),
+    "csv.missing_filename": _c(ERROR, DROPPED_BOX, "a CSV row has an empty filename"),
+    "csv.non_numeric": _c(ERROR, DROPPED_BOX, "a CSV coordinate or size is not a number"),
+    "voc.filename_mismatch": _c(INFO, KEPT, "the XML's <filename> differs from the image found beside it"),
+    "split.conflict": _c(WARNING, KEPT, "an image is listed in two splits (ImageSets/Main, data.yaml); the first is kept"),
+    "split.derived": _c(INFO, KEPT, "no ImageSets/Main lists: the splits were derived"),
+    "split.missing_annotation": _c(WARNING, KEPT, "an ImageSets/Main list names an image without annotation"),
+    "split.unlisted": _c(WARNING, SKIPPED_IMAGE, "an annotated image is in no ImageSets/Main list"),
+    "label.empty_name": _c(WARNING, RENAMED, "a COCO category has an empty name; named category_<id>"),
+    "label.renumbered": _c(WARNING, RENAMED, "COCO category ids cannot be label-map ids; renumbered 1..K by name"),
+    # -- YOLO (formats/yolo.py) ------------------------------------------------------------
+    "yolo.malformed_line": _c(ERROR, DROPPED_BOX, "a label line is not 'class cx cy w h' or a polygon"),
+    "yolo.class_out_of_range": _c(ERROR, DROPPED_BOX, "a label line's class id is not one of data.yaml's names"),
+    "yolo.segment": _c(INFO, FIXED, "a segment (polygon) line; its bounding box is used"),
+    "yolo.no_label_file": _c(INFO, KEPT, "an image without a label file; kept as a negative"),
+    "yolo.nc_mismatch": _c(WARNING, KEPT, "data.yaml's nc differs from the number of names; names are used"),
+    "yolo.path_ignored": _c(INFO, KEPT, "data.yaml's path is not a folder here; paths are relative to the yaml"),
+    # -- other tools' records (formats/tfrecord.py) ----------------------------------------
+    "record.corrupt": _c(ERROR, SKIPPED_IMAGE, "a record with a bad CRC, cut short, or not a tf.train.Example; skipped"),
+    "record.repeat": _c(INFO, SKIPPED_IMAGE, "a record repeating an earlier one's name and bytes (rebalanced); read once"),
+    "record.filename_replaced": _c(WARNING, RENAMED, "image/filename empty, repeated or unsafe; a safe unique name"),
+    "record.format_mismatch": _c(WARNING, FIXED, "image/format is not the bytes' format; the real one is written"),
+    "record.sha256_missing": _c(INFO, FIXED, "no image/key/sha256; added"),
+    "record.sha256_mismatch": _c(WARNING, FIXED, "image/key/sha256 is not the sha256 of image/encoded; recomputed"),
+    "record.size_mismatch": _c(WARNING, FIXED, "image/height/width are not the image's size; the real size is written"),
+    "record.ragged": _c(ERROR, DROPPED_BOX, "per-object lists of unequal length; boxes without a class dropped"),
+    "record.label_mismatch": _c(WARNING, FIXED, "class/label disagrees with class/text through the label map; text wins"),
+    "record.label_unknown": _c(ERROR, DROPPED_BOX, "a box with no class/text whose class/label is not in the label map"),
+    "record.text_missing": _c(WARNING, RENAMED, "label ids with no class/text anywhere; named class_<id>"),
+    "record.source_id_replaced": _c(INFO, FIXED, "image/source_id not a distinct integer; numbered 1..N by file"),
+    "label.zero_id": _c(WARNING, FIXED, "label ids start at 0 (the background); every id moved up"),
+    # -- annotation checks (validate/annotations.py) ----------------------------------
+    "box.nan": _c(ERROR, DROPPED_BOX, "a box coordinate is missing, not a number or infinite"),
+    "box.inverted": _c(ERROR, SWAPPED, "a box has min > max; its corners were swapped"),
+    "box.looks_normalized": _c(ERROR, DROPPED_BOX, "pixel coordinates all in [0, 1]: fractions given as pixels"),
+    "box.duplicate": _c(WARNING, DROPPED_BOX, "a box repeats another of the same class (IoU >= 0.95)"),
+    "box.tiny": _c(INFO, KEPT, "a box is smaller than 4 px; kept"),
+    "label.unknown": _c(ERROR, DROPPED_BOX, "a class name is not in the label map (with the closest names)"),
+    "label.no_boxes": _c(WARNING, KEPT, "a label-map class has no box in the data"),
+    "label.case_variants": _c(WARNING, KEPT, "class names differ only in case or spaces"),
+    "label.non_ascii": _c(INFO, KEPT, "a class name is not ASCII; kept as UTF-8"),
+    "image.annotated_twice": _c(ERROR, SKIPPED_IMAGE, "one image file is annotated by two entries; the second skipped"),
+    # -- image checks (validate/images.py, in the workers) ------------------------------
+    "image.path_escapes_root": _c(ERROR, SKIPPED_IMAGE, "an image path leads outside the images folder"),
+    "image.missing": _c(ERROR, SKIPPED_IMAGE, "the image file does not exist"),
+    "image.unreadable": _c(ERROR, SKIPPED_IMAGE, "the image file cannot be read (permissions, I/O)"),
+    "image.not_an_image": _c(ERROR, SKIPPED_IMAGE, "the file is empty or not an image"),
+    "image.too_large": _c(ERROR, SKIPPED_IMAGE, "more pixels than --max-pixels; refused before decoding"),
+    "image.undecodable": _c((ERROR, WARNING), (SKIPPED_IMAGE, KEPT),
+                            "the image data does not decode (truncated, corrupt)"),
+    "image.unsupported_format": _c(WARNING, REENCODED, "not JPEG or PNG; re-encoded as PNG"),
+    "image.format_mismatch": _c(INFO, KEPT, "the file's extension does not match its real format"),
+    "image.cmyk": _c(WARNING, REENCODED, "a CMYK JPEG; re-encoded as RGB"),
+    "image.high_bit_depth": _c(WARNING, REENCODED, "a 16-bit image; re-encoded as 8-bit"),
+    "image.exif_rotated": _c(WARNING, ROTATED, "EXIF orientation applied to the pixels to match the annotation"),
+    "image.exif_ignored": _c(INFO, KEPT, "EXIF orientation present, annotation matches the stored pixels"),
+    "image.exif_ambiguous": _c(WARNING, KEPT, "EXIF orientation and annotation size cannot tell which was seen"),
+    "image.size_mismatch": _c(WARNING, KEPT, "the annotation's width/height differ from the image's"),
+    "box.outside": _c(ERROR, DROPPED_BOX, "a box lies entirely outside the image"),
+    "box.degenerate": _c(ERROR, DROPPED_BOX, "a box is narrower or shorter than --min-box-size inside the image"),
+    "box.clipped": _c(WARNING, CLIPPED, "a box extends past the image border; clipped"),
+    "image.no_objects": _c(INFO, (KEPT, SKIPPED_IMAGE),
+                           "an image without boxes: a negative, or dropped (--drop-empty)"),
+    "policy.skipped": _c(ERROR, SKIPPED_IMAGE, "an image with an error finding, skipped by --on-error skip"),
+    # -- the dataset as a whole (validate/dataset.py, validate/duplicates.py) -------------
+    "dataset.class_imbalance": _c(WARNING, KEPT, "boxes per class differ by more than 10x; consider --rebalance"),
+    "box.size_outlier": _c(INFO, KEPT, "a box's size is far from its class's others (robust z)"),
+    "box.aspect_outlier": _c(INFO, KEPT, "a box's aspect ratio is far from its class's others (robust z)"),
+    "image.byte_identical": _c(WARNING, KEPT, "two image files have identical bytes"),
+    "image.near_duplicate": _c((WARNING, INFO), KEPT, "two images look alike (perceptual hash); leakage across splits"),
+    # -- layout and output (convert/layout.py, balance/resplit.py) -------------------
+    "balance.dropped": _c(INFO, SKIPPED_IMAGE, "rebalancing dropped an image (--max-per-class, --negative-ratio)"),
+    "split.empty": _c(WARNING, KEPT, "a split --split asked for got no example; listed with 0"),
+    "records.count_mismatch": _c(WARNING, KEPT,
+                                 "a source shard holds another number of records than its manifest says"),
+    "records.repeated_copies": _c(INFO, COLLAPSED, "a rebalanced source split's repeated copies were collapsed"),
+    "records.conflicting_copies": _c(WARNING, COLLAPSED, "two records share source_id and sha256 but differ"),
+}
+
+
+def describe(code: str) -> Code:
+    """The catalogue entry of ``code``; a clear error for an unknown one."""
+    try:
+        return CATALOGUE[code]
+    except KeyError:
+        raise KeyError(f"unknown finding code {code!r}; known: {', '.join(sorted(CATALOGUE))}") from None
