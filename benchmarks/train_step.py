@@ -53,7 +53,7 @@ def main(argv=None) -> float:
 
     from dataprep.anchors import AnchorConfig
     from dataprep.train.config import TrainConfig
-    from dataprep.train.model import build_model
+    from dataprep.train.build import build_model
     from dataprep.train.optim import compile_model
 
     if args.mixed_precision:

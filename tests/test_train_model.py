@@ -17,7 +17,8 @@ from dataprep.anchors.config import write_anchors_json  # noqa: E402
 from dataprep.errors import UsageError  # noqa: E402
 from dataprep.train.anchors import AnchorGenerator, load_anchor_config, resolve_input_size  # noqa: E402
 from dataprep.train.config import TrainConfig  # noqa: E402
-from dataprep.train.model import BackboneWeightsError, build_backbone, build_model, extra_depths  # noqa: E402
+from dataprep.train.build import build_model  # noqa: E402
+from dataprep.train.model import BackboneWeightsError, build_backbone, extra_depths  # noqa: E402
 
 
 def tiny_config(input_size=96, **kw) -> TrainConfig:

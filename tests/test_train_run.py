@@ -49,7 +49,7 @@ def run_dir(records, tmp_path_factory):
 def test_loss_falls_when_overfitting_one_batch(records):
     from dataprep.train.anchors import AnchorGenerator
     from dataprep.train.encoder import LabelEncoder
-    from dataprep.train.model import build_model
+    from dataprep.train.build import build_model
     from dataprep.train.pipeline import train_dataset
     from dataprep.train.optim import compile_model
 

@@ -26,7 +26,7 @@ tf = pytest.importorskip("tensorflow")
 from dataprep.cli import main  # noqa: E402
 from dataprep.label_map import LabelMap  # noqa: E402
 from dataprep.train.config import TrainConfig  # noqa: E402
-from dataprep.train.model import build_model  # noqa: E402
+from dataprep.train.build import build_model  # noqa: E402
 from dataprep.train.restore import (  # noqa: E402
     CheckpointMismatchError,
     model_settings,

@@ -31,7 +31,7 @@ from typing import Mapping
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from dataprep.synth.shapes import _overlap, _rng, _split_counts, _voc_xml, stem_for_index
+from dataprep.synth.shapes import overlap_fraction, split_counts, stem_for_index, stream_rng, voc_xml
 
 __all__ = ["CELL_CLASSES", "CellClass", "generate_cells_voc", "render_cells_image"]
 
@@ -95,7 +95,7 @@ def render_cells_image(seed: int, index: int, *, width: int = 640, height: int =
         raise ValueError(f"width and height must be integers >= 64, got {width}x{height}")
     if not 0 <= max_overlap <= 1:
         raise ValueError(f"max_overlap must be within [0, 1], got {max_overlap!r}")
-    rng = _rng(seed, _STREAM_IMAGE, index)
+    rng = stream_rng(seed, _STREAM_IMAGE, index)
     img = _textured_background(rng, width, height)
     placed: list[tuple[int, int, int, int]] = []
     objects: list[dict] = []
@@ -110,7 +110,7 @@ def render_cells_image(seed: int, index: int, *, width: int = 640, height: int =
                 x0 = int(rng.integers(0, width - w + 1))
                 y0 = int(rng.integers(0, height - h + 1))
                 box = (x0, y0, x0 + w, y0 + h)
-                ov = _overlap(box, placed)
+                ov = overlap_fraction(box, placed)
                 if best is None or ov < best[0]:
                     best = (ov, box)
                 if ov <= max_overlap:
@@ -166,13 +166,13 @@ def generate_cells_voc(root, num_images: int, *, seed: int = 0, width: int = 640
         img.save(buf, "JPEG", quality=int(jpeg_quality))
         (root / "JPEGImages" / f"{stem}.jpg").write_bytes(buf.getvalue())
         (root / "Annotations" / f"{stem}.xml").write_bytes(
-            _voc_xml(f"{stem}.jpg", width, height, objects).encode("utf-8"))
+            voc_xml(f"{stem}.jpg", width, height, objects).encode("utf-8"))
     if splits is not None:
         sets = root / "ImageSets" / "Main"
         sets.mkdir(parents=True, exist_ok=True)
-        order = _rng(seed, _STREAM_SPLITS).permutation(int(num_images))
+        order = stream_rng(seed, _STREAM_SPLITS).permutation(int(num_images))
         pos = 0
-        for (name, _), count in zip(items, _split_counts(int(num_images), [f for _, f in items])):
+        for (name, _), count in zip(items, split_counts(int(num_images), [f for _, f in items])):
             members = sorted(int(i) for i in order[pos:pos + count])
             pos += count
             text = "".join(stem_for_index(i, num_images, prefix) + "\n" for i in members)

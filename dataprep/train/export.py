@@ -78,7 +78,7 @@ def export_init_from(folder: str | os.PathLike, out: str | os.PathLike, *, tflit
     the whole checkpoint (feature extractor, box head, the classes of its label map) in our
     Keras 3 model, with the same SavedModel interface as a trained run."""
     from dataprep.train.config import TrainConfig
-    from dataprep.train.model import build_model
+    from dataprep.train.build import build_model
     from dataprep.train.restore import open_source, read_init_source, restore
 
     out = Path(out)

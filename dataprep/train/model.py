@@ -26,7 +26,7 @@ from typing import Sequence
 import keras
 from keras import layers, ops
 
-from dataprep.errors import DataprepError, UsageError
+from dataprep.errors import DataprepError
 
 #: The two MobileNetV2 layers the TF OD API's ssd_mobilenet_v2 predicts from:
 #: layer_15/expansion_output (stride 16) and layer_19 (stride 32).
@@ -251,7 +251,7 @@ class SSDMobileNetV2(keras.Model):
         self.batchnorm_momentum = float(batchnorm_momentum)
         # One momentum for every batch norm (keras.applications uses 0.999, which lags far
         # behind the weights over the few thousand steps of a small-dataset run).
-        for layer in _all_layers(self):
+        for layer in all_layers(self):
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = self.batchnorm_momentum
         self.backbone = backbone
@@ -272,37 +272,6 @@ class SSDMobileNetV2(keras.Model):
                 "name": self.name}
 
 
-def _all_layers(layer):
+def all_layers(layer):
     for sub in layer._flatten_layers(include_self=False, recursive=True):
         yield sub
-
-
-def build_model(config, weights: str | None | bool = True) -> keras.Model:
-    """The model of a :class:`~dataprep.train.config.TrainConfig` (``config.model``). ``weights``:
-    True uses ``config.backbone_weights``; False builds with random weights
-    (before loading a checkpoint)."""
-    backbone_weights = config.weights_path() if weights is True else (None if weights is False else weights)
-    if config.model in ("ssd_mobilenet_v2", "ssd_mobilenet_v2_fpnlite"):
-        from dataprep.train.zoo import ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite
-
-        zoo_class = ZooSSDMobileNetV2 if config.model == "ssd_mobilenet_v2" else ZooSSDMobileNetV2FPNLite
-        return zoo_class(
-            num_classes=config.num_classes,
-            anchors_per_location=config.anchors.num_anchors_per_location(),
-            input_size=config.input_size,
-            alpha=config.alpha,
-            backbone_weights=backbone_weights,
-            batchnorm_momentum=config.batchnorm_momentum,
-        )
-    if config.model != "ssdlite_mobilenet_v2":
-        raise UsageError(f"unknown model {config.model!r} (known: ssdlite_mobilenet_v2, ssd_mobilenet_v2, "
-                         "ssd_mobilenet_v2_fpnlite)")
-    return SSDMobileNetV2(
-        num_classes=config.num_classes,
-        anchors_per_location=config.anchors.num_anchors_per_location(),
-        input_size=config.input_size,
-        alpha=config.alpha,
-        backbone_weights=backbone_weights,
-        use_depthwise=config.use_depthwise,
-        batchnorm_momentum=config.batchnorm_momentum,
-    )

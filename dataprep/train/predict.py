@@ -62,7 +62,7 @@ class Detector:
     def from_run(cls, run_dir: str | os.PathLike, weights: str | os.PathLike | None = None,
                  nms: str = "auto") -> "Detector":
         """Rebuild the model of ``run_dir`` (its config.json) and load its weights."""
-        from dataprep.train.model import build_model
+        from dataprep.train.build import build_model
 
         config = TrainConfig.load(run_dir)
         model = build_model(config, weights=False)

@@ -264,7 +264,7 @@ def open_source(source: InitSource) -> CheckpointSource:
     if source.kind == "zoo":
         return CheckpointSource.from_tf_checkpoint(source.checkpoint)
     from dataprep.train.config import TrainConfig
-    from dataprep.train.model import build_model
+    from dataprep.train.build import build_model
 
     config = TrainConfig.load(source.path)
     model = build_model(config, weights=False)

@@ -32,11 +32,11 @@ import tensorflow as tf
 from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap
 from dataprep.train.anchors import AnchorGenerator
+from dataprep.train.build import build_model
 from dataprep.train.config import CONFIG_FILE, HISTORY_FILE, LABEL_MAP_FILE, SUMMARY_FILE, WEIGHTS_FILE, TrainConfig
 from dataprep.train.devices import setup_devices
 from dataprep.train.encoder import LabelEncoder
 from dataprep.train.evaluate import EvalResult, evaluate_model
-from dataprep.train.model import build_model
 from dataprep.train.optim import compile_model
 from dataprep.train.pipeline import train_dataset
 from dataprep.train.predict import Detector

@@ -56,7 +56,7 @@ from dataprep.train.model import (
     BackboneWeightsError,
     PredictionHead,
     SSDFeatureMaps,
-    _all_layers,
+    all_layers,
 )
 
 #: The class bias of the zoo configs (``class_prediction_bias_init: -4.6``, i.e. a prior near 0.01).
@@ -195,7 +195,7 @@ class ZooSSDMobileNetV2(keras.Model):
         self.min_depth = int(min_depth)
         self.backbone_weights = backbone_weights
         self.batchnorm_momentum = float(batchnorm_momentum)
-        for layer in _all_layers(self):
+        for layer in all_layers(self):
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = self.batchnorm_momentum
         self.backbone = backbone
@@ -424,7 +424,7 @@ class ZooSSDMobileNetV2FPNLite(keras.Model):
         self.min_depth = int(min_depth)
         self.backbone_weights = backbone_weights
         self.batchnorm_momentum = float(batchnorm_momentum)
-        for layer in _all_layers(self):
+        for layer in all_layers(self):
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = self.batchnorm_momentum
         self.backbone = backbone
