@@ -22,6 +22,13 @@ import dataprep.train  # noqa: E402
 from dataprep.train.decoder import DetectionDecoder  # noqa: E402
 from dataprep.train.losses import BoxLoss, FocalLoss  # noqa: E402
 from dataprep.train.model import PredictionHead, SSDFeatureMaps, SSDMobileNetV2  # noqa: E402
+from dataprep.train.zoo import (  # noqa: E402
+    FPNLiteFeatureMaps,
+    WeightSharedHead,
+    WeightSharedTower,
+    ZooSSDMobileNetV2,
+    ZooSSDMobileNetV2FPNLite,
+)
 
 BASES = (keras.layers.Layer, keras.losses.Loss)
 
@@ -63,6 +70,19 @@ CASES = {
     BoxLoss: (lambda: BoxLoss(delta=0.5), None),
     SSDMobileNetV2: (lambda: SSDMobileNetV2(3, [3, 6, 6, 6, 6, 6], input_size=96, alpha=0.35,
                                             batchnorm_momentum=0.9), None),
+    # the zoo models' parts (dataprep.train.zoo)
+    FPNLiteFeatureMaps: (lambda: FPNLiteFeatureMaps(depth=8, num_coarse=2, name="fpn"),
+                         lambda: [np.linspace(0, 1, 8 * 8 * 4, dtype="float32").reshape(1, 8, 8, 4),
+                                  np.ones((1, 4, 4, 6), "float32"), np.ones((1, 2, 2, 10), "float32")]),
+    WeightSharedTower: (lambda: WeightSharedTower(2, depth=8, num_layers=2, name="tower"),
+                        lambda: [np.linspace(-1, 1, 4 * 4 * 8, dtype="float32").reshape(1, 4, 4, 8),
+                                 np.ones((1, 2, 2, 8), "float32")]),
+    WeightSharedHead: (lambda: WeightSharedHead(3, 5, bias_init=-4.6, name="shared_head"),
+                       lambda: [np.linspace(-1, 1, 4 * 4 * 8, dtype="float32").reshape(1, 4, 4, 8),
+                                np.ones((1, 2, 2, 8), "float32")]),
+    ZooSSDMobileNetV2: (lambda: ZooSSDMobileNetV2(3, [3, 6, 6, 6, 6, 6], input_size=96, alpha=0.35,
+                                                  batchnorm_momentum=0.9), None),
+    ZooSSDMobileNetV2FPNLite: (lambda: ZooSSDMobileNetV2FPNLite(3, [6] * 5, input_size=128, alpha=0.35), None),
 }
 
 
@@ -86,5 +106,5 @@ def test_get_config_from_config_round_trip(cls):
         got = clone(x)
         for a, b in zip(keras.tree.flatten(want), keras.tree.flatten(got)):
             np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-6)
-    if cls is SSDMobileNetV2:
+    if cls in (SSDMobileNetV2, ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite):
         assert [w.shape for w in clone.get_weights()] == [w.shape for w in part.get_weights()]
