@@ -197,6 +197,11 @@ def test_anchors_json_of_either_kind(tmp_path):
     data["anchor_config"] = AnchorConfig().to_dict()
     data["num_anchors"] = 2034
     path.write_text(json.dumps(data))
+    # the file still names the FPNLite model, whose anchors are multiscale: inconsistent
+    with pytest.raises(AnchorConfigError, match="holds ssd anchors but the ssd_mobilenet_v2_fpnlite model"):
+        read_anchors_json(path)
+    del data["model"]  # nor did older files record the model
+    path.write_text(json.dumps(data))
     assert read_anchors_json(path) == (AnchorConfig(), (320, 320))
 
 

@@ -128,6 +128,7 @@ def test_anchor_config_changes_the_anchors(records, tmp_path, capsys):
     anchors = np.load(path)
     expected = ssd_anchors(320, min_scale=0.15, max_scale=0.9, aspect_ratios=(1.0, 2.0))
     np.testing.assert_array_equal(anchors, expected)
+    assert anchors.shape != ssd_anchors(320).shape  # the settings, not the default at the same size
     assert anchors.shape != ssd_anchors(300).shape  # the config's 320, not a default
     assert f"settings from pipeline.config {config}" in out
     assert "num_classes: 90 but the data has 3 classes" in out

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from dataprep.synth import generate_shapes_voc, render_shapes_image, shape_for_class
-from dataprep.synth.shapes import SHAPE_KINDS, _split_counts
+from dataprep.synth.shapes import SHAPE_KINDS, split_counts
 
 SMALL = {"width": 120, "height": 90}
 
@@ -85,11 +85,11 @@ def test_imagesets_partition(tmp_path):
 
 
 def test_split_counts_rounding():
-    assert _split_counts(10, [0.8, 0.2]) == [8, 2]
-    assert _split_counts(7, [0.5, 0.5]) == [4, 3]
-    assert _split_counts(0, [0.8, 0.2]) == [0, 0]
+    assert split_counts(10, [0.8, 0.2]) == [8, 2]
+    assert split_counts(7, [0.5, 0.5]) == [4, 3]
+    assert split_counts(0, [0.8, 0.2]) == [0, 0]
     for n in range(1, 40):
-        c = _split_counts(n, [0.6, 0.3, 0.1])
+        c = split_counts(n, [0.6, 0.3, 0.1])
         assert sum(c) == n and all(abs(k - f * n) < 1 for k, f in zip(c, [0.6, 0.3, 0.1]))
 
 

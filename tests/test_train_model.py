@@ -104,8 +104,16 @@ def test_anchor_files(tmp_path):
     from dataprep.anchors import MultiscaleAnchorConfig
 
     write_anchors_json(tmp_path / "ms.json", MultiscaleAnchorConfig(), 320)
+    # the file names its model (FPNLite), so it loads as that model's anchors ...
+    assert load_anchor_config(anchors_json=tmp_path / "ms.json") == (MultiscaleAnchorConfig(), (320, 320))
+    # ... and not as another model's
+    with pytest.raises(UsageError, match="anchors are for model 'ssd_mobilenet_v2_fpnlite'"):
+        load_anchor_config(anchors_json=tmp_path / "ms.json", model="ssdlite_mobilenet_v2")
+    data = json.loads((tmp_path / "ms.json").read_text())
+    del data["model"]  # an older file: no model, the anchor kind must still be the model's
+    (tmp_path / "ms.json").write_text(json.dumps(data))
     with pytest.raises(UsageError, match="ms.json holds multiscale anchors"):
-        load_anchor_config(anchors_json=tmp_path / "ms.json")
+        load_anchor_config(anchors_json=tmp_path / "ms.json", model="ssdlite_mobilenet_v2")
 
 
 def test_train_config_round_trip_and_checks(tmp_path):

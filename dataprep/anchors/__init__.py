@@ -10,6 +10,8 @@ Pure numpy; importing this package never imports TensorFlow.
 from dataprep.anchors.config import (
     PipelineSettings,
     parse_pipeline_config,
+    AnchorsFile,
+    read_anchors_file,
     read_anchors_json,
     read_pipeline_config,
     render_anchor_generator,
@@ -73,6 +75,8 @@ __all__ = [
     "multiscale_anchors",
     "padded_input_size",
     "parse_pipeline_config",
+    "AnchorsFile",
+    "read_anchors_file",
     "read_anchors_json",
     "read_pipeline_config",
     "render_anchor_generator",

@@ -10,7 +10,7 @@
   block of either kind to paste into a pipeline.config.
 * :func:`write_anchors_json` / :func:`read_anchors_json` store dataprep's own
   anchors file: an :class:`AnchorConfig` or :class:`MultiscaleAnchorConfig`
-  plus the input size.
+  plus the input size and the model it is for.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any, Union
 from dataprep.anchors.generator import AnchorConfig, AnchorConfigError, Size, as_input_size
 from dataprep.anchors.models import MODELS, MULTISCALE, AnyAnchorConfig
 from dataprep.anchors.multiscale import MultiscaleAnchorConfig
+from dataprep.errors import DataprepError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -720,12 +721,37 @@ def render_anchor_generator(config: AnyAnchorConfig, indent: int = 0, wrap: bool
 
 
 # ------------------------------------------------------- dataprep anchors JSON
-def anchors_json_dict(config: AnyAnchorConfig, input_size: int | tuple[int, int]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AnchorsFile:
+    """What an anchors JSON holds: the settings, the input size and the model."""
+
+    config: AnyAnchorConfig
+    input_size: Size
+    #: The detector the anchors are for; files written before it was recorded
+    #: read as the default model of their anchor kind (:func:`default_model_for`).
+    model: str
+    #: False for such older files: their ``model`` is a default, not a record.
+    model_recorded: bool = True
+
+
+def default_model_for(config: AnyAnchorConfig) -> str:
+    """The model an anchors file without ``model`` is for: the default model
+    for SSD-grid settings, the first multiscale model for multiscale ones."""
+    from dataprep.anchors.models import DEFAULT_MODEL
+
+    if isinstance(config, MultiscaleAnchorConfig):
+        return next(spec.name for spec in MODELS.values() if spec.anchor_kind == MULTISCALE)
+    return DEFAULT_MODEL
+
+
+def anchors_json_dict(config: AnyAnchorConfig, input_size: int | tuple[int, int],
+                      model: str | None = None) -> dict[str, Any]:
     """The content of dataprep's anchors JSON file for ``config`` at ``input_size``."""
     size = as_input_size(input_size)
     return {
         "format": ANCHORS_JSON_FORMAT,
         "version": ANCHORS_JSON_VERSION,
+        "model": model or default_model_for(config),
         "kind": config.kind,
         "input_size": list(size),
         "num_anchors": config.num_anchors(size),
@@ -734,20 +760,33 @@ def anchors_json_dict(config: AnyAnchorConfig, input_size: int | tuple[int, int]
     }
 
 
-def write_anchors_json(path: PathLike, config: AnyAnchorConfig, input_size: int | tuple[int, int]) -> None:
-    """Write dataprep's anchors JSON (settings + input size) to ``path``."""
-    data = anchors_json_dict(config, input_size)
+def write_anchors_json(path: PathLike, config: AnyAnchorConfig, input_size: int | tuple[int, int],
+                       model: str | None = None) -> None:
+    """Write dataprep's anchors JSON (model, anchor kind, input size, settings)
+    to ``path``: everything ``dataprep train --anchors`` needs to build the
+    analysed anchors."""
+    data = anchors_json_dict(config, input_size, model)
     with open(os.fspath(path), "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2)
         handle.write("\n")
 
 
 def read_anchors_json(path: PathLike) -> tuple[AnyAnchorConfig, Size]:
-    """Read a file written by :func:`write_anchors_json`: ``(config, (height, width))``.
+    """Read a file written by :func:`write_anchors_json`: ``(config, (height, width))``."""
+    saved = read_anchors_file(path)
+    return saved.config, saved.input_size
+
+
+def read_anchors_file(path: PathLike) -> AnchorsFile:
+    """Read a file written by :func:`write_anchors_json`, model included.
 
     ``kind`` (``"ssd"`` when absent, as in files of older versions) says which
-    kind of anchor settings it holds.
+    kind of anchor settings it holds; ``model`` (absent in older files) names
+    the detector, by default that of the anchor kind (:func:`default_model_for`).
+    The model's anchor kind must be the file's.
     """
+    from dataprep.anchors.models import model_spec
+
     source = os.fspath(path)
     try:
         with open(source, encoding="utf-8") as handle:
@@ -772,4 +811,15 @@ def read_anchors_json(path: PathLike) -> tuple[AnyAnchorConfig, Size]:
         raise AnchorConfigError(
             f"{source}: num_anchors is {expected!r} but the settings give {config.num_anchors(size)}"
         )
-    return config, size
+    recorded = "model" in data
+    model = data.get("model", default_model_for(config))
+    if not isinstance(model, str):
+        raise AnchorConfigError(f"{source}: model must be a model name, got {model!r}")
+    try:
+        spec = model_spec(model)
+    except DataprepError as exc:
+        raise AnchorConfigError(f"{source}: {exc}") from None
+    if spec.anchor_kind != config.kind:
+        raise AnchorConfigError(f"{source}: holds {config.kind} anchors but the {model} model "
+                                f"predicts on {spec.anchor_kind} anchors")
+    return AnchorsFile(config=config, input_size=size, model=model, model_recorded=recorded)

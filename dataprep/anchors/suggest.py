@@ -2,14 +2,26 @@
 
 The search keeps everything that changes the model's output shapes fixed (number
 of layers, feature maps, strides, offsets, number of anchors per location) and
-tunes only the per-layer scales, the aspect ratios and the aspect ratio of the
-interpolated anchor, so the box predictor keeps its size. Steps:
+tunes only the per-layer scales, the aspect ratios, the aspect ratio of the
+interpolated anchor and the base anchor size (which also scales the fixed
+0.1-scale anchor of the lowest layer), so the box predictor keeps its size.
+Steps:
 
 1. k-means on box ``(w, h)`` with distance ``1 - IoU`` seeds scales and aspect
    ratios;
 2. a deterministic coordinate search in log space maximises the coverage
-   objective (fraction of boxes with best IoU >= threshold, plus a small
-   weight on the mean best IoU as tie-breaker) on a fixed subsample.
+   objective on a fixed subsample (the class-weighted one also climbs the
+   all-boxes objective and keeps the better end), and accepts a step only if it lowers
+   neither the coverage of the worst-covered class nor that of all boxes
+   below their values under the initial settings;
+3. the result is checked on all boxes: if it covers the worst class or all
+   boxes less than the initial settings do, the initial settings are kept.
+
+Objectives (``objective=``): ``"classes"`` (the default when labels are
+given) is the mean over classes of the fraction of the class's boxes with best
+IoU >= threshold, so a rare class weighs as much as an abundant one (mAP is a
+mean over classes too); ``"boxes"`` is the fraction over all boxes. Both add a
+small weight on the mean best IoU (per class, or over boxes) as tie-breaker.
 """
 
 from __future__ import annotations
@@ -30,6 +42,8 @@ MEAN_IOU_WEIGHT = 0.05
 STEP_SCHEDULE = (0.4, 0.2, 0.1, 0.05, 0.025)
 _SCALE_RANGE = (0.01, 2.0)
 _RATIO_RANGE = (0.1, 10.0)
+_BASE_RANGE = (0.05, 4.0)
+OBJECTIVES = ("classes", "boxes")
 
 
 # --------------------------------------------------------------------- k-means
@@ -101,6 +115,7 @@ class _Space:
         parts = list(cfg.layer_scales()[: self.num_scales]) + list(cfg.aspect_ratios)
         if self.tune_interpolated:
             parts.append(cfg.interpolated_scale_aspect_ratio)
+        parts.append(cfg.base_anchor_size[0])  # one factor on both sides: base h / base w stays
         return np.log(np.array(parts, dtype=np.float64))
 
     def decode(self, theta: np.ndarray) -> AnchorConfig | None:
@@ -118,19 +133,40 @@ class _Space:
             "aspect_ratios": tuple(ratios),
         }
         if self.tune_interpolated:
-            changes["interpolated_scale_aspect_ratio"] = round(float(np.clip(values[-1], *_RATIO_RANGE)), 4)
+            changes["interpolated_scale_aspect_ratio"] = round(float(np.clip(values[-2], *_RATIO_RANGE)), 4)
+        bh, bw = self.base.base_anchor_size
+        factor = float(np.clip(values[-1], *_BASE_RANGE)) / bh
+        changes["base_anchor_size"] = (round(bh * factor, 4), round(bw * factor, 4))
         return self.base.replace(**changes)
 
 
-def _objective(boxes: np.ndarray, size: Size, cfg: AnchorConfig, threshold: float) -> float:
+def _class_coverage(best: np.ndarray, codes: np.ndarray, num: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per class: fraction of boxes with best IoU >= threshold, and mean best IoU."""
+    count = np.maximum(np.bincount(codes, minlength=num), 1)
+    matched = np.bincount(codes, weights=(best >= threshold).astype(np.float64), minlength=num) / count
+    mean = np.bincount(codes, weights=best.astype(np.float64), minlength=num) / count
+    return matched, mean
+
+
+def _objective(boxes: np.ndarray, codes: np.ndarray, num: int, size: Size, cfg: AnchorConfig,
+               threshold: float) -> tuple[float, float, float, float]:
+    """``(class-weighted objective, all-boxes objective, coverage of the worst
+    class, coverage of all boxes)`` of ``cfg`` on ``boxes``."""
     best, _, _ = scan_boxes(boxes, cfg.grid(size), iou_threshold=threshold, count_positives=False)
-    return float((best >= threshold).mean() + MEAN_IOU_WEIGHT * best.mean(dtype=np.float64))
+    matched, mean = _class_coverage(best, codes, num, threshold)
+    overall = float((best >= threshold).mean())
+    by_class = matched.mean() + MEAN_IOU_WEIGHT * mean.mean()
+    by_box = overall + MEAN_IOU_WEIGHT * best.mean(dtype=np.float64)
+    return float(by_class), float(by_box), float(matched.min()), overall
 
 
 def _kmeans_seeds(
-    wh: np.ndarray, clusters: np.ndarray, size: Size, start: AnchorConfig, seed: int
+    wh: np.ndarray, clusters: np.ndarray, size: Size, start: AnchorConfig, seed: int,
+    small_areas: Sequence[float] = (),
 ) -> list[AnchorConfig]:
-    """Start points from k-means: scales from L clusters, ratios from n clusters."""
+    """Start points from k-means: scales from L clusters, ratios from n clusters;
+    and base anchor sizes that bring the lowest anchor to small boxes
+    (``small_areas``: median ``w * h`` in pixels of the smallest class)."""
     # [2] A centred anchor of scale s and ratio a (a = w/h) on input H x W has
     #     h = s / sqrt(a) * base_h * min(H, W), w = s * sqrt(a) * base_w * min(H, W)
     #     pixels, hence s = sqrt(w h / (base_h base_w)) / min(H, W) and
@@ -141,6 +177,22 @@ def _kmeans_seeds(
         sorted(round(float(math.sqrt(w * h / (base_h * base_w)) / short), 4) for w, h in clusters)
     )
     seeds = [start.replace(scales=scales, min_scale=scales[0], max_scale=scales[-1])]
+    if start.reduce_boxes_in_lowest_layer:
+        # The lowest layer's first (square) anchor has the fixed scale 0.1: a
+        # smaller base anchor size brings it down to the smallest cluster, or to
+        # the median box of the smallest class; the other scales follow so
+        # their anchors keep their pixel sizes.
+        targets = [scales[0]] + [float(np.sqrt(m)) / short / math.sqrt(base_h * base_w) for m in small_areas]
+        for target in targets:
+            if target >= 0.1:
+                continue
+            factor = max(_BASE_RANGE[0] / base_h, target / 0.1)
+            layer = [round(float(np.clip(s / factor, *_SCALE_RANGE)), 4) for s in start.layer_scales()[:-1]]
+            layer = [max(0.1, s) for s in layer]
+            layer = tuple(max(layer[: i + 1]) for i in range(len(layer)))  # non-decreasing
+            seeds.append(start.replace(
+                scales=layer, min_scale=layer[0], max_scale=layer[-1],
+                base_anchor_size=(round(base_h * factor, 4), round(base_w * factor, 4))))
     if start.aspect_ratios:
         shapes = kmeans_iou(wh, len(start.aspect_ratios), seed=seed)
         ratios = tuple(round(float((w / base_w) / (h / base_h)), 4) for w, h in shapes)
@@ -163,6 +215,15 @@ class SuggestionResult:
     evaluations: int
     sample_size: int
     centroids: np.ndarray  # (k, 2) k-means (w, h) in input pixels, k = num_layers
+    objective: str = "boxes"
+    #: True when the searched settings covered the worst class less than the
+    #: initial ones on all boxes, so the initial settings were kept.
+    kept_initial: bool = False
+
+    def worst_class_coverage(self, report: CoverageReport) -> float:
+        """Matched fraction of the worst-covered class (all boxes when unlabelled)."""
+        groups = report.by_class()
+        return min(g.matched_fraction for g in groups.values()) if groups else report.matched_fraction
 
     @property
     def improvement(self) -> float:
@@ -176,6 +237,10 @@ class SuggestionResult:
             "matched_fraction_after": self.after.matched_fraction,
             "mean_best_iou_before": self.before.mean_best_iou,
             "mean_best_iou_after": self.after.mean_best_iou,
+            "objective": self.objective,
+            "worst_class_matched_before": self.worst_class_coverage(self.before),
+            "worst_class_matched_after": self.worst_class_coverage(self.after),
+            "kept_initial": self.kept_initial,
             "evaluations": self.evaluations,
             "sample_size": self.sample_size,
             "kmeans_centroids_wh": self.centroids.round(2).tolist(),
@@ -192,68 +257,112 @@ def suggest_anchors(
     sample_size: int = 20000,
     max_evaluations: int = 300,
     tune_interpolated: bool = True,
+    objective: str | None = None,
     seed: int = 0,
 ) -> SuggestionResult:
-    """Search anchor scales/aspect ratios that maximise coverage at ``iou_threshold``.
+    """Search anchor settings that maximise coverage at ``iou_threshold``.
 
     The number of anchors per location (and so the model's output size) stays
-    that of ``initial`` (default: :class:`AnchorConfig`). Deterministic for a
-    given ``seed``. Coverage before/after is measured on all ``boxes``; the
-    search itself runs on at most ``sample_size`` of them.
+    that of ``initial`` (default: :class:`AnchorConfig`). ``objective``:
+    ``"classes"`` (default with ``labels``) or ``"boxes"`` (default without);
+    see the module docstring. At most ``max_evaluations`` settings are
+    scored (twice that with ``"classes"``, which climbs twice). Neither the worst class's coverage nor that of
+    all boxes drops below its value under ``initial``. Deterministic for a given ``seed``. Coverage
+    before/after is measured on all ``boxes``; the search itself runs on at
+    most ``sample_size`` of them.
     """
     size = as_input_size(input_size)
     start = initial or AnchorConfig()
     all_boxes = as_boxes(boxes)
+    objective = objective or ("classes" if labels is not None else "boxes")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if labels is not None:
+        label_values, all_codes = np.unique(np.asarray(labels), return_inverse=True)
+        all_codes = all_codes.reshape(-1)
+        if all_codes.shape[0] != all_boxes.shape[0]:
+            raise ValueError(f"labels must have one entry per box ({all_boxes.shape[0]}), got {all_codes.shape[0]}")
+    else:
+        label_values, all_codes = np.zeros(1), np.zeros(all_boxes.shape[0], dtype=np.intp)
+    num = len(label_values)
     rng = np.random.default_rng(seed)
     if all_boxes.shape[0] > sample_size:
-        sample = all_boxes[np.sort(rng.choice(all_boxes.shape[0], sample_size, replace=False))]
+        pick = np.sort(rng.choice(all_boxes.shape[0], sample_size, replace=False))
+        sample, codes = all_boxes[pick], all_codes[pick]
     else:
-        sample = all_boxes
+        sample, codes = all_boxes, all_codes
     wh = np.stack(
         [(sample[:, 3] - sample[:, 1]) * size[1], (sample[:, 2] - sample[:, 0]) * size[0]], axis=1
     ).astype(np.float64)
     space = _Space(start, tune_interpolated and start.interpolated_scale_aspect_ratio > 0)
     evaluations = 0
-    cache: dict[AnchorConfig, float] = {}
+    cache: dict[AnchorConfig, tuple[float, float, float, float]] = {}
+    floor = (0.0, 0.0)  # coverage of the worst class and of all boxes under the initial settings (set below)
 
-    def score(cfg: AnchorConfig | None) -> float:
+    def score(cfg: AnchorConfig | None, goal: str) -> float:
+        """The ``goal`` objective, or -inf where the worst class or all boxes would lose coverage."""
         nonlocal evaluations
         if cfg is None:
             return -math.inf
         if cfg not in cache:
             evaluations += 1
-            cache[cfg] = _objective(sample, size, cfg, iou_threshold)
-        return cache[cfg]
+            cache[cfg] = _objective(sample, codes, num, size, cfg, iou_threshold)
+        by_class, by_box, worst, overall = cache[cfg]
+        if worst < floor[0] - 1e-12 or overall < floor[1] - 1e-12:
+            return -math.inf
+        return by_class if goal == "classes" else by_box
 
-    # [3] Start from the best of the initial config and the k-means seeds, then
-    #     coordinate search: try theta_i +/- step for each coordinate, keep any
-    #     improvement, halve the step when a full pass finds none.
-    #     Ref: Hooke & Jeeves, "Direct search solution of numerical and
-    #     statistical problems", J. ACM 1961 (exploratory moves).
-    objective_before = score(start)
+    def climb(current: AnchorConfig, goal: str, stop: int) -> AnchorConfig:
+        # [3] Coordinate search: try theta_i +/- step for each coordinate, keep
+        #     any improvement, halve the step when a full pass finds none.
+        #     Ref: Hooke & Jeeves, "Direct search solution of numerical and
+        #     statistical problems", J. ACM 1961 (exploratory moves).
+        theta, best_score = space.encode(current), score(current, goal)
+        for step in STEP_SCHEDULE:
+            improved = True
+            while improved and evaluations < stop:
+                improved = False
+                for i in range(theta.size):
+                    for direction in (1.0, -1.0):
+                        if evaluations >= stop:
+                            break
+                        trial = theta.copy()
+                        trial[i] += direction * step
+                        cfg = space.decode(trial)
+                        value = score(cfg, goal)
+                        if value > best_score + 1e-12 and cfg is not None:
+                            theta, best_score, current, improved = trial, value, cfg, True
+                            break
+        return current
+
+    objective_before = score(start, objective)
+    floor = cache[start][2:]
     clusters = kmeans_iou(wh, start.num_layers, seed=seed)
-    candidates = [start] + _kmeans_seeds(wh, clusters, size, start, seed)
-    current = max(candidates, key=score)
-    theta = space.encode(current)
-    best_score = score(current)
-    for step in STEP_SCHEDULE:
-        improved = True
-        while improved and evaluations < max_evaluations:
-            improved = False
-            for i in range(theta.size):
-                for direction in (1.0, -1.0):
-                    if evaluations >= max_evaluations:
-                        break
-                    trial = theta.copy()
-                    trial[i] += direction * step
-                    cfg = space.decode(trial)
-                    value = score(cfg)
-                    if value > best_score + 1e-12 and cfg is not None:
-                        theta, best_score, current, improved = trial, value, cfg, True
-                        break
+    areas = wh[:, 0] * wh[:, 1]
+    class_medians = [float(np.median(areas[codes == c])) for c in range(num) if np.any(codes == c)]
+    candidates = [start] + _kmeans_seeds(wh, clusters, size, start, seed, small_areas=[min(class_medians)])
+    # Start from the best of the initial config and the seeds. The class-weighted
+    # search also climbs the all-boxes objective and keeps whichever ends higher
+    # on its own objective: both landscapes have local optima, and this way the
+    # class-weighted result is never below the all-boxes one by its measure.
+    current = climb(max(candidates, key=lambda c: score(c, objective)), objective, max_evaluations)
+    if objective == "classes" and num > 1:
+        other = climb(max(candidates, key=lambda c: score(c, "boxes")), "boxes", evaluations + max_evaluations)
+        if score(other, "classes") > score(current, "classes") + 1e-12:
+            current = other
+    best_score = score(current, objective)
     assert current.num_anchors_per_location() == start.num_anchors_per_location()
     before = anchor_coverage(all_boxes, size, start, labels=labels, iou_threshold=iou_threshold)
     after = anchor_coverage(all_boxes, size, current, labels=labels, iou_threshold=iou_threshold)
+    # [4] The sample may misjudge a class it holds few boxes of: on all boxes,
+    #     the worst class and all boxes together must keep at least their
+    #     initial coverage, else the initial settings are kept.
+    kept_initial = False
+    if current != start:
+        worst_before = min((g.matched_fraction for g in before.by_class().values()), default=0.0)
+        worst_after = min((g.matched_fraction for g in after.by_class().values()), default=0.0)
+        if worst_after < worst_before or after.matched_fraction < before.matched_fraction:
+            current, after, best_score, kept_initial = start, before, objective_before, True
     return SuggestionResult(
         config=current,
         initial_config=start,
@@ -264,4 +373,6 @@ def suggest_anchors(
         evaluations=evaluations,
         sample_size=int(sample.shape[0]),
         centroids=clusters,
+        objective=objective,
+        kept_initial=kept_initial,
     )

@@ -36,7 +36,8 @@ def stats_cmd(
         "--model", help=f"Whose anchors: {', '.join(MODELS)} (default {DEFAULT_MODEL}, as dataprep train).",
         rich_help_panel=_ANCHORS)] = None,
     input_size: Annotated[Optional[str], typer.Option(
-        "--input-size", help="Model input: 300, 320 or HxW (default: the config's, else the model's).",
+        "--input-size", help="Model input: 300, 320 or HxW (default: the config's, else the model's: 320 for the "
+                                   "default, as dataprep train).",
         rich_help_panel=_ANCHORS)] = None,
     resizer: Annotated[Optional[str], typer.Option(
         "--resizer", help="fixed (stretch, fixed_shape_resizer) or keep-aspect (fit and pad); default: the "
@@ -109,7 +110,7 @@ def stats_cmd(
             from dataprep.anchors import write_anchors_json
 
             config = analysis.suggestion.config if analysis.suggestion is not None else settings.config
-            write_anchors_json(anchors_out, config, settings.input_size)
+            write_anchors_json(anchors_out, config, settings.input_size, settings.model)
             typer.echo(f"wrote anchors JSON to {anchors_out} (use with: dataprep train --anchors {anchors_out})")
 
     if json_out is not None:

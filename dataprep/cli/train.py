@@ -48,7 +48,7 @@ def train_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, config, final weights.")],
     model: Annotated[Optional[str], typer.Option(
         "--model", help="ssdlite_mobilenet_v2 (default), ssd_mobilenet_v2 or ssd_mobilenet_v2_fpnlite "
-        "(default with --init-from: the folder's).")] = None,
+        "(default with --init-from: the folder's; with --anchors: the file's).")] = None,
     init_from: Annotated[Optional[Path], typer.Option(
         "--init-from", help="Start from a TF2 detection-zoo model folder (pipeline.config + checkpoint/) or a "
         "dataprep run folder: model, input size and anchors come from it.")] = None,
@@ -57,7 +57,8 @@ def train_cmd(
         "'detection' fine-tuning) or all (also the box head and the rows of classes in both label maps).")
     ] = "feature-extractor",
     input_size: Annotated[Optional[int], typer.Option(
-        "--input-size", help="Square model input in pixels (default: the anchor file's, else the model's).")] = None,
+        "--input-size", help="Square model input in pixels (default: the anchor file's, else the model's: "
+                             "320 for the default model, as stats --anchors assumes).")] = None,
     alpha: Annotated[Optional[float], typer.Option(
         "--alpha", help="MobileNetV2 width multiplier (default 1.0, or --init-from's).")] = None,
     backbone_weights: Annotated[Optional[str], typer.Option(
@@ -67,7 +68,8 @@ def train_cmd(
                                                   "the saved run's).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Global batch size.")] = 16,
     anchors: Annotated[Optional[Path], typer.Option(
-        "--anchors", help="Anchor settings JSON from `dataprep stats --anchors`.")] = None,
+        "--anchors", help="Anchors JSON from `dataprep stats --anchors --anchors-out`: its model, input size "
+                          "and anchor settings.")] = None,
     anchor_config: Annotated[Optional[Path], typer.Option(
         "--anchor-config", help="TF OD API pipeline.config to take the ssd_anchor_generator from.")] = None,
     optimizer: Annotated[str, typer.Option("--optimizer", help="sgd (momentum 0.9) or adam.")] = "sgd",
@@ -93,9 +95,12 @@ def train_cmd(
     quiet_tensorflow()
     from dataprep.train.config import TrainConfig
     from dataprep.train.restore import model_settings
+
+    # --model, --init-from, --anchors (whose model, input size and anchors stats
+    # --anchors-out recorded), --input-size; settled before TensorFlow loads
+    settings = model_settings(model, init_from, input_size, alpha, anchors, anchor_config)
     from dataprep.train.trainer import train
 
-    settings = model_settings(model, init_from, input_size, alpha, anchors, anchor_config)
     config = TrainConfig(
         model=settings.model, input_size=settings.input_size, alpha=settings.alpha,
         backbone_weights=backbone_weights or ("none" if init_from else "imagenet"),

@@ -26,7 +26,6 @@ from dataprep.anchors import (
     CoverageReport,
     SuggestionResult,
     anchor_coverage,
-    read_anchors_json,
     read_pipeline_config,
     render_ssd_anchor_generator,
     suggest_anchors,
@@ -34,6 +33,7 @@ from dataprep.anchors import (
 from dataprep.anchors.generator import Size
 from dataprep.anchors.models import DEFAULT_INPUT_SIZE as DEFAULT_MODEL_INPUT
 from dataprep.anchors.models import DEFAULT_MODEL, MODELS, default_anchor_config, model_spec
+from dataprep.anchors.reach import reachable_iou, scaled_size, ssd_grid_centres, stride_grid_centres
 from dataprep.errors import UsageError
 from dataprep.stats.collect import BoxTable
 from dataprep.stats.summary import fmt_num, table_lines
@@ -41,7 +41,16 @@ from dataprep.stats.summary import fmt_num, table_lines
 FIXED = "fixed_shape_resizer"
 KEEP = "keep_aspect_ratio_resizer"
 RESIZERS = {"fixed": FIXED, "keep-aspect": KEEP, FIXED: FIXED, KEEP: KEEP}
-DEFAULT_INPUT_SIZE = (DEFAULT_MODEL_INPUT, DEFAULT_MODEL_INPUT)
+#: The input ``stats --anchors`` assumes without a config: that of ``dataprep train``'s default model.
+DEFAULT_INPUT_SIZE: Size = (DEFAULT_MODEL_INPUT, DEFAULT_MODEL_INPUT)
+#: A class is reported as not coverable at an input size when fewer than this
+#: share of its boxes can reach the IoU threshold with any anchor on the grids.
+COVERABLE_FRACTION = 0.8
+#: Input sizes tried, as multiples of the analysed one, for a class that cannot be covered.
+LARGER_INPUTS = (1.5, 2.0, 3.0)
+MAX_SUGGESTED_INPUT = 1280
+#: The model with a stride-8 level, offered for classes too small for stride 16.
+STRIDE8_MODEL = "ssd_mobilenet_v2_fpnlite"
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,9 @@ def resolve_settings(
     model: str | None = None,
 ) -> AnchorSettings:
     """Settings from a pipeline.config or an anchors JSON, else the defaults of
-    ``model`` (default ``DEFAULT_MODEL``), with any flag given overriding."""
+    ``model`` (default :data:`DEFAULT_MODEL` at :data:`DEFAULT_INPUT_SIZE`, what
+    ``dataprep train`` builds), with any flag given overriding. An anchors JSON
+    names its model; a ``model`` other than the one it records is a usage error."""
     if anchor_config is not None and anchors_json is not None:
         raise UsageError("give --anchor-config or --anchors-json, not both")
     if model is not None:
@@ -139,10 +150,14 @@ def resolve_settings(
             raise UsageError(f"{anchor_config}: the model input size varies per image (keep_aspect_ratio_resizer "
                              "without pad_to_max_dimension, or no image_resizer); give --input-size")
     elif anchors_json is not None:
-        config, size = read_anchors_json(anchors_json)
+        from dataprep.anchors.config import read_anchors_file
+
+        saved = read_anchors_file(anchors_json)  # its model: recorded, else the default of its anchor kind
+        config, size = saved.config, saved.input_size
         origin = f"anchors JSON {anchors_json}"
-        if model is None and config.kind != MODELS[name].anchor_kind:
-            name = next(m for m in MODELS.values() if m.anchor_kind == config.kind).name
+        if model is not None and saved.model_recorded and saved.model != model:
+            raise UsageError(f"--model {model}, but {anchors_json} holds anchors for {saved.model}; give one of them")
+        name = model or saved.model
     else:
         size = (MODELS[name].input_size,) * 2  # type: ignore[assignment]
     if name is not None and config.kind != MODELS[name].anchor_kind:
@@ -230,6 +245,8 @@ class AnchorAnalysis:
     worst: list[dict] = field(default_factory=list)
     suggestion: SuggestionResult | None = None
     notes: list[str] = field(default_factory=list)
+    #: Classes no anchor setting can cover at this input, with what would.
+    limits: list["ClassLimit"] = field(default_factory=list)
 
     def coverage_dict(self, report: CoverageReport) -> dict[str, Any]:
         s = report.summary(worst_k=0)
@@ -239,7 +256,7 @@ class AnchorAnalysis:
 
     def to_dict(self) -> dict[str, Any]:
         out = {"settings": self.settings.to_dict(), "coverage": self.coverage_dict(self.report),
-               "worst": self.worst, "notes": self.notes}
+               "worst": self.worst, "notes": self.notes, "uncoverable_classes": [c.to_dict() for c in self.limits]}
         if self.suggestion is not None:
             sug = self.suggestion
             out["suggestion"] = {
@@ -306,9 +323,114 @@ def analyse_anchors(
             raise UsageError("--suggest needs boxes; the data has none")
         suggestion = suggest_anchors(boxes, settings.input_size, settings.config, labels=table.label,
                                      iou_threshold=iou_threshold, seed=seed)
+    limits = class_limits(table, settings, iou_threshold=iou_threshold, seed=seed)
     return AnchorAnalysis(settings=settings, anchors=grid.anchors, boxes=boxes, report=report,
                           class_names=list(table.class_names), worst=worst_boxes(table, boxes, report, worst_k),
-                          suggestion=suggestion, notes=notes)
+                          suggestion=suggestion, notes=notes, limits=limits)
+
+
+# ------------------------------------------------- what the strides allow
+@dataclass
+class ClassLimit:
+    """A class that no anchor setting can cover at the analysed input size."""
+
+    name: str
+    count: int
+    median_wh: tuple[float, float]  # (w, h) pixels at the model input
+    #: Share of its boxes that any anchor on the model's grids can match.
+    reachable: float
+    finest_stride: float
+    #: What would cover it: ``{"change", "reachable", "suggested", "default", "note"}``.
+    remedies: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__, median_wh=list(self.median_wh))
+
+
+def _fraction_by_class(values: np.ndarray, label: np.ndarray, num: int) -> np.ndarray:
+    count = np.maximum(np.bincount(label, minlength=num), 1)
+    return np.bincount(label, weights=values.astype(np.float64), minlength=num) / count
+
+
+def class_limits(table: BoxTable, settings: AnchorSettings, *, iou_threshold: float = 0.5, seed: int = 0,
+                 sample_size: int = 20000) -> list[ClassLimit]:
+    """Classes of which fewer than :data:`COVERABLE_FRACTION` of the boxes can
+    reach ``iou_threshold`` with any anchor on the grids of ``settings`` (see
+    :mod:`dataprep.anchors.reach`), each with the larger ``--input-size`` and
+    the stride-8 model that would reach them, and the coverage they would give."""
+    if table.num_boxes == 0:
+        return []
+    label = np.asarray(table.label, dtype=np.intp)
+    pick = np.arange(table.num_boxes)
+    if pick.size > sample_size:
+        pick = np.sort(np.random.default_rng(seed).choice(pick.size, sample_size, replace=False))
+    num = len(table.class_names)
+    boxes = model_input_boxes(table, settings)[pick]
+    lab = label[pick]
+    size = settings.input_size
+    reach = _fraction_by_class(reachable_iou(boxes, size, ssd_grid_centres(settings.config, size)) >= iou_threshold,
+                               lab, num)
+    present = np.bincount(lab, minlength=num) > 0
+    bad = [c for c in range(num) if present[c] and reach[c] < COVERABLE_FRACTION]
+    if not bad:
+        return []
+    strides = [round(float(layer.stride[1]) * size[1], 3) for layer in settings.config.grid(size).layers]
+    limits = []
+    for c in bad:
+        sel = boxes[lab == c].astype(np.float64)
+        wh = (float(np.median((sel[:, 3] - sel[:, 1]) * size[1])), float(np.median((sel[:, 2] - sel[:, 0]) * size[0])))
+        limits.append(ClassLimit(name=table.class_names[c], count=int((label == c).sum()), median_wh=wh,
+                                 reachable=float(reach[c]), finest_stride=min(strides)))
+    # Larger inputs: boxes grow in pixels, the strides do not. Try them in
+    # turn until every class here is reachable; report the coverage the
+    # suggested (and the default) anchors give there.
+    for factor in LARGER_INPUTS:
+        bigger = scaled_size(size, factor)
+        if max(bigger) > MAX_SUGGESTED_INPUT:
+            break
+        big = AnchorSettings(config=settings.config, input_size=bigger, resizer=settings.resizer,
+                             min_dimension=None, max_dimension=None, model=settings.model, origin=settings.origin)
+        b_all = model_input_boxes(table, big)[pick]
+        r = _fraction_by_class(reachable_iou(b_all, bigger, ssd_grid_centres(settings.config, bigger))
+                               >= iou_threshold, lab, num)
+        default = anchor_coverage(b_all, bigger, settings.config, labels=lab, iou_threshold=iou_threshold).by_class()
+        sug = None  # the search tunes ssd_anchor_generator settings; multiscale ones have only their own
+        if isinstance(settings.config, AnchorConfig):
+            sug = suggest_anchors(b_all, bigger, settings.config, labels=lab, iou_threshold=iou_threshold,
+                                  seed=seed, max_evaluations=120).after.by_class()
+        for lim, c in zip(limits, bad):
+            lim.remedies.append({"change": f"--input-size {bigger[0] if bigger[0] == bigger[1] else '%dx%d' % bigger}",
+                                 "input_size": list(bigger), "reachable": float(r[c]),
+                                 "suggested": None if sug is None else sug[c].matched_fraction,
+                                 "default": default[c].matched_fraction})
+        if all(r[c] >= COVERABLE_FRACTION for c in bad):
+            break
+    # A model with a stride-8 level, at its own input size (fixed resizer).
+    spec = model_spec(STRIDE8_MODEL)
+    if min(spec.feature_strides) < min(strides):
+        fpn_size = (spec.input_size, spec.input_size)
+        fpn = AnchorSettings(config=settings.config, input_size=fpn_size, model=spec.name)
+        b_fpn = model_input_boxes(table, fpn)[pick]
+        r = _fraction_by_class(reachable_iou(b_fpn, fpn_size, stride_grid_centres(spec.feature_strides, fpn_size))
+                               >= iou_threshold, lab, num)
+        default = _default_coverage(spec.name, b_fpn, fpn_size, lab, num, iou_threshold)
+        for lim, c in zip(limits, bad):
+            lim.remedies.append({
+                "change": f"--model {spec.name}", "input_size": list(fpn_size), "reachable": float(r[c]),
+                "suggested": None, "default": float(default[c]),
+                "note": f"it has a stride-{min(spec.feature_strides)} level"})
+    return limits
+
+
+def _default_coverage(model: str, boxes: np.ndarray, size: Size, lab: np.ndarray, num: int,
+                      iou_threshold: float) -> np.ndarray:
+    """Per-class coverage by ``model``'s own default anchors (multiscale for
+    FPNLite: :func:`dataprep.anchors.models.default_anchor_config`) at ``size``."""
+    from dataprep.anchors.coverage import scan_boxes
+
+    best, _, _ = scan_boxes(boxes, default_anchor_config(model).grid(size), iou_threshold=iou_threshold,
+                            count_positives=False)
+    return _fraction_by_class(best >= iou_threshold, lab, num)
 
 
 def dump_anchors(path: str | os.PathLike, anchors: np.ndarray) -> None:
@@ -351,11 +473,13 @@ def format_anchor_analysis(analysis: AnchorAnalysis) -> list[str]:
                 for b in analysis.worst]
         lines += table_lines(["file", "class", "box x0 y0 x1 y1 px", "w x h at input", "best IoU"], rows, indent=4,
                              left=2)
+    lines += format_limits(analysis.limits, s, cov["iou_threshold"])
     sug = analysis.suggestion
     if sug is not None:
         before, after = analysis.coverage_dict(sug.before), analysis.coverage_dict(sug.after)
         lines.append("")
-        lines.append(f"suggested anchors ({sug.evaluations} settings scored on {sug.sample_size} boxes; "
+        goal = "mean coverage over classes" if sug.objective == "classes" else "coverage of all boxes"
+        lines.append(f"suggested anchors ({goal}; {sug.evaluations} settings scored on {sug.sample_size} boxes; "
                      "same number of anchors per location):")
         lines.append(f"  matched {_pct(before['matched_fraction'])} -> {_pct(after['matched_fraction'])}, "
                      f"mean best IoU {before['mean_best_iou']:.3f} -> {after['mean_best_iou']:.3f}, "
@@ -368,6 +492,37 @@ def format_anchor_analysis(analysis: AnchorAnalysis) -> list[str]:
         if rows:
             lines += table_lines(["size (at input)", "boxes", "matched before", "after", "IoU before", "after"],
                                  rows)
+        rows = []
+        for name in after["by_class"]:
+            b, a = before["by_class"].get(name), after["by_class"][name]
+            rows.append([name, a["count"], _pct(b["matched_fraction"]) if b else "-", _pct(a["matched_fraction"]),
+                         f"{b['mean_best_iou']:.3f}" if b else "-", f"{a['mean_best_iou']:.3f}"])
+        if rows:
+            lines += table_lines(["class", "boxes", "matched before", "after", "IoU before", "after"], rows)
+        if sug.kept_initial:
+            lines.append("  (no setting found that keeps the worst class's coverage: the analysed settings are kept)")
         lines.append("  paste into pipeline.config, model.ssd.anchor_generator:")
         lines += ["    " + line for line in render_ssd_anchor_generator(sug.config).splitlines()]
+    return lines
+
+
+def format_limits(limits: list[ClassLimit], settings: AnchorSettings, iou_threshold: float) -> list[str]:
+    """The plain "cannot be covered at this input size" lines, with what would."""
+    h, w = settings.input_size
+    lines = []
+    for lim in limits:
+        lines.append(f"  class {lim.name!r} cannot be covered at {h}x{w}: its boxes (median "
+                     f"{lim.median_wh[0]:.0f}x{lim.median_wh[1]:.0f} px at the input) are too small for the finest "
+                     f"anchor grid (stride {lim.finest_stride:g} px); at most {_pct(lim.reachable)} of them can reach "
+                     f"IoU >= {iou_threshold:g} with any anchor setting.")
+        for r in lim.remedies:
+            got = [f"at most {_pct(r['reachable'])}"]
+            if r.get("suggested") is not None:
+                got.append(f"suggested anchors there {_pct(r['suggested'])}")
+            if r.get("default") is not None:
+                got.append(f"default anchors {_pct(r['default'])}")
+            if r.get("note"):
+                got.append(r["note"])
+            ih, iw = r["input_size"]
+            lines.append(f"    would cover it: {r['change']} ({ih}x{iw}: {'; '.join(got)})")
     return lines

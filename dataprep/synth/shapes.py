@@ -113,7 +113,7 @@ def shape_for_class(classes: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _rng(seed: int, stream: int, index: int | None = None) -> np.random.Generator:
+def stream_rng(seed: int, stream: int, index: int | None = None) -> np.random.Generator:
     entropy = [int(seed), stream] if index is None else [int(seed), stream, int(index)]
     return np.random.default_rng(np.random.SeedSequence(entropy))
 
@@ -175,7 +175,7 @@ def _noise_bank(seed: int, width: int, height: int, sigma: float) -> np.ndarray:
     bank = _NOISE_CACHE.get(key)
     if bank is None:
         cut = _noise_margin(sigma)
-        rng = _rng(seed, _STREAM_NOISE)
+        rng = stream_rng(seed, _STREAM_NOISE)
         shape = (height + _NOISE_PAD, 3 * (width + _NOISE_PAD))
         vals = np.rint(rng.standard_normal(shape, dtype=np.float32) * np.float32(sigma))
         np.clip(vals, -cut, cut, out=vals)
@@ -306,7 +306,7 @@ def _object_colour(rng: np.random.Generator, against: Sequence[int]) -> tuple[in
     return _farthest_corner(against)
 
 
-def _overlap(box: tuple[int, int, int, int], others: Iterable[tuple[int, int, int, int]]) -> float:
+def overlap_fraction(box: tuple[int, int, int, int], others: Iterable[tuple[int, int, int, int]]) -> float:
     """Largest intersection of ``box`` with another box, over the smaller box's area."""
     x0, y0, x1, y1 = box
     a = (x1 - x0) * (y1 - y0)
@@ -344,7 +344,7 @@ def render_shapes_image(
 
     Returns the RGB image and its objects as dicts with ``name``, ``xmin``,
     ``ymin``, ``xmax``, ``ymax`` in the Pascal VOC convention used in the XML
-    (1-based, inclusive pixel indices; see :func:`_voc_xml`). The box is the
+    (1-based, inclusive pixel indices; see :func:`voc_xml`). The box is the
     tight box of the pixels drawn for the object (a later object may cover part
     of an earlier one; ``max_overlap`` bounds how much).
 
@@ -354,7 +354,7 @@ def render_shapes_image(
     """
     _check_common(width, height, classes, objects_per_image, size_range, aspect_range,
                   background, noise, max_overlap)
-    rng = _rng(seed, _STREAM_IMAGE, index)
+    rng = stream_rng(seed, _STREAM_IMAGE, index)
     if background == "photo":
         img = _photo_background(rng, width, height, seed, noise)
     else:
@@ -382,7 +382,7 @@ def render_shapes_image(
             x0 = int(rng.integers(0, width - w + 1))
             y0 = int(rng.integers(0, height - h + 1))
             box = (x0, y0, x0 + w, y0 + h)
-            ov = _overlap(box, placed)
+            ov = overlap_fraction(box, placed)
             if best is None or ov < best[0]:
                 best = (ov, box)
             if ov <= max_overlap:
@@ -417,7 +417,7 @@ def render_shapes_image(
 # ----------------------------------------------------------------------------
 
 
-def _voc_xml(filename: str, width: int, height: int, objects: Sequence[Mapping]) -> str:
+def voc_xml(filename: str, width: int, height: int, objects: Sequence[Mapping]) -> str:
     """Pascal VOC XML in LabelImg's layout.
 
     Box convention: Pascal VOC's 1-based, inclusive pixel indices. A shape whose
@@ -467,7 +467,7 @@ def _generate_range(cfg: dict, start: int, stop: int, negative_flags: np.ndarray
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=cfg["jpeg_quality"])
         (img_dir / f"{stem}.jpg").write_bytes(buf.getvalue())
-        xml = _voc_xml(f"{stem}.jpg", img.width, img.height, objects)
+        xml = voc_xml(f"{stem}.jpg", img.width, img.height, objects)
         (ann_dir / f"{stem}.xml").write_bytes(xml.encode("utf-8"))
         total += len(objects)
     return total
@@ -477,7 +477,7 @@ def _generate_range_star(args) -> int:
     return _generate_range(*args)
 
 
-def _split_counts(n: int, fractions: Sequence[float]) -> list[int]:
+def split_counts(n: int, fractions: Sequence[float]) -> list[int]:
     """Largest-remainder rounding of n * fractions to integers summing to n."""
     raw = [n * f for f in fractions]
     counts = [int(math.floor(r)) for r in raw]
@@ -597,7 +597,7 @@ def generate_shapes_voc(
     n_neg = int(math.floor(negatives * num_images + 0.5))
     negative_flags = np.zeros(num_images, dtype=bool)
     if n_neg:
-        negative_flags[_rng(seed, _STREAM_NEGATIVES).permutation(num_images)[:n_neg]] = True
+        negative_flags[stream_rng(seed, _STREAM_NEGATIVES).permutation(num_images)[:n_neg]] = True
 
     cfg = {
         "root": str(root),
@@ -637,8 +637,8 @@ def generate_shapes_voc(
     if splits is not None:
         sets_dir = root / "ImageSets" / "Main"
         sets_dir.mkdir(parents=True, exist_ok=True)
-        order = _rng(seed, _STREAM_SPLITS).permutation(num_images)
-        counts = _split_counts(num_images, [f for _, f in split_items])
+        order = stream_rng(seed, _STREAM_SPLITS).permutation(num_images)
+        counts = split_counts(num_images, [f for _, f in split_items])
         pos = 0
         for (name, _), count in zip(split_items, counts):
             members = sorted(int(i) for i in order[pos:pos + count])

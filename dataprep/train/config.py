@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.anchors import AnchorConfig
-from dataprep.anchors.models import DEFAULT_MODEL, MODELS, AnyAnchorConfig, anchor_config_from_dict
+from dataprep.anchors.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL, MODELS, AnyAnchorConfig, anchor_config_from_dict
 from dataprep.errors import UsageError
 
 #: File names inside a run folder.
@@ -40,7 +40,7 @@ class TrainConfig:
 
     # -- model
     model: str = DEFAULT_MODEL
-    input_size: int = 320
+    input_size: int = DEFAULT_INPUT_SIZE
     alpha: float = 1.0
     backbone_weights: str = "imagenet"  # "imagenet", "none" or a path to a .h5/.keras weights file
     use_depthwise: bool = True  # SSDLite: depthwise 3x3 convs in the extra layers and the heads

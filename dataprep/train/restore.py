@@ -285,9 +285,13 @@ def model_settings(model: str | None = None, init_from: str | os.PathLike | None
                    anchors_json: str | os.PathLike | None = None,
                    pipeline_config: str | os.PathLike | None = None) -> ModelSettings:
     """The model, input size, width and anchors of ``dataprep train``: what the user gave, else
-    the ``--init-from`` folder's, else the anchor file's, else the model's defaults."""
+    the ``--init-from`` folder's, else the anchor file's, else the model's defaults.
+
+    ``dataprep train --anchors anchors.json`` thus takes model, input size and anchors
+    from the file ``dataprep stats --anchors-out`` wrote; an explicit ``--model``
+    (or ``--init-from`` model) other than the one the file records is a usage error."""
     from dataprep.anchors.models import DEFAULT_MODEL, model_spec
-    from dataprep.train.anchors import load_anchor_config, resolve_input_size
+    from dataprep.train.anchors import load_anchor_file, resolve_input_size
 
     source = read_init_source(init_from) if init_from is not None else None
     if source is not None and model is not None and model != source.model:
@@ -297,9 +301,12 @@ def model_settings(model: str | None = None, init_from: str | os.PathLike | None
     if source is not None and anchors_json is None and pipeline_config is None:
         anchor_config, file_size = source.anchor_config, (source.input_size, source.input_size)
         where = os.fspath(init_from)
-    else:
-        settings, file_size = load_anchor_config(anchors_json, pipeline_config, name)
+    else:  # an anchors JSON names its model: it is the run's unless --model / --init-from say another
+        given = model or (source.model if source is not None else None)
+        settings, file_size, name = load_anchor_file(
+            anchors_json, pipeline_config, given, "--model" if model is not None else f"--init-from {init_from}")
         anchor_config, where = settings.to_dict(), os.fspath(anchors_json or pipeline_config or "")
+        spec = model_spec(name)
     size = resolve_input_size(input_size, file_size, where, default=spec.input_size)
     width = alpha if alpha is not None else (source.alpha if source is not None else 1.0)
     return ModelSettings(name, size, float(width), dict(anchor_config))

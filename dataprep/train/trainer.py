@@ -33,11 +33,11 @@ from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap
 from dataprep.records.tfdata import named_record_errors
 from dataprep.train.anchors import AnchorGenerator
+from dataprep.train.build import build_model
 from dataprep.train.config import CONFIG_FILE, HISTORY_FILE, LABEL_MAP_FILE, SUMMARY_FILE, WEIGHTS_FILE, TrainConfig
 from dataprep.train.devices import setup_devices
 from dataprep.train.encoder import LabelEncoder
 from dataprep.train.evaluate import EvalResult, evaluate_model
-from dataprep.train.build import build_model
 from dataprep.train.optim import compile_model
 from dataprep.train.pipeline import train_dataset
 from dataprep.train.predict import Detector

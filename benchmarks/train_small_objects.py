@@ -1,0 +1,263 @@
+"""Small and rare classes: today's defaults against the anchor analysis' advice,
+under the same CPU budget, on the synthetic "cells" set.
+
+Steps (each printed as it runs)::
+
+    1. dataprep.synth.generate_cells_voc  -> VOC folder (640x480; small rare, medium abundant, large rare)
+    2. dataprep convert voc               -> records (train / val)
+    3. dataprep stats --anchors           -> coverage at the defaults; which classes cannot be covered, and
+                                             the --input-size that would cover them
+    4. dataprep stats --anchors --suggest --input-size <advised> --anchors-out b.json
+    5. train arm (a): today's defaults (ssdlite_mobilenet_v2, 320, default anchors)
+       train arm (b): dataprep train --anchors b.json (suggested anchors at the advised input)
+    6. per-class anchor coverage and AP@0.5 of both arms, learning curves (PNG)
+
+The budget is process CPU time (``time.process_time`` of the training process:
+every TensorFlow thread, evaluations included), not wall time, because the
+machine is shared: each arm stops before an epoch that would overrun it, then
+evaluates once more (that last evaluation is counted too and reported).
+Random initial weights (no download), so the figures are about what the
+anchors and the input size allow in a short CPU budget, not about the best
+reachable accuracy::
+
+    python benchmarks/train_small_objects.py --work /tmp/cells-bench --cpu-minutes 20
+    python benchmarks/train_small_objects.py --images 60 --cpu-minutes 1 --epochs 1   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def dataprep_cli(*args: str) -> str:
+    """Run ``dataprep ARGS`` as a user would, echo and return its output."""
+    cmd = [sys.executable, "-c", "from dataprep.cli import main; main()", *args]
+    print("$ dataprep " + " ".join(args), flush=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    print(r.stdout + r.stderr, flush=True)
+    if r.returncode != 0:
+        raise SystemExit(f"dataprep {args[0]} failed with exit code {r.returncode}")
+    return r.stdout
+
+
+# ----------------------------------------------------------------- one arm
+def train_arm(args: argparse.Namespace) -> None:
+    """Child process: train one arm under a CPU budget, write ``result.json``."""
+    import keras
+
+    from dataprep.train.anchors import load_anchor_file
+    from dataprep.train.config import TrainConfig
+    from dataprep.train.trainer import train
+
+    budget = args.cpu_minutes * 60.0
+    wall_end = time.time() + args.wall_minutes * 60.0 if args.wall_minutes else None
+    curve: list[dict] = []
+
+    class CpuBudget(keras.callbacks.Callback):
+        """Record CPU time per epoch; stop before an epoch that would overrun the budget."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            used = time.process_time()
+            row = {"epoch": epoch + 1, "cpu_minutes": used / 60.0, "loss": float((logs or {}).get("loss", "nan"))}
+            if logs and "mAP50" in logs:
+                row["mAP50"] = float(logs["mAP50"])
+            # The next epoch costs about what the last one did (the first one also
+            # traced the model, so with one epoch done take half of it).
+            last = used - (curve[-1]["cpu_minutes"] * 60.0 if curve else 0.0)
+            per_epoch = last if curve else 0.5 * used
+            curve.append(row)
+            if used + per_epoch > budget:
+                print(f"CPU budget: stopping after epoch {epoch + 1} ({used / 60:.1f} CPU-min)", flush=True)
+                self.model.stop_training = True
+            elif wall_end is not None and time.time() > wall_end:
+                print(f"wall-clock safety limit: stopping after epoch {epoch + 1} ({used / 60:.1f} CPU-min)",
+                      flush=True)
+                row["stopped_by_wall_clock"] = True
+                self.model.stop_training = True
+
+    config_anchors, size, model = load_anchor_file(args.anchors)
+    config = TrainConfig(
+        model=model, input_size=size[0], anchor_config=config_anchors.to_dict(), alpha=args.alpha,
+        backbone_weights="none", epochs=args.epochs, batch_size=args.batch_size, optimizer="adam",
+        learning_rate=args.learning_rate, eval_every=args.eval_every, seed=args.seed,
+    )
+    result = train(config, args.records, args.out, progress=False, callbacks=[CpuBudget()])
+    out = {"arm": args.arm, "anchors": str(args.anchors), "input_size": size[0], "model": model,
+           "cpu_minutes": time.process_time() / 60.0, "budget_cpu_minutes": args.cpu_minutes,
+           "curve": curve, **result.to_dict()}
+    (Path(args.out) / "bench_result.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    for line in result.summary_lines():
+        print(line, flush=True)
+
+
+# ------------------------------------------------------------------- driver
+def advised_input(stats_doc: dict, current: int) -> int:
+    """The first larger --input-size the analysis says reaches every uncoverable class."""
+    from dataprep.stats.anchors import COVERABLE_FRACTION
+
+    limits = stats_doc["anchors"].get("uncoverable_classes", [])
+    if not limits:
+        return current
+    sizes: dict[int, list[float]] = {}
+    for lim in limits:
+        for r in lim["remedies"]:
+            if r["change"].startswith("--input-size"):
+                sizes.setdefault(r["input_size"][0], []).append(r["reachable"])
+    good = [s for s, reach in sorted(sizes.items()) if min(reach) >= COVERABLE_FRACTION]
+    return good[0] if good else max(sizes, default=current)
+
+
+def plot_curves(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(10, 4))
+    for res in results:
+        label = f"({res['arm']}) {res['model']} {res['input_size']}"
+        xs = [r["cpu_minutes"] for r in res["curve"]]
+        ax_loss.plot(xs, [r["loss"] for r in res["curve"]], marker=".", label=label)
+        pts = [(r["cpu_minutes"], r["mAP50"]) for r in res["curve"] if r.get("mAP50") == r.get("mAP50")
+               and "mAP50" in r]
+        if pts:
+            ax_map.plot(*zip(*pts), marker="o", label=label)
+    ax_loss.set(xlabel="CPU minutes (training process)", ylabel="training loss", yscale="log",
+                title="loss (box + class)")
+    ax_map.set(xlabel="CPU minutes (training process)", ylabel="mAP@0.5 on val", ylim=(0, 1), title="mAP@0.5")
+    for ax in (ax_loss, ax_map):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", type=Path, default=Path("/tmp/dataprep-cells-bench"))
+    p.add_argument("--images", type=int, default=500, help="cells images (85%% train, 15%% val)")
+    p.add_argument("--cpu-minutes", type=float, default=20.0, help="CPU budget of each arm")
+    p.add_argument("--alpha", type=float, default=0.35)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs of the schedule of arm (a) (default: estimated from the budget); arm (b) gets "
+                        "fewer in proportion to its input area")
+    p.add_argument("--cpu-seconds-per-image", type=float, default=0.12,
+                   help="estimated training CPU seconds per 320x320 image (alpha 0.35), to size the schedules")
+    p.add_argument("--input-size-b", type=int, default=None,
+                   help="input size of arm (b) (default: the first larger size the analysis says covers the "
+                        "uncoverable classes)")
+    p.add_argument("--wall-minutes", type=float, default=None,
+                   help="safety limit on each arm's wall time on a busy machine (reported when it hits)")
+    p.add_argument("--parallel", action="store_true", help="train both arms at once (each has its own budget)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", type=Path, default=None, help="learning curves PNG (default: WORK/curves.png)")
+    # child mode
+    p.add_argument("--arm", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--anchors", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--records", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--eval-every", type=int, default=0, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.arm is not None:
+        return train_arm(args)
+
+    from dataprep.synth import generate_cells_voc
+
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    voc, records = work / "voc", work / "records"
+    t0 = time.perf_counter()
+    if not (voc / "ImageSets" / "Main" / "val.txt").exists():
+        generate_cells_voc(voc, args.images, seed=args.seed, splits={"train": 0.85, "val": 0.15})
+    print(f"1. {args.images} cells images in {voc} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    if not (records / "manifest.json").exists():
+        dataprep_cli("convert", "voc", str(voc), "--out", str(records), "-q")
+    a_json, b_json = work / "anchors_a.json", work / "anchors_b.json"
+    stats_a, stats_b = work / "stats_a.json", work / "stats_b.json"
+    dataprep_cli("stats", str(records), "--split", "train", "--anchors", "--worst", "3", "--anchors-out", str(a_json),
+                 "--json", str(stats_a), "-q")
+    doc_a = json.loads(stats_a.read_text(encoding="utf-8"))
+    size_a = doc_a["anchors"]["settings"]["input_size"][0]
+    size_b = advised_input(doc_a, size_a)
+    print(f"4. the analysis advises --input-size {size_b}" + (
+        f"; arm (b) uses {args.input_size_b} (--input-size-b)" if args.input_size_b else ""), flush=True)
+    size_b = args.input_size_b or size_b
+    dataprep_cli("stats", str(records), "--split", "train", "--anchors", "--suggest", "--input-size", str(size_b),
+                 "--worst", "0", "--anchors-out", str(b_json), "--json", str(stats_b), "-q")
+    doc_b = json.loads(stats_b.read_text(encoding="utf-8"))
+
+    manifest = json.loads((records / "manifest.json").read_text(encoding="utf-8"))
+    n_train = manifest["splits"]["train"]["examples"]
+    budget = args.cpu_minutes * 60.0
+    arms = []
+    for arm, anchors, size in (("a", a_json, size_a), ("b", b_json, size_b)):
+        cost = args.cpu_seconds_per_image * (size / 320.0) ** 2
+        epochs = args.epochs or max(2, int(budget / (cost * n_train)))
+        if args.epochs and arm == "b":
+            epochs = max(2, int(args.epochs * (size_a / size) ** 2))
+        arms.append((arm, anchors, size, epochs))
+    procs = []
+    for arm, anchors, size, epochs in arms:
+        run = work / f"run_{arm}"
+        if run.exists():
+            import shutil
+
+            shutil.rmtree(run)
+        cmd = [sys.executable, __file__, "--arm", arm, "--anchors", str(anchors), "--records", str(records),
+               "--out", str(run), "--cpu-minutes", str(args.cpu_minutes), "--alpha", str(args.alpha),
+               "--batch-size", str(args.batch_size), "--learning-rate", str(args.learning_rate),
+               "--epochs", str(epochs), "--eval-every", str(max(1, epochs // 4)), "--seed", str(args.seed)]
+        if args.wall_minutes:
+            cmd += ["--wall-minutes", str(args.wall_minutes)]
+        print(f"5. arm ({arm}): input {size}, {epochs} epochs scheduled, budget {args.cpu_minutes:g} CPU-min",
+              flush=True)
+        log = open(work / f"train_{arm}.log", "w", encoding="utf-8")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        procs.append((arm, proc, log))
+        if not args.parallel:
+            proc.wait()
+            log.close()
+    for arm, proc, log in procs:
+        if proc.wait() != 0:
+            raise SystemExit(f"arm ({arm}) failed: see {work / f'train_{arm}.log'}")
+        log.close()
+
+    results = [json.loads((work / f"run_{arm}" / "bench_result.json").read_text(encoding="utf-8"))
+               for arm, *_ in arms]
+    cov_a = doc_a["anchors"]["coverage"]["by_class"]
+    cov_b = doc_b["anchors"]["suggestion"]["after"]["by_class"]
+    classes = sorted(cov_a)
+    print("\n6. results (val split; coverage at IoU 0.5 on the train boxes)")
+    head = f"{'':44}" + "".join(f"{c:>16}" for c in classes) + f"{'mAP@0.5':>10}{'CPU-min':>9}{'epochs':>8}"
+    print(head)
+    for res, cov in zip(results, (cov_a, cov_b)):
+        ev = res.get("evaluation") or {}
+        name = f"({res['arm']}) {res['model']} {res['input_size']}"
+        print(f"{name + ' coverage':44}" + "".join(f"{100 * cov[c]['matched_fraction']:15.1f}%" for c in classes))
+        ap = ev.get("per_class50", {})
+        print(f"{name + ' AP@0.5':44}" + "".join(f"{ap.get(c, float('nan')):16.3f}" for c in classes)
+              + f"{ev.get('mAP50', float('nan')):10.3f}{res['cpu_minutes']:9.1f}{res['epochs_run']:8d}")
+    plot = args.plot or work / "curves.png"
+    plot_curves(results, plot)
+    print(f"learning curves: {plot}")
+    (work / "results.json").write_text(json.dumps({"stats_a": doc_a["anchors"], "stats_b": doc_b["anchors"],
+                                                    "runs": results}, indent=2) + "\n", encoding="utf-8")
+    print(f"figures: {work / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
