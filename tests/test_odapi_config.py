@@ -270,3 +270,26 @@ def test_checkpoint_named_by_the_checkpoint_file(records, tmp_path):
     (zoo / "checkpoint" / "checkpoint").write_text('model_checkpoint_path: "ckpt-7"\n')
     write_pipeline_config(records, tmp_path / "b.config", init_from=zoo)
     assert read_pipeline_config(tmp_path / "b.config").fine_tune_checkpoint.endswith("checkpoint/ckpt-7")
+
+
+@pytest.mark.parametrize("model", ["ssd_mobilenet_v2", "ssd_mobilenet_v2_fpnlite"])
+def test_config_round_trips_through_init_from(records, tmp_path, model):
+    """A zoo folder re-made from what `dataprep config --init-from ZOO` writes (its pipeline.config beside the
+    zoo's checkpoint) gives `train --init-from` the same model, input size, width and anchors as the zoo
+    folder itself, with our classes instead of the zoo's."""
+    from dataprep.train.restore import model_settings, read_init_source
+
+    zoo = Path(__file__).parent / "data" / "zoo" / model
+    remade = tmp_path / "remade"
+    remade.mkdir()
+    assert main(["config", str(records), "--init-from", str(zoo), "--out", str(remade / "pipeline.config")]) == 0
+    (remade / "checkpoint").mkdir()
+    for f in (zoo / "checkpoint").iterdir():
+        (remade / "checkpoint" / f.name).write_bytes(f.read_bytes())
+    (remade / "label_map.pbtxt").write_bytes((records / "label_map.pbtxt").read_bytes())
+
+    want, got = read_init_source(zoo), read_init_source(remade)
+    assert (got.kind, got.model, got.input_size, got.alpha) == (want.kind, want.model, want.input_size, want.alpha)
+    assert got.anchor_config == want.anchor_config
+    assert got.num_classes == 3 != want.num_classes
+    assert model_settings(init_from=remade) == model_settings(init_from=zoo)
