@@ -31,7 +31,7 @@ from typing import Mapping
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from dataprep.synth.shapes import overlap_fraction, split_counts, stem_for_index, stream_rng, voc_xml
+from dataprep.synth.shapes import place_box, split_counts, stem_for_index, stream_rng, voc_xml
 
 __all__ = ["CELL_CLASSES", "CellClass", "generate_cells_voc", "render_cells_image"]
 
@@ -101,21 +101,13 @@ def render_cells_image(seed: int, index: int, *, width: int = 640, height: int =
     objects: list[dict] = []
     for cls in CELL_CLASSES:
         for _ in range(int(rng.integers(cls.count[0], cls.count[1] + 1))):
-            best = None
-            for _attempt in range(_MAX_ATTEMPTS):
+
+            def size(_attempt: int, cls=cls) -> tuple[int, int]:
                 d = rng.uniform(*cls.diameter) * width
                 ratio = math.exp(rng.uniform(-0.2, 0.2))  # slightly elliptic
-                w = max(4, int(round(d * math.sqrt(ratio))))
-                h = max(4, int(round(d / math.sqrt(ratio))))
-                x0 = int(rng.integers(0, width - w + 1))
-                y0 = int(rng.integers(0, height - h + 1))
-                box = (x0, y0, x0 + w, y0 + h)
-                ov = overlap_fraction(box, placed)
-                if best is None or ov < best[0]:
-                    best = (ov, box)
-                if ov <= max_overlap:
-                    break
-            x0, y0, x1, y1 = best[1]
+                return max(4, int(round(d * math.sqrt(ratio)))), max(4, int(round(d / math.sqrt(ratio))))
+
+            x0, y0, x1, y1 = place_box(rng, size, width, height, placed, max_overlap, _MAX_ATTEMPTS)
             w, h = x1 - x0, y1 - y0
             # Supersampled ellipse mask, softened edge; the box is its tight box.
             mask = Image.new("L", (w, h), 0)

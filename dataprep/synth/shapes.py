@@ -36,7 +36,7 @@ import multiprocessing
 import os
 import pathlib
 import warnings
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -324,6 +324,26 @@ def overlap_fraction(box: tuple[int, int, int, int], others: Iterable[tuple[int,
 # ----------------------------------------------------------------------------
 
 
+def place_box(rng: np.random.Generator, size: Callable[[int], tuple[int, int]], width: int, height: int,
+              placed: Sequence[tuple[int, int, int, int]], max_overlap: float,
+              attempts: int = _MAX_ATTEMPTS) -> tuple[int, int, int, int]:
+    """An exclusive-end pixel box for a new object: up to ``attempts`` tries of
+    ``size(attempt) -> (w, h)`` at a uniform position; the first whose overlap with
+    ``placed`` is at most ``max_overlap``, else the least-overlapping one."""
+    best = None
+    for attempt in range(attempts):
+        w, h = size(attempt)
+        x0 = int(rng.integers(0, width - w + 1))
+        y0 = int(rng.integers(0, height - h + 1))
+        box = (x0, y0, x0 + w, y0 + h)
+        ov = overlap_fraction(box, placed)
+        if best is None or ov < best[0]:
+            best = (ov, box)
+        if ov <= max_overlap:
+            break
+    return best[1]
+
+
 def render_shapes_image(
     seed: int,
     index: int,
@@ -371,23 +391,15 @@ def render_shapes_image(
     objects: list[dict] = []
     for _ in range(n):
         name = classes[int(rng.integers(len(classes)))]
-        best = None
-        for attempt in range(_MAX_ATTEMPTS):
+
+        def size(attempt: int) -> tuple[int, int]:
             # Shrink the size range as attempts fail so crowded images still fit.
             top = smin + (smax - smin) * (0.93 ** attempt)
             s = rng.uniform(smin, top) * side
             ra = math.sqrt(math.exp(rng.uniform(log_amin, log_amax)))
-            w = int(min(width, max(4, round(s * ra))))
-            h = int(min(height, max(4, round(s / ra))))
-            x0 = int(rng.integers(0, width - w + 1))
-            y0 = int(rng.integers(0, height - h + 1))
-            box = (x0, y0, x0 + w, y0 + h)
-            ov = overlap_fraction(box, placed)
-            if best is None or ov < best[0]:
-                best = (ov, box)
-            if ov <= max_overlap:
-                break
-        x0, y0, x1, y1 = best[1]
+            return int(min(width, max(4, round(s * ra)))), int(min(height, max(4, round(s / ra))))
+
+        x0, y0, x1, y1 = place_box(rng, size, width, height, placed, max_overlap)
         w, h = x1 - x0, y1 - y0
         outline_width = 0
         if rng.uniform() < outline_probability:
