@@ -28,6 +28,7 @@ from dataprep.anchors import (
     ssd_anchors,
     write_anchors_json,
 )
+from odapi import needs_odapi
 
 REPO = Path(__file__).resolve().parents[1]
 SQ2 = math.sqrt(2.0)
@@ -428,17 +429,9 @@ def test_anchors_json_file(tmp_path):
 
 
 # ----------------------------------------------------------- against real TF
-def _object_detection_available() -> bool:
-    try:
-        return (
-            importlib.util.find_spec("tensorflow") is not None
-            and importlib.util.find_spec("object_detection") is not None
-        )
-    except (ImportError, ValueError):
-        return False
 
 
-@pytest.mark.skipif(not _object_detection_available(), reason="TF OD API (object_detection) not installed")
+@needs_odapi
 @pytest.mark.parametrize("size", [(300, 300), (320, 320), (300, 500)])
 def test_matches_tf_object_detection_api(size):
     from object_detection.anchor_generators import multiple_grid_anchor_generator as mga

@@ -8,7 +8,6 @@ skip when it is not installed.
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import math
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from dataprep.anchors import (
 from dataprep.anchors import models as models_module
 from dataprep.anchors import multiscale as multiscale_module
 from dataprep.errors import UsageError
+from odapi import needs_odapi
 
 FIXTURE = Path(__file__).parent / "data" / "odapi_anchors.npz"
 
@@ -232,17 +232,9 @@ def test_ssd_settings_go_through_float32_like_the_proto(genuine):
     assert specs[1][0][0] == 0.20000000298023224 + (0.949999988079071 - 0.20000000298023224) * 1 / 5
 
 
-def _object_detection_available() -> bool:
-    try:
-        return (
-            importlib.util.find_spec("tensorflow") is not None
-            and importlib.util.find_spec("object_detection") is not None
-        )
-    except (ImportError, ValueError):
-        return False
 
 
-@pytest.mark.skipif(not _object_detection_available(), reason="TF OD API (object_detection) not installed")
+@needs_odapi
 @pytest.mark.parametrize("size", [(320, 320), (512, 512), (384, 256), (300, 300)])
 def test_matches_genuine_multiscale_generator(size):
     from object_detection.anchor_generators import multiscale_grid_anchor_generator as mga

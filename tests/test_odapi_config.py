@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from dataprep.anchors import (
 from dataprep.cli import main
 from dataprep.label_map import LabelMap
 from dataprep.train.odapi_config import read_records, write_pipeline_config
+from odapi import needs_odapi
 
 MODELS = ["ssd_mobilenet_v2", "ssdlite_mobilenet_v2", "ssd_mobilenet_v2_fpnlite"]
 
@@ -209,15 +209,9 @@ def test_config_does_not_import_tensorflow(records, tmp_path):
 
 
 # --------------------------------------------------------- genuine TF OD API
-def _object_detection_available() -> bool:
-    try:
-        return (importlib.util.find_spec("tensorflow") is not None
-                and importlib.util.find_spec("object_detection") is not None)
-    except (ImportError, ValueError):
-        return False
 
 
-@pytest.mark.skipif(not _object_detection_available(), reason="TF OD API (object_detection) not installed")
+@needs_odapi
 @pytest.mark.parametrize("model", MODELS)
 def test_genuine_tf_od_api_parses_and_builds_it(records, tmp_path, model):
     """config_util reads the file into pipeline_pb2; model_builder builds it; its anchors are ours."""
