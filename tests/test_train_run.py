@@ -172,3 +172,36 @@ def test_resume_continues_from_the_last_epoch(run_dir, records, tmp_path):
     assert TrainConfig.load(run).epochs == 2
     with pytest.raises(UsageError, match="not a training run folder"):
         TrainConfig.load(tmp_path / "nothing")
+
+
+def _batchnorm_stats(model):
+    from dataprep.train.precise_bn import trainable_batchnorms
+
+    return [np.concatenate([bn.moving_mean.numpy(), bn.moving_variance.numpy()]) for bn in trainable_batchnorms(model)]
+
+
+def _recomputed(run, records):
+    """(saved statistics, statistics recomputed from the saved weights on the run's train images)."""
+    from dataprep.train.pipeline import eval_dataset
+    from dataprep.train.precise_bn import recalibrate_batchnorm
+    from dataprep.train.predict import Detector
+
+    model = Detector.from_run(run).model
+    saved = _batchnorm_stats(model)
+    images = (b["image"] for b in eval_dataset(records, "train", 96, 4))
+    assert recalibrate_batchnorm(model, images) == 3  # 12 train images in batches of 4
+    return saved, _batchnorm_stats(model)
+
+
+def test_the_saved_weights_carry_batchnorm_statistics_of_the_final_weights(run_dir, records, tmp_path):
+    saved, recomputed = _recomputed(run_dir, records)
+    assert len(saved) > 30
+    for a, b in zip(saved, recomputed):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    # without it the saved statistics are training's moving averages, far from those of the weights
+    run = tmp_path / "no-precise-bn"
+    assert main(["train", "--records", str(records), "--out", str(run), *TINY, "--epochs", "1",
+                 "--steps-per-epoch", "2", "--optimizer", "adam", "--precise-bn-images", "0", "--quiet"]) == 0
+    assert TrainConfig.load(run).precise_bn_images == 0
+    saved, recomputed = _recomputed(run, records)
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(saved, recomputed)) > 0.1

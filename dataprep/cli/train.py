@@ -83,6 +83,10 @@ def train_cmd(
     train_split: Annotated[str, typer.Option("--train-split", help="Split to train on.")] = "train",
     eval_split: Annotated[str, typer.Option("--eval-split", help="Split for mAP (skipped if absent).")] = "val",
     eval_every: Annotated[int, typer.Option("--eval-every", help="Epochs between mAP evaluations; 0: at the end.")] = 0,
+    precise_bn_images: Annotated[int, typer.Option(
+        "--precise-bn-images", min=0, help="Recompute the batch-norm statistics from the final weights on up to "
+        "this many train images before each evaluation and the final save (0: keep training's moving "
+        "averages, which lag behind the weights in short runs).")] = 512,
     no_augment: Annotated[bool, typer.Option("--no-augment", help="No crop, flip or colour jitter.")] = False,
     mixed_precision: Annotated[str, typer.Option(
         "--mixed-precision", help="auto (on when a GPU is visible), on or off.")] = "auto",
@@ -110,7 +114,7 @@ def train_cmd(
         learning_rate=learning_rate or (1e-3 if optimizer == "adam" else 0.02), warmup_epochs=warmup_epochs,
         steps_per_epoch=steps_per_epoch, hard_negative_ratio=hard_negative_ratio, train_split=train_split,
         eval_split=eval_split, eval_every=eval_every, augment=not no_augment, mixed_precision=mixed_precision,
-        jit_compile=xla, seed=seed,
+        jit_compile=xla, seed=seed, precise_bn_images=precise_bn_images,
     )
     if resume and epochs is None:
         config = config.replace(epochs=TrainConfig.load(out).epochs)

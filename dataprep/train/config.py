@@ -86,6 +86,9 @@ class TrainConfig:
     max_detections: int = 100
     # -- evaluation during training
     eval_every: int = 0  # epochs between mAP evaluations on eval_split; 0: only at the end
+    # -- batch-norm statistics recomputed from the final weights before every evaluation and the
+    #    final save (precise BN, dataprep.train.precise_bn); at most this many train images, 0: off
+    precise_bn_images: int = 512
 
     def __post_init__(self) -> None:
         self.anchor_config = anchor_config_from_dict(dict(self.anchor_config)).to_dict()
@@ -110,6 +113,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "shuffle_buffer", "max_detections"):
             if int(getattr(self, name)) < 1:
                 raise bad(name, "an integer >= 1")
+        if not isinstance(self.precise_bn_images, int) or self.precise_bn_images < 0:
+            raise bad("precise_bn_images", "an integer >= 0 (0: keep the moving averages of training)")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise bad("steps_per_epoch", "an integer >= 1 or None")
         if self.optimizer not in OPTIMIZERS:

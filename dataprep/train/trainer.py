@@ -39,7 +39,8 @@ from dataprep.train.devices import setup_devices
 from dataprep.train.encoder import LabelEncoder
 from dataprep.train.evaluate import EvalResult, evaluate_model
 from dataprep.train.optim import compile_model
-from dataprep.train.pipeline import train_dataset
+from dataprep.train.pipeline import eval_dataset, train_dataset
+from dataprep.train.precise_bn import recalibrate_batchnorm
 from dataprep.train.predict import Detector
 
 HISTORY_COLUMNS = ("epoch", "loss", "box_loss", "class_loss", "learning_rate", "images_per_second", "seconds",
@@ -305,7 +306,19 @@ def train(config: TrainConfig, records: str | os.PathLike, run_dir: str | os.Pat
 
     detector = Detector.from_config(config, model)
 
+    def precise_bn() -> int:
+        """Batch-norm statistics of the current weights (see dataprep.train.precise_bn); images used."""
+        if not config.precise_bn_images:
+            return 0
+        count = min(config.precise_bn_images, num_train)
+        batches = eval_dataset(records, config.train_split, config.input_size, config.batch_size)
+        with named_record_errors(records):
+            used = recalibrate_batchnorm(model, (b["image"] for b in batches),
+                                         max_batches=math.ceil(count / config.batch_size))
+        return min(count, used * config.batch_size)
+
     def run_eval() -> EvalResult:
+        precise_bn()
         return evaluate_model(detector, records, config.eval_split, batch_size=max(1, config.batch_size))
 
     report = EpochReport(config.epochs, steps, config.batch_size, run_dir / HISTORY_FILE, progress, log,
@@ -321,10 +334,13 @@ def train(config: TrainConfig, records: str | os.PathLike, run_dir: str | os.Pat
     with named_record_errors(records):
         model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=cbs, verbose=0,
                   shuffle=False)
-    model.save_weights(os.fspath(run_dir / WEIGHTS_FILE))
-
     evaluation = report.last_evaluation
     last_epoch = report.rows[-1]["epoch"] if report.rows else 0
+    if config.precise_bn_images and not (evaluation is not None and report.last_evaluation_epoch == last_epoch):
+        used = precise_bn()  # (an evaluation after the last epoch has just done it)
+        log(f"Batch-norm statistics recomputed from the final weights on {used} {config.train_split} images")
+    model.save_weights(os.fspath(run_dir / WEIGHTS_FILE))
+
     if evaluate_at_end and has_eval and (evaluation is None or report.last_evaluation_epoch != last_epoch):
         with named_record_errors(records):
             evaluation = run_eval()  # stopped early by a callback, or --resume of a finished run
