@@ -193,7 +193,8 @@ def _recomputed(run, records):
     return saved, _batchnorm_stats(model)
 
 
-def test_the_saved_weights_carry_batchnorm_statistics_of_the_final_weights(run_dir, records, tmp_path):
+def test_the_saved_weights_carry_batchnorm_statistics_of_the_final_weights(run_dir, records, tmp_path, monkeypatch,
+                                                                           capsys):
     saved, recomputed = _recomputed(run_dir, records)
     assert len(saved) > 30
     for a, b in zip(saved, recomputed):
@@ -205,3 +206,17 @@ def test_the_saved_weights_carry_batchnorm_statistics_of_the_final_weights(run_d
     assert TrainConfig.load(run).precise_bn_images == 0
     saved, recomputed = _recomputed(run, records)
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(saved, recomputed)) > 0.1
+
+    # dataprep evaluate --precise-bn-images recomputes them for such a run before evaluating
+    from dataprep.train.predict import Detector
+
+    loaded = []
+    from_run = Detector.from_run.__func__
+    monkeypatch.setattr(Detector, "from_run", classmethod(lambda cls, *a, **k: loaded.append(from_run(cls, *a, **k))
+                                                           or loaded[-1]))
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--records", str(records), "--batch-size", "4",
+                 "--precise-bn-images", "12"]) == 0
+    assert "Batch-norm statistics recomputed on 12 train images" in capsys.readouterr().out
+    for a, b in zip(_batchnorm_stats(loaded[0].model), recomputed):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)

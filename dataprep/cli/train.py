@@ -129,6 +129,10 @@ def evaluate_cmd(
     split: Annotated[str, typer.Option("--split", help="Split of the records to evaluate on.")] = "val",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per inference batch.")] = 8,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the figures to this file.")] = None,
+    precise_bn_images: Annotated[int, typer.Option(
+        "--precise-bn-images", min=0, help="First recompute the batch-norm statistics from the weights on up to "
+        "this many images of the run's train split (for runs saved with training's moving averages: "
+        "trained with --precise-bn-images 0, or before dataprep did it; the run folder is not changed).")] = 0,
 ):
     """COCO mAP (mAP, mAP@0.5, per class) of a trained run on a split, with pycocotools."""
     quiet_tensorflow()
@@ -139,8 +143,18 @@ def evaluate_cmd(
     records_info(records, split)  # a clear error before building the model
     from dataprep.records.tfdata import named_record_errors
 
+    detector = Detector.from_run(run_dir)
+    if precise_bn_images:
+        from dataprep.train.config import TrainConfig
+        from dataprep.train.precise_bn import recalibrate_on_records
+
+        train_split = TrainConfig.load(run_dir).train_split
+        records_info(records, train_split)
+        used = recalibrate_on_records(detector.model, records, train_split, detector.input_size, batch_size,
+                                      precise_bn_images)
+        typer.echo(f"Batch-norm statistics recomputed on {used} {train_split} images (the run folder is unchanged)")
     with named_record_errors(records, split):
-        result = evaluate_model(Detector.from_run(run_dir), records, split, batch_size)
+        result = evaluate_model(detector, records, split, batch_size)
     _echo_lines(result.summary_lines())
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")

@@ -25,6 +25,8 @@ momentum used for training are as before.
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Iterable
 
 from keras import layers
@@ -59,3 +61,25 @@ def recalibrate_batchnorm(model, images: Iterable, max_batches: int | None = Non
         for bn, momentum in zip(norms, momenta):
             bn.momentum = momentum
     return used
+
+
+
+def recalibrate_on_records(model, records: str | os.PathLike, split: str, input_size: int, batch_size: int,
+                           max_images: int) -> int:
+    """:func:`recalibrate_batchnorm` on the first ``max_images`` images of
+    ``split`` (rounded up to whole batches; decoded and resized as for
+    evaluation, no augmentation); returns the number of images used."""
+    from dataprep.records.tfdata import named_record_errors
+    from dataprep.train.pipeline import eval_dataset
+
+    seen = 0
+
+    def images():
+        nonlocal seen
+        for batch in eval_dataset(records, split, input_size, batch_size).take(math.ceil(max_images / batch_size)):
+            seen += int(batch["image"].shape[0])
+            yield batch["image"]
+
+    with named_record_errors(records, split):
+        used = recalibrate_batchnorm(model, images())
+    return seen if used else 0

@@ -39,8 +39,8 @@ from dataprep.train.devices import setup_devices
 from dataprep.train.encoder import LabelEncoder
 from dataprep.train.evaluate import EvalResult, evaluate_model
 from dataprep.train.optim import compile_model
-from dataprep.train.pipeline import eval_dataset, train_dataset
-from dataprep.train.precise_bn import recalibrate_batchnorm
+from dataprep.train.pipeline import train_dataset
+from dataprep.train.precise_bn import recalibrate_on_records
 from dataprep.train.predict import Detector
 
 HISTORY_COLUMNS = ("epoch", "loss", "box_loss", "class_loss", "learning_rate", "images_per_second", "seconds",
@@ -310,12 +310,8 @@ def train(config: TrainConfig, records: str | os.PathLike, run_dir: str | os.Pat
         """Batch-norm statistics of the current weights (see dataprep.train.precise_bn); images used."""
         if not config.precise_bn_images:
             return 0
-        count = min(config.precise_bn_images, num_train)
-        batches = eval_dataset(records, config.train_split, config.input_size, config.batch_size)
-        with named_record_errors(records):
-            used = recalibrate_batchnorm(model, (b["image"] for b in batches),
-                                         max_batches=math.ceil(count / config.batch_size))
-        return min(count, used * config.batch_size)
+        return recalibrate_on_records(model, records, config.train_split, config.input_size, config.batch_size,
+                                      min(config.precise_bn_images, num_train))
 
     def run_eval() -> EvalResult:
         precise_bn()
