@@ -73,7 +73,10 @@ class LabelMap:
 
     @classmethod
     def read(cls, path: str | Path) -> "LabelMap":
-        path = Path(path)
+        """A ``.pbtxt`` file (or a URL, read through Beam's FileSystems: ``--runner beam``)."""
+        from dataprep.locations import location
+
+        path = location(path)
         from dataprep.textio import TextFileError, read_text
 
         try:

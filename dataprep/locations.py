@@ -2,8 +2,9 @@
 ``s3://``, ``hdfs://``) that only Apache Beam's ``FileSystems`` reads.
 
 Local paths become :class:`~pathlib.Path`; a URL stays a string (``Path``
-would fold its ``//``). Nothing here imports Beam: only ``--runner beam``
-can read or write a URL (:mod:`dataprep.beam.files`).
+would fold its ``//``). Nothing here imports Beam: a URL is read through
+:mod:`dataprep.beam.urls`, imported on first use (only ``--runner beam``
+gets as far as reading one; the local runner refuses URLs up front).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def location(value: str | Path) -> str | Path:
     return value.rstrip("/") if is_url(value) else Path(value)
 
 
+def sub(base: str | Path, name: str) -> str | Path:
+    """``base/name`` for a local folder or a URL."""
+    return f"{base.rstrip('/')}/{name}" if is_url(base) else Path(base) / name
+
+
 def url_join(root: str, rel: str) -> str | None:
     """``root/rel`` unless ``rel`` escapes ``root`` (absolute, ``..``, NUL)."""
     if not rel or rel.startswith(("/", "\\")) or "\x00" in rel or is_url(rel):
@@ -33,3 +39,32 @@ def url_join(root: str, rel: str) -> str | None:
     if norm == ".." or norm.startswith("../"):
         return None
     return f"{root.rstrip('/')}/{norm}"
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of a local file or a URL (``FileNotFoundError`` / ``OSError`` as ``open`` raises them)."""
+    if is_url(path):
+        from dataprep.beam.urls import read_url
+
+        return read_url(path)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def list_folder(url: str) -> dict[str, int]:
+    """Name -> bytes of the files directly in the folder ``url``: one listing
+    (a few paged requests on an object store), not a request per file."""
+    from dataprep.beam.urls import GLOB, list_url
+    from dataprep.errors import UsageError
+
+    if GLOB.search(url):
+        raise UsageError(f"{url}: a folder whose URL holds *, ? or [ cannot be listed (Beam reads them as a pattern)")
+    prefix = url.rstrip("/") + "/"
+    return {p[len(prefix):]: size for p, size in list_url(prefix + "*").items() if p.startswith(prefix)}
+
+
+def url_exists(url: str) -> bool:
+    """Whether the file ``url`` exists."""
+    from dataprep.beam.urls import exists
+
+    return exists(url)

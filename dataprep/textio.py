@@ -49,11 +49,13 @@ def decode_text(data: bytes, source: str, kind: str = "text") -> str:
 
 
 def read_text(path: str | os.PathLike, what: str = "file", kind: str = "text") -> str:
-    """The text of ``path`` (see :func:`decode_text`); a clear error naming the
-    file when it cannot be read."""
+    """The text of ``path`` (a local file, or a URL read through Beam's
+    FileSystems: :func:`dataprep.locations.read_bytes`; see
+    :func:`decode_text`); a clear error naming the file when it cannot be read."""
+    from dataprep.locations import read_bytes
+
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_bytes(path)
     except IsADirectoryError:
         raise TextFileError(f"{os.fspath(path)}: is a folder, expected a {what}") from None
     except OSError as exc:

@@ -4,12 +4,15 @@ share it, so a conversion can read its images from, and write its output to,
 a URL that no local path reaches: every byte must go through ``FileSystems``.
 
 Importing this module registers the scheme (Beam finds ``FileSystem``
-subclasses by their ``scheme()``).
+subclasses by their ``scheme()``). :data:`CALLS` counts the requests an
+object store would answer (listings, sizes, opens, existence checks), so a
+test can tell one listing from a request per file.
 """
 
 from __future__ import annotations
 
 import io
+from collections import Counter
 from pathlib import Path
 
 from apache_beam.io.filesystem import CompressedFile, CompressionTypes, FileMetadata, FileSystem
@@ -17,6 +20,8 @@ from apache_beam.io.filesystem import CompressedFile, CompressionTypes, FileMeta
 SCHEME = "memtest"
 #: URL -> bytes of every file.
 FILES: dict[str, bytes] = {}
+#: Requests by kind: list, size (size or metadata of one file), open, exists.
+CALLS: Counter = Counter()
 
 
 class _Writer(io.BytesIO):
@@ -49,6 +54,7 @@ class MemFileSystem(FileSystem):
         return False
 
     def _list(self, dir_or_prefix):
+        CALLS["list"] += 1
         for k, v in sorted(FILES.items()):
             if k.startswith(dir_or_prefix):
                 yield FileMetadata(k, len(v), 0.0)
@@ -61,6 +67,7 @@ class MemFileSystem(FileSystem):
         return self._wrap(_Writer(path), path, compression_type)
 
     def open(self, path, mime_type="application/octet-stream", compression_type=CompressionTypes.AUTO):
+        CALLS["open"] += 1
         if path not in FILES:
             raise FileNotFoundError(path)
         return self._wrap(io.BytesIO(FILES[path]), path, compression_type)
@@ -82,15 +89,18 @@ class MemFileSystem(FileSystem):
                 FILES[d + k[len(s):]] = FILES.pop(k)
 
     def exists(self, path):
+        CALLS["exists"] += 1
         return bool(self._under(path))
 
     def size(self, path):
+        CALLS["size"] += 1
         return len(FILES[path])
 
     def last_updated(self, path):
         return 0.0
 
     def metadata(self, path):
+        CALLS["size"] += 1
         return FileMetadata(path, len(FILES[path]), 0.0)
 
     def checksum(self, path):

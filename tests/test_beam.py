@@ -313,20 +313,27 @@ def test_voc_xml_parsed_in_workers_gives_the_local_dataset(sources, tmp_path, mo
     assert m_beam["splits"] == m_local["splits"] and m_beam["counts"] == m_local["counts"]
 
 
-def test_image_sizes_are_not_asked_when_num_shards_fixes_the_count(sources, tmp_path):
-    """On an object store each size is one request: only the default shard count needs them."""
+def test_image_sizes_come_from_one_listing(sources, memfs, tmp_path):
+    """On an object store each size asked alone is a request: the default
+    shard count lists the images folder once; --num-shards asks nothing."""
+    import shutil
+
     from dataprep.convert.layout import file_sizes
 
-    root = sources["voc"]().images_root
-    files = sorted(p.name for p in root.iterdir())[:4] + ["missing.jpg", "../escape.jpg"]
-    asked = []
-
-    class Counting(type(BeamExecutor.store)):
-        def size(self, root, rel):
-            asked.append(rel)
-            return super().size(root, rel)
-
-    by_store = file_sizes(str(root), files, Counting())
-    assert by_store.tolist() == file_sizes(root, files).tolist()[:5] + [0] and by_store[:4].min() > 0
-    assert len(asked) == 6
-    assert file_sizes(str(root), files, Counting(), num_shards=3).tolist() == [0] * 6 and len(asked) == 6
+    root = tmp_path / "images"
+    shutil.copytree(sources["voc"]().images_root, root)
+    (root / "sub").mkdir()
+    (root / "sub" / "deep.jpg").write_bytes(b"x" * 7)
+    memfs.upload(root, "memtest://bucket/images")
+    files = sorted(p.name for p in root.iterdir() if p.is_file()) + ["sub/deep.jpg", "./sub/deep.jpg", "missing.jpg",
+                                                                     "../escape.jpg"]
+    assert len(files) > 20
+    memfs.CALLS.clear()
+    by_listing = file_sizes("memtest://bucket/images", files, BeamExecutor.store)
+    assert by_listing.tolist() == file_sizes(root, files).tolist() and by_listing[:-4].min() > 0
+    assert by_listing.tolist()[-4:] == [7, 7, 0, 0]
+    # One listing; one request for the file the listing lacks (missing.jpg); none per listed image.
+    assert memfs.CALLS == {"list": 1, "size": 1}
+    memfs.CALLS.clear()
+    assert file_sizes("memtest://bucket/images", files, BeamExecutor.store, num_shards=3).tolist() == [0] * len(files)
+    assert memfs.CALLS == {}

@@ -20,16 +20,22 @@ until the launcher renames the temp shards after the pipeline succeeded; a
 failed pipeline leaves only the temp folder's ``.partial`` files, which the
 launcher removes.
 
-Paths go through Beam's ``FileSystems``: the images root and ``OUT`` may be
-URLs (``gs://``, ``s3://``, ``hdfs://``); workers read the image bytes with
-``FileSystems.open`` (``Job.store``), and an ``OUT`` URL is written by
+Paths go through Beam's ``FileSystems``: the source (a VOC root, a COCO
+JSON, a CSV), the images root, ``--label-map`` and ``OUT`` may be URLs
+(``gs://``, ``s3://``, ``hdfs://``); the launcher lists and reads the
+source's files through :mod:`dataprep.beam.urls`, workers read the image
+bytes with ``FileSystems.open`` (``Job.store``), and an ``OUT`` URL is written by
 :class:`~dataprep.beam.files.FileSystemsOutputWriter` (temp names, renamed
 after the pipeline succeeded, manifest last).
 
-Files: ``executor.py`` (the pipelines, :class:`BeamExecutor`), ``files.py``
-(reading images, writing an ``OUT`` URL), ``options.py`` (``--beam-option``
-/ ``--beam-pipeline-options`` and the in-process runner). Importing this package imports Beam; nothing else in
-dataprep imports it.
+Files: ``executor.py`` (the pipelines, :class:`BeamExecutor`, its stage
+lines and progress bar), ``files.py`` (reading images and their sizes,
+writing an ``OUT`` URL), ``urls.py`` (reading and listing URLs for the
+launcher), ``logs.py`` (Beam's log lines off the terminal unless
+``--debug``), ``options.py`` (``--beam-option`` / ``--beam-pipeline-options``
+and the in-process runner). Importing this package imports Beam; nothing
+else in dataprep imports it, except :mod:`dataprep.locations` on the first
+URL it reads.
 """
 
 from __future__ import annotations

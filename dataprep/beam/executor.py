@@ -10,7 +10,17 @@
 - ``write(job, split_of, shards, out)``: the encode pass over ``job.order``;
   each planned shard is written by one worker to a temp file and handed to
   ``out.add_shard``, which publishes it with the rest of the output.
+- ``published(manifest)``: the output is complete (its line on the terminal).
 - ``close()``: remove the scratch folder.
+
+What the user sees (unless ``-q``): a line per stage on stderr (listing,
+parse pass, check pass, layout, encode pass, publish) with its counts and
+elapsed time. A runner whose ``run()`` returns while the job runs (Dataflow)
+also gets a progress bar of the images done, from the counters the workers
+increment (``Metrics.counter("dataprep", ...)``), polled every
+:data:`POLL_SECONDS`; Ctrl-C cancels the job. The in-process runner
+finishes inside ``run()``, so it has the lines only. Beam's own log lines
+are hidden unless ``dataprep --debug`` (:mod:`dataprep.beam.logs`).
 
 Job rows travel to the workers in pickled chunk files in the scratch folder
 (a ``Create`` of millions of rows would sit in the pipeline graph); results
@@ -20,32 +30,47 @@ files.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
 import pickle
+import sys
 import tempfile
+import time
 import uuid
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineState
 
 from dataprep.beam.files import BeamStore, FileSystemsOutputWriter, delete_files
-from dataprep.beam.options import pipeline_options
+from dataprep.beam.logs import beam_logging
+from dataprep.beam.options import pipeline_options, unknown_flags
 from dataprep.convert import work
 from dataprep.convert.work import Codes, ImageResult, Job
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, UsageError
 from dataprep.formats import voc
 from dataprep.locations import is_url
+from dataprep.progress import progress_bar
 from dataprep.records.output import OutputWriter
 from dataprep.records.tfrecord import ShardWriter
 from dataprep.validate.findings import Finding
 
 #: Job rows per chunk file: the unit a worker loads before the rows spread out.
 ROWS_PER_CHUNK = 256
+#: Seconds between two looks at a running job's counters (a remote runner).
+POLL_SECONDS = 5.0
+
+#: What the workers count, by pass: the progress of a remote job.
+NAMESPACE = "dataprep"
+PARSED, CHECKED, ENCODED = "annotations_parsed", "images_checked", "images_encoded"
+_COUNTERS = {name: Metrics.counter(NAMESPACE, name) for name in (PARSED, CHECKED, ENCODED)}
 
 
 # -- job rows ------------------------------------------------------------------------
@@ -86,6 +111,7 @@ def _load_rows(path: str):
 def _check(item) -> str:
     pos, row = item
     res = _process(row)
+    _COUNTERS[CHECKED].inc()
     return json.dumps({
         "pos": pos, "written": res.framed is not None, "boxes_in": int(res.boxes_in),
         "labels": np.asarray(res.labels, np.int64).tolist(), "sha256": res.sha256, "phash": int(res.phash),
@@ -97,6 +123,7 @@ def _parse_xml(item) -> str:
     """One VOC annotation file parsed in a worker, read through FileSystems."""
     pos, path = item
     parsed = voc.parse_file(path, BeamExecutor.store.read)
+    _COUNTERS[PARSED].inc()
     if isinstance(parsed, Exception):
         return json.dumps({"pos": pos, "error": str(parsed)})
     return json.dumps({"pos": pos, **parsed})
@@ -107,6 +134,7 @@ def _encode(item):
     res = _process(row)
     if res.framed is None:
         raise DataprepError(f"{row.files[0]}: the image changed between the check and the write passes; run again")
+    _COUNTERS[ENCODED].inc()
     return (split, shard), (rank, res.framed)
 
 
@@ -140,14 +168,31 @@ class TempShard:
 
 class BeamExecutor:
     """Runs a conversion's check and encode passes as Beam pipelines; ``flags``
-    are Beam's command-line flags (:func:`dataprep.beam.options.pipeline_flags`)."""
+    are Beam's command-line flags (:func:`dataprep.beam.options.pipeline_flags`).
+    ``progress``: a line per stage (and a bar on a remote runner) on stderr;
+    ``show_logs``: Beam's own log lines too (``dataprep --debug``)."""
 
     #: Workers read the images through Beam's FileSystems (``Job.store``).
     store = BeamStore()
 
-    def __init__(self, flags: list[str] | None = None):
+    def __init__(self, flags: list[str] | None = None, progress: bool = False, show_logs: bool = False):
         self.flags = list(flags or [])
         self.tmp: str | None = None
+        self.progress = progress
+        self.show_logs = show_logs
+        with beam_logging(show_logs):
+            unknown = unknown_flags(self.flags)
+        if unknown:
+            raise UsageError(f"Beam does not know the pipeline option(s) {', '.join(unknown)} (it would ignore "
+                             "them); check the spelling, or install the Beam extra that defines them")
+        self._since = time.perf_counter()  # the start of the stage in progress
+
+    def _stage(self, text: str) -> None:
+        """The line of a finished stage: what it did, and its seconds."""
+        now = time.perf_counter()
+        if self.progress:
+            print(f"beam: {text} ({now - self._since:.1f} s)", file=sys.stderr, flush=True)
+        self._since = now
 
     @staticmethod
     def output_writer(out, label_map, compression=None, overwrite=False) -> OutputWriter:
@@ -176,12 +221,13 @@ class BeamExecutor:
         scratch = (FileSystems.join(base, f"dataprep-parse-{uuid.uuid4().hex}") if base
                    else tempfile.mkdtemp(prefix="dataprep-parse-"))
         saved, self.tmp = self.tmp, scratch
+        self._stage(f"listing: {len(paths)} annotation files")
         try:
             if base:
                 FileSystems.mkdirs(scratch)
             chunks = self._write_rows("xml", enumerate(paths))
             prefix = FileSystems.join(scratch, "parsed")
-            with self._pipeline() as p:
+            with self._pipeline(len(paths), PARSED, "parse", "xml") as p:
                 _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
                      | "paths" >> beam.FlatMap(_load_rows) | "spread paths" >> beam.Reshuffle()
                      | "parse" >> beam.Map(_parse_xml) | "parsed" >> beam.io.WriteToText(prefix))
@@ -191,14 +237,18 @@ class BeamExecutor:
             self.tmp = saved
         if len(got) != len(paths):
             raise DataprepError(f"parsing returned {len(got)} results for {len(paths)} annotation files")
+        self._stage(f"parse pass: {len(paths)} annotation files parsed in the workers, "
+                    f"{sum('error' in r for r in got.values())} unreadable")
         return [ValueError(r["error"]) if "error" in r else {**r, "objects": [tuple(o) for o in r["objects"]]}
                 for r in (got[k] for k in range(len(paths)))]
 
     def run(self, job: Job, desc: str = "check"):
         """The check pass over every image; results in ``job.order``."""
-        chunks = self._write_rows(f"{desc}-rows", ((pos, job_row(job, pos)) for pos in range(len(job.files))))
+        n = len(job.files)
+        self._stage(f"annotations read and checked: {n} images, {len(job.boxes)} boxes")
+        chunks = self._write_rows(f"{desc}-rows", ((pos, job_row(job, pos)) for pos in range(n)))
         prefix = FileSystems.join(self.tmp, f"{desc}-results")
-        with self._pipeline() as p:
+        with self._pipeline(n, CHECKED, desc, "img") as p:
             _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
                  | "rows" >> beam.FlatMap(_load_rows) | "spread rows" >> beam.Reshuffle()
                  | "check" >> beam.Map(_check) | "results" >> beam.io.WriteToText(prefix))
@@ -207,8 +257,10 @@ class BeamExecutor:
             got[r["pos"]] = ImageResult(
                 r["pos"], b"" if r["written"] else None, [Finding(**f) for f in r["findings"]],
                 np.asarray(r["labels"], np.int64), r["boxes_in"], r["sha256"], r["phash"])
-        if len(got) != len(job.files):
-            raise DataprepError(f"the check pass returned {len(got)} results for {len(job.files)} images")
+        if len(got) != n:
+            raise DataprepError(f"the check pass returned {len(got)} results for {n} images")
+        self._stage(f"check pass: {n} images checked in the workers, {sum(r.framed is not None for r in got.values())} "
+                    "pass")
         for pos in job.order:
             yield got[int(pos)]
 
@@ -223,9 +275,12 @@ class BeamExecutor:
                 rank[split] = k + 1
                 yield split, k % shards[split], k, job_row(job, int(pos))
 
+        n = len(job.order)
+        self._stage(f"layout: {n} examples in {sum(shards.values())} shards "
+                    f"({', '.join(f'{s} {k}' for s, k in shards.items())})")
         chunks = self._write_rows("write-rows", items())
         prefix = FileSystems.join(self.tmp, "shards")
-        with self._pipeline() as p:
+        with self._pipeline(n, ENCODED, "encode", "img") as p:
             _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
                  | "rows" >> beam.FlatMap(_load_rows) | "spread rows" >> beam.Reshuffle()
                  | "encode" >> beam.Map(_encode) | "by shard" >> beam.GroupByKey()
@@ -238,6 +293,12 @@ class BeamExecutor:
             written[split] = written.get(split, 0) + r["examples"]
         if written != rank:
             raise DataprepError(f"the encode pass wrote {written} examples per split, the plan has {rank}")
+        self._stage(f"encode pass: {n} records written in {sum(shards.values())} temp shards by the workers")
+
+    def published(self, manifest: dict) -> None:
+        """The output is complete: its line."""
+        shards = sum(len(info["shards"]) for info in manifest["splits"].values())
+        self._stage(f"publish: {shards} shards renamed; label_map.pbtxt, report.json, manifest.json written")
 
     # -- scratch files and pipelines ------------------------------------------------------
 
@@ -261,9 +322,42 @@ class BeamExecutor:
                 lines.extend(json.loads(line) for line in f.read().decode("utf-8").splitlines() if line)
         return lines
 
-    def _pipeline(self):
-        runner, options = pipeline_options(self.flags)
-        return beam.Pipeline(runner=runner, options=options)
+    @contextlib.contextmanager
+    def _pipeline(self, total: int, counter: str, desc: str, unit: str):
+        """A pipeline to build in the ``with`` block, run when it ends, with
+        Beam's logging kept quiet (:func:`beam_logging`) and its progress shown
+        (:meth:`_wait`)."""
+        with beam_logging(self.show_logs):
+            runner, options = pipeline_options(self.flags)
+            p = beam.Pipeline(runner=runner, options=options)
+            yield p
+            self._wait(p.run(), total, counter, desc, unit)
+
+    def _wait(self, result, total: int, counter: str, desc: str, unit: str) -> None:
+        """Until the job is done: while it runs (a remote runner), a bar of
+        ``counter``; a failed or cancelled job raises."""
+        if not PipelineState.is_terminal(result.state):
+            try:
+                with progress_bar(total, desc, unit, self.progress) as bar:
+                    while not PipelineState.is_terminal(result.state):
+                        bar.update(max(0, min(total, _counter(result, counter)) - bar.n))
+                        time.sleep(POLL_SECONDS)
+                    bar.update(max(0, min(total, _counter(result, counter)) - bar.n))
+            except KeyboardInterrupt:
+                result.cancel()  # no job left running on the cluster after Ctrl-C
+                raise
+        state = result.wait_until_finish() or result.state
+        if state != PipelineState.DONE:
+            raise DataprepError(f"the Beam {desc} pipeline ended {state}, not DONE")
+
+
+def _counter(result, name: str) -> int:
+    """A counter of the running job (attempts included: a progress figure)."""
+    try:
+        found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE).with_name(name))["counters"]
+    except Exception:  # a runner without live metrics: no bar movement, the stage lines still come
+        return 0
+    return int(sum((c.attempted or 0) for c in found))
 
 
 __all__ = ["BeamExecutor", "TempShard", "job_row"]

@@ -2,7 +2,9 @@
 ``s3://``, ``hdfs://``, wherever the matching Beam extra is installed) alike.
 
 - :class:`BeamStore`: how the per-image work reads image bytes on a worker
-  (``Job.store``; the local executor reads the disk directly, without Beam).
+  (``Job.store``; the local executor reads the disk directly, without Beam),
+  and the image sizes the launcher plans shards with: one listing of the
+  images folder, not a request per image.
 - :class:`FileSystemsOutputWriter`: the :class:`~dataprep.records.output.OutputWriter`
   of an ``--out`` URL. The workers' shards sit under temp names in
   ``OUT/.spool-beam-*/`` until the pipeline succeeded; then every shard is
@@ -21,6 +23,7 @@ import secrets
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from dataprep.beam.urls import GLOB, exists, list_url, read_url
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
 from dataprep.locations import url_join
@@ -33,13 +36,7 @@ class BeamStore:
     """Image bytes and sizes through ``FileSystems`` (see ``Job.store``)."""
 
     def read(self, path: str) -> bytes:
-        try:
-            with FileSystems.open(path, compression_type=RAW) as f:
-                return f.read()
-        except Exception as exc:  # each file system raises its own types
-            if not _exists(path):
-                raise FileNotFoundError(path) from None
-            raise OSError(f"{type(exc).__name__}: {exc}") from None
+        return read_url(path)
 
     def size(self, root, rel: str) -> int:
         """Bytes of ``root/rel``; 0 when missing or not a name under ``root``."""
@@ -49,12 +46,18 @@ class BeamStore:
         except Exception:  # missing: the check pass reports it
             return 0
 
-
-def _exists(path: str) -> bool:
-    try:
-        return FileSystems.exists(path)
-    except Exception:
-        return False
+    def sizes(self, root, files: list[str]) -> list[int]:
+        """Bytes of each ``root/file`` from one listing of everything under
+        ``root`` (``FileSystems.match`` returns sizes in bulk: a few paged
+        requests on an object store instead of one per image); a file the
+        listing lacks is asked for alone (:meth:`size`; 0 when missing)."""
+        root = str(root).rstrip("/")
+        listed = {} if GLOB.search(root) else list_url(root + "/**")
+        sizes = []
+        for rel in files:
+            path = url_join(root, rel)
+            sizes.append(listed[path] if path in listed else self.size(root, rel))
+        return sizes
 
 
 def write_file(path: str, data: bytes) -> None:
@@ -64,7 +67,7 @@ def write_file(path: str, data: bytes) -> None:
 
 def delete_files(paths: list[str]) -> None:
     """Delete those of ``paths`` that exist."""
-    there = [p for p in paths if _exists(p)]
+    there = [p for p in paths if exists(p)]
     if there:
         FileSystems.delete(there)
 
@@ -89,7 +92,7 @@ class FileSystemsOutputWriter(OutputWriter):
             if any(not n.startswith(".") for n in names) and not overwrite:
                 raise UsageError(f"{self.out} already exists and is not empty; pass --overwrite to replace its "
                                  "dataprep outputs")
-            if not names and not _exists(self.out):
+            if not names and not exists(self.out):
                 FileSystems.mkdirs(self.out)
         except UsageError:
             raise
@@ -101,7 +104,7 @@ class FileSystemsOutputWriter(OutputWriter):
         try:
             found = FileSystems.match([self.out + "/*"])[0].metadata_list
         except Exception:  # some file systems refuse to list a folder that is not there
-            if _exists(self.out):
+            if exists(self.out):
                 raise
             return []
         return sorted({m.path[len(self.out) + 1:].split("/")[0] for m in found if m.path.startswith(self.out + "/")})

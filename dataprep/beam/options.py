@@ -31,6 +31,14 @@ def pipeline_flags(options: list[str] | None = None, pipeline_options: str | Non
     return flags
 
 
+def unknown_flags(flags: list[str] | None) -> list[str]:
+    """The options in ``flags`` that no Beam options class defines (Beam would
+    log and drop them: a misspelt ``--temp_location`` must not go unnoticed)."""
+    opts = PipelineOptions(flags or [])
+    known = set(opts.get_all_options())
+    return [f"--{k}" for k in opts.get_all_options(retain_unknown_options=True) if k not in known]
+
+
 def pipeline_options(flags: list[str] | None = None):
     """``(runner, PipelineOptions)``; the runner is a ``FnApiRunner`` for the in-process names."""
     opts = PipelineOptions(flags or [])

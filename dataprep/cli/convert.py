@@ -13,10 +13,20 @@ from typing import Annotated, Optional
 import typer
 
 from dataprep.cli import options as o
+from dataprep.locations import is_url
 
 #: --out of convert: a path, or a URL (gs://, s3://, hdfs://) with --runner beam (Path would fold its //).
 OutLocation = Annotated[str, typer.Option(
     "--out", "-o", help="Output folder for the records (with --runner beam also a gs://, s3:// or hdfs:// URL).")]
+LabelMapLocation = Annotated[Optional[str], typer.Option(
+    "--label-map", help="StringIntLabelMap .pbtxt to use (with --runner beam also a URL); default: derived from the "
+                        "data (sorted names, ids from 1).")]
+VocImages = Annotated[Optional[str], typer.Option(
+    "--images", help="Images folder, with --annotations (with --runner beam also a URL).",
+    rich_help_panel=o.SOURCE_PANEL)]
+VocAnnotations = Annotated[Optional[str], typer.Option(
+    "--annotations", help="Folder of XML files, with --images (with --runner beam also a URL).",
+    rich_help_panel=o.SOURCE_PANEL)]
 
 app = typer.Typer(help="Convert annotations to sharded TFRecords.", no_args_is_help=True)
 
@@ -27,7 +37,7 @@ def _common_parameters() -> list[inspect.Parameter]:
 
     return [
         p("out", OutLocation, ...),
-        p("label_map", o.LabelMapOpt, None),
+        p("label_map", LabelMapLocation, None),
         p("num_shards", o.NumShards, None),
         p("compression", o.Compression, "none"),
         p("workers", o.Workers, None),
@@ -65,6 +75,7 @@ def _with_common_options(command):
             kwargs.update(workers=shared["workers"], progress=not shared["quiet"])
         if "label_map" in inspect.signature(command).parameters:  # a reader that names classes by it
             kwargs.update(label_map=shared["label_map"])
+        _check_urls(command.__name__, [v for v in kwargs.values() if is_url(v)], shared)
         _run(command(**kwargs), **shared)
 
     visible = [q for q in own if q.name not in ("workers", "progress", "label_map")]
@@ -74,13 +85,26 @@ def _with_common_options(command):
     return wrapper
 
 
+def _check_urls(fmt: str, source_urls: list[str], shared: dict) -> None:
+    """URLs before anything is read: a reader of local disk only refuses one,
+    and only the Beam runner reads or writes them (through Beam's FileSystems)."""
+    from dataprep.errors import UsageError
+    from dataprep.formats.registry import refuse_url
+
+    for url in source_urls:
+        refuse_url(fmt, url)
+    if shared["runner"] == "local":
+        url = next((u for u in [*source_urls, shared["label_map"], shared["out"]] if is_url(u)), None)
+        if url is not None:
+            raise UsageError(f"{url}: URLs are read and written through Apache Beam's file systems: add --runner beam")
+
+
 def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, on_error, strict, drop_empty, seed,
          no_decode_check, max_pixels, follow_symlinks, split, group_by, rebalance, repeat_threshold, max_per_class,
          negative_ratio, quiet, runner, beam_option, beam_pipeline_options) -> None:
     from dataprep.convert import ConvertOptions, convert, prepare_output
-    from dataprep.locations import is_url
 
-    executor = _executor(runner, beam_option, beam_pipeline_options)
+    executor = _executor(runner, beam_option, beam_pipeline_options, quiet)
 
     opts = ConvertOptions(
         out=out, label_map=label_map, num_shards=num_shards,
@@ -95,8 +119,10 @@ def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, o
     echo_result(convert(read(executor), opts, executor=executor), strict)
 
 
-def _executor(runner: str, beam_option, beam_pipeline_options):
-    """None (the local worker pool) or a Beam executor; Beam is imported only here."""
+def _executor(runner: str, beam_option, beam_pipeline_options, quiet: bool = False):
+    """None (the local worker pool) or a Beam executor; Beam is imported only here.
+    Beam's log lines reach the terminal only with ``dataprep --debug``."""
+    from dataprep.cli import debug_enabled
     from dataprep.errors import UsageError
 
     if runner not in ("local", "beam"):
@@ -108,7 +134,8 @@ def _executor(runner: str, beam_option, beam_pipeline_options):
     from dataprep.beam import BeamExecutor
     from dataprep.beam.options import pipeline_flags
 
-    return BeamExecutor(pipeline_flags(beam_option, beam_pipeline_options))
+    return BeamExecutor(pipeline_flags(beam_option, beam_pipeline_options), progress=not quiet,
+                        show_logs=debug_enabled())
 
 
 def echo_result(result, strict: bool) -> None:
@@ -125,10 +152,12 @@ def echo_result(result, strict: bool) -> None:
 @app.command("voc")
 @_with_common_options
 def voc(
-    root: Annotated[Optional[Path], typer.Argument(help="VOC folder (Annotations/, JPEGImages/) or VOCdevkit root.")] = None,
+    root: Annotated[Optional[str], typer.Argument(
+        help="VOC folder (Annotations/, JPEGImages/) or VOCdevkit root (with --runner beam also a gs://, s3:// or "
+             "hdfs:// URL).")] = None,
     year: o.Year = None,
-    annotations: o.Annotations = None,
-    images: o.Images = None,
+    annotations: VocAnnotations = None,
+    images: VocImages = None,
     workers: Optional[int] = None,
     progress: bool = True,
 ):
@@ -144,7 +173,8 @@ def voc(
 @app.command("coco")
 @_with_common_options
 def coco(
-    annotations: Annotated[Path, typer.Argument(help="COCO instances JSON.")],
+    annotations: Annotated[str, typer.Argument(help="COCO instances JSON (with --runner beam also a URL, read by "
+                                                    "the launcher).")],
     images: Annotated[str, typer.Option("--images", help="Folder the JSON's file_name values are relative to "
                                         "(with --runner beam also a gs://, s3:// or hdfs:// URL).")],
 ):
@@ -157,7 +187,8 @@ def coco(
 @app.command("csv")
 @_with_common_options
 def csv(
-    file: Annotated[Path, typer.Argument(help="CSV with one row per box.")],
+    file: Annotated[str, typer.Argument(help="CSV with one row per box (with --runner beam also a URL, read by the "
+                                             "launcher).")],
     images: Annotated[str, typer.Option("--images", help="Folder the filename column is relative to "
                                         "(with --runner beam also a gs://, s3:// or hdfs:// URL).")],
     columns: o.Columns = None,
@@ -176,7 +207,8 @@ def csv(
 @app.command("yolo")
 @_with_common_options
 def yolo(
-    root: Annotated[Path, typer.Argument(help="YOLO dataset folder (with data.yaml) or the data.yaml itself.")],
+    root: Annotated[str, typer.Argument(help="YOLO dataset folder (with data.yaml) or the data.yaml itself "
+                                             "(local disk only).")],
 ):
     """YOLO, Ultralytics layout: data.yaml (names; train/val/test image folders or list files) + labels/*.txt."""
     from dataprep.formats.registry import open_source
@@ -189,7 +221,7 @@ def yolo(
 def tfrecord(
     pattern: Annotated[str, typer.Argument(
         help="TFRecords written by any tool: a file, a folder or a quoted glob ('in/train-*.tfrecord'); "
-             "GZIP detected per file.")],
+             "GZIP detected per file (local disk only).")],
     label_map: Optional[Path] = None,
 ):
     """TFRecords of any tool (TF OD API keys): repaired, checked like any source and rewritten to the contract.

@@ -112,8 +112,9 @@ def source_spec(src, *, fmt: str = "auto", images=None, annotations=None, year=N
                 progress: bool = False, label_map=None, parse_annotations=None):
     """The registry's description of the source the options name."""
     from dataprep.formats.registry import SourceSpec
+    from dataprep.locations import location
 
-    return SourceSpec(Path(src) if src is not None else None, format=fmt, images=images, annotations=annotations,
+    return SourceSpec(location(src) if src is not None else None, format=fmt, images=images, annotations=annotations,
                       year=year, columns=columns, header=header, normalized=normalized, box_format=box_format,
                       workers=workers, progress=progress, label_map=label_map,
                       parse_annotations=parse_annotations)

@@ -9,7 +9,8 @@ An executor object (``convert(ds, opts, executor=...)``; Apache Beam's is
 :class:`~dataprep.records.output.OutputWriter`; ``run(job, desc)``, the check
 pass as above; ``write(job, split_of, shards, out)``, the encode pass, whose
 workers write each planned shard and hand it to ``out.add_shard``; and
-``close()``, after success or failure.
+``close()``, after success or failure. It may also have ``published(manifest)``,
+called once the output is complete (Beam's prints its stage line).
 """
 
 from __future__ import annotations

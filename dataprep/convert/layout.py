@@ -43,15 +43,14 @@ def plan_shards(n_examples: int, est_bytes: int, num_shards: int | None, shard_t
 
 def file_sizes(root: Path, files: list[str], store=None, num_shards: int | None = None) -> np.ndarray:
     """Bytes per image file (0 when missing): the default shard count.
-    ``store``: the job's (``store.size(root, file)``), when not the local
-    disk; not asked when ``num_shards`` fixes the count (on an object store
-    it is one request per image)."""
+    ``store``: the job's (``store.sizes(root, files)``: one listing of the
+    images folder), when not the local disk; not asked when ``num_shards``
+    fixes the count."""
     sizes = np.zeros(len(files), dtype=np.int64)
     if store is not None and num_shards:
         return sizes
     if store is not None:
-        for k, f in enumerate(files):
-            sizes[k] = store.size(root, f)
+        sizes[:] = store.sizes(root, files)
         return sizes
     for k, f in enumerate(files):
         try:

@@ -161,7 +161,7 @@ class SplitOptions:
 @dataclass
 class ConvertOptions:
     out: Path | str  # a URL stays a string (--runner beam)
-    label_map: Path | None = None
+    label_map: Path | str | None = None  # a URL with --runner beam
     num_shards: int | None = None
     compression: str | None = None  # None or "gzip"
     workers: int | None = None  # None: all cores
@@ -189,6 +189,8 @@ class ConvertOptions:
 
     def __post_init__(self):
         self.out = location(self.out)
+        if self.label_map is not None:
+            self.label_map = location(self.label_map)
         for group in (CheckOptions, LayoutOptions):  # each group checks its own values
             _group(self, group)
         self.split = self.balance.split  # parsed from "train=0.8,val=0.2"

@@ -49,7 +49,7 @@ from dataprep.convert.work import ImageResult, Job, make_job
 from dataprep.dataset import Dataset, split_names
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap, LabelMapError
-from dataprep.locations import is_url
+from dataprep.locations import is_url, read_bytes
 from dataprep.parallel import default_workers
 from dataprep.records.output import OutputWriter, SplitCounts
 from dataprep.validate.annotations import check_annotations
@@ -109,6 +109,8 @@ def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
         manifest = out.publish(splits, label_map_bytes, report, {
             "label_map_origin": origin, "num_classes": len(label_map)}, {
             "counts": asdict(report.counts), "source": ds.source, "options": opts.to_json(), **balance})
+        if executor is not None and hasattr(executor, "published"):
+            executor.published(manifest)
     except BaseException:
         if out is not None:
             out.abort()
@@ -121,7 +123,7 @@ def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
 
 # -- the steps -----------------------------------------------------------------------
 
-def resolve_label_map(ds: Dataset, path: Path | None) -> tuple[LabelMap, str]:
+def resolve_label_map(ds: Dataset, path: Path | str | None) -> tuple[LabelMap, str]:
     """--label-map, else the source's categories, else the sorted class names of the data."""
     if path is not None:
         return LabelMap.read(path), str(path)
@@ -132,10 +134,10 @@ def resolve_label_map(ds: Dataset, path: Path | None) -> tuple[LabelMap, str]:
     return LabelMap.from_names(names), "derived from the data (sorted names)"
 
 
-def label_map_file_bytes(label_map: LabelMap, path: Path | None) -> bytes:
+def label_map_file_bytes(label_map: LabelMap, path: Path | str | None) -> bytes:
     """What OUT/label_map.pbtxt will hold: the user's file as it is, or ours."""
     if path is not None:
-        return Path(path).read_bytes()
+        return read_bytes(path)
     try:
         return label_map.to_pbtxt().encode("utf-8")
     except ValueError as exc:  # an id out of the format's int32 range

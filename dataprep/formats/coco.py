@@ -20,7 +20,7 @@ from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, LabelMapError, UsageError
 from dataprep.formats.registry import SourceFormat, require_images
-from dataprep.locations import is_url, location
+from dataprep.locations import is_url, location, url_exists
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.textio import TextFileError, read_text
 from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, IGNORED, RENAMED, SKIPPED_IMAGE, WARNING, Finding
@@ -96,9 +96,9 @@ def _iscrowd(values: pd.Series, ann_ids: pd.Series, src: str, findings: list[Fin
 
 def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     """Read a COCO detection JSON into a :class:`Dataset`."""
-    path = Path(annotations)
+    path = location(annotations)  # a URL (--runner beam) is read whole by the launcher, through Beam's FileSystems
     img_dir = location(images)
-    if not path.is_file():
+    if not (url_exists(path) if is_url(path) else path.is_file()):
         raise UsageError(f"{path}: COCO annotation file not found")
     if not is_url(img_dir) and not img_dir.is_dir():
         raise UsageError(f"{img_dir}: images folder not found")
@@ -229,4 +229,4 @@ def open_source(spec) -> Dataset:
     return read_coco(spec.path, images=spec.images)
 
 
-SOURCE = SourceFormat("coco", detect, open_source, "a COCO .json")
+SOURCE = SourceFormat("coco", detect, open_source, "a COCO .json", urls=True)

@@ -22,14 +22,20 @@ def is_file_entry(entry: os.DirEntry) -> bool:
 def list_images(images_dir: Path) -> dict[str, str]:
     """Map stem -> file name for the image files directly in ``images_dir``
     (first by sorted name when two share a stem)."""
-    found: dict[str, str] = {}
     try:
         names = sorted(e.name for e in os.scandir(images_dir) if is_file_entry(e))
     except FileNotFoundError:
-        return found
+        return {}
+    return image_names(names)
+
+
+def image_names(names) -> dict[str, str]:
+    """Map stem -> file name for the image files among ``names`` (sorted; the first wins a stem)."""
+    found: dict[str, str] = {}
+    extensions = {e.lower() for e in IMAGE_EXTENSIONS}
     for name in names:
         stem, ext = os.path.splitext(name)
-        if ext.lower() in {e.lower() for e in IMAGE_EXTENSIONS}:
+        if ext.lower() in extensions:
             found.setdefault(stem, name)
     return found
 

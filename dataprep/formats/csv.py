@@ -26,7 +26,7 @@ from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, UsageError
 from dataprep.formats.registry import SourceFormat, require_images
-from dataprep.locations import is_url, location
+from dataprep.locations import is_url, location, url_exists
 from dataprep.textio import TextFileError, read_text
 from dataprep.validate.findings import DROPPED_BOX, ERROR, KEPT, WARNING, Finding
 
@@ -164,9 +164,9 @@ def read_csv(
     the file's column names in order (for files without a header row, or to
     rename every column).
     """
-    path = Path(file)
+    path = location(file)  # a URL (--runner beam) is read whole by the launcher, through Beam's FileSystems
     img_dir = location(images)
-    if not path.is_file():
+    if not (url_exists(path) if is_url(path) else path.is_file()):
         raise UsageError(f"{path}: CSV file not found")
     if not is_url(img_dir) and not img_dir.is_dir():
         raise UsageError(f"{img_dir}: images folder not found")
@@ -248,4 +248,4 @@ def open_source(spec) -> Dataset:
                     normalized=spec.normalized, box_format=spec.box_format)
 
 
-SOURCE = SourceFormat("csv", detect, open_source, "a .csv")
+SOURCE = SourceFormat("csv", detect, open_source, "a .csv", urls=True)

@@ -31,6 +31,7 @@ from typing import Callable
 
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
+from dataprep.locations import is_url
 
 #: Reader modules (``dataprep.formats.<name>``), in detection order.
 READERS = ("voc", "coco", "csv", "yolo", "tfrecord")
@@ -40,10 +41,11 @@ READERS = ("voc", "coco", "csv", "yolo", "tfrecord")
 class SourceSpec:
     """What the user said about a source; each reader reads the fields it needs."""
 
-    path: Path | None
+    #: A local path, or a URL (``gs://...``; readers with ``urls``, ``--runner beam``).
+    path: Path | str | None
     format: str = "auto"
-    images: Path | None = None
-    annotations: Path | None = None
+    images: Path | str | None = None
+    annotations: Path | str | None = None
     year: str | None = None
     columns: str | None = None
     header: bool = True
@@ -52,7 +54,7 @@ class SourceSpec:
     workers: int | None = None
     progress: bool = False
     #: A label map that names the classes of sources that carry only ids (records).
-    label_map: Path | None = None
+    label_map: Path | str | None = None
     #: Parses annotation files elsewhere (the Beam runner's workers; VOC reads it): paths -> parsed, in order.
     parse_annotations: Callable | None = None
 
@@ -66,6 +68,9 @@ class SourceFormat:
     open: Callable[[SourceSpec], Dataset]
     #: What it looks like, for messages: "a Pascal VOC folder (Annotations/)".
     looks_like: str
+    #: Whether it reads a URL source (through Beam's FileSystems, ``--runner beam``);
+    #: the others read local disk only and refuse one.
+    urls: bool = False
 
 
 def formats() -> dict[str, SourceFormat]:
@@ -79,6 +84,9 @@ def format_names() -> tuple[str, ...]:
 
 def detect_format(src: str | Path) -> str:
     """The first registered format whose ``detect`` accepts ``src``."""
+    if is_url(src):
+        raise UsageError(f"{src}: the format of a URL source is not detected; name it "
+                         f"(dataprep convert {'|'.join(n for n, f in formats().items() if f.urls)} URL --runner beam)")
     path = Path(src)
     known = formats()
     for name, fmt in known.items():
@@ -103,7 +111,16 @@ def open_source(spec: SourceSpec) -> Dataset:
     if name == "auto":
         # No path: a VOC source given by --annotations and --images alone.
         name = detect_format(spec.path) if spec.path is not None else READERS[0]
+    refuse_url(name, spec.path)
     return known[name].open(spec)
+
+
+def refuse_url(name: str, path) -> None:
+    """A reader of local disk only refuses a URL source, naming it (before Path() folds its ``//``)."""
+    known = formats()
+    if is_url(path) and not known[name].urls:
+        raise UsageError(f"{path}: {name} sources are read from local disk only; URLs work for "
+                         f"{', '.join(n for n, f in known.items() if f.urls)} with --runner beam")
 
 
 def require_images(spec: SourceSpec, what: str) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dataprep.dataset import Dataset
 from dataprep.formats.registry import SourceSpec, detect_format, format_names, open_source
+from dataprep.locations import location
 
 FORMATS = format_names()
 
@@ -29,6 +30,6 @@ def read_source(
 ) -> Dataset:
     """Read any supported source into a :class:`Dataset`."""
     return open_source(SourceSpec(
-        Path(src) if src is not None else None, format=format, images=images, annotations=annotations, year=year,
+        location(src) if src is not None else None, format=format, images=images, annotations=annotations, year=year,
         columns=columns, header=header, normalized=normalized, box_format=box_format, workers=workers,
         progress=progress))

@@ -5,6 +5,12 @@ covering 0-based pixel columns c0..c1 is written ``xmin = c0 + 1, xmax = c1 + 1`
 In dataprep's continuous hub frame (pixel i covers [i, i+1)) that box is
 [c0, c1 + 1), so ``xmin_hub = xmin - 1, xmax_hub = xmax`` (same for y), and a
 VOC box's width is ``xmax - xmin + 1``. Float coordinates get the same shift.
+
+Where it reads from. A local folder is listed with ``os.scandir``; a URL
+(``gs://bucket/VOC2012``, with ``--runner beam``) through Beam's
+FileSystems: one listing of ``Annotations/``, one of the images folder and
+one of ``ImageSets/Main/``, the split files read whole; the XML files are
+parsed by ``parse`` (the Beam runner's workers).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,8 +26,9 @@ from lxml import etree
 
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
-from dataprep.formats.common import is_file_entry, list_images, to_flag, to_float
+from dataprep.formats.common import image_names, is_file_entry, list_images, to_flag, to_float
 from dataprep.formats.registry import SourceFormat
+from dataprep.locations import is_url, list_folder, location, read_bytes, sub, url_exists, url_join
 from dataprep.textio import read_text
 from dataprep.validate.findings import ERROR, INFO, KEPT, SKIPPED_IMAGE, WARNING, Finding
 
@@ -30,14 +38,19 @@ SPLIT_FILES = ("train", "val", "test", "trainval")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
-def _resolve_folders(root: Path | None, year: str | None, annotations: Path | None, images: Path | None):
+def _resolve_folders(root, year: str | None, annotations, images):
     if annotations is not None or images is not None:
         if annotations is None or images is None:
             raise UsageError("--annotations and --images go together: give both folders")
-        base = root if root is not None else annotations.parent
-        return base, Path(annotations), Path(images)
+        if root is not None:
+            base = root
+        else:
+            base = annotations.rsplit("/", 1)[0] if is_url(annotations) else annotations.parent
+        return base, annotations, images
     if root is None:
         raise UsageError("give a VOC folder, or --annotations DIR --images DIR")
+    if is_url(root):
+        return _resolve_url_folders(root, year)
     if year:
         candidate = root / f"VOC{year}"
         if not (candidate / "Annotations").is_dir():
@@ -54,14 +67,31 @@ def _resolve_folders(root: Path | None, year: str | None, annotations: Path | No
     return root, root / "Annotations", root / "JPEGImages"
 
 
-def _read_splits(root: Path, findings: list[Finding]) -> dict[str, str] | None:
+def _resolve_url_folders(root: str, year: str | None):
+    """The folders of a VOC root URL. An object store has no folders: one
+    exists when a file is listed under it (a VOCdevkit root needs ``--year``)."""
+    if year:
+        root = sub(root, f"VOC{year}")
+    if not list_folder(sub(root, "Annotations")):
+        hint = "" if year else "; for a VOCdevkit root add --year"
+        raise UsageError(f"{root}: no file under Annotations/{hint} (a VOC folder holds Annotations/*.xml and "
+                         "JPEGImages/)")
+    return root, sub(root, "Annotations"), sub(root, "JPEGImages")
+
+
+def _read_splits(root, findings: list[Finding]) -> dict[str, str] | None:
     """stem -> split from ImageSets/Main, or None when there are no split files.
 
     ``trainval`` is used only when neither ``train`` nor ``val`` exists: it is
     their union, so an image is never written twice.
     """
-    main = root / "ImageSets" / "Main"
-    present = {s: main / f"{s}.txt" for s in SPLIT_FILES if (main / f"{s}.txt").is_file()}
+    if is_url(root):
+        main = sub(sub(root, "ImageSets"), "Main")
+        listed = list_folder(main)
+        present = {s: sub(main, f"{s}.txt") for s in SPLIT_FILES if f"{s}.txt" in listed}
+    else:
+        main = root / "ImageSets" / "Main"
+        present = {s: main / f"{s}.txt" for s in SPLIT_FILES if (main / f"{s}.txt").is_file()}
     if not present:
         return None
     derive = None
@@ -199,24 +229,27 @@ def read_voc(
     ``parse`` parses the XML files elsewhere (the Beam runner's workers): a
     function of their paths -> what :func:`parse_file` gives for each, in order."""
     root, ann_dir, img_dir = _resolve_folders(
-        Path(root) if root is not None else None, year,
-        Path(annotations) if annotations is not None else None, Path(images) if images is not None else None,
+        location(root) if root is not None else None, year,
+        location(annotations) if annotations is not None else None,
+        location(images) if images is not None else None,
     )
-    if not ann_dir.is_dir():
-        raise UsageError(f"{ann_dir}: annotations folder not found")
-    if not img_dir.is_dir():
-        raise UsageError(f"{img_dir}: images folder not found")
+    if is_url(ann_dir) or is_url(img_dir):
+        xml_files, on_disk, image_exists = _list_urls(ann_dir, img_dir)
+    else:
+        xml_files, on_disk, image_exists = _list_local(ann_dir, img_dir)
     findings: list[Finding] = []
     splits = _read_splits(root, findings) if annotations is None else None
-    xml_files = sorted((p for p in os.scandir(ann_dir) if p.name.lower().endswith(".xml") and is_file_entry(p)),
-                       key=lambda p: p.name)
-    on_disk = list_images(img_dir)
 
     paths = [e.path for e in xml_files]
-    parsed_all = parse(paths) if parse is not None else _parse_all(paths, workers, progress)
+    if parse is not None:
+        parsed_all = parse(paths)
+    elif is_url(ann_dir):  # the API on a URL without Beam's workers: parsed here, one file at a time
+        parsed_all = [parse_file(p, read_bytes) for p in paths]
+    else:
+        parsed_all = _parse_all(paths, workers, progress)
     img_rows = []
     obj_cols: dict[str, list] = {k: [] for k in ("image_id", *OBJECT_FIELDS)}
-    root_prefix = str(root) + os.sep
+    root_prefix = str(root) + ("/" if is_url(root) else os.sep)
     for image_id, (entry, parsed) in enumerate(zip(xml_files, parsed_all), start=1):
         stem = os.path.splitext(entry.name)[0]
         ann_name = entry.path[len(root_prefix):] if entry.path.startswith(root_prefix) else entry.path
@@ -235,7 +268,7 @@ def read_voc(
         tag = parsed["filename"]
         if stem in on_disk:
             file = on_disk[stem]
-        elif tag and (img_dir / tag).is_file():
+        elif tag and image_exists(tag):
             file = tag
         else:
             file = tag or stem + ".jpg"
@@ -257,7 +290,7 @@ def read_voc(
 
     if splits is not None:
         listed = set(splits)
-        found = {Path(e.name).stem for e in xml_files}
+        found = {os.path.splitext(e.name)[0] for e in xml_files}
         for stem in sorted(listed - found):
             findings.append(Finding(WARNING, "split.missing_annotation", stem, "ImageSets/Main",
                                     f"{stem!r} is listed in {splits[stem]}.txt but has no Annotations/{stem}.xml",
@@ -274,6 +307,45 @@ def read_voc(
 
 # -- the source registry's declaration (see dataprep.formats.registry) -----------------
 
+class _Entry(NamedTuple):
+    """A listed annotation file (what ``os.scandir`` gives for a local one)."""
+
+    name: str
+    path: str
+
+
+def _list_local(ann_dir: Path, img_dir: Path):
+    """The XML files (sorted by name), stem -> image file, and whether an image file exists."""
+    if not ann_dir.is_dir():
+        raise UsageError(f"{ann_dir}: annotations folder not found")
+    if not img_dir.is_dir():
+        raise UsageError(f"{img_dir}: images folder not found")
+    xml_files = sorted((p for p in os.scandir(ann_dir) if p.name.lower().endswith(".xml") and is_file_entry(p)),
+                       key=lambda p: p.name)
+    return xml_files, list_images(img_dir), lambda name: (img_dir / name).is_file()
+
+
+def _list_urls(ann_dir, img_dir):
+    """:func:`_list_local` for URLs: one listing of each folder (through
+    Beam's FileSystems, which list in bulk), not a request per file."""
+    listed = list_folder(str(ann_dir))
+    if not listed:
+        raise UsageError(f"{ann_dir}: annotations folder not found (no file under it)")
+    images = list_folder(str(img_dir))
+    if not images:
+        raise UsageError(f"{img_dir}: images folder not found (no file under it)")
+    xml_files = [_Entry(n, str(sub(ann_dir, n))) for n in sorted(listed) if n.lower().endswith(".xml")]
+    on_disk = image_names(n for n in sorted(images) if "/" not in n)
+
+    def image_exists(name: str) -> bool:
+        if name in images:
+            return True
+        path = url_join(str(img_dir), name)
+        return path is not None and url_exists(path)
+
+    return xml_files, on_disk, image_exists
+
+
 def detect(path: Path) -> bool:
     """A folder with Annotations/, or a VOCdevkit root with VOC*/Annotations/."""
     return path.is_dir() and ((path / "Annotations").is_dir()
@@ -285,4 +357,5 @@ def open_source(spec) -> Dataset:
                     workers=spec.workers, progress=spec.progress, parse=spec.parse_annotations)
 
 
-SOURCE = SourceFormat("voc", detect, open_source, "a Pascal VOC folder (Annotations/, or VOCdevkit/VOC*/Annotations/)")
+SOURCE = SourceFormat("voc", detect, open_source, "a Pascal VOC folder (Annotations/, or VOCdevkit/VOC*/Annotations/)",
+                      urls=True)
