@@ -22,6 +22,8 @@ def export_annotations_cmd(
 ):
     """Write the images and annotations of records back out as COCO JSON, Pascal VOC or YOLO."""
     from dataprep.formats.export import export_records
+
+    o.local_path(records, "RECORDS")
     from dataprep.validate.findings import Report
 
     result, findings = export_records(records, out, fmt, label_map=label_map, overwrite=overwrite)

@@ -20,7 +20,10 @@ def inspect_cmd(
 ):
     """Read every record back: CRCs, decoding, boxes in [0, 1], labels, counts against the manifest.
     Records without a manifest: the same checks, and the classes the TF OD API decoder would read."""
+    from dataprep.cli.options import local_path
     from dataprep.records.inspect import inspect_output
+
+    local_path(out, "OUT")
 
     r = inspect_output(out, previews=previews, preview_dir=preview_dir, progress=not quiet, label_map_path=label_map)
     for split, n in r.per_split.items():

@@ -107,6 +107,20 @@ BoxFormat = Annotated[str, typer.Option(
     "--box-format", help="CSV: xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).", rich_help_panel=SOURCE_PANEL)]
 
 
+def local_path(value, name: str) -> Path | None:
+    """A command's local-only input: a URL is refused by name (before ``Path()``
+    folds its ``//`` into a misleading "no such file")."""
+    from dataprep.errors import UsageError
+    from dataprep.locations import is_url
+
+    if value is None:
+        return None
+    if is_url(value):
+        raise UsageError(f"{name} {value}: this command reads local files only; URLs are read by "
+                         "`dataprep convert voc|coco|csv URL --runner beam` (or copy the data to local disk)")
+    return Path(value)
+
+
 def source_spec(src, *, fmt: str = "auto", images=None, annotations=None, year=None, columns=None,
                 header: bool = True, normalized: bool = False, box_format: str = "xyxy", workers=None,
                 progress: bool = False, label_map=None, parse_annotations=None):

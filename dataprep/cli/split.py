@@ -14,7 +14,7 @@ from dataprep.cli import options as o
 
 
 def split_cmd(
-    src: Annotated[Path, typer.Argument(
+    src: Annotated[str, typer.Argument(
         help="A dataprep output folder (with manifest.json: its records are re-split and copied unchanged) or a "
              "source annotation set (VOC folder, COCO .json, .csv, YOLO folder, or another tool's TFRecords: "
              "converted with --split).", show_default=False)],
@@ -51,6 +51,7 @@ def split_cmd(
     follow_symlinks: o.FollowSymlinks = False,
 ):
     """Split (and optionally rebalance) an existing output or a source into a new output folder."""
+    src = o.local_path(src, "SRC")
     from dataprep.balance.resplit import is_records_output, resplit
     from dataprep.convert import ConvertOptions, convert, prepare_output
     from dataprep.errors import UsageError

@@ -75,6 +75,7 @@ def stats_cmd(
     quiet: o.Quiet = False,
 ):
     """Images, boxes, classes, sizes, aspect ratios and COCO size buckets per split; anchor coverage."""
+    o.local_path(src, "SRC")
     from dataprep import stats as st
     from dataprep.cli.options import check_output_path
 

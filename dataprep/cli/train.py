@@ -10,9 +10,16 @@ from typing import Annotated, List, Optional
 
 import typer
 
-Records = Annotated[Path, typer.Option("--records", help="Output folder of `dataprep convert` (manifest.json).")]
+Records = Annotated[str, typer.Option("--records", help="Output folder of `dataprep convert` (manifest.json).")]
 RunDir = Annotated[Path, typer.Argument(help="Run folder written by `dataprep train --out`.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+
+def _local_records(value: str) -> Path:
+    from dataprep.cli.options import local_path
+
+    return local_path(value, "--records")
 
 
 def quiet_tensorflow() -> None:
@@ -96,6 +103,7 @@ def train_cmd(
     quiet: Quiet = False,
 ):
     """Train an SSD MobileNetV2 detector on the records; checkpoints every epoch, mAP at the end."""
+    records = _local_records(records)
     quiet_tensorflow()
     from dataprep.train.config import TrainConfig
     from dataprep.train.restore import model_settings
@@ -135,6 +143,7 @@ def evaluate_cmd(
         "trained with --precise-bn-images 0, or before dataprep did it; the run folder is not changed).")] = 0,
 ):
     """COCO mAP (mAP, mAP@0.5, per class) of a trained run on a split, with pycocotools."""
+    records = _local_records(records)
     quiet_tensorflow()
     from dataprep.train.evaluate import evaluate_model
     from dataprep.train.predict import Detector

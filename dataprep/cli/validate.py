@@ -11,7 +11,7 @@ from dataprep.cli import options as o
 
 
 def validate_cmd(
-    src: Annotated[Optional[Path], typer.Argument(
+    src: Annotated[Optional[str], typer.Argument(
         help="VOC folder, COCO .json, .csv, YOLO folder (data.yaml) or TFRecords (a file, folder or quoted glob); "
              "format detected.")] = None,
     format: o.SourceFormatOpt = "auto",
@@ -28,6 +28,7 @@ def validate_cmd(
     follow_symlinks: o.FollowSymlinks = False, quiet: o.Quiet = False,
 ):
     """Check annotations and images without writing records; exit 1 with --strict if anything is an error."""
+    src = o.local_path(src, "SRC")
     from dataprep.convert import CheckOptions, validate
     from dataprep.formats.registry import open_source
 
