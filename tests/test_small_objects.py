@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from dataprep.anchors import AnchorConfig, AnchorConfigError, anchor_coverage, read_anchors_file, write_anchors_json
 from dataprep.anchors.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL
 from dataprep.anchors.reach import reachable_iou, ssd_grid_centres, stride_grid_centres
-from dataprep.anchors.suggest import suggest_anchors
+from dataprep.anchors.multiscale import MultiscaleAnchorConfig
+from dataprep.anchors.suggest import ANCHOR_SCALE_GRID, suggest_anchors, suggest_multiscale_anchors
 from dataprep.cli import main
 from dataprep.stats import analyse_anchors, resolve_settings
 from dataprep.stats.anchors import COVERABLE_FRACTION, class_limits, format_limits
@@ -97,6 +98,57 @@ def test_search_on_a_sample_falls_back_when_all_boxes_disagree():
     worst = lambda rep: min(g.matched_fraction for g in rep.by_class().values())  # noqa: E731
     assert worst(r.after) >= worst(r.before)
     assert r.kept_initial == (r.config == AnchorConfig())
+
+
+# ------------------------------------------- FPN models: their anchor_scale
+def test_multiscale_suggestion_brings_fpnlite_anchors_down_to_small_boxes():
+    rng = np.random.default_rng(5)
+    # at 320 FPNLite's smallest anchor is 32 px (stride 8 x anchor_scale 4): 11-15 px boxes match none
+    boxes = np.concatenate([square_boxes(rng, 400, (40, 60)), square_boxes(rng, 40, (11, 15))])
+    labels = np.array([0] * 400 + [1] * 40)
+    r = suggest_multiscale_anchors(boxes, 320, labels=labels)
+    before, after = r.before.by_class(), r.after.by_class()
+    assert before[1].matched_fraction == 0.0 and after[1].matched_fraction >= 0.6
+    assert after[0].matched_fraction >= before[0].matched_fraction - 0.1
+    assert r.config.anchor_scale < 4.0 and r.config.anchor_scale in ANCHOR_SCALE_GRID
+    # only anchor_scale moves: the model's output keeps its size
+    assert r.config == MultiscaleAnchorConfig(anchor_scale=r.config.anchor_scale)
+    assert r.config.num_anchors(320) == MultiscaleAnchorConfig().num_anchors(320)
+    # it is the grid's best by the class-weighted objective, measured here
+    best = max(ANCHOR_SCALE_GRID, key=lambda a: mean_class_coverage(anchor_coverage(
+        boxes, 320, MultiscaleAnchorConfig(anchor_scale=a), labels=labels)))
+    assert mean_class_coverage(r.after) == pytest.approx(mean_class_coverage(anchor_coverage(
+        boxes, 320, MultiscaleAnchorConfig(anchor_scale=best), labels=labels)), abs=0.01)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), small=st.floats(6, 40), big=st.floats(40, 200), n_small=st.integers(1, 40),
+       objective=st.sampled_from(["classes", "boxes"]))
+def test_multiscale_suggestion_never_lowers_the_worst_class_or_overall_coverage(seed, small, big, n_small,
+                                                                                 objective):
+    rng = np.random.default_rng(seed)
+    boxes = np.concatenate([square_boxes(rng, 120, (big * 0.8, big)), square_boxes(rng, n_small, (small * 0.7, small))])
+    labels = np.array([0] * 120 + [1] * n_small)
+    r = suggest_multiscale_anchors(boxes, 320, labels=labels, objective=objective)
+    worst = lambda rep: min(g.matched_fraction for g in rep.by_class().values())  # noqa: E731
+    assert worst(r.after) >= worst(r.before)
+    assert r.after.matched_fraction >= r.before.matched_fraction
+    assert anchor_coverage(boxes, 320, r.config, labels=labels).matched_fraction == r.after.matched_fraction
+
+
+def test_stats_suggest_for_fpnlite_writes_the_anchors_train_reads(tmp_path, capsys):
+    rng = np.random.default_rng(6)
+    table = table_of({"big": square_boxes(rng, 200, (40, 60)), "tiny": square_boxes(rng, 40, (11, 15))})
+    settings_ = resolve_settings(model="ssd_mobilenet_v2_fpnlite")
+    analysis = analyse_anchors(table, settings_, worst_k=0, suggest=True)
+    doc = analysis.to_dict()["suggestion"]
+    assert "anchor_scale: " + f"{analysis.suggestion.config.anchor_scale:g}" in doc["multiscale_anchor_generator"]
+    assert doc["after"]["by_class"]["tiny"]["matched_fraction"] > doc["before"]["by_class"]["tiny"]["matched_fraction"]
+    # the "cannot be covered" remedy that names FPNLite gives its suggested coverage too
+    lim = analyse_anchors(table, resolve_settings(), worst_k=0).limits[0]
+    fpn = next(r for r in lim.remedies if r["change"] == "--model ssd_mobilenet_v2_fpnlite")
+    assert fpn["suggested"] == pytest.approx(analysis.suggestion.after.by_class()[1].matched_fraction)
+    assert fpn["suggested"] > fpn["default"]
 
 
 # ----------------------------------------------- what the strides allow

@@ -47,7 +47,7 @@ from dataprep.anchors.models import (
     generate_anchors,
 )
 from dataprep.anchors.multiscale import MultiscaleAnchorConfig, multiscale_anchors
-from dataprep.anchors.suggest import SuggestionResult, kmeans_iou, suggest_anchors
+from dataprep.anchors.suggest import SuggestionResult, kmeans_iou, suggest_anchors, suggest_multiscale_anchors
 
 __all__ = [
     "AnchorConfig",
@@ -85,5 +85,6 @@ __all__ = [
     "scan_boxes",
     "ssd_anchors",
     "suggest_anchors",
+    "suggest_multiscale_anchors",
     "write_anchors_json",
 ]

@@ -17,6 +17,13 @@ Steps:
 3. the result is checked on all boxes: if it covers the worst class or all
    boxes less than the initial settings do, the initial settings are kept.
 
+FPN models (``multiscale_anchor_generator``) have fewer free settings: the
+levels fix the strides and the anchor sizes are ``anchor_scale * stride *
+2 ** (k / scales_per_octave)``. :func:`suggest_multiscale_anchors` scores
+``anchor_scale`` on a grid (:data:`ANCHOR_SCALE_GRID`) under the same
+objective and the same floors, and keeps the levels, the aspect ratios and the
+scales per octave (so the number of anchors per location).
+
 Objectives (``objective=``): ``"classes"`` (the default when labels are
 given) is the mean over classes of the fraction of the class's boxes with best
 IoU >= threshold, so a rare class weighs as much as an abundant one (mAP is a
@@ -34,6 +41,7 @@ import numpy as np
 
 from dataprep.anchors.coverage import CoverageReport, anchor_coverage, as_boxes, scan_boxes
 from dataprep.anchors.generator import AnchorConfig, Size, as_input_size
+from dataprep.anchors.multiscale import MultiscaleAnchorConfig
 
 #: Weight of the mean best IoU in the objective. A tie-breaker: one more box
 #: over the threshold outweighs raising the IoU of 20 boxes by 1.0 each.
@@ -44,6 +52,9 @@ _SCALE_RANGE = (0.01, 2.0)
 _RATIO_RANGE = (0.1, 10.0)
 _BASE_RANGE = (0.05, 4.0)
 OBJECTIVES = ("classes", "boxes")
+#: ``anchor_scale`` values :func:`suggest_multiscale_anchors` scores: 0.75 to 8
+#: in steps of 0.25 (the TF2 zoo's FPN models use 4).
+ANCHOR_SCALE_GRID = tuple(0.75 + 0.25 * i for i in range(30))
 
 
 # --------------------------------------------------------------------- k-means
@@ -202,19 +213,29 @@ def _kmeans_seeds(
     return seeds
 
 
+def _labels_codes(all_boxes: np.ndarray, labels: Any) -> tuple[np.ndarray, int]:
+    if labels is None:
+        return np.zeros(all_boxes.shape[0], dtype=np.intp), 1
+    values, codes = np.unique(np.asarray(labels), return_inverse=True)
+    codes = codes.reshape(-1)
+    if codes.shape[0] != all_boxes.shape[0]:
+        raise ValueError(f"labels must have one entry per box ({all_boxes.shape[0]}), got {codes.shape[0]}")
+    return codes, len(values)
+
+
 @dataclass(frozen=True)
 class SuggestionResult:
     """Outcome of :func:`suggest_anchors`."""
 
-    config: AnchorConfig
-    initial_config: AnchorConfig
+    config: AnchorConfig | MultiscaleAnchorConfig
+    initial_config: AnchorConfig | MultiscaleAnchorConfig
     before: CoverageReport
     after: CoverageReport
     objective_before: float
     objective_after: float
     evaluations: int
     sample_size: int
-    centroids: np.ndarray  # (k, 2) k-means (w, h) in input pixels, k = num_layers
+    centroids: np.ndarray  # (k, 2) k-means (w, h) in input pixels, k = num_layers (multiscale: (0, 2))
     objective: str = "boxes"
     #: True when the searched settings covered the worst class less than the
     #: initial ones on all boxes, so the initial settings were kept.
@@ -277,14 +298,7 @@ def suggest_anchors(
     objective = objective or ("classes" if labels is not None else "boxes")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    if labels is not None:
-        label_values, all_codes = np.unique(np.asarray(labels), return_inverse=True)
-        all_codes = all_codes.reshape(-1)
-        if all_codes.shape[0] != all_boxes.shape[0]:
-            raise ValueError(f"labels must have one entry per box ({all_boxes.shape[0]}), got {all_codes.shape[0]}")
-    else:
-        label_values, all_codes = np.zeros(1), np.zeros(all_boxes.shape[0], dtype=np.intp)
-    num = len(label_values)
+    all_codes, num = _labels_codes(all_boxes, labels)
     rng = np.random.default_rng(seed)
     if all_boxes.shape[0] > sample_size:
         pick = np.sort(rng.choice(all_boxes.shape[0], sample_size, replace=False))
@@ -375,4 +389,53 @@ def suggest_anchors(
         centroids=clusters,
         objective=objective,
         kept_initial=kept_initial,
+    )
+
+
+def suggest_multiscale_anchors(
+    boxes: Any,
+    input_size: int | Sequence[int] = (320, 320),
+    initial: MultiscaleAnchorConfig | None = None,
+    *,
+    labels: Any = None,
+    iou_threshold: float = 0.5,
+    objective: str | None = None,
+) -> SuggestionResult:
+    """The ``anchor_scale`` of :data:`ANCHOR_SCALE_GRID` that maximises
+    ``objective`` for an FPN model's multiscale anchors.
+
+    Levels, aspect ratios and scales per octave stay those of ``initial``
+    (default: :class:`MultiscaleAnchorConfig`), so the box predictor keeps its
+    size. As :func:`suggest_anchors`: neither the worst class's coverage nor
+    that of all boxes may drop below its value under ``initial``; every box is
+    scored (the grid is small); deterministic.
+    """
+    size = as_input_size(input_size)
+    start = initial or MultiscaleAnchorConfig()
+    all_boxes = as_boxes(boxes)
+    objective = objective or ("classes" if labels is not None else "boxes")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    codes, num = _labels_codes(all_boxes, labels)
+    pick = 0 if objective == "classes" else 1
+    scored = {}
+    for value in sorted(set(ANCHOR_SCALE_GRID) | {start.anchor_scale}):
+        cfg = start.replace(anchor_scale=float(value))
+        scored[cfg] = _objective(all_boxes, codes, num, size, cfg, iou_threshold)
+    floor_worst, floor_all = scored[start][2:]
+    allowed = [cfg for cfg, v in scored.items() if v[2] >= floor_worst - 1e-12 and v[3] >= floor_all - 1e-12]
+    # the best objective; ties go to the value nearest the initial one
+    best = max(allowed, key=lambda c: (round(scored[c][pick], 12), -abs(math.log(c.anchor_scale / start.anchor_scale))))
+    assert best.num_anchors_per_location() == start.num_anchors_per_location()
+    return SuggestionResult(
+        config=best,
+        initial_config=start,
+        before=anchor_coverage(all_boxes, size, start, labels=labels, iou_threshold=iou_threshold),
+        after=anchor_coverage(all_boxes, size, best, labels=labels, iou_threshold=iou_threshold),
+        objective_before=scored[start][pick],
+        objective_after=scored[best][pick],
+        evaluations=len(scored),
+        sample_size=int(all_boxes.shape[0]),
+        centroids=np.zeros((0, 2)),
+        objective=objective,
     )

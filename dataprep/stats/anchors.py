@@ -27,8 +27,9 @@ from dataprep.anchors import (
     SuggestionResult,
     anchor_coverage,
     read_pipeline_config,
-    render_ssd_anchor_generator,
+    render_anchor_generator,
     suggest_anchors,
+    suggest_multiscale_anchors,
 )
 from dataprep.anchors.generator import Size
 from dataprep.anchors.models import DEFAULT_INPUT_SIZE as DEFAULT_MODEL_INPUT
@@ -263,7 +264,7 @@ class AnchorAnalysis:
                 **sug.summary(),
                 "before": self.coverage_dict(sug.before),
                 "after": self.coverage_dict(sug.after),
-                "ssd_anchor_generator": render_ssd_anchor_generator(sug.config),
+                sug.config.kind + "_anchor_generator": render_anchor_generator(sug.config, wrap=False),
             }
         return out
 
@@ -316,13 +317,14 @@ def analyse_anchors(
         notes.append(f"the pipeline.config has num_classes: {settings.num_classes} but the data has {n_cls} classes")
     suggestion = None
     if suggest:
-        if not isinstance(settings.config, AnchorConfig):
-            raise UsageError(f"--suggest searches ssd_anchor_generator settings; {settings.model or 'this model'} "
-                             f"uses {settings.config.kind} anchors")
         if table.num_boxes == 0:
             raise UsageError("--suggest needs boxes; the data has none")
-        suggestion = suggest_anchors(boxes, settings.input_size, settings.config, labels=table.label,
-                                     iou_threshold=iou_threshold, seed=seed)
+        if isinstance(settings.config, AnchorConfig):
+            suggestion = suggest_anchors(boxes, settings.input_size, settings.config, labels=table.label,
+                                         iou_threshold=iou_threshold, seed=seed)
+        else:  # an FPN model's multiscale anchors: their anchor_scale
+            suggestion = suggest_multiscale_anchors(boxes, settings.input_size, settings.config, labels=table.label,
+                                                    iou_threshold=iou_threshold)
     limits = class_limits(table, settings, iou_threshold=iou_threshold, seed=seed)
     return AnchorAnalysis(settings=settings, anchors=grid.anchors, boxes=boxes, report=report,
                           class_names=list(table.class_names), worst=worst_boxes(table, boxes, report, worst_k),
@@ -414,10 +416,12 @@ def class_limits(table: BoxTable, settings: AnchorSettings, *, iou_threshold: fl
         r = _fraction_by_class(reachable_iou(b_fpn, fpn_size, stride_grid_centres(spec.feature_strides, fpn_size))
                                >= iou_threshold, lab, num)
         default = _default_coverage(spec.name, b_fpn, fpn_size, lab, num, iou_threshold)
+        sug = suggest_multiscale_anchors(b_fpn, fpn_size, default_anchor_config(spec.name), labels=lab,
+                                         iou_threshold=iou_threshold).after.by_class()
         for lim, c in zip(limits, bad):
             lim.remedies.append({
                 "change": f"--model {spec.name}", "input_size": list(fpn_size), "reachable": float(r[c]),
-                "suggested": None, "default": float(default[c]),
+                "suggested": sug[c].matched_fraction, "default": float(default[c]),
                 "note": f"it has a stride-{min(spec.feature_strides)} level"})
     return limits
 
@@ -502,7 +506,7 @@ def format_anchor_analysis(analysis: AnchorAnalysis) -> list[str]:
         if sug.kept_initial:
             lines.append("  (no setting found that keeps the worst class's coverage: the analysed settings are kept)")
         lines.append("  paste into pipeline.config, model.ssd.anchor_generator:")
-        lines += ["    " + line for line in render_ssd_anchor_generator(sug.config).splitlines()]
+        lines += ["    " + line for line in render_anchor_generator(sug.config, wrap=False).splitlines()]
     return lines
 
 
