@@ -8,14 +8,26 @@ Steps (each printed as it runs)::
     3. dataprep stats --anchors           -> coverage at the defaults; which classes cannot be covered, and
                                              the --input-size that would cover them
     4. dataprep stats --anchors --suggest --input-size <advised> --anchors-out b.json
+       dataprep stats --anchors --suggest --model ssd_mobilenet_v2_fpnlite --anchors-out c.json
     5. train arm (a): today's defaults (ssdlite_mobilenet_v2, 320, default anchors)
        train arm (b): dataprep train --anchors b.json (suggested anchors at the advised input)
-    6. per-class anchor coverage and AP@0.5 of both arms, learning curves (PNG)
+       train arm (c): dataprep train --anchors c.json (FPNLite, its stride-8 level, suggested anchor_scale)
+    6. per-class anchor coverage and AP@0.5 of every arm, learning curves (PNG)
 
-The budget is process CPU time (``time.process_time`` of the training process:
-every TensorFlow thread, evaluations included), not wall time, because the
-machine is shared: each arm stops before an epoch that would overrun it, then
-evaluates once more (that last evaluation is counted too and reported).
+Each arm's epochs are scheduled from ``--cpu-seconds-per-image`` (measured at
+320 for SSDLite alpha 0.35) times its input area and model cost
+(:data:`MODEL_COST`), so that the cosine schedule ends near the budget.
+``--reuse`` keeps finished arms (``WORK/run_X/bench_result.json``) and only
+reports them.
+
+The budget is CPU time of the training steps (``time.process_time`` of the
+training process over each epoch's steps: every TensorFlow thread, the input
+pipeline and the first epoch's tracing), not wall time, because the machine
+is shared. The evaluations for the learning curves (and the batch-norm
+statistics recomputed before each, see ``dataprep.train.precise_bn``) are not
+counted, so that an arm evaluated more often does not train less; their CPU
+time is reported as the difference to ``total_cpu_minutes``. Each arm stops
+before an epoch that would overrun the budget, then evaluates once more.
 Random initial weights (no download), so the figures are about what the
 anchors and the input size allow in a short CPU budget, not about the best
 reachable accuracy::
@@ -65,20 +77,35 @@ def train_arm(args: argparse.Namespace) -> None:
     curve: list[dict] = []
 
     class CpuBudget(keras.callbacks.Callback):
-        """Record CPU time per epoch; stop before an epoch that would overrun the budget."""
+        """Count the CPU time of the training steps (data pipeline and tracing included;
+        evaluations, batch-norm recomputation and checkpoints not); stop before an epoch
+        that would overrun the budget."""
+
+        def __init__(self):
+            super().__init__()
+            self.train_cpu = 0.0
+            self._begin = self._last_step = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._begin = self._last_step = time.process_time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._last_step = time.process_time()
 
         def on_epoch_end(self, epoch, logs=None):
-            used = time.process_time()
-            row = {"epoch": epoch + 1, "cpu_minutes": used / 60.0, "loss": float((logs or {}).get("loss", "nan"))}
+            cost = self._last_step - self._begin
+            self.train_cpu += cost
+            used = self.train_cpu
+            row = {"epoch": epoch + 1, "cpu_minutes": used / 60.0, "total_cpu_minutes": time.process_time() / 60.0,
+                   "loss": float((logs or {}).get("loss", "nan"))}
             if logs and "mAP50" in logs:
                 row["mAP50"] = float(logs["mAP50"])
-            # The next epoch costs about what the last one did (the first one also
-            # traced the model, so with one epoch done take half of it).
-            last = used - (curve[-1]["cpu_minutes"] * 60.0 if curve else 0.0)
-            per_epoch = last if curve else 0.5 * used
+            # The next epoch costs about what this one did (the first one also traced the model).
+            per_epoch = cost if curve else 0.6 * cost
             curve.append(row)
             if used + per_epoch > budget:
-                print(f"CPU budget: stopping after epoch {epoch + 1} ({used / 60:.1f} CPU-min)", flush=True)
+                print(f"CPU budget: stopping after epoch {epoch + 1} ({used / 60:.1f} CPU-min of training, "
+                      f"{time.process_time() / 60:.1f} in all)", flush=True)
                 self.model.stop_training = True
             elif wall_end is not None and time.time() > wall_end:
                 print(f"wall-clock safety limit: stopping after epoch {epoch + 1} ({used / 60:.1f} CPU-min)",
@@ -92,9 +119,11 @@ def train_arm(args: argparse.Namespace) -> None:
         backbone_weights="none", epochs=args.epochs, batch_size=args.batch_size, optimizer="adam",
         learning_rate=args.learning_rate, eval_every=args.eval_every, seed=args.seed,
     )
-    result = train(config, args.records, args.out, progress=False, callbacks=[CpuBudget()])
+    budget_cb = CpuBudget()
+    result = train(config, args.records, args.out, progress=False, callbacks=[budget_cb])
     out = {"arm": args.arm, "anchors": str(args.anchors), "input_size": size[0], "model": model,
-           "cpu_minutes": time.process_time() / 60.0, "budget_cpu_minutes": args.cpu_minutes,
+           "cpu_minutes": budget_cb.train_cpu / 60.0, "total_cpu_minutes": time.process_time() / 60.0,
+           "budget_cpu_minutes": args.cpu_minutes,
            "curve": curve, **result.to_dict()}
     (Path(args.out) / "bench_result.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     for line in result.summary_lines():
@@ -102,6 +131,11 @@ def train_arm(args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------- driver
+#: Training CPU per image relative to SSDLite at the same input size (alpha 0.35,
+#: measured on 2 cores: FPNLite 0.375 vs 0.22 CPU-s per 320x320 image).
+MODEL_COST = {"ssdlite_mobilenet_v2": 1.0, "ssd_mobilenet_v2": 1.0, "ssd_mobilenet_v2_fpnlite": 1.7}
+FPN_MODEL = "ssd_mobilenet_v2_fpnlite"
+
 def advised_input(stats_doc: dict, current: int) -> int:
     """The first larger --input-size the analysis says reaches every uncoverable class."""
     from dataprep.stats.anchors import COVERABLE_FRACTION
@@ -133,9 +167,9 @@ def plot_curves(results: list[dict], path: Path) -> None:
                and "mAP50" in r]
         if pts:
             ax_map.plot(*zip(*pts), marker="o", label=label)
-    ax_loss.set(xlabel="CPU minutes (training process)", ylabel="training loss", yscale="log",
+    ax_loss.set(xlabel="CPU minutes of training steps", ylabel="training loss", yscale="log",
                 title="loss (box + class)")
-    ax_map.set(xlabel="CPU minutes (training process)", ylabel="mAP@0.5 on val", ylim=(0, 1), title="mAP@0.5")
+    ax_map.set(xlabel="CPU minutes of training steps", ylabel="mAP@0.5 on val", ylim=(0, 1), title="mAP@0.5")
     for ax in (ax_loss, ax_map):
         ax.grid(alpha=0.3)
         ax.legend()
@@ -153,16 +187,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--learning-rate", type=float, default=2e-3)
     p.add_argument("--epochs", type=int, default=None,
-                   help="epochs of the schedule of arm (a) (default: estimated from the budget); arm (b) gets "
-                        "fewer in proportion to its input area")
-    p.add_argument("--cpu-seconds-per-image", type=float, default=0.12,
-                   help="estimated training CPU seconds per 320x320 image (alpha 0.35), to size the schedules")
+                   help="epochs of the schedule of arm (a) (default: estimated from the budget); the other "
+                        "arms get fewer in proportion to their cost per image")
+    p.add_argument("--cpu-seconds-per-image", type=float, default=0.25,
+                   help="estimated training CPU seconds per 320x320 image (SSDLite alpha 0.35), to size the "
+                        "schedules")
     p.add_argument("--input-size-b", type=int, default=None,
                    help="input size of arm (b) (default: the first larger size the analysis says covers the "
                         "uncoverable classes)")
     p.add_argument("--wall-minutes", type=float, default=None,
                    help="safety limit on each arm's wall time on a busy machine (reported when it hits)")
-    p.add_argument("--parallel", action="store_true", help="train both arms at once (each has its own budget)")
+    p.add_argument("--parallel", action="store_true", help="train the arms at once (each has its own budget)")
+    p.add_argument("--no-fpnlite", action="store_true", help="skip arm (c), FPNLite with its suggested anchors")
+    p.add_argument("--reuse", action="store_true", help="keep arms that finished in WORK (report them again)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", type=Path, default=None, help="learning curves PNG (default: WORK/curves.png)")
     # child mode
@@ -199,20 +236,29 @@ def main(argv: list[str] | None = None) -> None:
     dataprep_cli("stats", str(records), "--split", "train", "--anchors", "--suggest", "--input-size", str(size_b),
                  "--worst", "0", "--anchors-out", str(b_json), "--json", str(stats_b), "-q")
     doc_b = json.loads(stats_b.read_text(encoding="utf-8"))
+    docs = {"a": doc_a["anchors"]["coverage"]["by_class"], "b": doc_b["anchors"]["suggestion"]["after"]["by_class"]}
+    plan = [("a", a_json, size_a, doc_a["anchors"]["settings"].get("model") or "ssdlite_mobilenet_v2"),
+            ("b", b_json, size_b, doc_b["anchors"]["settings"].get("model") or "ssdlite_mobilenet_v2")]
+    if not args.no_fpnlite:
+        c_json, stats_c = work / "anchors_c.json", work / "stats_c.json"
+        dataprep_cli("stats", str(records), "--split", "train", "--anchors", "--suggest", "--model", FPN_MODEL,
+                     "--worst", "0", "--anchors-out", str(c_json), "--json", str(stats_c), "-q")
+        doc_c = json.loads(stats_c.read_text(encoding="utf-8"))
+        docs["c"] = doc_c["anchors"]["suggestion"]["after"]["by_class"]
+        plan.append(("c", c_json, doc_c["anchors"]["settings"]["input_size"][0], FPN_MODEL))
 
     manifest = json.loads((records / "manifest.json").read_text(encoding="utf-8"))
     n_train = manifest["splits"]["train"]["examples"]
     budget = args.cpu_minutes * 60.0
-    arms = []
-    for arm, anchors, size in (("a", a_json, size_a), ("b", b_json, size_b)):
-        cost = args.cpu_seconds_per_image * (size / 320.0) ** 2
-        epochs = args.epochs or max(2, int(budget / (cost * n_train)))
-        if args.epochs and arm == "b":
-            epochs = max(2, int(args.epochs * (size_a / size) ** 2))
-        arms.append((arm, anchors, size, epochs))
     procs = []
-    for arm, anchors, size, epochs in arms:
+    for arm, anchors, size, model in plan:
         run = work / f"run_{arm}"
+        if args.reuse and (run / "bench_result.json").exists():
+            print(f"5. arm ({arm}): kept from an earlier run ({run})", flush=True)
+            continue
+        relative = (size / 320.0) ** 2 * MODEL_COST.get(model, 1.0)
+        epochs = max(2, round(args.epochs / relative)) if args.epochs else \
+            max(2, round(budget / (args.cpu_seconds_per_image * relative * n_train)))
         if run.exists():
             import shutil
 
@@ -223,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
                "--epochs", str(epochs), "--eval-every", str(max(1, epochs // 4)), "--seed", str(args.seed)]
         if args.wall_minutes:
             cmd += ["--wall-minutes", str(args.wall_minutes)]
-        print(f"5. arm ({arm}): input {size}, {epochs} epochs scheduled, budget {args.cpu_minutes:g} CPU-min",
+        print(f"5. arm ({arm}): {model} {size}, {epochs} epochs scheduled, budget {args.cpu_minutes:g} CPU-min",
               flush=True)
         log = open(work / f"train_{arm}.log", "w", encoding="utf-8")
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -237,14 +283,13 @@ def main(argv: list[str] | None = None) -> None:
         log.close()
 
     results = [json.loads((work / f"run_{arm}" / "bench_result.json").read_text(encoding="utf-8"))
-               for arm, *_ in arms]
-    cov_a = doc_a["anchors"]["coverage"]["by_class"]
-    cov_b = doc_b["anchors"]["suggestion"]["after"]["by_class"]
-    classes = sorted(cov_a)
-    print("\n6. results (val split; coverage at IoU 0.5 on the train boxes)")
+               for arm, *_ in plan]
+    classes = sorted(docs["a"])
+    print("\n6. results (val split; coverage at IoU 0.5 on the train boxes; CPU-min of training steps)")
     head = f"{'':44}" + "".join(f"{c:>16}" for c in classes) + f"{'mAP@0.5':>10}{'CPU-min':>9}{'epochs':>8}"
     print(head)
-    for res, cov in zip(results, (cov_a, cov_b)):
+    for res in results:
+        cov = docs[res["arm"]]
         ev = res.get("evaluation") or {}
         name = f"({res['arm']}) {res['model']} {res['input_size']}"
         print(f"{name + ' coverage':44}" + "".join(f"{100 * cov[c]['matched_fraction']:15.1f}%" for c in classes))
@@ -254,8 +299,8 @@ def main(argv: list[str] | None = None) -> None:
     plot = args.plot or work / "curves.png"
     plot_curves(results, plot)
     print(f"learning curves: {plot}")
-    (work / "results.json").write_text(json.dumps({"stats_a": doc_a["anchors"], "stats_b": doc_b["anchors"],
-                                                    "runs": results}, indent=2) + "\n", encoding="utf-8")
+    (work / "results.json").write_text(json.dumps({"coverage_by_class": docs, "runs": results}, indent=2) + "\n",
+                                       encoding="utf-8")
     print(f"figures: {work / 'results.json'}")
 
 
