@@ -213,6 +213,14 @@ def _kmeans_seeds(
     return seeds
 
 
+def _objective_name(objective: str | None, labels: Any) -> str:
+    """``objective``, or the default for ``labels`` ("classes" with them); refuses an unknown one."""
+    objective = objective or ("classes" if labels is not None else "boxes")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    return objective
+
+
 def _labels_codes(all_boxes: np.ndarray, labels: Any) -> tuple[np.ndarray, int]:
     if labels is None:
         return np.zeros(all_boxes.shape[0], dtype=np.intp), 1
@@ -295,9 +303,7 @@ def suggest_anchors(
     size = as_input_size(input_size)
     start = initial or AnchorConfig()
     all_boxes = as_boxes(boxes)
-    objective = objective or ("classes" if labels is not None else "boxes")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    objective = _objective_name(objective, labels)
     all_codes, num = _labels_codes(all_boxes, labels)
     rng = np.random.default_rng(seed)
     if all_boxes.shape[0] > sample_size:
@@ -413,9 +419,7 @@ def suggest_multiscale_anchors(
     size = as_input_size(input_size)
     start = initial or MultiscaleAnchorConfig()
     all_boxes = as_boxes(boxes)
-    objective = objective or ("classes" if labels is not None else "boxes")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    objective = _objective_name(objective, labels)
     codes, num = _labels_codes(all_boxes, labels)
     pick = 0 if objective == "classes" else 1
     scored = {}

@@ -242,18 +242,9 @@ class SSDMobileNetV2(keras.Model):
         num_predictions = int(outputs["boxes"].shape[1])
         super().__init__(inputs=images, outputs=outputs, **{"name": "ssd_mobilenet_v2", **kwargs})
 
-        self.num_classes = int(num_classes)
-        self.anchors_per_location = [int(a) for a in anchors_per_location]
-        self.input_size = int(input_size)
-        self.alpha = float(alpha)
-        self.backbone_weights = backbone_weights
+        record_detector_settings(self, num_classes, anchors_per_location, input_size, alpha, backbone_weights,
+                                 batchnorm_momentum)
         self.use_depthwise = bool(use_depthwise)
-        self.batchnorm_momentum = float(batchnorm_momentum)
-        # One momentum for every batch norm (keras.applications uses 0.999, which lags far
-        # behind the weights over the few thousand steps of a small-dataset run).
-        for layer in all_layers(self):
-            if isinstance(layer, layers.BatchNormalization):
-                layer.momentum = self.batchnorm_momentum
         self.backbone = backbone
         self.feature_maps = feature_maps
         self.box_head = box_head
@@ -270,6 +261,23 @@ class SSDMobileNetV2(keras.Model):
                 "input_size": self.input_size, "alpha": self.alpha, "backbone_weights": self.backbone_weights,
                 "use_depthwise": self.use_depthwise, "batchnorm_momentum": self.batchnorm_momentum,
                 "name": self.name}
+
+
+def record_detector_settings(model, num_classes: int, anchors_per_location: Sequence[int], input_size: int,
+                             alpha: float, backbone_weights, batchnorm_momentum: float) -> None:
+    """Keep a detector's constructor arguments as attributes (``get_config`` and
+    the checkpoint mapping read them), and give every batch norm inside it one
+    momentum (keras.applications uses 0.999, which lags far behind the weights
+    over the few thousand steps of a small-dataset run)."""
+    model.num_classes = int(num_classes)
+    model.anchors_per_location = [int(a) for a in anchors_per_location]
+    model.input_size = int(input_size)
+    model.alpha = float(alpha)
+    model.backbone_weights = backbone_weights
+    model.batchnorm_momentum = float(batchnorm_momentum)
+    for layer in all_layers(model):
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = model.batchnorm_momentum
 
 
 def all_layers(layer):

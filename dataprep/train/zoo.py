@@ -56,7 +56,7 @@ from dataprep.train.model import (
     BackboneWeightsError,
     PredictionHead,
     SSDFeatureMaps,
-    all_layers,
+    record_detector_settings,
 )
 
 #: The class bias of the zoo configs (``class_prediction_bias_init: -4.6``, i.e. a prior near 0.01).
@@ -188,16 +188,9 @@ class ZooSSDMobileNetV2(keras.Model):
         outputs = {"boxes": box_head(maps), "classes": with_background[:, :, 1:]}
         super().__init__(inputs=images, outputs=outputs, **{"name": "ssd_mobilenet_v2", **kwargs})
 
-        self.num_classes = int(num_classes)
-        self.anchors_per_location = [int(a) for a in anchors_per_location]
-        self.input_size = int(input_size)
-        self.alpha = float(alpha)
+        record_detector_settings(self, num_classes, anchors_per_location, input_size, alpha, backbone_weights,
+                                 batchnorm_momentum)
         self.min_depth = int(min_depth)
-        self.backbone_weights = backbone_weights
-        self.batchnorm_momentum = float(batchnorm_momentum)
-        for layer in all_layers(self):
-            if isinstance(layer, layers.BatchNormalization):
-                layer.momentum = self.batchnorm_momentum
         self.backbone = backbone
         self.feature_maps = feature_maps
         self.box_head = box_head
@@ -417,16 +410,9 @@ class ZooSSDMobileNetV2FPNLite(keras.Model):
         outputs = {"boxes": box_head(towers), "classes": with_background[:, :, 1:]}
         super().__init__(inputs=images, outputs=outputs, **{"name": "ssd_mobilenet_v2_fpnlite", **kwargs})
 
-        self.num_classes = int(num_classes)
-        self.anchors_per_location = [int(a) for a in anchors_per_location]
-        self.input_size = int(input_size)
-        self.alpha = float(alpha)
+        record_detector_settings(self, num_classes, anchors_per_location, input_size, alpha, backbone_weights,
+                                 batchnorm_momentum)
         self.min_depth = int(min_depth)
-        self.backbone_weights = backbone_weights
-        self.batchnorm_momentum = float(batchnorm_momentum)
-        for layer in all_layers(self):
-            if isinstance(layer, layers.BatchNormalization):
-                layer.momentum = self.batchnorm_momentum
         self.backbone = backbone
         self.feature_maps = feature_maps
         self.tower = tower
