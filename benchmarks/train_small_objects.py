@@ -12,6 +12,9 @@ Steps (each printed as it runs)::
     5. train arm (a): today's defaults (ssdlite_mobilenet_v2, 320, default anchors)
        train arm (b): dataprep train --anchors b.json (suggested anchors at the advised input)
        train arm (c): dataprep train --anchors c.json (FPNLite, its stride-8 level, suggested anchor_scale)
+       with --arms (default abc): arm (d) the suggestion at today's input size (same model and cost as (a)), and
+       arm (e) FPNLite with its default anchors (same cost as (c)): each isolates what the
+       suggested anchors do from what the input size or the model does
     6. per-class anchor coverage and AP@0.5 of every arm, learning curves (PNG)
 
 Each arm's epochs are scheduled from ``--cpu-seconds-per-image`` (measured at
@@ -199,6 +202,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="safety limit on each arm's wall time on a busy machine (reported when it hits)")
     p.add_argument("--parallel", action="store_true", help="train the arms at once (each has its own budget)")
     p.add_argument("--no-fpnlite", action="store_true", help="skip arm (c), FPNLite with its suggested anchors")
+    p.add_argument("--arms", default="abc",
+                   help="arms to run, of a-e (default abc; (a), the baseline, always runs): (d) the suggestion "
+                        "at today's input size, (e) FPNLite with its default anchors")
     p.add_argument("--reuse", action="store_true", help="keep arms that finished in WORK (report them again)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", type=Path, default=None, help="learning curves PNG (default: WORK/curves.png)")
@@ -237,9 +243,25 @@ def main(argv: list[str] | None = None) -> None:
                  "--worst", "0", "--anchors-out", str(b_json), "--json", str(stats_b), "-q")
     doc_b = json.loads(stats_b.read_text(encoding="utf-8"))
     docs = {"a": doc_a["anchors"]["coverage"]["by_class"], "b": doc_b["anchors"]["suggestion"]["after"]["by_class"]}
-    plan = [("a", a_json, size_a, doc_a["anchors"]["settings"].get("model") or "ssdlite_mobilenet_v2"),
-            ("b", b_json, size_b, doc_b["anchors"]["settings"].get("model") or "ssdlite_mobilenet_v2")]
-    if not args.no_fpnlite:
+    model_a = doc_a["anchors"]["settings"].get("model") or "ssdlite_mobilenet_v2"
+    arms = set(args.arms) - ({"c"} if args.no_fpnlite else set())
+    plan = [("a", a_json, size_a, model_a)]
+    if "b" in arms:
+        plan.append(("b", b_json, size_b, doc_b["anchors"]["settings"].get("model") or "ssdlite_mobilenet_v2"))
+    if "d" in arms:
+        d_json, stats_d = work / "anchors_d.json", work / "stats_d.json"
+        dataprep_cli("stats", str(records), "--split", "train", "--anchors", "--suggest", "--worst", "0",
+                     "--anchors-out", str(d_json), "--json", str(stats_d), "-q")
+        docs["d"] = json.loads(stats_d.read_text(encoding="utf-8"))["anchors"]["suggestion"]["after"]["by_class"]
+        plan.append(("d", d_json, size_a, model_a))
+    if "e" in arms:
+        e_json, stats_e = work / "anchors_e.json", work / "stats_e.json"
+        dataprep_cli("stats", str(records), "--split", "train", "--anchors", "--model", FPN_MODEL, "--worst", "0",
+                     "--anchors-out", str(e_json), "--json", str(stats_e), "-q")
+        doc_e = json.loads(stats_e.read_text(encoding="utf-8"))
+        docs["e"] = doc_e["anchors"]["coverage"]["by_class"]
+        plan.append(("e", e_json, doc_e["anchors"]["settings"]["input_size"][0], FPN_MODEL))
+    if "c" in arms:
         c_json, stats_c = work / "anchors_c.json", work / "stats_c.json"
         dataprep_cli("stats", str(records), "--split", "train", "--anchors", "--suggest", "--model", FPN_MODEL,
                      "--worst", "0", "--anchors-out", str(c_json), "--json", str(stats_c), "-q")
@@ -247,6 +269,7 @@ def main(argv: list[str] | None = None) -> None:
         docs["c"] = doc_c["anchors"]["suggestion"]["after"]["by_class"]
         plan.append(("c", c_json, doc_c["anchors"]["settings"]["input_size"][0], FPN_MODEL))
 
+    plan.sort()
     manifest = json.loads((records / "manifest.json").read_text(encoding="utf-8"))
     n_train = manifest["splits"]["train"]["examples"]
     budget = args.cpu_minutes * 60.0

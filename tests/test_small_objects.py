@@ -19,7 +19,7 @@ from dataprep.anchors.multiscale import MultiscaleAnchorConfig
 from dataprep.anchors.suggest import ANCHOR_SCALE_GRID, suggest_anchors, suggest_multiscale_anchors
 from dataprep.cli import main
 from dataprep.stats import analyse_anchors, resolve_settings
-from dataprep.stats.anchors import COVERABLE_FRACTION, class_limits, format_limits
+from dataprep.stats.anchors import COVERABLE_FRACTION, class_limits, format_anchor_analysis, format_limits
 from dataprep.stats.collect import _make_table
 from dataprep.synth import CELL_CLASSES, generate_cells_voc, render_cells_image
 
@@ -380,3 +380,20 @@ def test_train_cli_with_anchors_json_trains_those_anchors(cells_records, tmp_pat
     detector = Detector.from_run(run)
     np.testing.assert_array_equal(detector.decoder.anchors, np.load(dumped))
     assert detector.model.num_predictions == len(np.load(dumped))
+
+
+def test_suggesting_at_an_uncoverable_size_cautions_and_names_the_remedies():
+    rng = np.random.default_rng(1)
+    table = table_of({"big": square_boxes(rng, 200, (60, 100)), "tiny": square_boxes(rng, 80, (7, 10))})
+    analysis = analyse_anchors(table, resolve_settings(), worst_k=0, suggest=True)
+    lines = [line for line in format_anchor_analysis(analysis) if "caution:" in line]
+    assert len(lines) == 1
+    assert "class 'tiny' cannot be covered at 320x320" in lines[0]
+    assert "--model ssd_mobilenet_v2_fpnlite or --input-size 480" in lines[0]
+    assert "16 px grid stride" in lines[0]
+    # every class above the smallest anchor: the suggestion comes without the caution
+    rng = np.random.default_rng(2)
+    covered = table_of({"big": square_boxes(rng, 200, (60, 100)), "mid": square_boxes(rng, 80, (36, 48))})
+    analysis = analyse_anchors(covered, resolve_settings(), worst_k=0, suggest=True)
+    assert analysis.suggestion is not None
+    assert not [line for line in format_anchor_analysis(analysis) if "caution:" in line]

@@ -505,8 +505,32 @@ def format_anchor_analysis(analysis: AnchorAnalysis) -> list[str]:
             lines += table_lines(["class", "boxes", "matched before", "after", "IoU before", "after"], rows)
         if sug.kept_initial:
             lines.append("  (no setting found that keeps the worst class's coverage: the analysed settings are kept)")
+        lines += _suggestion_caveats(analysis.limits, after["by_class"], s)
         lines.append("  paste into pipeline.config, model.ssd.anchor_generator:")
         lines += ["    " + line for line in render_anchor_generator(sug.config, wrap=False).splitlines()]
+    return lines
+
+
+def _suggestion_caveats(limits: list[ClassLimit], after: dict[str, Any], settings: AnchorSettings) -> list[str]:
+    """For each class that cannot be covered at the analysed size: the suggestion
+    reaches part of it only with anchors finer than the grid, which measured worse.
+
+    On the cells benchmark (``benchmarks/RESULTS.md``, "Small objects", arm d)
+    the suggestion at 320 raised the small class's coverage from 0% to 20% and
+    lowered its AP@0.5 from 0.659 to 0.475 at the same training budget; the
+    same search on FPNLite's stride-8 grid (arm c) raised it to 0.705.
+    """
+    h, w = settings.input_size
+    lines = []
+    for lim in limits:
+        got = after.get(lim.name, {}).get("matched_fraction")
+        changes = [r["change"] for r in lim.remedies]
+        better = list(dict.fromkeys(changes[-1:] + changes[:1]))  # the stride-8 model first: it trained best
+        lines.append(f"  caution: class {lim.name!r} cannot be covered at {h}x{w}; these anchors reach "
+                     f"{_pct(got)} of it only with anchors near or below the {lim.finest_stride:g} px grid stride, "
+                     "which trained worse than the default anchors in dataprep's small-objects benchmark; "
+                     f"prefer {' or '.join(better) if better else 'a larger input'} "
+                     "(the 'would cover it' lines above).")
     return lines
 
 
