@@ -138,6 +138,8 @@ def train_arm(args: argparse.Namespace) -> None:
 #: measured on 2 cores: FPNLite 0.375 vs 0.22 CPU-s per 320x320 image).
 MODEL_COST = {"ssdlite_mobilenet_v2": 1.0, "ssd_mobilenet_v2": 1.0, "ssd_mobilenet_v2_fpnlite": 1.7}
 FPN_MODEL = "ssd_mobilenet_v2_fpnlite"
+#: Which anchors each arm trains with (for the plot's legend).
+ARM_ANCHORS = {"a": "default", "b": "suggested", "c": "suggested", "d": "suggested", "e": "default"}
 
 def advised_input(stats_doc: dict, current: int) -> int:
     """The first larger --input-size the analysis says reaches every uncoverable class."""
@@ -161,9 +163,9 @@ def plot_curves(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(10, 5))
     for res in results:
-        label = f"({res['arm']}) {res['model']} {res['input_size']}"
+        label = f"({res['arm']}) {res['model']} {res['input_size']}, {ARM_ANCHORS.get(res['arm'], '')} anchors"
         xs = [r["cpu_minutes"] for r in res["curve"]]
         ax_loss.plot(xs, [r["loss"] for r in res["curve"]], marker=".", label=label)
         pts = [(r["cpu_minutes"], r["mAP50"]) for r in res["curve"] if r.get("mAP50") == r.get("mAP50")
@@ -175,8 +177,8 @@ def plot_curves(results: list[dict], path: Path) -> None:
     ax_map.set(xlabel="CPU minutes of training steps", ylabel="mAP@0.5 on val", ylim=(0, 1), title="mAP@0.5")
     for ax in (ax_loss, ax_map):
         ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize="small")
+    fig.tight_layout(rect=(0, 0.035 * ((len(results) + 1) // 2) + 0.03, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
