@@ -525,11 +525,11 @@ def _suggestion_caveats(limits: list[ClassLimit], after: dict[str, Any], setting
     for lim in limits:
         got = after.get(lim.name, {}).get("matched_fraction")
         changes = [r["change"] for r in lim.remedies]
-        better = list(dict.fromkeys(changes[-1:] + changes[:1]))  # the stride-8 model first: it trained best
+        better = " or ".join(dict.fromkeys(changes[-1:] + changes[:1])) or "a larger input"  # stride-8 model first
         lines.append(f"  caution: class {lim.name!r} cannot be covered at {h}x{w}; these anchors reach "
                      f"{_pct(got)} of it only with anchors near or below the {lim.finest_stride:g} px grid stride, "
                      "which trained worse than the default anchors in dataprep's small-objects benchmark; "
-                     f"prefer {' or '.join(better) if better else 'a larger input'} "
+                     f"keep the default anchors at this size, or take {better} "
                      "(the 'would cover it' lines above).")
     return lines
 
