@@ -241,15 +241,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"4. the analysis advises --input-size {size_b}" + (
         f"; arm (b) uses {args.input_size_b} (--input-size-b)" if args.input_size_b else ""), flush=True)
     size_b = args.input_size_b or size_b
-    dataprep_cli("stats", str(records), "--split", "train", "--anchors", "--suggest", "--input-size", str(size_b),
-                 "--worst", "0", "--anchors-out", str(b_json), "--json", str(stats_b), "-q")
-    doc_b = json.loads(stats_b.read_text(encoding="utf-8"))
-    docs = {"a": doc_a["anchors"]["coverage"]["by_class"], "b": doc_b["anchors"]["suggestion"]["after"]["by_class"]}
+    docs = {"a": doc_a["anchors"]["coverage"]["by_class"]}
     model_a = doc_a["anchors"]["settings"].get("model") or "ssdlite_mobilenet_v2"
     arms = set(args.arms) - ({"c"} if args.no_fpnlite else set())
     plan = [("a", a_json, size_a, model_a)]
     if "b" in arms:
-        plan.append(("b", b_json, size_b, doc_b["anchors"]["settings"].get("model") or "ssdlite_mobilenet_v2"))
+        dataprep_cli("stats", str(records), "--split", "train", "--anchors", "--suggest", "--input-size", str(size_b),
+                     "--worst", "0", "--anchors-out", str(b_json), "--json", str(stats_b), "-q")
+        docs["b"] = json.loads(stats_b.read_text(encoding="utf-8"))["anchors"]["suggestion"]["after"]["by_class"]
+        plan.append(("b", b_json, size_b, model_a))
     if "d" in arms:
         d_json, stats_d = work / "anchors_d.json", work / "stats_d.json"
         dataprep_cli("stats", str(records), "--split", "train", "--anchors", "--suggest", "--worst", "0",
