@@ -80,8 +80,23 @@ CATALOGUE: dict[str, Code] = {
     "yolo.class_out_of_range": _c(ERROR, DROPPED_BOX, "a label line's class id is not one of data.yaml's names"),
     "yolo.segment": _c(INFO, FIXED, "a segment (polygon) line; its bounding box is used"),
     "yolo.no_label_file": _c(INFO, KEPT, "an image without a label file; kept as a negative"),
-    "yolo.nc_mismatch": _c(WARNING, KEPT, "data.yaml's nc differs from the number of names; names are used"),
+    "yolo.nc_mismatch": _c(WARNING, KEPT, "data.yaml's nc (obj.data's classes) differs from the number of names; "
+                                          "names are used"),
     "yolo.path_ignored": _c(INFO, KEPT, "data.yaml's path is not a folder here; paths are relative to the yaml"),
+    "yolo.split_missing": _c(WARNING, IGNORED, "a split named in data.yaml or obj.data is not there; left out, the "
+                                               "others read"),
+    "yolo.split_resolved": _c(INFO, KEPT, "a split's path is read as Ultralytics does ('../' dropped) or from its "
+                                          "val/valid twin"),
+    "yolo.list_paths_resolved": _c(INFO, KEPT, "a list file's paths are read relative to the dataset root or without "
+                                               "darknet's 'data/'"),
+    "yolo.name_resolved": _c(INFO, FIXED, "a listed image or label file differs from the file on disk in case or "
+                                          "extension; that file is read"),
+    "yolo.label_shared": _c(WARNING, KEPT, "one label file names two images (same stem); its boxes are read for both"),
+    "yolo.numeric_names": _c((INFO, WARNING), KEPT, "class names look like numbers; read as names (a warning when "
+                                                    "name and id differ)"),
+    "yolo.names_missing": _c(WARNING, RENAMED, "no class names (nc only, or a bare tree); named class_<id>"),
+    "yolo.names_disagree": _c(WARNING, (KEPT, IGNORED), "Label Studio's notes.json and classes.txt disagree (or "
+                                                        "notes.json is unreadable); the ids win"),
     # -- other tools' records (formats/tfrecord.py) ----------------------------------------
     "record.corrupt": _c(ERROR, SKIPPED_IMAGE, "a record with a bad CRC, cut short, or not a tf.train.Example; skipped"),
     "record.repeat": _c(INFO, SKIPPED_IMAGE, "a record repeating an earlier one's name and bytes (rebalanced); read once"),
