@@ -135,12 +135,14 @@ class _Reader:
         lbl = self.base / label_path(Path(rel)) if inside else label_path(image)
         if lbl.is_file():
             return lbl
-        for other in (lbl, lbl.with_name(image.name + ".txt")):
-            found = resolve_name(other, "label file", rel, os.path.relpath(other, self.base), self.listing,
-                                 self.findings)
-            if found != other:
-                return found
-        return lbl
+        full = lbl.with_name(image.name + ".txt")  # a.jpg.txt
+        if full.is_file():
+            self.findings.append(Finding(INFO, "yolo.name_resolved", rel, os.path.relpath(full, self.base),
+                                         f"label file {lbl.name!r} is not there; {full.name!r} (the image's whole "
+                                         "name + .txt) is read", FIXED, image=rel))
+            return full
+        found = resolve_name(lbl, "label file", rel, os.path.relpath(lbl, self.base), self.listing, self.findings)
+        return found
 
     def add(self, split: str, image: Path) -> None:
         image = Path(os.path.normpath(image if image.is_absolute() else self.base / image))

@@ -94,6 +94,11 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
     objs = ds.objects.copy()
     objs["file"] = images["file"].reindex(objs["image_id"]).to_numpy()
     objs["annotation_file"] = images["annotation"].reindex(objs["image_id"]).to_numpy()
+    # 0. One image file claimed by two entries (two annotation files, two COCO
+    #    images[] entries): both describe that image, so the boxes of the later
+    #    entries join the first entry's (exact repeats fall to check 4 below).
+    first_id = ds.images.drop_duplicates("file").set_index("file")["image_id"]
+    objs["image_id"] = first_id.reindex(objs["file"]).to_numpy()
     coords = objs[["xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=float, copy=True)
     drop = np.zeros(len(objs), dtype=bool)
 
@@ -186,16 +191,20 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
                                     f"class name {n!r} is not ASCII; kept as UTF-8 in class/text and the label map",
                                     KEPT))
 
-    # 4. One image file annotated by two entries: keep the first.
+    # 0 (continued). The later entries of an image claimed twice: their boxes
+    #    went to the first entry; the entry itself is not a second image.
     dup = ds.images["file"].duplicated(keep="first")
     skip = pd.Series(dtype=object)
     if dup.any():
         first = ds.images.drop_duplicates("file").set_index("file")["annotation"]
         rows = ds.images[dup]
+        moved = ds.objects["image_id"].value_counts()
         for _, r in rows.iterrows():
-            findings.append(Finding(ERROR, "image.annotated_twice", r["file"], r["annotation"],
-                                    f"{r['file']!r} is already annotated by {first[r['file']]}; this annotation "
-                                    "is skipped", SKIPPED_IMAGE, image=r["file"], annotation=r["annotation"]))
-        skip = pd.Series("annotated twice", index=rows["image_id"].to_numpy())
+            n = int(moved.get(r["image_id"], 0))
+            findings.append(Finding(WARNING, "image.annotated_twice", r["file"], r["annotation"],
+                                    f"{r['file']!r} is also annotated by {first[r['file']]}; this annotation's {n} "
+                                    "box(es) are merged into it (the image is written once; repeats are dropped as "
+                                    "box.duplicate)", SKIPPED_IMAGE, image=r["file"], annotation=r["annotation"]))
+        skip = pd.Series("annotated twice (boxes merged into the first entry)", index=rows["image_id"].to_numpy())
     kept = objs[~drop].drop(columns=["file", "annotation_file"]).reset_index(drop=True)
     return AnnotationCheck(kept, skip, findings, int(drop.sum()))

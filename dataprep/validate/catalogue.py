@@ -70,6 +70,8 @@ CATALOGUE: dict[str, Code] = {
     "split.conflict": _c(WARNING, KEPT, "an image is listed in two splits (ImageSets/Main, data.yaml); the first is kept"),
     "split.derived": _c(INFO, KEPT, "no ImageSets/Main lists: the splits were derived"),
     "split.missing_annotation": _c(WARNING, KEPT, "an ImageSets/Main list names an image without annotation"),
+    "split.name_resolved": _c(INFO, KEPT, "an ImageSets/Main entry names an annotation but for case or extension; "
+                                          "read as that one"),
     "split.unlisted": _c(WARNING, SKIPPED_IMAGE, "an annotated image is in no ImageSets/Main list"),
     "label.empty_name": _c(WARNING, RENAMED, "a COCO category has an empty name; named category_<id>"),
     "label.renumbered": _c(WARNING, RENAMED,
@@ -121,7 +123,8 @@ CATALOGUE: dict[str, Code] = {
     "label.no_boxes": _c(WARNING, KEPT, "a label-map class has no box in the data"),
     "label.case_variants": _c(WARNING, KEPT, "class names differ only in case or spaces"),
     "label.non_ascii": _c(INFO, KEPT, "a class name is not ASCII; kept as UTF-8"),
-    "image.annotated_twice": _c(ERROR, SKIPPED_IMAGE, "one image file is annotated by two entries; the second skipped"),
+    "image.annotated_twice": _c(WARNING, SKIPPED_IMAGE, "one image file is annotated by two entries; the later "
+                                                       "entries' boxes merged into the first"),
     # -- image checks (validate/images.py, in the workers) ------------------------------
     "image.path_escapes_root": _c(ERROR, SKIPPED_IMAGE,
                                   "an image path or symbolic link leads outside the images folder "
