@@ -552,6 +552,21 @@ def test_two_coco_entries_for_one_file_keep_both_entries_boxes(tmp_path):
     assert (c.images_read, c.images_written, c.boxes_read, c.boxes_written, c.boxes_dropped) == (2, 1, 3, 2, 1)
 
 
+def test_two_coco_entries_for_one_file_at_different_sizes_are_not_merged(tmp_path):
+    """A second entry annotated at another size drew its boxes on another picture: skipped, its box counted."""
+    path, img_dir = write_coco(
+        tmp_path, [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48},
+                   {"id": 2, "file_name": "a.jpg", "width": 128, "height": 96}],
+        [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 20, 20]},
+         {"id": 2, "image_id": 2, "category_id": 1, "bbox": [60, 50, 40, 40]}],
+        [{"id": 1, "name": "cat"}])
+    result = run(read_coco(path, images=img_dir), tmp_path / "out")
+    (f,) = [f for f in result.report.findings if f.code == "image.annotated_twice"]
+    assert f.severity == "error" and "at another size (128x96 here, 64x48 there)" in f.detail
+    c = result.report.counts
+    assert (c.images_read, c.images_written, c.images_skipped, c.boxes_written, c.boxes_dropped) == (2, 1, 1, 1, 1)
+
+
 def test_voc_split_lists_that_differ_in_case_or_extension(tmp_path):
     """ImageSets/Main/train.txt lists 'IMG_1.JPG' and 'img_2' for Annotations/IMG_1.xml and IMG_2.xml: on a
     case-sensitive disk they match nothing, and the images would be skipped as unlisted."""

@@ -141,8 +141,8 @@ class _Reader:
                                          f"label file {lbl.name!r} is not there; {full.name!r} (the image's whole "
                                          "name + .txt) is read", FIXED, image=rel))
             return full
-        found = resolve_name(lbl, "label file", rel, os.path.relpath(lbl, self.base), self.listing, self.findings)
-        return found
+        return resolve_name(lbl, "label file", rel, os.path.relpath(lbl, self.base), self.listing, self.findings,
+                            image=rel)
 
     def add(self, split: str, image: Path) -> None:
         image = Path(os.path.normpath(image if image.is_absolute() else self.base / image))

@@ -301,9 +301,11 @@ def _case_or_extension(path: Path, listing: dict[Path, dict[str, list[str]]]) ->
     return folder / found[0] if found and len(found) == 1 else None
 
 
-def resolve_name(path: Path, what: str, item: str, source: str, listing: dict, findings: list[Finding]) -> Path:
+def resolve_name(path: Path, what: str, item: str, source: str, listing: dict, findings: list[Finding],
+                 image: str = "") -> Path:
     """``path`` if it exists, else the file that differs from it only in case or
-    extension (reported); else ``path`` (its absence is reported later)."""
+    extension (reported; ``image``: the image it is about); else ``path`` (its
+    absence is reported later)."""
     if path.exists():
         return path
     other = _case_or_extension(path, listing)
@@ -311,7 +313,7 @@ def resolve_name(path: Path, what: str, item: str, source: str, listing: dict, f
         return path
     findings.append(Finding(INFO, "yolo.name_resolved", item, source,
                             f"{what} {path.name!r} is not there; {other.name!r} (the same name but for case or "
-                            "extension) is read", FIXED))
+                            "extension) is read", FIXED, image=image))
     return other
 
 

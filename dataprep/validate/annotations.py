@@ -88,17 +88,52 @@ def duplicate_boxes(image_ids: np.ndarray, classes: np.ndarray, boxes: np.ndarra
     return out_dup, out_first
 
 
+def claimed_twice(images: pd.DataFrame, boxes_per_image: pd.Series) -> tuple[dict, pd.Series, list[Finding]]:
+    """Image files claimed by two entries (two annotation files, two COCO
+    ``images[]`` entries). Both describe that image, so a later entry's boxes
+    join the first entry's (exact repeats then fall to the duplicate check)
+    and the entry is not written as a second image. An entry annotated at
+    another size drew its boxes on another picture: it is skipped, its boxes
+    counted as dropped. Returns {later image_id: first image_id}, the later
+    entries to skip (id -> reason) and the findings."""
+    dup = images["file"].duplicated(keep="first")
+    if not dup.any():
+        return {}, pd.Series(dtype=object), []
+    first = images.drop_duplicates("file").set_index("file")
+    merge, reasons, findings = {}, {}, []
+    for _, r in images[dup].iterrows():
+        f, n = first.loc[r["file"]], int(boxes_per_image.get(r["image_id"], 0))
+        sizes = [(a, b) for a, b in ((r.get("width"), f.get("width")), (r.get("height"), f.get("height")))
+                 if pd.notna(a) and pd.notna(b)]
+        where = {"image": r["file"], "annotation": r["annotation"]}
+        if all(a == b for a, b in sizes):
+            merge[r["image_id"]] = f["image_id"]
+            reasons[r["image_id"]] = "annotated twice (boxes merged into the first entry)"
+            findings.append(Finding(WARNING, "image.annotated_twice", r["file"], r["annotation"],
+                                    f"{r['file']!r} is also annotated by {f['annotation']}; this annotation's {n} "
+                                    "box(es) are merged into it (the image is written once; repeats are dropped as "
+                                    "box.duplicate)", SKIPPED_IMAGE, **where))
+        else:
+            reasons[r["image_id"]] = "annotated twice at another size"
+            findings.append(Finding(ERROR, "image.annotated_twice", r["file"], r["annotation"],
+                                    f"{r['file']!r} is also annotated by {f['annotation']} at another size "
+                                    f"({r.get('width'):g}x{r.get('height'):g} here, {f.get('width'):g}x"
+                                    f"{f.get('height'):g} there); this annotation and its {n} box(es) are skipped",
+                                    SKIPPED_IMAGE, **where))
+    return merge, pd.Series(reasons, dtype=object), findings
+
+
 def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0) -> AnnotationCheck:
     findings: list[Finding] = []
     images = ds.images.set_index("image_id")
     objs = ds.objects.copy()
     objs["file"] = images["file"].reindex(objs["image_id"]).to_numpy()
     objs["annotation_file"] = images["annotation"].reindex(objs["image_id"]).to_numpy()
-    # 0. One image file claimed by two entries (two annotation files, two COCO
-    #    images[] entries): both describe that image, so the boxes of the later
-    #    entries join the first entry's (exact repeats fall to check 4 below).
-    first_id = ds.images.drop_duplicates("file").set_index("file")["image_id"]
-    objs["image_id"] = first_id.reindex(objs["file"]).to_numpy()
+    # 0. One image file claimed by two entries: see claimed_twice.
+    merge, skip, twice = claimed_twice(ds.images, ds.objects["image_id"].value_counts())
+    findings.extend(twice)
+    if merge:
+        objs["image_id"] = objs["image_id"].replace(merge)
     coords = objs[["xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=float, copy=True)
     drop = np.zeros(len(objs), dtype=bool)
 
@@ -191,20 +226,5 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
                                     f"class name {n!r} is not ASCII; kept as UTF-8 in class/text and the label map",
                                     KEPT))
 
-    # 0 (continued). The later entries of an image claimed twice: their boxes
-    #    went to the first entry; the entry itself is not a second image.
-    dup = ds.images["file"].duplicated(keep="first")
-    skip = pd.Series(dtype=object)
-    if dup.any():
-        first = ds.images.drop_duplicates("file").set_index("file")["annotation"]
-        rows = ds.images[dup]
-        moved = ds.objects["image_id"].value_counts()
-        for _, r in rows.iterrows():
-            n = int(moved.get(r["image_id"], 0))
-            findings.append(Finding(WARNING, "image.annotated_twice", r["file"], r["annotation"],
-                                    f"{r['file']!r} is also annotated by {first[r['file']]}; this annotation's {n} "
-                                    "box(es) are merged into it (the image is written once; repeats are dropped as "
-                                    "box.duplicate)", SKIPPED_IMAGE, image=r["file"], annotation=r["annotation"]))
-        skip = pd.Series("annotated twice (boxes merged into the first entry)", index=rows["image_id"].to_numpy())
     kept = objs[~drop].drop(columns=["file", "annotation_file"]).reset_index(drop=True)
     return AnnotationCheck(kept, skip, findings, int(drop.sum()))

@@ -123,8 +123,9 @@ CATALOGUE: dict[str, Code] = {
     "label.no_boxes": _c(WARNING, KEPT, "a label-map class has no box in the data"),
     "label.case_variants": _c(WARNING, KEPT, "class names differ only in case or spaces"),
     "label.non_ascii": _c(INFO, KEPT, "a class name is not ASCII; kept as UTF-8"),
-    "image.annotated_twice": _c(WARNING, SKIPPED_IMAGE, "one image file is annotated by two entries; the later "
-                                                       "entries' boxes merged into the first"),
+    "image.annotated_twice": _c((WARNING, ERROR), SKIPPED_IMAGE,
+                                "one image file is annotated by two entries; a later entry's boxes merged into the "
+                                "first (skipped if annotated at another size)"),
     # -- image checks (validate/images.py, in the workers) ------------------------------
     "image.path_escapes_root": _c(ERROR, SKIPPED_IMAGE,
                                   "an image path or symbolic link leads outside the images folder "
