@@ -687,3 +687,38 @@ def test_yolo_data_yaml_with_nc_only_names_the_classes(tmp_path):
     ds = read_yolo(tmp_path)
     assert ds.label_map.names == ["class_0", "class_1"] and ds.objects["text"].tolist() == ["class_1"]
     assert [f.code for f in ds.findings] == ["yolo.names_missing"]
+
+
+@pytest.mark.parametrize("classes, expected, how", [
+    (["1", "2", "2"], ["cat", "dog", "dog"], "label-map id"),
+    (["0", "1", "1"], ["cat", "dog", "dog"], "0-based class index"),
+])
+def test_numeric_classes_with_a_named_label_map_are_read_as_ids(tmp_path, classes, expected, how):
+    """A CSV whose class column holds numbers, converted with a label map that names the classes: the numbers are
+    the ids (or 0-based indices) they plainly are, not unknown classes whose boxes would be dropped."""
+    from dataprep.formats.csv import read_csv
+
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.jpg").write_bytes(make_jpeg(64, 48))
+    rows = "".join(f"a.jpg,64,48,{c},{2 + 10 * k},2,{9 + 10 * k},9\n" for k, c in enumerate(classes))
+    (tmp_path / "a.csv").write_text("filename,width,height,class,xmin,ymin,xmax,ymax\n" + rows)
+    (tmp_path / "map.pbtxt").write_text("item { id: 1 name: 'cat' }\nitem { id: 2 name: 'dog' }\n")
+    result = run(read_csv(tmp_path / "a.csv", images=tmp_path / "img"), tmp_path / "out",
+                 label_map=tmp_path / "map.pbtxt")
+    found = [f for f in result.report.findings if f.code == "label.numeric_class"]
+    assert len(found) == 2 and all(how in f.detail for f in found)
+    (ex,) = examples(tmp_path / "out")
+    assert ex["texts"] == expected and ex["labels"] == [{"cat": 1, "dog": 2}[t] for t in expected]
+    assert result.report.counts.boxes_dropped == 0
+
+
+def test_numbers_that_fit_no_reading_stay_unknown(tmp_path):
+    """'7' fits neither reading of a two-class label map; a label map of numeric names is never second-guessed."""
+    from dataprep.label_map import LabelMap, LabelMapItem
+    from dataprep.validate.annotations import numeric_classes
+
+    named = LabelMap([LabelMapItem(1, "cat"), LabelMapItem(2, "dog")])
+    assert numeric_classes(["1", "7"], named) == ({}, [])
+    numeric = LabelMap([LabelMapItem(1, "10"), LabelMapItem(2, "20")])
+    assert numeric_classes(["1"], numeric) == ({}, [])
+    assert numeric_classes(["²"], named) == ({}, [])

@@ -17,7 +17,8 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.label_map import LabelMap
-from dataprep.validate.findings import DROPPED_BOX, ERROR, INFO, KEPT, SKIPPED_IMAGE, SWAPPED, WARNING, Finding
+from dataprep.validate.findings import (DROPPED_BOX, ERROR, INFO, KEPT, RENAMED, SKIPPED_IMAGE, SWAPPED, WARNING,
+                                       Finding)
 
 #: Boxes of one class in one image overlapping at least this much are duplicates.
 DUPLICATE_IOU = 0.95
@@ -123,6 +124,34 @@ def claimed_twice(images: pd.DataFrame, boxes_per_image: pd.Series) -> tuple[dic
     return merge, pd.Series(reasons, dtype=object), findings
 
 
+def numeric_classes(texts, label_map: LabelMap) -> tuple[dict[str, str], list[Finding]]:
+    """Class texts that are numbers where the label map has names ('2' in a
+    CSV read with ``--label-map`` naming cat = 1, dog = 2): read as label-map
+    ids when every such number is one, else as 0-based class indices (YOLO's
+    and most trainers' convention, id = index + 1) when every number + 1 is
+    one; otherwise nothing is guessed (``label.unknown``). A label map with
+    names that are themselves numbers makes every reading ambiguous: nothing
+    is guessed. Returns {text: the label-map name it is read as} and a
+    finding per text."""
+    numbers = {t: int(t.strip()) for t in texts if t.strip().isdecimal()}
+    if not numbers or any(n.strip().isdecimal() for n in label_map.names):
+        return {}, []
+    ids = {item.id for item in label_map}
+    values = set(numbers.values())
+    if values <= ids:
+        shift, how = 0, "label-map id"
+    elif {v + 1 for v in values} <= ids:
+        shift, how = 1, "0-based class index (id = index + 1)"
+    else:
+        return {}, []
+    renamed = {t: label_map.name_of(v + shift) for t, v in numbers.items()}
+    findings = [Finding(WARNING, "label.numeric_class", t, label_map.source,
+                        f"class {t!r} is not a name in the label map; it is read as {how} {numbers[t]} -> "
+                        f"{renamed[t]!r} (id {numbers[t] + shift}); every number here fits that reading", RENAMED)
+                for t in sorted(renamed)]
+    return renamed, findings
+
+
 def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0) -> AnnotationCheck:
     findings: list[Finding] = []
     images = ds.images.set_index("image_id")
@@ -195,9 +224,19 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
             findings.append(Finding(INFO, "box.tiny", item, ann,
                                     f"box is {ww:g}x{hh:g} px, below {tiny_box:g} px; kept (check it is real)", KEPT, **where))
 
-    # 6. Classes the label map does not know: drop, naming the closest names.
+    # 6. Classes the label map does not know: a number where the label map has
+    #    names is the id it plainly means (numeric_classes); the rest are
+    #    dropped, naming the closest names.
     labels = label_map.ids_for(objs["text"].tolist())
     unknown = labels < 0
+    if unknown.any():
+        renamed, numeric = numeric_classes(objs.loc[unknown, "text"].unique(), label_map)
+        findings.extend(numeric)
+        if renamed:
+            hit = unknown & objs["text"].isin(list(renamed)).to_numpy()
+            objs.loc[hit, "text"] = objs.loc[hit, "text"].map(renamed)
+            labels = label_map.ids_for(objs["text"].tolist())
+            unknown = labels < 0
     if unknown.any():
         hints = {t: label_map.unknown_message(t) for t in objs.loc[unknown, "text"].unique()}
         for (item, where), ann, t in zip(_item(objs[unknown]), objs.loc[unknown, "annotation_file"], objs.loc[unknown, "text"]):

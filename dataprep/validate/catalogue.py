@@ -120,6 +120,8 @@ CATALOGUE: dict[str, Code] = {
     "box.duplicate": _c(WARNING, DROPPED_BOX, "a box repeats another of the same class (IoU >= 0.95)"),
     "box.tiny": _c(INFO, KEPT, "a box is smaller than 4 px; kept"),
     "label.unknown": _c(ERROR, DROPPED_BOX, "a class name is not in the label map (with the closest names)"),
+    "label.numeric_class": _c(WARNING, RENAMED, "a class that is a number where the label map has names; read as "
+                                                "that id (or 0-based index + 1) when every number fits"),
     "label.no_boxes": _c(WARNING, KEPT, "a label-map class has no box in the data"),
     "label.case_variants": _c(WARNING, KEPT, "class names differ only in case or spaces"),
     "label.non_ascii": _c(INFO, KEPT, "a class name is not ASCII; kept as UTF-8"),
