@@ -722,3 +722,20 @@ def test_numbers_that_fit_no_reading_stay_unknown(tmp_path):
     numeric = LabelMap([LabelMapItem(1, "10"), LabelMapItem(2, "20")])
     assert numeric_classes(["1"], numeric) == ({}, [])
     assert numeric_classes(["²"], named) == ({}, [])
+
+
+def test_voc_xml_with_two_images_of_its_name_takes_the_one_it_names(tmp_path):
+    """JPEGImages/a.jpg and a.png beside Annotations/a.xml: the XML's <filename> says which (it was a.jpg, silently)."""
+    from dataprep.formats.voc import read_voc
+
+    _voc_image(tmp_path, "a", "cat", filename="a.png")
+    (tmp_path / "JPEGImages" / "a.jpg").write_bytes(make_jpeg(64, 48, seed=1))
+    (tmp_path / "JPEGImages" / "a.png").write_bytes(make_jpeg(64, 48, seed=2))
+    _voc_image(tmp_path, "b", "cat", filename="photo.jpg")
+    (tmp_path / "JPEGImages" / "b.jpg").write_bytes(make_jpeg(64, 48, seed=3))
+    (tmp_path / "JPEGImages" / "b.png").write_bytes(make_jpeg(64, 48, seed=4))
+    ds = read_voc(tmp_path)
+    assert sorted(ds.images["file"]) == ["a.png", "b.jpg"]
+    found = {f.item: f.detail for f in ds.findings if f.code == "voc.image_ambiguous"}
+    assert "a.png is the one annotated (its <filename>)" in found["a"]
+    assert "b.jpg is the one annotated (the first by name" in found["b"]

@@ -303,12 +303,20 @@ def read_voc(
         # The image: the file whose stem is the XML's stem (split files name
         # stems), else the <filename> tag; a disagreeing tag is reported.
         tag = parsed["filename"]
-        if stem in on_disk:
+        shared = on_disk.shared.get(stem)
+        if shared and tag in shared:
+            file = tag
+        elif stem in on_disk:
             file = on_disk[stem]
         elif tag and image_exists(tag):
             file = tag
         else:
             file = tag or stem + ".jpg"
+        if shared:
+            why = "its <filename>" if file == tag else "the first by name; <filename> names none of them"
+            findings.append(Finding(INFO, "voc.image_ambiguous", stem, ann_name,
+                                    f"images {', '.join(shared)} share the name of {ann_name}; {file} is the one "
+                                    f"annotated ({why})", KEPT, image=file, annotation=ann_name))
         if tag and tag != file and os.path.splitext(tag)[0] != stem:
             findings.append(Finding(INFO, "voc.filename_mismatch", stem, ann_name,
                                     f"<filename> says {tag!r} but the image used is {file!r}", KEPT))

@@ -66,6 +66,8 @@ CATALOGUE: dict[str, Code] = {
     "csv.duplicate_column": _c(WARNING, KEPT, "a CSV header names a column twice; the first is used"),
     "csv.missing_filename": _c(ERROR, DROPPED_BOX, "a CSV row has an empty filename"),
     "csv.non_numeric": _c(ERROR, DROPPED_BOX, "a CSV coordinate or size is not a number"),
+    "voc.image_ambiguous": _c(INFO, KEPT, "several images share an XML's name (a.jpg, a.png); the one its "
+                                          "<filename> names is used"),
     "voc.filename_mismatch": _c(INFO, KEPT, "the XML's <filename> differs from the image found beside it"),
     "split.conflict": _c(WARNING, KEPT, "an image is listed in two splits (ImageSets/Main, data.yaml); the first is kept"),
     "split.derived": _c(INFO, KEPT, "no ImageSets/Main lists: the splits were derived"),
