@@ -101,7 +101,7 @@ def _parse_label_file(path: Path, rel: str, ann: str, num_classes: int, findings
             continue
         if not np.isfinite(cls) or cls != int(cls) or not 0 <= cls < num_classes:
             findings.append(Finding(ERROR, "yolo.class_out_of_range", item, ann,
-                                    f"class id {parts[0]} is not one of 0..{num_classes - 1} in data.yaml's names",
+                                    f"class id {parts[0]} is not one of 0..{num_classes - 1} (the class names' ids)",
                                     DROPPED_BOX, image=rel, annotation=ann))
             dropped += 1
             continue

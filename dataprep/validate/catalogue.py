@@ -81,7 +81,7 @@ CATALOGUE: dict[str, Code] = {
                            "category 0 moved to a free id"),
     # -- YOLO (formats/yolo.py) ------------------------------------------------------------
     "yolo.malformed_line": _c(ERROR, DROPPED_BOX, "a label line is not 'class cx cy w h' or a polygon"),
-    "yolo.class_out_of_range": _c(ERROR, DROPPED_BOX, "a label line's class id is not one of data.yaml's names"),
+    "yolo.class_out_of_range": _c(ERROR, DROPPED_BOX, "a label line's class id is not one of the class names' ids"),
     "yolo.segment": _c(INFO, FIXED, "a segment (polygon) line; its bounding box is used"),
     "yolo.no_label_file": _c(INFO, KEPT, "an image without a label file; kept as a negative"),
     "yolo.nc_mismatch": _c(WARNING, KEPT, "data.yaml's nc (obj.data's classes) differs from the number of names; "
