@@ -739,3 +739,16 @@ def test_voc_xml_with_two_images_of_its_name_takes_the_one_it_names(tmp_path):
     found = {f.item: f.detail for f in ds.findings if f.code == "voc.image_ambiguous"}
     assert "a.png is the one annotated (its <filename>)" in found["a"]
     assert "b.jpg is the one annotated (the first by name" in found["b"]
+
+
+def test_yolo_pose_lines_are_boxes_with_keypoints_not_polygons(tmp_path):
+    """kpt_shape [2, 3]: 'class cx cy w h' + 6 keypoint numbers; read as a polygon the box would span the keypoints."""
+    from dataprep.formats.yolo import read_yolo
+
+    _yolo_tree(tmp_path, {"images/a.jpg": None,
+                          "labels/a.txt": "0 0.5 0.5 0.2 0.2 0.9 0.9 2 0.05 0.05 1\n"},
+               "train: images\nkpt_shape: [2, 3]\nnames: [person]\n")
+    ds = read_yolo(tmp_path)
+    o = ds.objects.iloc[0]
+    np.testing.assert_allclose([o["xmin"], o["ymin"], o["xmax"], o["ymax"]], [0.4, 0.4, 0.6, 0.6])
+    assert [f.code for f in ds.findings] == ["yolo.keypoints"]

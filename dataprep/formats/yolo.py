@@ -12,7 +12,10 @@ replaced by ``labels`` and the extension by ``.txt`` (Ultralytics
 (CVAT). What real exports contain is tolerated: an empty label file or a
 missing one is an image without objects (a negative; a missing file is
 reported), trailing spaces and blank lines are ignored, a segment (polygon)
-line becomes its bounding box, and a class id out of range is a finding.
+line becomes its bounding box, and a class id out of range is a finding. A
+pose dataset's lines (its data.yaml has ``kpt_shape: [K, D]``) are a box
+followed by K * D keypoint numbers: the box is read (``yolo.keypoints``),
+not a polygon through box and keypoints.
 Where a name can be read two ways the plausible reading is taken and
 reported: a label file named but for case (``A.txt`` for ``a.jpg``) or
 ``a.jpg.txt`` is used (``yolo.name_resolved``); one label file for two
@@ -65,9 +68,12 @@ def label_path(image: Path) -> Path:
 
 # -- label lines -------------------------------------------------------------------
 
-def _parse_label_file(path: Path, rel: str, ann: str, num_classes: int, findings: list[Finding]):
+def _parse_label_file(path: Path, rel: str, ann: str, num_classes: int, findings: list[Finding],
+                      keypoints: int = 0):
     """(class ids, cxcywh fractions, line numbers) of the usable lines; the rest are findings.
-    Returns also the number of lines that were boxes but could not be kept."""
+    Returns also the number of lines that were boxes but could not be kept.
+    ``keypoints``: the numbers of keypoints after each box (a pose dataset's
+    ``kpt_shape``: ``class cx cy w h`` + keypoints), else 0."""
     classes, boxes, lines, dropped = [], [], [], 0
     text = path.read_text(encoding="utf-8", errors="replace")
     for line_no, raw in enumerate(text.splitlines(), start=1):
@@ -83,8 +89,8 @@ def _parse_label_file(path: Path, rel: str, ann: str, num_classes: int, findings
             dropped += 1
             continue
         cls, coords = values[0], np.asarray(values[1:], dtype=np.float64)
-        if len(coords) == 4:
-            box = coords
+        if len(coords) == 4 or (keypoints and len(coords) == 4 + keypoints):
+            box = coords[:4]  # a pose line's keypoints are not boxes (module docstring)
         elif len(coords) >= 6 and len(coords) % 2 == 0:
             # A segment (polygon x1 y1 x2 y2 ...): its bounding box, in cx cy w h.
             xs, ys = coords[0::2], coords[1::2]
@@ -171,7 +177,7 @@ class _Reader:
         self.labels.setdefault(lbl, rel)
         names = self.layout.names
         limit = len(names) if names is not None else MAX_UNNAMED_CLASSES
-        classes, boxes, _, dropped = _parse_label_file(lbl, rel, ann, limit, self.findings)
+        classes, boxes, _, dropped = _parse_label_file(lbl, rel, ann, limit, self.findings, self.layout.keypoints)
         self.dropped += dropped
         self.images[-1]["reader_dropped"] = dropped  # --on-error skip skips such images
         for index, (c, b) in enumerate(zip(classes, boxes)):

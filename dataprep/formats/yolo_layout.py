@@ -77,6 +77,8 @@ class Layout:
     findings: list[Finding] = field(default_factory=list)
     #: ``split: path`` of each entry named but not there.
     missing: list[str] = field(default_factory=list)
+    #: Keypoint numbers after each label line's box (a pose dataset's kpt_shape K * D), else 0.
+    keypoints: int = 0
 
 
 def _read(path: Path, what: str) -> str:
@@ -389,6 +391,12 @@ def _yaml_layout(yaml_path: Path) -> Layout:
             base = yaml_path.parent
     base = base.resolve()
     layout = Layout("data.yaml", yaml_path, base, names, findings=findings)
+    shape = data.get("kpt_shape")
+    if isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) and v > 0 for v in shape):
+        layout.keypoints = shape[0] * shape[1]  # Ultralytics pose labels: class cx cy w h + K x D numbers
+        findings.append(Finding(INFO, "yolo.keypoints", "kpt_shape", src,
+                                f"kpt_shape {shape}: each label line is a box and {layout.keypoints} keypoint numbers; "
+                                "the boxes are read, the keypoints left out", IGNORED))
     for split in SPLITS:
         entries = data.get(split)
         if entries is None or entries == []:

@@ -95,6 +95,7 @@ CATALOGUE: dict[str, Code] = {
                                                "darknet's 'data/'"),
     "yolo.name_resolved": _c(INFO, FIXED, "a listed image or label file differs from the file on disk in case or "
                                           "extension; that file is read"),
+    "yolo.keypoints": _c(INFO, IGNORED, "a pose dataset (kpt_shape): each line's box is read, its keypoints left out"),
     "yolo.label_shared": _c(WARNING, KEPT, "one label file names two images (same stem); its boxes are read for both"),
     "yolo.numeric_names": _c((INFO, WARNING), KEPT, "class names look like numbers; read as names (a warning when "
                                                     "name and id differ)"),
