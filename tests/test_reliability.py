@@ -752,3 +752,17 @@ def test_yolo_pose_lines_are_boxes_with_keypoints_not_polygons(tmp_path):
     o = ds.objects.iloc[0]
     np.testing.assert_allclose([o["xmin"], o["ymin"], o["xmax"], o["ymax"]], [0.4, 0.4, 0.6, 0.6])
     assert [f.code for f in ds.findings] == ["yolo.keypoints"]
+
+
+def test_cvat_list_line_differing_in_case_is_found_without_the_data_prefix(tmp_path):
+    from dataprep.formats.yolo import read_yolo
+
+    (tmp_path / "obj_train_data").mkdir()
+    (tmp_path / "obj_train_data" / "frame_1.jpg").write_bytes(make_jpeg(64, 48))
+    (tmp_path / "obj_train_data" / "frame_1.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "obj.names").write_text("car\n")
+    (tmp_path / "train.txt").write_text("data/obj_train_data/Frame_1.JPG\n")
+    (tmp_path / "obj.data").write_text("classes = 1\ntrain = data/train.txt\nnames = data/obj.names\n")
+    ds = read_yolo(tmp_path)
+    assert ds.images["file"].tolist() == ["obj_train_data/frame_1.jpg"] and len(ds.objects) == 1
+    assert [f.code for f in ds.findings] == ["yolo.name_resolved"]

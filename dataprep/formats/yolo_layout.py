@@ -340,10 +340,13 @@ def list_file_images(list_file: Path, base: Path, findings: list[Finding]) -> li
             where = "without darknet's 'data/' prefix" if found == candidates[-1] and len(candidates) == 3 \
                 else f"relative to {base}"
             moved[where] = moved.get(where, 0) + 1
-        if found is None:
-            found = resolve_name(candidates[0], "listed image", f"{list_file.name} line {line_no}", str(list_file),
-                                 listing, findings)
-        out.append(found)
+        for c in candidates if found is None else ():  # a name that differs in case or extension
+            resolved = resolve_name(c, "listed image", f"{list_file.name} line {line_no}", str(list_file), listing,
+                                    findings)
+            if resolved != c:
+                found = resolved
+                break
+        out.append(found or candidates[0])  # not there: image.missing names it
     for where, n in moved.items():
         findings.append(Finding(INFO, "yolo.list_paths_resolved", list_file.name, str(list_file),
                                 f"{n} of its paths are not there relative to its folder; they are read {where}",
