@@ -766,3 +766,17 @@ def test_cvat_list_line_differing_in_case_is_found_without_the_data_prefix(tmp_p
     ds = read_yolo(tmp_path)
     assert ds.images["file"].tolist() == ["obj_train_data/frame_1.jpg"] and len(ds.objects) == 1
     assert [f.code for f in ds.findings] == ["yolo.name_resolved"]
+
+
+def test_yolo_path_relative_to_the_working_directory(tmp_path, monkeypatch):
+    """project/cfg/pets.yaml says 'path: data/pets', run from project/ (how Ultralytics reads it)."""
+    from dataprep.formats.yolo import read_yolo
+
+    _yolo_tree(tmp_path / "data" / "pets", {"images/train/a.jpg": None, "labels/train/a.txt": "0 0.5 0.5 0.2 0.2\n"},
+               "")
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "pets.yaml").write_text("path: data/pets\ntrain: images/train\nnames: [cat]\n")
+    monkeypatch.chdir(tmp_path)
+    ds = read_yolo(tmp_path / "cfg" / "pets.yaml")
+    assert ds.images["file"].tolist() == ["images/train/a.jpg"] and len(ds.objects) == 1
+    assert [f.code for f in ds.findings] == ["yolo.path_from_cwd"]

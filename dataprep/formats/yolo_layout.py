@@ -20,8 +20,9 @@ How a data.yaml's paths resolve (Ultralytics ``check_det_dataset`` in
 
 1. the root is ``path:`` when given, else the yaml's folder. Ultralytics reads
    a relative ``path`` against the working directory, then its
-   ``datasets_dir`` setting; here it is read against the yaml's folder (the
-   dataset travels with its yaml), and a ``path`` that is not a folder here
+   ``datasets_dir`` setting; here it is read against the yaml's folder first
+   (the dataset travels with its yaml), then the working directory
+   (``yolo.path_from_cwd``), and a ``path`` that is neither
    (``../datasets/coco8``, written for the author's machine; HUB blanks it for
    the same reason) falls back to the yaml's folder (``yolo.path_ignored``);
 2. ``train``/``val``/``test`` are relative to the root; a string entry that
@@ -368,6 +369,28 @@ def images_in(entry: Path, base: Path, findings: list[Finding]) -> list[Path]:
 
 # -- the layouts ---------------------------------------------------------------------
 
+def _root(yaml_path: Path, path, findings: list[Finding]) -> Path:
+    """The dataset root a data.yaml's ``path:`` names (module docstring, step 1)."""
+    src = str(yaml_path)
+    if not path:
+        return yaml_path.parent
+    p = Path(str(path))
+    if p.is_absolute() and p.is_dir():
+        return p
+    if not p.is_absolute() and (yaml_path.parent / p).is_dir():
+        return yaml_path.parent / p
+    if not p.is_absolute() and p.is_dir():  # Ultralytics' own reading: the working directory
+        findings.append(Finding(INFO, "yolo.path_from_cwd", "path", src,
+                                f"path {path!r} is not a folder beside the yaml but is one in the working directory "
+                                f"{Path.cwd()} (where Ultralytics looks); it is read from there", KEPT))
+        return p.resolve()
+    # Written for another machine (../datasets/coco8): the yaml's folder.
+    findings.append(Finding(INFO, "yolo.path_ignored", "path", src,
+                            f"path {path!r} is not a folder here; paths are read relative to {yaml_path.parent}",
+                            KEPT))
+    return yaml_path.parent
+
+
 def _yaml_layout(yaml_path: Path) -> Layout:
     src = str(yaml_path)
     data = parse_data_yaml(_read(yaml_path, "YOLO data.yaml"), src)
@@ -383,16 +406,7 @@ def _yaml_layout(yaml_path: Path) -> Layout:
     if isinstance(data.get("nc"), int) and data["nc"] != len(names):
         findings.append(Finding(WARNING, "yolo.nc_mismatch", "nc", src,
                                 f"nc is {data['nc']} but names lists {len(names)} classes; names are used", KEPT))
-    base = yaml_path.parent
-    if data.get("path"):
-        p = Path(str(data["path"]))
-        base = p if p.is_absolute() else yaml_path.parent / p
-        if not base.is_dir():  # written for another machine (../datasets/coco8): the yaml's folder
-            findings.append(Finding(INFO, "yolo.path_ignored", "path", src,
-                                    f"path {data['path']!r} is not a folder here; paths are read relative to "
-                                    f"{yaml_path.parent}", KEPT))
-            base = yaml_path.parent
-    base = base.resolve()
+    base = _root(yaml_path, data.get("path"), findings).resolve()
     layout = Layout("data.yaml", yaml_path, base, names, findings=findings)
     shape = data.get("kpt_shape")
     if isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) and v > 0 for v in shape):

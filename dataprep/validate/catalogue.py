@@ -87,6 +87,8 @@ CATALOGUE: dict[str, Code] = {
     "yolo.nc_mismatch": _c(WARNING, KEPT, "data.yaml's nc (obj.data's classes) differs from the number of names; "
                                           "names are used"),
     "yolo.path_ignored": _c(INFO, KEPT, "data.yaml's path is not a folder here; paths are relative to the yaml"),
+    "yolo.path_from_cwd": _c(INFO, KEPT, "data.yaml's path is a folder in the working directory (as Ultralytics "
+                                         "reads it), not beside the yaml"),
     "yolo.split_missing": _c(WARNING, IGNORED, "a split named in data.yaml or obj.data is not there; left out, the "
                                                "others read"),
     "yolo.split_resolved": _c(INFO, KEPT, "a split's path is read as Ultralytics does ('../' dropped) or from its "
