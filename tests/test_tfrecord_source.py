@@ -19,12 +19,13 @@ from dataprep.convert import ConvertOptions, convert
 from dataprep.errors import LabelMapError, UsageError
 from dataprep.formats import read_coco, read_voc
 from dataprep.formats.export import export_annotations
-from dataprep.formats.tfrecord import read_tfrecord, scan_records, split_of
+from dataprep.formats.tfrecord import read_tfrecord
+from dataprep.records.naming import split_of
 from dataprep.formats.write import write_coco
 from dataprep.label_map import LabelMap
 from dataprep.records.example import decode_example
-from dataprep.records.proto import Example
-from dataprep.records.tfrecord import frame, read_records
+from dataprep.protos import Example
+from dataprep.records.tfrecord import frame, read_records, scan_records
 from dataprep.synth import generate_shapes_voc
 
 
