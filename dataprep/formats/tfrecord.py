@@ -4,8 +4,8 @@ the record contract.
 
 ::
 
-    'shards*.tfrecord' --scan_records (framing, CRC, GZIP per file)--> serialized examples
-        --read_example--> image bytes (staged to a folder) + one row per image and per box
+    'shards*.tfrecord' --RecordSet.scan (framing, CRC, GZIP per file; tolerant)--> serialized examples
+        --parse_features--> where the image bytes lie (RecordImageStore) + one row per image and per box
         --resolve_labels (--label-map, or class/text + class/label)--> Dataset
 
 What other tools get wrong is repaired and reported, never silently: a record
@@ -20,9 +20,13 @@ Pixel convention. Record boxes are ``ymin, xmin, ymax, xmax`` fractions of
 the image size; they enter the hub as normalized ``xyxy``
 (``box_units = "normalized"``), scaled by the real size when written.
 
-The image bytes are never held for the whole dataset: each is written, as
-read, to a staging folder (a temporary one removed with the dataset, or
-``images_dir``) that becomes the dataset's images root. No TensorFlow.
+The image bytes are never held for the whole dataset, nor copied out: the
+dataset's ``image_store`` (:mod:`dataprep.records.image_store`) notes where
+each image lies in its record file, and the conversion's decode check reads
+it from there. A GZIP file has no random access: its images are appended to
+one spool file in a temporary folder removed with the dataset. With
+``images_dir`` (``export-annotations``) they are staged there as files
+instead. No TensorFlow.
 """
 
 from __future__ import annotations
@@ -48,11 +52,15 @@ from dataprep.formats.registry import SourceFormat
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.records.example import parse_features
 from dataprep.records.naming import looks_like_records
+from dataprep.records.image_store import RecordImageStore
 from dataprep.records.recordset import RecordFile, RecordSet
+from dataprep.records.tfrecord import HEADER_BYTES, is_gzip
 from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, INFO, RENAMED, SKIPPED_IMAGE, WARNING, Finding
 from dataprep.validate.images import safe_join, sniff_format
 
 _EXT = {"jpeg": ".jpg", "png": ".png"}
+#: The spool file of the images of GZIP record files, in the temporary images root.
+SPOOL_NAME = ".gzip-images.spool"
 #: The list kind each TF OD API key must have; another kind makes the record unreadable.
 _KINDS = {
     **{f"image/{k}": "bytes_list" for k in ("encoded", "format", "filename", "source_id", "key/sha256")},
@@ -80,6 +88,8 @@ class _Reader:
     """State while reading the files of one source."""
 
     stage: Path
+    #: Where the images' bytes are read from; None: staged as files in ``stage``.
+    store: RecordImageStore | None = None
     findings: list[Finding] = field(default_factory=list)
     images: list[dict] = field(default_factory=list)
     objects: dict = field(default_factory=lambda: {k: [] for k in (
@@ -87,6 +97,8 @@ class _Reader:
         "is_crowd", "view", "where")})
     names: dict = field(default_factory=dict)  # file name -> sha256 of its bytes
     dropped_boxes: int = 0
+    compressed: dict = field(default_factory=dict)  # record file -> whether it is GZIP
+    spool: object = None  # the GZIP files' images, appended as read
 
     def skip(self, file: RecordFile, offset: int, k: int, detail: str, code: str = "record.corrupt",
              severity: str = ERROR) -> None:
@@ -101,7 +113,10 @@ class _Reader:
         """The file name the image keeps, unless it is empty, escapes the
         folder or repeats one already used (then renamed, with a finding)."""
         name = wanted.replace("\\", "/").strip()
-        ok = bool(name) and safe_join(self.stage, name) is not None and not name.endswith("/")
+        # Staged names must stay inside the staging folder, links included; with a store
+        # the folder is a fresh temporary one (no links in it): the lexical check suffices.
+        inside = safe_join(self.stage, name, follow_symlinks=self.store is not None) is not None
+        ok = bool(name) and inside and not name.endswith("/")
         if ok and name not in self.names:
             return name
         stem, ext = os.path.splitext(os.path.basename(name))
@@ -113,6 +128,31 @@ class _Reader:
         self.findings.append(Finding(WARNING, "record.filename_replaced", item, shard,
                                      f"image/filename {wanted!r} {why}; written as {new!r}", RENAMED))
         return new
+
+    def keep(self, file: RecordFile, offset: int, data: bytes, encoded: bytes, name: str) -> None:
+        """Where image ``name``'s bytes will be read from: their place in an
+        uncompressed record file, else a spool file (GZIP), or a file of
+        their own when staging (``images_dir``)."""
+        if self.store is None:
+            path = self.stage / name
+            if "/" in name:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(encoded)
+            return
+        compressed = self.compressed.get(file.path)
+        if compressed is None:
+            compressed = self.compressed[file.path] = is_gzip(file.path)
+        if compressed:
+            if self.spool is None:
+                self.spool = open(self.stage / SPOOL_NAME, "wb")
+            self.store.add(name, self.spool.name, self.spool.tell(), len(encoded))
+            self.spool.write(encoded)
+        else:  # the bytes of a bytes_list value lie contiguous in the serialized example
+            self.store.add(name, file.path, offset + HEADER_BYTES + data.find(encoded), len(encoded))
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
 
     def add(self, file: RecordFile, offset: int, k: int, data: bytes) -> None:
         shard = file.name
@@ -154,10 +194,7 @@ class _Reader:
                                          f"image/key/sha256 {stated[:12]}... is not the sha256 of image/encoded "
                                          f"({digest[:12]}...); replaced", FIXED, image=name, annotation=item))
         width, height = self._size(f, encoded, item, shard, name)
-        path = self.stage / name
-        if "/" in name:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(encoded)
+        self.keep(file, offset, data, encoded, name)
         self.names[name] = digest
         image_id = len(self.images) + 1
         self.images.append({"image_id": image_id, "file": name, "split": file.split, "annotation": item,
@@ -168,16 +205,11 @@ class _Reader:
     def _size(self, f: dict, encoded: bytes, item: str, shard: str, name: str) -> tuple[float, float]:
         """``image/width, height`` as stated, unless the image header says
         otherwise (the EXIF-rotated size is left to the image check)."""
-        from PIL import Image
-
         w, h = _first(f, "image/width", 0), _first(f, "image/height", 0)
         w = float(w) if isinstance(w, int) and w > 0 else float("nan")
         h = float(h) if isinstance(h, int) and h > 0 else float("nan")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a decompression bomb is refused by the image check
-                real = Image.open(io.BytesIO(encoded)).size  # the header only: no decode here
-        except Exception:
+        real = header_size(encoded)
+        if real is None:
             return w, h  # the image check reports it
         if w != w or h != h:
             return float(real[0]), float(real[1])
@@ -221,6 +253,51 @@ class _Reader:
                 o[c].append(int(per_object(f"image/object/{c}", k, 0)))
             o["view"].append(_text(per_object("image/object/view", k, b"")))
             o["where"].append(item)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's first SOF segment (ITU T.81 B.2.2: after
+    the segment length, P (1 byte), Y = lines (2), X = samples per line (2)),
+    walking the marker segments as Pillow's JpegImagePlugin does; None when
+    the walk fails."""
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # no length
+            i += 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOF0..SOF15
+            if i + 9 > n:
+                return None
+            height, width = int.from_bytes(data[i + 5:i + 7], "big"), int.from_bytes(data[i + 7:i + 9], "big")
+            return (width, height) if width and height else None
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return None
+
+
+def header_size(encoded: bytes) -> tuple[int, int] | None:
+    """(width, height) from the image header, no pixel decoded: JPEG and PNG
+    (IHDR) parsed here (Pillow's ``open`` cost more than the rest of reading a
+    record), anything else by Pillow; None when it does not open."""
+    if encoded.startswith(b"\xff\xd8"):
+        size = _jpeg_size(encoded)
+        if size is not None:
+            return size
+    elif encoded.startswith(b"\x89PNG\r\n\x1a\n") and encoded[12:16] == b"IHDR" and len(encoded) >= 24:
+        return int.from_bytes(encoded[16:20], "big"), int.from_bytes(encoded[20:24], "big")
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a decompression bomb is refused by the image check
+            return Image.open(io.BytesIO(encoded)).size  # the header only: no decode here
+    except Exception:
+        return None
 
 
 # -- labels ------------------------------------------------------------------------
@@ -307,8 +384,10 @@ def read_tfrecord(pattern: str | Path, *, label_map: str | Path | LabelMap | Non
 
     ``pattern`` is a file, a folder or a glob. ``label_map`` (a .pbtxt or a
     :class:`LabelMap`) names the classes; without it they come from the
-    records' ``class/text`` and ``class/label``. Images are staged in
-    ``images_dir``, or in a temporary folder removed with the dataset.
+    records' ``class/text`` and ``class/label``. The images stay in the
+    record files (the dataset's ``image_store``; a GZIP file's images are
+    spooled to one file in a temporary folder removed with the dataset), or
+    are staged as files in ``images_dir`` when it is given.
     """
     records = RecordSet.find(pattern)
     files = [f.path for f in records.files]
@@ -318,12 +397,15 @@ def read_tfrecord(pattern: str | Path, *, label_map: str | Path | LabelMap | Non
     stage = Path(tempfile.mkdtemp(prefix="dataprep-tfrecord-") if temporary else images_dir)
     stage.mkdir(parents=True, exist_ok=True)
     try:
-        reader = _Reader(stage)
-        for file, k, rec in records.scan(strict=False):
-            if rec.data is None:
-                reader.skip(file, rec.offset, k, rec.problem)
-            else:
-                reader.add(file, rec.offset, k, rec.data)
+        reader = _Reader(stage, RecordImageStore(stage) if temporary else None)
+        try:
+            for file, k, rec in records.scan(strict=False):
+                if rec.data is None:
+                    reader.skip(file, rec.offset, k, rec.problem)
+                else:
+                    reader.add(file, rec.offset, k, rec.data)
+        finally:
+            reader.close()
         source = str(pattern)
         images = pd.DataFrame(reader.images, columns=["image_id", "file", "split", "annotation", "error", "width",
                                                       "height", "source_id", "reader_dropped"])
@@ -336,7 +418,7 @@ def read_tfrecord(pattern: str | Path, *, label_map: str | Path | LabelMap | Non
         ds = Dataset.build(
             images.drop(columns="source_id"), objects.drop(columns=["raw_text", "raw_label", "where"]), stage,
             box_units="normalized", label_map=lm, findings=reader.findings,
-            dropped_boxes=reader.dropped_boxes, assign_ids=assign,
+            dropped_boxes=reader.dropped_boxes, assign_ids=assign, image_store=reader.store,
             source={"format": "tfrecord", "pattern": source, "files": [str(p) for p in files]},
         )
     except BaseException:
