@@ -44,15 +44,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def foreign_records(folder: Path, n: int, seed: int = 0) -> int:
-    """``n`` records in two shards; returns the bytes written."""
+def foreign_records(folder: Path, n: int, seed: int = 0, rolled: bool = False) -> int:
+    """``n`` records in two shards; returns the bytes written. Each image is
+    its own random 8x8 pattern scaled up (distinct for the near-duplicate
+    check too), or with ``rolled`` one pattern rolled and XORed per image
+    (distinct bytes but near-duplicates of each other: ~8 near-duplicate
+    findings per image, which then dominate convert's time and report)."""
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
     total = 0
     shards = [open(folder / f"train.record-0000{k}-of-00002", "wb") for k in range(2)]
     try:
         for i in range(n):
-            arr = np.roll(base, i, axis=(0, 1)) ^ np.uint8(i % 251)
+            arr = (np.roll(base, i, axis=(0, 1)) ^ np.uint8(i % 251) if rolled
+                   else rng.integers(0, 255, (8, 8, 3), dtype=np.uint8))
             buf = io.BytesIO()
             Image.fromarray(arr).resize((128, 96)).save(buf, "JPEG", quality=80)
             ex = Example()
@@ -102,15 +107,37 @@ def step(name: str, n: int, fn):
 
 
 def convert_step(name: str, records: Path, out: Path, args) -> None:
-    """Read + check + decode + write, end to end, as ``dataprep convert tfrecord`` runs it."""
-    def run():
-        ds = read_tfrecord(records)
-        return convert(ds, ConvertOptions(out=out, workers=args.workers, progress=False))
-
-    result = step(f"{name} ({args.workers} workers)", args.examples, run)
+    """Read + check + decode + write, end to end, as ``dataprep convert tfrecord``
+    runs it: the reader (serial, this process), then the conversion (workers)."""
+    t0, (m0, k0) = time.perf_counter(), cpu_seconds()
+    ds = read_tfrecord(records)
+    m1, _ = cpu_seconds()
+    result = convert(ds, ConvertOptions(out=out, workers=args.workers, progress=False))
+    dt = time.perf_counter() - t0
+    m2, k2 = cpu_seconds()
+    read, rest, workers = m1 - m0, m2 - m1, k2 - k0
+    # On 2 free cores: the read is serial; the conversion's main and worker CPU share the cores.
+    free = args.examples / (read + max(rest, (rest + workers) / 2))
+    n = args.examples
+    print(f"{name + f' ({args.workers} workers)':32} {dt:7.2f} s {n / dt:7.0f} ex/s | CPU read {read:5.2f} s, "
+          f"convert main {rest:5.2f} s, workers {workers:5.2f} s: {1e3 * (read + rest + workers) / n:5.2f} ms/ex, "
+          f"{free:6.0f} ex/s on 2 free cores | peak RSS {peak_rss_mb():5.0f} MiB", flush=True)
     c = result.report.counts
+    near = result.report.by_code().get("image.near_duplicate", 0)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"{'':32} {c.images_written} written, {c.images_skipped} skipped; workers' peak RSS {children:.0f} MiB")
+    print(f"{'':32} {c.images_written} written, {c.images_skipped} skipped, {near} near-duplicate findings; "
+          f"workers' peak RSS {children:.0f} MiB")
+
+
+def other_steps(work: Path, files: list, args) -> None:
+    """The framing scan, the reader alone and export-annotations."""
+    step("scan_records (framing, CRC)", args.examples,
+         lambda: sum(1 for f in files for r in scan_records(f) if r.data is not None))
+    ds = step("read_tfrecord", args.examples, lambda: read_tfrecord(work / "rec"))
+    print(f"{'':32} {ds.num_images} images, {ds.num_boxes} boxes, {len(ds.findings)} findings")
+    step("export_annotations yolo", args.examples, lambda: export_annotations(ds, work / "yolo", "yolo"))
+    step("export_annotations coco", args.examples, lambda: export_annotations(ds, work / "coco", "coco"))
+    del ds
 
 
 def main() -> None:
@@ -118,20 +145,20 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2, help="convert's worker processes (default 2)")
     parser.add_argument("--gzip", action="store_true", help="also convert a GZIP copy of the records")
+    parser.add_argument("--convert-only", action="store_true",
+                        help="only convert (the peak RSS is then convert's own: compare --examples 5000 and 20000)")
+    parser.add_argument("--rolled", action="store_true",
+                        help="the earlier image set: one pattern rolled per image (near-duplicates of each other)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dataprep-bench-tfrecord-"))
     try:
         (work / "rec").mkdir()
-        size = step("write foreign records", args.examples, lambda: foreign_records(work / "rec", args.examples))
+        size = step("write foreign records", args.examples, lambda: foreign_records(work / "rec", args.examples,
+                                                                                rolled=args.rolled))
         print(f"{'':32} {size / 2**20:.1f} MiB in 2 shards")
         files = sorted((work / "rec").iterdir())
-        step("scan_records (framing, CRC)", args.examples,
-             lambda: sum(1 for f in files for r in scan_records(f) if r.data is not None))
-        ds = step("read_tfrecord", args.examples, lambda: read_tfrecord(work / "rec"))
-        print(f"{'':32} {ds.num_images} images, {ds.num_boxes} boxes, {len(ds.findings)} findings")
-        step("export_annotations yolo", args.examples, lambda: export_annotations(ds, work / "yolo", "yolo"))
-        step("export_annotations coco", args.examples, lambda: export_annotations(ds, work / "coco", "coco"))
-        del ds
+        if not args.convert_only:
+            other_steps(work, files, args)
         convert_step("convert tfrecord", work / "rec", work / "out", args)
         if args.gzip:
             (work / "gz").mkdir()
