@@ -44,7 +44,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def foreign_records(folder: Path, n: int, seed: int = 0, rolled: bool = False) -> int:
+def foreign_records(folder: Path, n: int, seed: int = 0, rolled: bool = False, size=(128, 96)) -> int:
     """``n`` records in two shards; returns the bytes written. Each image is
     its own random 8x8 pattern scaled up (distinct for the near-duplicate
     check too), or with ``rolled`` one pattern rolled and XORed per image
@@ -59,15 +59,15 @@ def foreign_records(folder: Path, n: int, seed: int = 0, rolled: bool = False) -
             arr = (np.roll(base, i, axis=(0, 1)) ^ np.uint8(i % 251) if rolled
                    else rng.integers(0, 255, (8, 8, 3), dtype=np.uint8))
             buf = io.BytesIO()
-            Image.fromarray(arr).resize((128, 96)).save(buf, "JPEG", quality=80)
+            Image.fromarray(arr).resize(size).save(buf, "JPEG", quality=80)
             ex = Example()
             f = ex.features.feature
             f["image/encoded"].bytes_list.value.append(buf.getvalue())
             f["image/format"].bytes_list.value.append(b"jpeg")
             f["image/filename"].bytes_list.value.append(f"img{i:07d}.jpg".encode())
             f["image/source_id"].bytes_list.value.append(f"img{i:07d}.jpg".encode())
-            f["image/width"].int64_list.value.append(128)
-            f["image/height"].int64_list.value.append(96)
+            f["image/width"].int64_list.value.append(size[0])
+            f["image/height"].int64_list.value.append(size[1])
             x0, y0 = rng.uniform(0, 0.6, (2, 3))
             for key, values in (("xmin", x0), ("ymin", y0), ("xmax", x0 + 0.3), ("ymax", y0 + 0.3)):
                 f[f"image/object/bbox/{key}"].float_list.value.extend(values.tolist())
@@ -147,15 +147,17 @@ def main() -> None:
     parser.add_argument("--gzip", action="store_true", help="also convert a GZIP copy of the records")
     parser.add_argument("--convert-only", action="store_true",
                         help="only convert (the peak RSS is then convert's own: compare --examples 5000 and 20000)")
+    parser.add_argument("--size", default="128x96", help="image width x height (default 128x96)")
     parser.add_argument("--rolled", action="store_true",
                         help="the earlier image set: one pattern rolled per image (near-duplicates of each other)")
     args = parser.parse_args()
+    size = tuple(int(v) for v in args.size.lower().split("x"))
     work = Path(tempfile.mkdtemp(prefix="dataprep-bench-tfrecord-"))
     try:
         (work / "rec").mkdir()
-        size = step("write foreign records", args.examples, lambda: foreign_records(work / "rec", args.examples,
-                                                                                rolled=args.rolled))
-        print(f"{'':32} {size / 2**20:.1f} MiB in 2 shards")
+        written = step("write foreign records", args.examples, lambda: foreign_records(work / "rec", args.examples,
+                                                                                rolled=args.rolled, size=size))
+        print(f"{'':32} {written / 2**20:.1f} MiB in 2 shards")
         files = sorted((work / "rec").iterdir())
         if not args.convert_only:
             other_steps(work, files, args)
