@@ -40,8 +40,7 @@ from dataprep.anchors.generator import Size
 from dataprep.anchors.models import DEFAULT_MODEL, MODELS, model_spec
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
-
-_SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord")
+from dataprep.records.naming import SHARD_RE as _SHARD_RE
 
 # [1] Learning rate: linear scaling rule (Goyal et al., "Accurate, Large
 #     Minibatch SGD", 2017) from each zoo recipe's momentum-SGD base rate and
