@@ -101,7 +101,7 @@ def stats_cmd(
         analysis = st.analyse_anchors(table, settings, worst_k=worst, suggest=suggest, iou_threshold=iou_threshold,
                                       seed=seed)
         typer.echo("")
-        for line in st.format_anchor_analysis(analysis):
+        for line in st.format_anchor_analysis(analysis, src):
             typer.echo(line)
         summary["anchors"] = analysis.to_dict()
         if dump_anchors is not None:

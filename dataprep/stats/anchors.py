@@ -248,6 +248,9 @@ class AnchorAnalysis:
     notes: list[str] = field(default_factory=list)
     #: Classes no anchor setting can cover at this input, with what would.
     limits: list["ClassLimit"] = field(default_factory=list)
+    #: With a suggestion: other models and input sizes, and those that cover the
+    #: worst class much better (:class:`dataprep.stats.advice.ModelAdvice`).
+    advice: Any = None
 
     def coverage_dict(self, report: CoverageReport) -> dict[str, Any]:
         s = report.summary(worst_k=0)
@@ -266,6 +269,8 @@ class AnchorAnalysis:
                 "after": self.coverage_dict(sug.after),
                 sug.config.kind + "_anchor_generator": render_anchor_generator(sug.config, wrap=False),
             }
+        if self.advice is not None:
+            out["advice"] = self.advice.to_dict()
         return out
 
 
@@ -326,9 +331,14 @@ def analyse_anchors(
             suggestion = suggest_multiscale_anchors(boxes, settings.input_size, settings.config, labels=table.label,
                                                     iou_threshold=iou_threshold)
     limits = class_limits(table, settings, iou_threshold=iou_threshold, seed=seed)
+    advice = None
+    if suggestion is not None:
+        from dataprep.stats.advice import advise  # advice builds on this module
+
+        advice = advise(table, settings, iou_threshold=iou_threshold, seed=seed, suggestion=suggestion, limits=limits)
     return AnchorAnalysis(settings=settings, anchors=grid.anchors, boxes=boxes, report=report,
                           class_names=list(table.class_names), worst=worst_boxes(table, boxes, report, worst_k),
-                          suggestion=suggestion, notes=notes, limits=limits)
+                          suggestion=suggestion, notes=notes, limits=limits, advice=advice)
 
 
 # ------------------------------------------------- what the strides allow
@@ -452,7 +462,7 @@ def _coverage_rows(groups: dict[str, Any]) -> list[list[Any]]:
              f"{g['mean_positives']:.2f}", g["force_matched"]] for name, g in groups.items()]
 
 
-def format_anchor_analysis(analysis: AnchorAnalysis) -> list[str]:
+def format_anchor_analysis(analysis: AnchorAnalysis, src: str = "SRC") -> list[str]:
     s = analysis.settings
     cov = analysis.coverage_dict(analysis.report)
     h, w = s.input_size
@@ -508,6 +518,9 @@ def format_anchor_analysis(analysis: AnchorAnalysis) -> list[str]:
         lines += _suggestion_caveats(analysis.limits, after["by_class"], s)
         lines.append("  paste into pipeline.config, model.ssd.anchor_generator:")
         lines += ["    " + line for line in render_anchor_generator(sug.config, wrap=False).splitlines()]
+        from dataprep.stats.advice import format_advice  # advice builds on this module
+
+        lines += format_advice(analysis.advice, src)
     return lines
 
 
