@@ -54,8 +54,10 @@ INPUT_STEPS = (192, 256, 320, 384, 448, 512, 640, 768, 896, 1024, 1280)
 #: An option is named when its suggested anchors cover the worst class by at
 #: least this much more than the suggestion for the analysed model (15 points).
 REMEDY_POINTS = 0.15
-#: Climbs of the SSD suggestion search per option (the analysed model gets the full search).
+#: Climbs of the SSD suggestion search per option (the analysed model gets the full search),
+#: on at most OPTION_SEARCH_SAMPLE boxes; its figures are measured on up to SAMPLE_SIZE boxes.
 OPTION_EVALUATIONS = 120
+OPTION_SEARCH_SAMPLE = 5000
 SAMPLE_SIZE = 20000
 
 
@@ -198,7 +200,7 @@ def _score(opt: ModelOption, boxes: np.ndarray, lab: np.ndarray, names: list[str
     config = default_anchor_config(opt.model)
     if isinstance(config, AnchorConfig):
         sug = suggest_anchors(boxes, opt.input_size, config, labels=lab, iou_threshold=iou_threshold, seed=seed,
-                              max_evaluations=OPTION_EVALUATIONS)
+                              max_evaluations=OPTION_EVALUATIONS, sample_size=OPTION_SEARCH_SAMPLE)
     else:
         sug = suggest_multiscale_anchors(boxes, opt.input_size, config, labels=lab, iou_threshold=iou_threshold)
     opt.suggestion = sug
