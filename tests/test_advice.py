@@ -36,10 +36,17 @@ def blood_cells(seed: int = 0, n_rbc: int = 600, n_wbc: int = 60, n_platelets: i
             "platelets": square_boxes(rng, n_platelets, (20, 28))}
 
 
+def analysed(table):
+    """What ``stats --anchors --suggest`` computes: the analysis and the advice on its suggestion."""
+    analysis = analyse_anchors(table, resolve_settings(), worst_k=0, suggest=True)
+    analysis.advice = advise(table, analysis.settings, suggestion=analysis.suggestion, limits=analysis.limits)
+    return analysis
+
+
 @pytest.fixture(scope="module")
 def cells_analysis():
     table = table_of(blood_cells())
-    return table, analyse_anchors(table, resolve_settings(), worst_k=0, suggest=True)
+    return table, analysed(table)
 
 
 def test_blood_cell_case_names_fpnlite_with_its_computed_coverage(cells_analysis):
@@ -116,7 +123,7 @@ def test_options_are_those_at_the_same_or_lower_cost_or_one_step_up():
 def test_no_remedy_when_the_current_model_covers_every_class():
     rng = np.random.default_rng(3)
     table = table_of({"big": square_boxes(rng, 200, (70, 110)), "mid": square_boxes(rng, 80, (40, 56))})
-    analysis = analyse_anchors(table, resolve_settings(), worst_k=0, suggest=True)
+    analysis = analysed(table)
     assert analysis.advice.remedies == []
     assert analysis.advice.pick is analysis.advice.current
     assert not any("better model" in line for line in format_anchor_analysis(analysis))
@@ -169,22 +176,31 @@ def blood_records(tmp_path_factory) -> Path:
     return base / "rec"
 
 
-def test_model_auto_takes_what_stats_advises(blood_records, cells_analysis, monkeypatch):
-    """One advice function, two callers: ``train --model auto`` resolves to the pick of
-    the advice ``stats --anchors --suggest`` prints for the same boxes."""
+def test_model_auto_takes_what_stats_advises(blood_records, cells_analysis, tmp_path, capsys, monkeypatch):
+    """One advice function, two callers: ``dataprep stats --anchors --suggest`` prints
+    the advice and ``train --model auto`` resolves to its pick, on the same records."""
+    import dataprep.stats
     import dataprep.stats.advice as advice_module
     from dataprep.cli.train import _auto_model
 
     calls = []
     real = advice_module.advise
-    monkeypatch.setattr(advice_module, "advise", lambda *a, **k: calls.append(a) or real(*a, **k))
+    spy = lambda *a, **k: calls.append(a) or real(*a, **k)  # noqa: E731
+    monkeypatch.setattr(advice_module, "advise", spy)  # train's caller
+    monkeypatch.setattr(dataprep.stats, "advise", spy)  # stats' caller
+    report = tmp_path / "stats.json"
+    assert main(["stats", str(blood_records), "--split", "train", "--suggest", "--worst", "0", "--json", str(report),
+                 "-q"]) == 0
+    out = capsys.readouterr().out
+    assert f"    would lift it: --model {FPN} --input-size 320: 100.0% with its suggested anchors" in out
+    pick = json.loads(report.read_text())["anchors"]["advice"]["pick"]
     settings = _auto_model(blood_records, "train", None, None, None, None, None, quiet=True)
-    assert len(calls) == 1 and calls[0][0].num_boxes == 780
-    stats_pick = cells_analysis[1].advice
+    assert len(calls) == 2 and calls[0][0].num_boxes == calls[1][0].num_boxes == 780  # stats, then train
     assert (settings.model, settings.input_size, settings.alpha) == (FPN, 320, 1.0)
-    assert (stats_pick.pick.model, stats_pick.pick.input_size) == (FPN, (320, 320))
-    assert settings.anchor_config == stats_pick.pick_anchors().to_dict()
+    assert (pick["model"], pick["input_size"], pick["anchor_config"]) == (FPN, [320, 320], settings.anchor_config)
     assert settings.anchor_config["anchor_scale"] < default_anchor_config(FPN).anchor_scale
+    # the same boxes in memory give the same pick (the records carry them as float32)
+    assert settings.anchor_config == cells_analysis[1].advice.pick_anchors().to_dict()
 
 
 def test_model_auto_refuses_options_it_would_override_and_empty_splits(blood_records):

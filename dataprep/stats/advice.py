@@ -29,6 +29,7 @@ benchmarks/RESULTS.md "Small objects", 1.26x the multiply-adds).
 from __future__ import annotations
 
 import math
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +102,7 @@ class ModelOption:
 
     def command(self, src: str = "SRC") -> str:
         """The commands that train this option with its suggested anchors."""
+        src = shlex.quote(src)
         return (f"dataprep stats {src} --model {self.model} --input-size {self.size_text()} --suggest "
                 f"--anchors-out anchors.json && dataprep train --records {src} --anchors anchors.json")
 
@@ -153,6 +155,27 @@ class ModelAdvice:
         return (f"{base}; {opt.model} at {opt.size_text()} with its suggested anchors covers it "
                 f"{_pct(opt.worst_suggested)} (default anchors {_pct(opt.worst_default)}), "
                 f"at {opt.cost / cur.cost:.2f}x the multiply-adds")
+
+    def lines(self, src: str = "SRC") -> list[str]:
+        """The remedy lines of ``stats --anchors --suggest``: one per option that lifts
+        the worst class by :data:`REMEDY_POINTS` or more, best first, and the commands."""
+        if not self.remedies:
+            return []
+        cur = self.current
+        lines = [f"  better model or input size: the suggestion for {cur.model} at {cur.size_text()} "
+                 f"({cur.cost:.2f} G multiply-adds) covers the worst class {self.worst_class!r} "
+                 f"{_pct(cur.worst_suggested)}; these lift it by {100 * REMEDY_POINTS:.0f} points or more:"]
+        for o in self.remedies:
+            worst = min(o.suggested, key=o.suggested.get)
+            other = "" if worst == self.worst_class else f", worst class there {worst!r}"
+            lines.append(f"    would lift it: --model {o.model} --input-size {o.size_text()}: "
+                         f"{_pct(o.worst_suggested)} with its suggested anchors "
+                         f"(+{100 * (o.worst_suggested - cur.worst_suggested):.1f} points; default anchors "
+                         f"{_pct(o.worst_default)}{other}); {o.cost:.2f} G multiply-adds ({o.cost / cur.cost:.2f}x)")
+        lines.append(f"    use the first: {self.remedies[0].command(src)}")
+        lines.append(f"    or: dataprep train --records {shlex.quote(src)} --model auto (takes the first, with its "
+                     "suggested anchors)")
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         return {"worst_class": self.worst_class, "remedy_points": REMEDY_POINTS,
@@ -254,27 +277,6 @@ def advise(table: BoxTable, settings: AnchorSettings, *, iou_threshold: float = 
     remedies.sort(key=lambda o: (-round(o.worst_suggested, 6), o.cost))
     return ModelAdvice(current=current, options=options, remedies=remedies, worst_class=worst_class,
                        limits=list(limits))
-
-
-def format_advice(advice: ModelAdvice | None, src: str = "SRC") -> list[str]:
-    """The remedy lines of ``stats --anchors --suggest``: one per option that lifts
-    the worst class by :data:`REMEDY_POINTS` or more, best first, and the commands."""
-    if advice is None or not advice.remedies:
-        return []
-    cur = advice.current
-    lines = [f"  better model or input size: the suggestion for {cur.model} at {cur.size_text()} "
-             f"({cur.cost:.2f} G multiply-adds) covers the worst class {advice.worst_class!r} "
-             f"{_pct(cur.worst_suggested)}; these lift it by {100 * REMEDY_POINTS:.0f} points or more:"]
-    for o in advice.remedies:
-        worst = min(o.suggested, key=o.suggested.get)
-        other = "" if worst == advice.worst_class else f", worst class there {worst!r}"
-        lines.append(f"    would lift it: --model {o.model} --input-size {o.size_text()}: "
-                     f"{_pct(o.worst_suggested)} with its suggested anchors "
-                     f"(+{100 * (o.worst_suggested - cur.worst_suggested):.1f} points; default anchors "
-                     f"{_pct(o.worst_default)}{other}); {o.cost:.2f} G multiply-adds ({o.cost / cur.cost:.2f}x)")
-    lines.append(f"    use the first: {advice.remedies[0].command(src)}")
-    lines.append(f"    or: dataprep train --records {src} --model auto (takes the first, with its suggested anchors)")
-    return lines
 
 
 def advise_records(records: str, split: str, *, iou_threshold: float = 0.5, seed: int = 0,

@@ -248,8 +248,9 @@ class AnchorAnalysis:
     notes: list[str] = field(default_factory=list)
     #: Classes no anchor setting can cover at this input, with what would.
     limits: list["ClassLimit"] = field(default_factory=list)
-    #: With a suggestion: other models and input sizes, and those that cover the
-    #: worst class much better (:class:`dataprep.stats.advice.ModelAdvice`).
+    #: Other models and input sizes, and those that cover the worst class much
+    #: better (:class:`dataprep.stats.advice.ModelAdvice`, set by its
+    #: ``advise``, which builds on this module).
     advice: Any = None
 
     def coverage_dict(self, report: CoverageReport) -> dict[str, Any]:
@@ -331,14 +332,9 @@ def analyse_anchors(
             suggestion = suggest_multiscale_anchors(boxes, settings.input_size, settings.config, labels=table.label,
                                                     iou_threshold=iou_threshold)
     limits = class_limits(table, settings, iou_threshold=iou_threshold, seed=seed)
-    advice = None
-    if suggestion is not None:
-        from dataprep.stats.advice import advise  # advice builds on this module
-
-        advice = advise(table, settings, iou_threshold=iou_threshold, seed=seed, suggestion=suggestion, limits=limits)
     return AnchorAnalysis(settings=settings, anchors=grid.anchors, boxes=boxes, report=report,
                           class_names=list(table.class_names), worst=worst_boxes(table, boxes, report, worst_k),
-                          suggestion=suggestion, notes=notes, limits=limits, advice=advice)
+                          suggestion=suggestion, notes=notes, limits=limits)
 
 
 # ------------------------------------------------- what the strides allow
@@ -518,9 +514,8 @@ def format_anchor_analysis(analysis: AnchorAnalysis, src: str = "SRC") -> list[s
         lines += _suggestion_caveats(analysis.limits, after["by_class"], s)
         lines.append("  paste into pipeline.config, model.ssd.anchor_generator:")
         lines += ["    " + line for line in render_anchor_generator(sug.config, wrap=False).splitlines()]
-        from dataprep.stats.advice import format_advice  # advice builds on this module
-
-        lines += format_advice(analysis.advice, src)
+        if analysis.advice is not None:
+            lines += analysis.advice.lines(src)
     return lines
 
 
