@@ -17,6 +17,12 @@ that lift the worst-covered class by at least :data:`REMEDY_POINTS`::
        +-> remedies: options whose suggested anchors cover the worst class
            >= w0 + REMEDY_POINTS, best first; the pick for ``train --model auto``
 
+Callers: ``dataprep stats --suggest`` runs :func:`advise` on the analysis of
+:func:`dataprep.stats.anchors.analyse_anchors` (its suggestion and class
+limits) and prints :meth:`ModelAdvice.lines`; ``dataprep train --model auto``
+runs it through :func:`advise_records` on the train split and takes
+:attr:`ModelAdvice.pick` with :meth:`ModelAdvice.pick_anchors`.
+
 Cost is multiply-adds, :data:`MODEL_COST` at the model's own input size,
 scaled by the input area (``cost(m, s) = MAdds(m) * s_h s_w / s_m^2``: every
 layer of these fully convolutional networks does work per output pixel; the
