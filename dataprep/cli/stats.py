@@ -100,8 +100,11 @@ def stats_cmd(
             anchors_json=anchors_json, model=model)
         analysis = st.analyse_anchors(table, settings, worst_k=worst, suggest=suggest, iou_threshold=iou_threshold,
                                       seed=seed)
+        if suggest:  # other models and sizes that cover the worst class better (the advice train --model auto takes)
+            analysis.advice = st.advise(table, settings, iou_threshold=iou_threshold, seed=seed,
+                                        suggestion=analysis.suggestion, limits=analysis.limits)
         typer.echo("")
-        for line in st.format_anchor_analysis(analysis):
+        for line in st.format_anchor_analysis(analysis, src):
             typer.echo(line)
         summary["anchors"] = analysis.to_dict()
         if dump_anchors is not None:

@@ -50,11 +50,30 @@ def _echo_lines(lines) -> None:
         typer.echo(line)
 
 
+def _auto_model(records: Path, split: str, alpha: float | None, *given_with_auto, quiet: bool = False):
+    """``--model auto``: the pick of :func:`dataprep.stats.advice.advise_records`, and why."""
+    from dataprep.errors import UsageError
+    from dataprep.stats.advice import advise_records
+    from dataprep.train.restore import ModelSettings
+
+    if any(v is not None for v in given_with_auto):
+        raise UsageError("--model auto chooses the model, input size and anchors: drop --input-size, --init-from, "
+                         "--anchors and --anchor-config, or name a model")
+    advice = advise_records(str(records), split, progress=not quiet)
+    pick = advice.pick
+    typer.echo(f"--model auto: {pick.model} at {pick.size_text()} with "
+               f"{'suggested' if advice.pick_anchors() == pick.suggestion.config else 'default'} anchors: "
+               f"{advice.reason()}")
+    return ModelSettings(pick.model, int(pick.input_size[0]), 1.0 if alpha is None else float(alpha),
+                         advice.pick_anchors().to_dict())
+
+
 def train_cmd(
     records: Records,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, config, final weights.")],
     model: Annotated[Optional[str], typer.Option(
-        "--model", help="ssdlite_mobilenet_v2 (default), ssd_mobilenet_v2 or ssd_mobilenet_v2_fpnlite "
+        "--model", help="ssdlite_mobilenet_v2 (default), ssd_mobilenet_v2, ssd_mobilenet_v2_fpnlite, or auto: the "
+        "model, input size and anchors `stats --anchors --suggest` advises for the train split "
         "(default with --init-from: the folder's; with --anchors: the file's).")] = None,
     init_from: Annotated[Optional[Path], typer.Option(
         "--init-from", help="Start from a TF2 detection-zoo model folder (pipeline.config + checkpoint/) or a "
@@ -110,7 +129,11 @@ def train_cmd(
 
     # --model, --init-from, --anchors (whose model, input size and anchors stats
     # --anchors-out recorded), --input-size; settled before TensorFlow loads
-    settings = model_settings(model, init_from, input_size, alpha, anchors, anchor_config)
+    if model == "auto":
+        settings = _auto_model(records, train_split, alpha, input_size, init_from, anchors, anchor_config,
+                               quiet=quiet)
+    else:
+        settings = model_settings(model, init_from, input_size, alpha, anchors, anchor_config)
     from dataprep.train.trainer import train
 
     config = TrainConfig(

@@ -168,6 +168,8 @@ def process_image(job: Job, pos: int) -> ImageResult:
 def _box_findings(job: Job, fit, boxes: np.ndarray, start: int, file: str, ann: str, W: int, H: int) -> list:
     """One finding per box outside the image, too small in it, or clipped to it."""
     findings = []
+    if not (fit.outside.any() or fit.degenerate.any() or fit.clipped.any()):
+        return findings  # the common case, without three scans per image
     for code, mask, severity, action, why in (
         ("box.outside", fit.outside, ERROR, DROPPED_BOX, "lies entirely outside the image"),
         ("box.degenerate", fit.degenerate, ERROR, DROPPED_BOX,

@@ -6,6 +6,7 @@ Works on records (streamed, TensorFlow-free) and on source annotation sets::
     summary = summarise(table)               # one JSON-able dict, overall and per split
     print("\\n".join(format_summary(summary)))
     analysis = analyse_anchors(table, resolve_settings(input_size="320"), suggest=True)
+    analysis.advice = advise(table, analysis.settings, suggestion=analysis.suggestion, limits=analysis.limits)
 
 Importing this package never imports TensorFlow; matplotlib is imported only
 by :func:`write_plots`.
@@ -20,6 +21,7 @@ from dataprep.stats.anchors import (
     model_input_boxes,
     resolve_settings,
 )
+from dataprep.stats.advice import ModelAdvice, advise
 from dataprep.stats.collect import BoxTable, collect, collect_dataset, collect_records, detect_format
 from dataprep.stats.summary import describe, format_summary, summarise, write_json
 
@@ -35,6 +37,8 @@ __all__ = [
     "AnchorAnalysis",
     "AnchorSettings",
     "BoxTable",
+    "ModelAdvice",
+    "advise",
     "analyse_anchors",
     "collect",
     "collect_dataset",

@@ -248,6 +248,10 @@ class AnchorAnalysis:
     notes: list[str] = field(default_factory=list)
     #: Classes no anchor setting can cover at this input, with what would.
     limits: list["ClassLimit"] = field(default_factory=list)
+    #: Other models and input sizes, and those that cover the worst class much
+    #: better (:class:`dataprep.stats.advice.ModelAdvice`, set by its
+    #: ``advise``, which builds on this module).
+    advice: Any = None
 
     def coverage_dict(self, report: CoverageReport) -> dict[str, Any]:
         s = report.summary(worst_k=0)
@@ -266,6 +270,8 @@ class AnchorAnalysis:
                 "after": self.coverage_dict(sug.after),
                 sug.config.kind + "_anchor_generator": render_anchor_generator(sug.config, wrap=False),
             }
+        if self.advice is not None:
+            out["advice"] = self.advice.to_dict()
         return out
 
 
@@ -452,7 +458,7 @@ def _coverage_rows(groups: dict[str, Any]) -> list[list[Any]]:
              f"{g['mean_positives']:.2f}", g["force_matched"]] for name, g in groups.items()]
 
 
-def format_anchor_analysis(analysis: AnchorAnalysis) -> list[str]:
+def format_anchor_analysis(analysis: AnchorAnalysis, src: str = "SRC") -> list[str]:
     s = analysis.settings
     cov = analysis.coverage_dict(analysis.report)
     h, w = s.input_size
@@ -508,6 +514,8 @@ def format_anchor_analysis(analysis: AnchorAnalysis) -> list[str]:
         lines += _suggestion_caveats(analysis.limits, after["by_class"], s)
         lines.append("  paste into pipeline.config, model.ssd.anchor_generator:")
         lines += ["    " + line for line in render_anchor_generator(sug.config, wrap=False).splitlines()]
+        if analysis.advice is not None:
+            lines += analysis.advice.lines(src)
     return lines
 
 

@@ -13,6 +13,7 @@ import io
 import math
 import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,11 +74,31 @@ def safe_join(root: Path, rel: str, *, follow_symlinks: bool = False) -> Path | 
     base = os.path.normpath(root)
     if joined != base and not joined.startswith(base + os.sep):
         return None
-    if not follow_symlinks:
+    if not follow_symlinks and _symlink_below(base, joined):
+        # Only a link under ``base`` can lead outside it: without one, ``joined``
+        # resolves to realpath(base)/rel. With one, resolve both (every
+        # component, as os.path.realpath does) and compare.
         real, real_base = os.path.realpath(joined), os.path.realpath(base)
         if real != real_base and not real.startswith(real_base.rstrip(os.sep) + os.sep):
             return None
     return Path(joined)
+
+
+def _symlink_below(base: str, joined: str) -> bool:
+    """Whether a component of ``joined`` below ``base`` is a symbolic link (one
+    ``lstat`` per component: the converter calls this once per image, where two
+    ``realpath`` calls cost an ``lstat`` per component from the file-system root)."""
+    path = base
+    for part in joined[len(base):].split(os.sep):
+        if not part:
+            continue
+        path = os.path.join(path, part)
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return True
+        except OSError:  # missing: nothing below it to follow; reading it reports why
+            return False
+    return False
 
 
 def _encode(im: Image.Image, fmt: str) -> bytes:
