@@ -82,3 +82,42 @@ def build_dataset(tmp_path: Path, per_image_classes, *, files=None, data=None, s
             objects.append({"image_id": k + 1, "index": j, "text": c, "xmin": x, "ymin": y, "xmax": x + w,
                             "ymax": y + h})
     return Dataset.build(pd.DataFrame(images), pd.DataFrame(objects), root)
+
+
+# -- every report the suite produces, validated against report.json's schema ---------------------------------
+#
+# Collected here, checked by tests/test_report_schema.py::test_every_report_of_the_session_validates, which
+# runs last (see pytest_collection_modifyitems): the reports made in this process (Report.to_dict: what
+# report.json and `validate --report` write) and every report.json under this session's temporary folders
+# (written by CLI subprocesses and worker processes too).
+
+REPORTS_SEEN: list[tuple[str, dict]] = []  # (test id, report dict), in-process reports
+SESSION_CHECK = "test_every_report_of_the_session_validates"
+
+
+@pytest.fixture
+def session_reports():
+    """The reports made in this process so far: [(test id, report dict)]."""
+    return REPORTS_SEEN
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _collect_reports():
+    from dataprep.validate.findings import Report
+
+    original = Report.to_dict
+
+    def to_dict(self):
+        out = original(self)
+        REPORTS_SEEN.append((os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0], out))
+        return out
+
+    Report.to_dict = to_dict
+    yield
+    Report.to_dict = original
+
+
+def pytest_collection_modifyitems(config, items):
+    """The session-wide schema check runs after every other test."""
+    last = [i for i in items if i.name == SESSION_CHECK]
+    items[:] = [i for i in items if i.name != SESSION_CHECK] + last

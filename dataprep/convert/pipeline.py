@@ -186,7 +186,8 @@ def check_annotations_step(ds: Dataset, label_map: LabelMap, opts: ConvertOption
         images.loc[empty, "error"] = "no objects (--drop-empty)"
 
     live = objs["image_id"].isin(images.loc[images["error"] == "", "image_id"])
-    report.extend(dataset_findings(objs[live], images.set_index("image_id")["file"]))
+    by_id = images.set_index("image_id")
+    report.extend(dataset_findings(objs[live], by_id["file"], by_id["annotation"]))
     report.counts.images_read = len(images)
     report.counts.boxes_read = len(ds.objects) + ds.dropped_boxes
     report.counts.boxes_dropped = ds.dropped_boxes + check.dropped

@@ -193,7 +193,8 @@ def _parse_label_file(path: Path, rel: str, ann: str, num_classes: int, findings
             values = [float(p) for p in parts]
         except ValueError:
             findings.append(Finding(ERROR, "yolo.malformed_line", item, ann,
-                                    f"not numbers: {raw.strip()!r}", DROPPED_BOX, image=rel, annotation=ann))
+                                    f"not numbers: {raw.strip()!r}", DROPPED_BOX, image=rel, annotation=ann,
+                                    value=raw.strip()))
             dropped += 1
             continue
         cls, coords = values[0], np.asarray(values[1:], dtype=np.float64)
@@ -210,13 +211,13 @@ def _parse_label_file(path: Path, rel: str, ann: str, num_classes: int, findings
         else:
             findings.append(Finding(ERROR, "yolo.malformed_line", item, ann,
                                     f"expected 'class cx cy w h' or a polygon, got {len(values)} numbers: "
-                                    f"{raw.strip()!r}", DROPPED_BOX, image=rel, annotation=ann))
+                                    f"{raw.strip()!r}", DROPPED_BOX, image=rel, annotation=ann, value=raw.strip()))
             dropped += 1
             continue
         if cls != int(cls) or not 0 <= cls < num_classes:
             findings.append(Finding(ERROR, "yolo.class_out_of_range", item, ann,
                                     f"class id {parts[0]} is not one of 0..{num_classes - 1} in data.yaml's names",
-                                    DROPPED_BOX, image=rel, annotation=ann))
+                                    DROPPED_BOX, image=rel, annotation=ann, value=cls))
             dropped += 1
             continue
         classes.append(int(cls))
@@ -264,7 +265,8 @@ def read_yolo(root: str | Path) -> Dataset:
     findings: list[Finding] = []
     if isinstance(data.get("nc"), int) and data["nc"] != len(names):
         findings.append(Finding(WARNING, "yolo.nc_mismatch", "nc", src,
-                                f"nc is {data['nc']} but names lists {len(names)} classes; names are used", KEPT))
+                                f"nc is {data['nc']} but names lists {len(names)} classes; names are used", KEPT,
+                                annotation=src, value=data["nc"]))
     base = yaml_path.parent
     if data.get("path"):
         p = Path(str(data["path"]))
@@ -272,7 +274,7 @@ def read_yolo(root: str | Path) -> Dataset:
         if not base.is_dir():  # written for another machine (../datasets/coco8): fall back to the yaml's folder
             findings.append(Finding(INFO, "yolo.path_ignored", "path", src,
                                     f"path {data['path']!r} is not a folder here; paths are read relative to "
-                                    f"{yaml_path.parent}", KEPT))
+                                    f"{yaml_path.parent}", KEPT, annotation=src, value=str(data["path"])))
             base = yaml_path.parent
     base = base.resolve()
 
@@ -291,7 +293,7 @@ def read_yolo(root: str | Path) -> Dataset:
                 if rel in seen:
                     findings.append(Finding(WARNING, "split.conflict", rel, src,
                                             f"{rel!r} is listed in both {seen[rel]} and {split}; kept in {seen[rel]}",
-                                            KEPT))
+                                            KEPT, annotation=src, value=rel))
                     continue
                 seen[rel] = split
                 image_id = len(img_rows) + 1
