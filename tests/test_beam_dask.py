@@ -1,0 +1,47 @@
+"""``--runner beam --beam-option runner=DaskRunner``: the conversion on Beam's
+Dask runner, on a ``dask.distributed`` cluster of two worker processes, writes
+byte for byte what the local run writes.
+
+One conversion (a cluster start, two pipelines): the CI budget. Needs the
+``dask`` extra (``pip install -e ".[test,beam,dask]"``, as .ci/run does).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("apache_beam")
+pytest.importorskip("distributed")
+
+from dataprep.cli import main  # noqa: E402
+from dataprep.formats import read_voc  # noqa: E402
+from dataprep.formats.write import write_coco  # noqa: E402
+from dataprep.synth import generate_shapes_voc  # noqa: E402
+
+
+def test_dask_runner_on_two_worker_processes_writes_the_local_runs_bytes(tmp_path, capsys):
+    src = tmp_path / "src"
+    generate_shapes_voc(src, 16, width=64, height=48, seed=7, splits={"train": 0.75, "val": 0.25}, negatives=0.1)
+    jpegs = sorted((src / "JPEGImages").glob("*.jpg"))
+    jpegs[2].write_bytes(jpegs[2].read_bytes()[:150])  # undecodable: a skip and a finding from a worker
+    coco = write_coco(read_voc(src), src / "instances.json")
+    common = ["convert", "coco", str(coco), "--images", str(src / "JPEGImages"), "--num-shards", "2",
+              "--split", "train=0.7,val=0.3"]
+
+    assert main([*common, "--out", str(tmp_path / "local"), "--workers", "1", "-q"]) in (0, None)
+    capsys.readouterr()
+    code = main([*common, "--out", str(tmp_path / "dask"), "--runner", "beam", "--beam-option", "runner=DaskRunner",
+                 "--beam-option", "dask_local_workers=2"])
+    err = capsys.readouterr().err
+    assert code in (0, None), err
+
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    names = sorted(p.name for p in local.iterdir())
+    assert sorted(p.name for p in dask.iterdir()) == names  # no temp folder left behind
+    assert sum(n.endswith(".tfrecord") for n in names) == 4  # train and val, 2 shards each
+    for name in names:
+        if name != "manifest.json":  # it records the runner's options
+            assert (dask / name).read_bytes() == (local / name).read_bytes(), name
+    # The work ran on the cluster's two worker processes, not in this one.
+    assert "check pass: 16 images checked in 2 worker processes" in err, err
+    assert "by 2 worker processes" in err or "by 1 worker process" in err, err
