@@ -67,7 +67,7 @@ def test_a_finding_written_to_report_json_keeps_its_structured_fields(tmp_path):
 def invalid_report(*findings: Finding) -> dict:
     """A report of deliberately invalid findings, made without Report.to_dict
     (which the session-wide check collects)."""
-    return {"report_version": 1, "counts": dict.fromkeys(Counts().__dict__, 0),
+    return {"report_version": 1, "annotated": True, "counts": dict.fromkeys(Counts().__dict__, 0),
             "by_severity": {"error": len(findings), "warning": 0, "info": 0},
             "by_code": {}, "findings": [f.to_json() for f in findings]}
 
@@ -84,6 +84,8 @@ def test_the_schema_refuses_a_finding_without_its_codes_fields():
     negative = Finding(ERROR, "box.outside", "a.jpg", "a.jpg", "x", "dropped box", image="a.jpg",
                        annotation="a.xml", object_index=-1, value=[0, 0, 1, 1])
     assert any("object_index" in e for e in errors_of(invalid_report(negative)))
+    assert errors_of({**invalid_report(escape), "annotated": False}) == [], \
+        "a dataset built in code without annotation files has none to name"
     no_value = dataclasses.replace(negative, object_index=0, value=None)
     assert any("value" in e for e in errors_of(invalid_report(no_value))), "a box finding carries its box"
 

@@ -90,8 +90,8 @@ class Finding:
     def to_json(self) -> dict:
         """The finding as report.json writes it: every field, an absent one null."""
         out = {k: getattr(self, k) for k in DISPLAY_FIELDS}
-        out.update({k: getattr(self, k) if getattr(self, k) not in ("", None) else None
-                    for k in STRUCTURED_FIELDS})
+        out.update({k: getattr(self, k) or None for k in ("image", "annotation")})
+        out.update(object_index=self.object_index, value=self.value)  # 0 and "" are values
         return out
 
     def message(self) -> str:
@@ -130,6 +130,10 @@ class Counts:
 class Report:
     findings: list[Finding] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
+    #: Every image came from an annotation file (a reader's dataset; not a
+    #: table built in code without one): then every finding about an image
+    #: or a box names its annotation file (report.json's schema checks it).
+    annotated: bool = True
 
     def add(self, finding: Finding) -> None:
         self.findings.append(finding)
@@ -150,6 +154,7 @@ class Report:
     def to_dict(self) -> dict:
         return {
             "report_version": REPORT_VERSION,
+            "annotated": self.annotated,
             "counts": asdict(self.counts),
             "by_severity": self.by_severity(),
             "by_code": self.by_code(),

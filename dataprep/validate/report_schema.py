@@ -50,8 +50,9 @@ _FIELD_DOCS = {
 }
 
 
-def _finding() -> dict:
-    """A finding: its ten fields, each documented, and the rules of each code."""
+def _finding(annotated: bool) -> dict:
+    """A finding: its ten fields, each documented, and the rules of each code
+    (``annotated``: the fields of its code include the annotation file)."""
     props: dict = {k: {**_TEXT, "description": _FIELD_DOCS[k]} for k in DISPLAY_FIELDS}
     props["severity"] = {"enum": [ERROR, WARNING, INFO], "description": _FIELD_DOCS["severity"]}
     props["code"] = {"type": "string", "pattern": r"^[a-z]+\.[a-z][a-z0-9_]*$", "description": _FIELD_DOCS["code"]}
@@ -64,17 +65,18 @@ def _finding() -> dict:
         "properties": props,
         "required": list(DISPLAY_FIELDS + STRUCTURED_FIELDS),
         "additionalProperties": False,
-        "allOf": [_code_rule(code) for code in sorted(CATALOGUE)],
+        "allOf": [_code_rule(code, annotated) for code in sorted(CATALOGUE)],
     }
 
 
-def _code_rule(code: str) -> dict:
+def _code_rule(code: str, annotated: bool) -> dict:
     """Findings of ``code``: one of its severities and actions, its fields not null."""
     entry = CATALOGUE[code]
     then: dict = {"properties": {"severity": {"enum": list(entry.severities)},
                                  "action": {"enum": list(entry.actions)}}}
     for f in entry.fields:
-        then["properties"][f] = {"not": {"type": "null"}}
+        if f != "annotation" or annotated:
+            then["properties"][f] = {"not": {"type": "null"}}
     return {"if": {"properties": {"code": {"const": code}}, "required": ["code"]},
             "then": {"description": entry.doc, **then}}
 
@@ -91,6 +93,10 @@ def schema() -> dict:
         "type": "object",
         "properties": {
             "report_version": {"const": REPORT_VERSION},
+            "annotated": {"type": "boolean",
+                          "description": "every image came from an annotation file (false for a dataset built in "
+                                         "code without them); when true, every finding whose code carries an "
+                                         "annotation names it"},
             "counts": {"type": "object", "additionalProperties": False,
                        "required": ["images_read", "images_written", "images_skipped", "boxes_read",
                                     "boxes_written", "boxes_dropped"],
@@ -101,9 +107,11 @@ def schema() -> dict:
             "by_code": {"type": "object", "additionalProperties": _COUNT},
             "findings": {"type": "array", "items": {"$ref": "#/$defs/finding"}},
         },
-        "required": ["report_version", "counts", "by_severity", "by_code", "findings"],
+        "required": ["report_version", "annotated", "counts", "by_severity", "by_code", "findings"],
         "additionalProperties": False,
-        "$defs": {"finding": _finding()},
+        "if": {"properties": {"annotated": {"const": True}}},
+        "then": {"properties": {"findings": {"items": {"$ref": "#/$defs/annotated_finding"}}}},
+        "$defs": {"finding": _finding(annotated=False), "annotated_finding": _finding(annotated=True)},
     }
 
 
