@@ -42,6 +42,22 @@ def test_dask_runner_on_two_worker_processes_writes_the_local_runs_bytes(tmp_pat
     for name in names:
         if name != "manifest.json":  # it records the runner's options
             assert (dask / name).read_bytes() == (local / name).read_bytes(), name
+    assert "WARNING" not in err and "Traceback" not in err, err  # Beam's and Dask's log lines stay quiet
     # The work ran on the cluster's two worker processes, not in this one.
     assert "check pass: 16 images checked in 2 worker processes" in err, err
     assert "by 2 worker processes" in err or "by 1 worker process" in err, err
+
+
+def test_dask_options_are_checked_and_a_given_cluster_is_used_as_it_is():
+    from dataprep.beam import BeamExecutor, pipeline_options
+    from dataprep.beam.dask_cluster import DaskCluster
+    from dataprep.errors import UsageError
+
+    with pytest.raises(UsageError, match="--dask_local_workrs"):  # a misspelt option is an error, not ignored
+        BeamExecutor(["--runner=DaskRunner", "--dask_local_workrs=2"])
+    remote = DaskCluster(["--runner=DaskRunner", "--dask_client_address=tcp://127.0.0.1:8786"])
+    assert remote.flags() == ["--dask_partition_size=1"]  # no local cluster started; one partition per chunk
+    assert DaskCluster(["--runner=DaskRunner", "--dask_scheduler_file=s.json", "--dask_npartitions=8"]).flags() == []
+    runner, options = pipeline_options(["--runner=DaskRunner", "--dask_client_address=tcp://127.0.0.1:8786"])
+    assert type(runner).__name__ == "DaskRunner"
+    assert options.get_all_options()["address"] == "tcp://127.0.0.1:8786"  # Beam's DaskOptions: Client(address=)

@@ -16,7 +16,7 @@ from the others, and how the executor meets it:
 - It computes only the pipeline's last transform (side inputs are computed
   apart, inside a task): every dataprep pipeline is a single chain with no
   side input, ending in a step that writes its own result files
-  (:func:`dataprep.beam.executor.write_lines`).
+  (:class:`dataprep.beam.executor.WriteLines`).
 - ``Reshuffle`` does nothing and ``Create`` makes partitions of 128 elements:
   the pipelines start from many small chunk files, and unless the user says
   otherwise each chunk is its own partition (``--dask_partition_size=1``), so
@@ -57,10 +57,10 @@ class DaskCluster:
     """The cluster the pipelines of one conversion run on (see the module docstring)."""
 
     def __init__(self, flags: list[str]):
-        opts = PipelineOptions(flags).get_all_options()
-        self.remote = bool(opts.get("dask_client_address") or opts.get("dask_scheduler_file"))
+        opts = PipelineOptions(flags).get_all_options()  # Beam's DaskOptions keep their Client() argument names
+        self.remote = bool(opts.get("address") or opts.get("scheduler_file"))
         self.workers = opts.get("dask_local_workers") or default_workers()
-        self.partitioned = bool(opts.get("dask_npartitions") or opts.get("dask_partition_size"))
+        self.partitioned = bool(opts.get("npartitions") or opts.get("partition_size"))
         self._local = None
 
     def flags(self) -> list[str]:

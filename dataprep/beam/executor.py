@@ -25,7 +25,7 @@ are hidden unless ``dataprep --debug`` (:mod:`dataprep.beam.logs`).
 Job rows travel to the workers in pickled chunk files in the scratch folder
 (a ``Create`` of millions of rows would sit in the pipeline graph); results
 come back as JSON lines, one file per bundle written by the pipeline's last
-step (:func:`write_lines`; a retried bundle's file repeats results, which are
+step (:class:`WriteLines`; a retried bundle's file repeats results, which are
 keyed, so a repeat changes nothing). Both are this run's own files. Every
 pipeline is one chain without side inputs, which every runner runs alike,
 Beam's Dask runner included (:mod:`dataprep.beam.dask_cluster`).
@@ -163,7 +163,7 @@ def _write_shard(kv, tmp: str, compression: str | None) -> str:
     return json.dumps({"split": split, "shard": shard, "path": path, "worker": _worker(), **writer.close()})
 
 
-class write_lines(beam.DoFn):  # noqa: N801 - read as a step name: ... | "results" >> beam.ParDo(write_lines(prefix))
+class WriteLines(beam.DoFn):
     """The pipeline's last step: each bundle's lines into one new file
     ``{prefix}-{uuid}.jsonl`` (written under ``.partial``, then renamed), read
     back by the launcher. Unlike ``WriteToText`` it has no side inputs, which
@@ -219,13 +219,13 @@ class BeamExecutor:
         self.progress = progress
         self.show_logs = show_logs
         self.dask = None
-        if is_dask(self.flags):
-            from dataprep.beam.dask_cluster import DaskCluster, load_runner
-
-            load_runner()  # first: it defines the --dask_* options the check below must know
-            self.dask = DaskCluster(self.flags)
         with beam_logging(show_logs):
-            unknown = unknown_flags(self.flags)  # (with runner=DaskRunner, its options are known by now)
+            if is_dask(self.flags):
+                from dataprep.beam.dask_cluster import DaskCluster, load_runner
+
+                load_runner()  # first: it defines the --dask_* options the check below must know
+                self.dask = DaskCluster(self.flags)
+            unknown = unknown_flags(self.flags)
         if unknown:
             raise UsageError(f"Beam does not know the pipeline option(s) {', '.join(unknown)} (it would ignore "
                              "them); check the spelling, or install the Beam extra that defines them")
@@ -254,7 +254,8 @@ class BeamExecutor:
         """Remove the scratch folder; shut down the local Dask cluster, if one was started."""
         self._remove_scratch()
         if self.dask is not None:
-            self.dask.close()
+            with beam_logging(self.show_logs):
+                self.dask.close()
 
     def _remove_scratch(self) -> None:
         """Remove the scratch folder (rows, results, the shards of failed or retried attempts)."""
@@ -280,7 +281,7 @@ class BeamExecutor:
             with self._pipeline(len(paths), PARSED, "parse", "xml") as p:
                 _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
                      | "paths" >> beam.FlatMap(_load_rows) | "spread paths" >> beam.Reshuffle()
-                     | "parse" >> beam.Map(_parse_xml) | "parsed" >> beam.ParDo(write_lines(prefix)))
+                     | "parse" >> beam.Map(_parse_xml) | "parsed" >> beam.ParDo(WriteLines(prefix)))
             got = {r.pop("pos"): r for r in self._read_lines(prefix)}
         finally:
             self._remove_scratch()
@@ -301,7 +302,7 @@ class BeamExecutor:
         with self._pipeline(n, CHECKED, desc, "img") as p:
             _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
                  | "rows" >> beam.FlatMap(_load_rows) | "spread rows" >> beam.Reshuffle()
-                 | "check" >> beam.Map(_check) | "results" >> beam.ParDo(write_lines(prefix)))
+                 | "check" >> beam.Map(_check) | "results" >> beam.ParDo(WriteLines(prefix)))
         got, workers = {}, set()
         for r in self._read_lines(prefix):
             workers.add(r.get("worker"))
@@ -336,7 +337,7 @@ class BeamExecutor:
                  | "rows" >> beam.FlatMap(_load_rows) | "spread rows" >> beam.Reshuffle()
                  | "encode" >> beam.Map(_encode) | "by shard" >> beam.GroupByKey()
                  | "write shard" >> beam.Map(_write_shard, self.tmp, out.compression)
-                 | "shard infos" >> beam.ParDo(write_lines(prefix)))
+                 | "shard infos" >> beam.ParDo(WriteLines(prefix)))
         written: dict = {}
         workers, seen, repeats = set(), set(), []
         for r in sorted(self._read_lines(prefix), key=lambda r: r["path"]):
@@ -378,7 +379,7 @@ class BeamExecutor:
             paths.append(path)
 
     def _read_lines(self, prefix: str) -> list[dict]:
-        """The lines :class:`write_lines` wrote under ``prefix``."""
+        """The lines :class:`WriteLines` wrote under ``prefix``."""
         lines = []
         for match in FileSystems.match([prefix + "-*.jsonl"])[0].metadata_list:
             with FileSystems.open(match.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
