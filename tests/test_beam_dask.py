@@ -8,6 +8,8 @@ One conversion (a cluster start, two pipelines): the CI budget. Needs the
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytest.importorskip("apache_beam")
@@ -40,8 +42,12 @@ def test_dask_runner_on_two_worker_processes_writes_the_local_runs_bytes(tmp_pat
     assert sorted(p.name for p in dask.iterdir()) == names  # no temp folder left behind
     assert sum(n.endswith(".tfrecord") for n in names) == 4  # train and val, 2 shards each
     for name in names:
-        if name != "manifest.json":  # it records the runner's options
+        if name != "manifest.json":  # shards, label map, report.json
             assert (dask / name).read_bytes() == (local / name).read_bytes(), name
+    m_local, m_dask = (json.loads((d / "manifest.json").read_text(encoding="utf-8")) for d in (local, dask))
+    o_local, o_dask = m_local.pop("options"), m_dask.pop("options")
+    assert m_dask == m_local  # splits, shards (bytes, sha256), counts, source
+    assert {k for k in o_local.keys() | o_dask.keys() if o_local.get(k) != o_dask.get(k)} <= {"out", "workers"}
     assert "WARNING" not in err and "Traceback" not in err, err  # Beam's and Dask's log lines stay quiet
     # The work ran on the cluster's two worker processes, not in this one.
     assert "check pass: 16 images checked in 2 worker processes" in err, err
