@@ -50,9 +50,9 @@ _FIELD_DOCS = {
 }
 
 
-def _finding(annotated: bool) -> dict:
+def _finding() -> dict:
     """A finding: its ten fields, each documented, and the rules of each code
-    (``annotated``: the fields of its code include the annotation file)."""
+    (but the annotation file's: :func:`_annotated_finding`)."""
     props: dict = {k: {**_TEXT, "description": _FIELD_DOCS[k]} for k in DISPLAY_FIELDS}
     props["severity"] = {"enum": [ERROR, WARNING, INFO], "description": _FIELD_DOCS["severity"]}
     props["code"] = {"type": "string", "pattern": r"^[a-z]+\.[a-z][a-z0-9_]*$", "description": _FIELD_DOCS["code"]}
@@ -65,17 +65,26 @@ def _finding(annotated: bool) -> dict:
         "properties": props,
         "required": list(DISPLAY_FIELDS + STRUCTURED_FIELDS),
         "additionalProperties": False,
-        "allOf": [_code_rule(code, annotated) for code in sorted(CATALOGUE)],
+        "allOf": [_code_rule(code) for code in sorted(CATALOGUE)],
     }
 
 
-def _code_rule(code: str, annotated: bool) -> dict:
+def _annotated_finding() -> dict:
+    """A finding of a report whose images came from annotation files: the codes
+    that carry the annotation file name it."""
+    codes = sorted(code for code, entry in CATALOGUE.items() if "annotation" in entry.fields)
+    return {"$ref": "#/$defs/finding",
+            "if": {"properties": {"code": {"enum": codes}}, "required": ["code"]},
+            "then": {"properties": {"annotation": {"not": {"type": "null"}}}}}
+
+
+def _code_rule(code: str) -> dict:
     """Findings of ``code``: one of its severities and actions, its fields not null."""
     entry = CATALOGUE[code]
     then: dict = {"properties": {"severity": {"enum": list(entry.severities)},
                                  "action": {"enum": list(entry.actions)}}}
     for f in entry.fields:
-        if f != "annotation" or annotated:
+        if f != "annotation":  # required where the report is annotated: _annotated_finding
             then["properties"][f] = {"not": {"type": "null"}}
     return {"if": {"properties": {"code": {"const": code}}, "required": ["code"]},
             "then": {"description": entry.doc, **then}}
@@ -105,13 +114,14 @@ def schema() -> dict:
             "by_severity": {"type": "object", "additionalProperties": False, "required": [ERROR, WARNING, INFO],
                             "properties": {s: _COUNT for s in (ERROR, WARNING, INFO)}},
             "by_code": {"type": "object", "additionalProperties": _COUNT},
-            "findings": {"type": "array", "items": {"$ref": "#/$defs/finding"}},
+            "findings": {"type": "array"},
         },
         "required": ["report_version", "annotated", "counts", "by_severity", "by_code", "findings"],
         "additionalProperties": False,
         "if": {"properties": {"annotated": {"const": True}}},
         "then": {"properties": {"findings": {"items": {"$ref": "#/$defs/annotated_finding"}}}},
-        "$defs": {"finding": _finding(annotated=False), "annotated_finding": _finding(annotated=True)},
+        "else": {"properties": {"findings": {"items": {"$ref": "#/$defs/finding"}}}},
+        "$defs": {"finding": _finding(), "annotated_finding": _annotated_finding()},
     }
 
 
