@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -89,15 +90,61 @@ def build_dataset(tmp_path: Path, per_image_classes, *, files=None, data=None, s
 # Collected here, checked by tests/test_report_schema.py::test_every_report_of_the_session_validates, which
 # runs last (see pytest_collection_modifyitems): the reports made in this process (Report.to_dict: what
 # report.json and `validate --report` write) and every report.json under this session's temporary folders
-# (written by CLI subprocesses and worker processes too).
+# (written by CLI subprocesses and worker processes too). A report is kept as its distinct shapes (what the
+# schema looks at: the codes, severities, actions, which fields are null, empty or set), so thousands of
+# fuzzed findings cost a few hundred validations.
 
-REPORTS_SEEN: list[tuple[str, dict]] = []  # (test id, report dict), in-process reports
 SESSION_CHECK = "test_every_report_of_the_session_validates"
+
+
+class ReportShapes:
+    """The distinct shapes of the reports seen: report heads and findings, each with where it was first seen."""
+
+    def __init__(self):
+        self.heads: dict[str, tuple[str, dict]] = {}
+        self.findings: dict[tuple, tuple[str, dict]] = {}
+        self.reports = self.total = 0
+
+    def add(self, where: str, report) -> None:
+        if not isinstance(report, dict) or "findings" not in report or "by_code" not in report:
+            return  # another file named report.json
+        self.reports += 1
+        findings = report["findings"] if isinstance(report["findings"], list) else []
+        head = {**report, "findings": [] if isinstance(report["findings"], list) else report["findings"]}
+        self.heads.setdefault(json.dumps(head, sort_keys=True, default=str), (where, head))
+        for f in findings:
+            self.total += 1
+            shaped = shape_of_finding(f)
+            key = (report.get("annotated"), json.dumps(shaped, sort_keys=True, default=str))
+            self.findings.setdefault(key, (where, shaped))
+
+
+def shape_of_finding(f):
+    """``f`` with what the schema does not check made alike: display text (only its type), a set
+    image or annotation ("x"), an object index (0 or -1 by sign) and a value (0 when set)."""
+    if not isinstance(f, dict):
+        return f
+    out = dict(f)
+    for k in ("item", "file", "detail"):
+        if isinstance(out.get(k), str):
+            out[k] = "x"
+    for k in ("image", "annotation"):
+        if isinstance(out.get(k), str) and out[k]:
+            out[k] = "x"
+    i = out.get("object_index")
+    if isinstance(i, int) and not isinstance(i, bool):
+        out["object_index"] = 0 if i >= 0 else -1
+    if out.get("value") is not None:
+        out["value"] = 0
+    return out
+
+
+REPORTS_SEEN = ReportShapes()
 
 
 @pytest.fixture
 def session_reports():
-    """The reports made in this process so far: [(test id, report dict)]."""
+    """The shapes of the reports made in this process so far."""
     return REPORTS_SEEN
 
 
@@ -109,7 +156,7 @@ def _collect_reports():
 
     def to_dict(self):
         out = original(self)
-        REPORTS_SEEN.append((os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0], out))
+        REPORTS_SEEN.add(os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0], out)
         return out
 
     Report.to_dict = to_dict

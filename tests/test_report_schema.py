@@ -120,22 +120,24 @@ def test_every_catalogued_field_is_a_finding_field():
 
 def test_every_report_of_the_session_validates(tmp_path_factory, session_reports):
     """Runs last: every report this test session produced (in this process and
-    in CLI subprocesses: report.json files under the session's temp folder)."""
-    reports = list(session_reports)
+    in CLI subprocesses: report.json files under the session's temp folder),
+    as its distinct shapes (tests/conftest.py)."""
+    shapes = session_reports
     base = tmp_path_factory.getbasetemp()
     for path in sorted(base.rglob("report.json")):
         try:
-            reports.append((str(path.relative_to(base)), json.loads(path.read_text(encoding="utf-8"))))
+            shapes.add(str(path.relative_to(base)), json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError):
             continue  # a test's deliberately broken file
     v = validator()
-    bad, findings, codes = [], 0, set()
-    for where, report in reports:
-        if not isinstance(report, dict) or "findings" not in report or "by_code" not in report:
-            continue  # another file named report.json
-        findings += len(report["findings"])
-        codes.update(f.get("code") for f in report["findings"] if isinstance(f, dict))
-        for e in v.iter_errors(report):
-            bad.append(f"{where}: findings/{'/'.join(map(str, e.absolute_path))}: {e.message}"[:400])
+    bad = []
+    for where, head in shapes.heads.values():
+        bad.extend(f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in v.iter_errors(head))
+    for (annotated, _), (where, finding) in shapes.findings.items():
+        one = {**invalid_report(), "annotated": annotated, "findings": [finding]}
+        bad.extend(f"{where}: finding {finding.get('code') if isinstance(finding, dict) else finding!r}: "
+                   f"{'/'.join(map(str, e.absolute_path))}: {e.message}"[:400] for e in v.iter_errors(one))
     assert not bad, f"{len(bad)} schema errors in the reports of this session:\n" + "\n".join(bad[:30])
-    print(f"\n{len(reports)} reports, {findings} findings of {len(codes)} codes validated")
+    codes = {f.get("code") for _, f in shapes.findings.values() if isinstance(f, dict)}
+    print(f"\n{shapes.reports} reports, {shapes.total} findings ({len(shapes.findings)} shapes) of {len(codes)} "
+          "codes validated")
