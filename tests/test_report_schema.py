@@ -12,6 +12,7 @@ validator, not a second, partial one written here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from dataprep.validate.findings import ERROR, KEPT, REPORT_FIELDS, SKIPPED_IMAGE
 jsonschema = pytest.importorskip("jsonschema")
 
 
+@functools.cache
 def validator():
     schema = report_schema.shipped_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
