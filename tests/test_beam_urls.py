@@ -216,7 +216,7 @@ def test_beam_run_shows_dataprep_lines_only(voc_root, tmp_path, capsys):
     stages = [line.split(":")[1].strip() for line in loud.stderr.splitlines()]
     assert stages == ["listing", "parse pass", "annotations read and checked", "check pass", "layout", "encode pass",
                       "publish"], loud.stderr
-    assert re.search(r"beam: check pass: 19 images checked in the workers, \d+ pass \(\d+\.\d s\)", loud.stderr)
+    assert re.search(r"beam: check pass: 19 images checked in 1 worker process, \d+ pass \(\d+\.\d s\)", loud.stderr)
 
     # --debug: Beam's own lines (in this process: the logging state is restored afterwards).
     root, beam_logger = logging.getLogger(), logging.getLogger("apache_beam")

@@ -186,8 +186,10 @@ def test_report_json_lists_findings_and_counts(tmp_path):
     assert report["counts"] == result.manifest["counts"]
     assert report["by_code"] == {"box.outside": 1}
     (f,) = report["findings"]
-    assert set(f) == {"severity", "code", "item", "file", "detail", "action"}
+    assert set(f) == {"severity", "code", "item", "file", "detail", "action", "image", "annotation", "object_index",
+                      "value"}
     assert f["item"] == "a.jpg object 1 'cat'" and f["file"] == "a.xml" and f["action"] == "dropped box"
+    assert (f["image"], f["annotation"], f["object_index"], f["value"]) == ("a.jpg", "a.xml", 1, [70, 1, 90, 10])
 
 
 def test_record_carries_every_contract_key(tmp_path):

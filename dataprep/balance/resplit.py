@@ -190,7 +190,7 @@ def _scan_records(shard: "_Shard", readable: Path, file: str, max_pixels: int) -
             shard.findings.append(Finding(
                 WARNING, "image.undecodable", filename or f"record {k}", file,
                 f"record {k}: the image does not decode ({why}); copied as is, but not compared with other "
-                "images for near-duplicates", KEPT))
+                "images for near-duplicates", KEPT, image=filename or f"record {k}", annotation=f"{file} record {k}"))
         shard.offsets.append(rec.offset)
         shard.lengths.append(len(data))
         shard.crcs.append(google_crc32c.value(data))
@@ -315,7 +315,8 @@ def _scan_source(records: RecordSet, spool_dir: Path, opts: ConvertOptions,
         if len(shard.offsets) != listed[shard.file]:
             report.add(Finding(WARNING, "records.count_mismatch", shard.file, shard.file,
                                f"{len(shard.offsets)} records, but the source manifest says "
-                               f"{listed[shard.file]}; every record read is used", KEPT))
+                               f"{listed[shard.file]}; every record read is used", KEPT, annotation=shard.file,
+                               value=[len(shard.offsets), listed[shard.file]]))
     return shards, _records_table(shards)
 
 
@@ -388,7 +389,8 @@ def _collapse_copies(table: pd.DataFrame, report: Report) -> tuple[pd.DataFrame,
         r = ref[k]
         report.add(Finding(WARNING, "records.conflicting_copies", table["filename"].iat[k], table["file"].iat[k],
                            f"same image/source_id {table['source_id'].iat[k]} and image/key/sha256 as a record of "
-                           f"{table['file'].iat[r]}, but the records differ; the first one is kept", COLLAPSED))
+                           f"{table['file'].iat[r]}, but the records differ; the first one is kept", COLLAPSED,
+                           image=table["filename"].iat[k], annotation=table["file"].iat[k]))
     log = []
     splits = table["source_split"].to_numpy()
     for split in pd.unique(splits):
@@ -401,7 +403,7 @@ def _collapse_copies(table: pd.DataFrame, report: Report) -> tuple[pd.DataFrame,
                     f"before re-splitting: {kept} examples")
             log.append(line)
             report.add(Finding(INFO, "records.repeated_copies", str(split), str(split), line[len("dedupe: "):],
-                               COLLAPSED))
+                               COLLAPSED, value=copies))
     return table.loc[first].reset_index(drop=True), log
 
 

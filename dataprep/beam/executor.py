@@ -24,8 +24,11 @@ are hidden unless ``dataprep --debug`` (:mod:`dataprep.beam.logs`).
 
 Job rows travel to the workers in pickled chunk files in the scratch folder
 (a ``Create`` of millions of rows would sit in the pipeline graph); results
-come back as JSON lines written by ``WriteToText``. Both are this run's own
-files.
+come back as JSON lines, one file per bundle written by the pipeline's last
+step (:class:`WriteLines`; a retried bundle's file repeats results, which are
+keyed, so a repeat changes nothing). Both are this run's own files. Every
+pipeline is one chain without side inputs, which every runner runs alike,
+Beam's Dask runner included (:mod:`dataprep.beam.dask_cluster`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import math
+import os
 import pickle
+import socket
 import sys
 import tempfile
 import time
@@ -51,7 +57,7 @@ from apache_beam.runners.runner import PipelineState
 
 from dataprep.beam.files import BeamStore, FileSystemsOutputWriter, delete_files
 from dataprep.beam.logs import beam_logging
-from dataprep.beam.options import pipeline_options, unknown_flags
+from dataprep.beam.options import is_dask, pipeline_options, unknown_flags
 from dataprep.convert import work
 from dataprep.convert.work import Codes, ImageResult, Job
 from dataprep.errors import DataprepError, UsageError
@@ -62,8 +68,10 @@ from dataprep.records.output import OutputWriter
 from dataprep.records.tfrecord import ShardWriter
 from dataprep.validate.findings import Finding
 
-#: Job rows per chunk file: the unit a worker loads before the rows spread out.
+#: Job rows per chunk file at most: the unit a worker loads before the rows spread out.
 ROWS_PER_CHUNK = 256
+#: Chunk files at least (when there are as many rows): a small job still spreads over the workers.
+MIN_CHUNKS = 16
 #: Seconds between two looks at a running job's counters (a remote runner).
 POLL_SECONDS = 5.0
 
@@ -108,12 +116,17 @@ def _load_rows(path: str):
         yield from pickle.load(f)
 
 
+def _worker() -> str:
+    """The process a step ran in (``host:pid``): the stage lines count them."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _check(item) -> str:
     pos, row = item
     res = _process(row)
     _COUNTERS[CHECKED].inc()
     return json.dumps({
-        "pos": pos, "written": res.framed is not None, "boxes_in": int(res.boxes_in),
+        "pos": pos, "worker": _worker(), "written": res.framed is not None, "boxes_in": int(res.boxes_in),
         "labels": np.asarray(res.labels, np.int64).tolist(), "sha256": res.sha256, "phash": int(res.phash),
         "findings": [dataclasses.asdict(f) for f in res.findings],
     })
@@ -147,7 +160,32 @@ def _write_shard(kv, tmp: str, compression: str | None) -> str:
         path, mime_type="application/octet-stream", compression_type=CompressionTypes.UNCOMPRESSED))
     for _, framed in sorted(records, key=lambda r: r[0]):
         writer.write_framed(framed)
-    return json.dumps({"split": split, "shard": shard, "path": path, **writer.close()})
+    return json.dumps({"split": split, "shard": shard, "path": path, "worker": _worker(), **writer.close()})
+
+
+class WriteLines(beam.DoFn):
+    """The pipeline's last step: each bundle's lines into one new file
+    ``{prefix}-{uuid}.jsonl`` (written under ``.partial``, then renamed), read
+    back by the launcher. Unlike ``WriteToText`` it has no side inputs, which
+    Beam's Dask runner computes apart from the pipeline."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def start_bundle(self):
+        self._lines = []
+
+    def process(self, line: str):
+        self._lines.append(line)
+
+    def finish_bundle(self):
+        if not self._lines:
+            return
+        path = f"{self.prefix}-{uuid.uuid4().hex}"
+        with FileSystems.create(path + ".partial", compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            f.write("".join(line + "\n" for line in self._lines).encode("utf-8"))
+        FileSystems.rename([path + ".partial"], [path + ".jsonl"])
+        self._lines = []
 
 
 # -- the executor --------------------------------------------------------------------------
@@ -180,7 +218,13 @@ class BeamExecutor:
         self.tmp: str | None = None
         self.progress = progress
         self.show_logs = show_logs
+        self.dask = None
         with beam_logging(show_logs):
+            if is_dask(self.flags):
+                from dataprep.beam.dask_cluster import DaskCluster, load_runner
+
+                load_runner()  # first: it defines the --dask_* options the check below must know
+                self.dask = DaskCluster(self.flags)
             unknown = unknown_flags(self.flags)
         if unknown:
             raise UsageError(f"Beam does not know the pipeline option(s) {', '.join(unknown)} (it would ignore "
@@ -207,6 +251,13 @@ class BeamExecutor:
         FileSystems.mkdirs(self.tmp)
 
     def close(self) -> None:
+        """Remove the scratch folder; shut down the local Dask cluster, if one was started."""
+        self._remove_scratch()
+        if self.dask is not None:
+            with beam_logging(self.show_logs):
+                self.dask.close()
+
+    def _remove_scratch(self) -> None:
         """Remove the scratch folder (rows, results, the shards of failed or retried attempts)."""
         if self.tmp is not None and FileSystems.exists(self.tmp):
             FileSystems.delete([self.tmp])
@@ -225,15 +276,15 @@ class BeamExecutor:
         try:
             if base:
                 FileSystems.mkdirs(scratch)
-            chunks = self._write_rows("xml", enumerate(paths))
+            chunks = self._write_rows("xml", enumerate(paths), len(paths))
             prefix = FileSystems.join(scratch, "parsed")
             with self._pipeline(len(paths), PARSED, "parse", "xml") as p:
                 _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
                      | "paths" >> beam.FlatMap(_load_rows) | "spread paths" >> beam.Reshuffle()
-                     | "parse" >> beam.Map(_parse_xml) | "parsed" >> beam.io.WriteToText(prefix))
+                     | "parse" >> beam.Map(_parse_xml) | "parsed" >> beam.ParDo(WriteLines(prefix)))
             got = {r.pop("pos"): r for r in self._read_lines(prefix)}
         finally:
-            self.close()
+            self._remove_scratch()
             self.tmp = saved
         if len(got) != len(paths):
             raise DataprepError(f"parsing returned {len(got)} results for {len(paths)} annotation files")
@@ -246,21 +297,22 @@ class BeamExecutor:
         """The check pass over every image; results in ``job.order``."""
         n = len(job.files)
         self._stage(f"annotations read and checked: {n} images, {len(job.boxes)} boxes")
-        chunks = self._write_rows(f"{desc}-rows", ((pos, job_row(job, pos)) for pos in range(n)))
+        chunks = self._write_rows(f"{desc}-rows", ((pos, job_row(job, pos)) for pos in range(n)), n)
         prefix = FileSystems.join(self.tmp, f"{desc}-results")
         with self._pipeline(n, CHECKED, desc, "img") as p:
             _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
                  | "rows" >> beam.FlatMap(_load_rows) | "spread rows" >> beam.Reshuffle()
-                 | "check" >> beam.Map(_check) | "results" >> beam.io.WriteToText(prefix))
-        got = {}
+                 | "check" >> beam.Map(_check) | "results" >> beam.ParDo(WriteLines(prefix)))
+        got, workers = {}, set()
         for r in self._read_lines(prefix):
+            workers.add(r.get("worker"))
             got[r["pos"]] = ImageResult(
                 r["pos"], b"" if r["written"] else None, [Finding(**f) for f in r["findings"]],
                 np.asarray(r["labels"], np.int64), r["boxes_in"], r["sha256"], r["phash"])
         if len(got) != n:
             raise DataprepError(f"the check pass returned {len(got)} results for {n} images")
-        self._stage(f"check pass: {n} images checked in the workers, {sum(r.framed is not None for r in got.values())} "
-                    "pass")
+        self._stage(f"check pass: {n} images checked in {_processes(workers)}, "
+                    f"{sum(r.framed is not None for r in got.values())} pass")
         for pos in job.order:
             yield got[int(pos)]
 
@@ -278,22 +330,30 @@ class BeamExecutor:
         n = len(job.order)
         self._stage(f"layout: {n} examples in {sum(shards.values())} shards "
                     f"({', '.join(f'{s} {k}' for s, k in shards.items())})")
-        chunks = self._write_rows("write-rows", items())
+        chunks = self._write_rows("write-rows", items(), n)
         prefix = FileSystems.join(self.tmp, "shards")
         with self._pipeline(n, ENCODED, "encode", "img") as p:
             _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
                  | "rows" >> beam.FlatMap(_load_rows) | "spread rows" >> beam.Reshuffle()
                  | "encode" >> beam.Map(_encode) | "by shard" >> beam.GroupByKey()
                  | "write shard" >> beam.Map(_write_shard, self.tmp, out.compression)
-                 | "shard infos" >> beam.io.WriteToText(prefix))
+                 | "shard infos" >> beam.ParDo(WriteLines(prefix)))
         written: dict = {}
-        for r in self._read_lines(prefix):
+        workers, seen, repeats = set(), set(), []
+        for r in sorted(self._read_lines(prefix), key=lambda r: r["path"]):
             split, shard = r.pop("split"), r.pop("shard")
+            workers.add(r.pop("worker", None))
+            if (split, shard) in seen:  # a retried bundle wrote it again: keep one
+                repeats.append(r["path"])
+                continue
+            seen.add((split, shard))
             out.add_shard(split, shard, TempShard(r.pop("path"), r))
             written[split] = written.get(split, 0) + r["examples"]
+        delete_files(repeats)
         if written != rank:
             raise DataprepError(f"the encode pass wrote {written} examples per split, the plan has {rank}")
-        self._stage(f"encode pass: {n} records written in {sum(shards.values())} temp shards by the workers")
+        self._stage(f"encode pass: {n} records written in {sum(shards.values())} temp shards by "
+                    f"{_processes(workers)}")
 
     def published(self, manifest: dict) -> None:
         """The output is complete: its line."""
@@ -302,12 +362,15 @@ class BeamExecutor:
 
     # -- scratch files and pipelines ------------------------------------------------------
 
-    def _write_rows(self, name: str, items) -> list[str]:
-        """Chunk files of ``items`` (an iterable: one chunk of rows in memory at a time)."""
+    def _write_rows(self, name: str, items, n: int) -> list[str]:
+        """Chunk files of the ``n`` ``items`` (an iterable: one chunk of rows in
+        memory at a time): ``ROWS_PER_CHUNK`` rows each, fewer for a small job
+        (at least ``MIN_CHUNKS`` files when there are as many rows)."""
+        per_chunk = max(1, min(ROWS_PER_CHUNK, math.ceil(n / MIN_CHUNKS)))
         paths = []
         items = iter(items)
         while True:
-            chunk = list(itertools.islice(items, ROWS_PER_CHUNK))
+            chunk = list(itertools.islice(items, per_chunk))
             if not chunk and paths:
                 return paths
             path = FileSystems.join(self.tmp, f"{name}-{len(paths):06d}.pkl")
@@ -316,8 +379,9 @@ class BeamExecutor:
             paths.append(path)
 
     def _read_lines(self, prefix: str) -> list[dict]:
+        """The lines :class:`WriteLines` wrote under ``prefix``."""
         lines = []
-        for match in FileSystems.match([prefix + "*"])[0].metadata_list:
+        for match in FileSystems.match([prefix + "-*.jsonl"])[0].metadata_list:
             with FileSystems.open(match.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
                 lines.extend(json.loads(line) for line in f.read().decode("utf-8").splitlines() if line)
         return lines
@@ -328,15 +392,21 @@ class BeamExecutor:
         Beam's logging kept quiet (:func:`beam_logging`) and its progress shown
         (:meth:`_wait`)."""
         with beam_logging(self.show_logs):
-            runner, options = pipeline_options(self.flags)
+            runner, options = pipeline_options(self.flags + (self.dask.flags() if self.dask else []))
             p = beam.Pipeline(runner=runner, options=options)
             yield p
-            self._wait(p.run(), total, counter, desc, unit)
+            result = p.run()
+            try:
+                self._wait(result, total, counter, desc, unit)
+            finally:
+                if self.dask is not None:
+                    self.dask.finish(result)
 
     def _wait(self, result, total: int, counter: str, desc: str, unit: str) -> None:
         """Until the job is done: while it runs (a remote runner), a bar of
-        ``counter``; a failed or cancelled job raises."""
-        if not PipelineState.is_terminal(result.state):
+        ``counter``; a failed or cancelled job raises. A Dask job's result has
+        no live state or metrics: it is waited on."""
+        if self.dask is None and not PipelineState.is_terminal(result.state):
             try:
                 with progress_bar(total, desc, unit, self.progress) as bar:
                     while not PipelineState.is_terminal(result.state):
@@ -349,6 +419,16 @@ class BeamExecutor:
         state = result.wait_until_finish() or result.state
         if state != PipelineState.DONE:
             raise DataprepError(f"the Beam {desc} pipeline ended {state}, not DONE")
+
+
+def _processes(workers: set) -> str:
+    """``the workers`` in words: how many processes on how many machines did the work."""
+    found = {w for w in workers if w}
+    if not found:
+        return "the workers"
+    hosts = {w.rsplit(":", 1)[0] for w in found}
+    return f"{len(found)} worker process{'es' if len(found) != 1 else ''}" + (
+        f" on {len(hosts)} machines" if len(hosts) > 1 else "")
 
 
 def _counter(result, name: str) -> int:

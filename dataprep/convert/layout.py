@@ -152,7 +152,8 @@ def account_dropped(dropped: dict, ok: np.ndarray, kept_labels: list, counts: Co
         counts.boxes_written -= len(kept_labels[pos])
         counts.boxes_dropped += len(kept_labels[pos])
         report.add(Finding(INFO, "balance.dropped", files[pos], annotations[pos],
-                           f"dropped from the {split} split by rebalancing ({reason})", SKIPPED_IMAGE))
+                           f"dropped from the {split} split by rebalancing ({reason})", SKIPPED_IMAGE,
+                           image=files[pos], annotation=annotations[pos]))
 
 
 def empty_split_findings(requested: dict | None, examples: dict) -> list:
@@ -163,5 +164,5 @@ def empty_split_findings(requested: dict | None, examples: dict) -> list:
     total = sum(examples.values())
     return [Finding(WARNING, "split.empty", split, "",
                     f"--split asked for {fraction:g} of the images, but no example was assigned to it "
-                    f"({total} examples in all); listed with 0 examples", KEPT)
+                    f"({total} examples in all); listed with 0 examples", KEPT, value=split)
             for split, fraction in requested.items() if examples.get(split, 0) == 0]

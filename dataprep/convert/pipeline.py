@@ -72,7 +72,7 @@ def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
     ds.require_images()
     label_map, origin = resolve_label_map(ds, opts.label_map)
     label_map_bytes = label_map_file_bytes(label_map, opts.label_map)  # every input read before OUT is touched
-    report = Report()
+    report = Report(annotated=bool((ds.images["annotation"].astype(str) != "").all()))
     images, objects = check_annotations_step(ds, label_map, opts, report)
     job = make_job(ds.images_root, images, objects, ds.box_units, opts)
     checked = Checked.start(job, report, opts)
@@ -187,7 +187,8 @@ def check_annotations_step(ds: Dataset, label_map: LabelMap, opts: ConvertOption
         images.loc[empty, "error"] = "no objects (--drop-empty)"
 
     live = objs["image_id"].isin(images.loc[images["error"] == "", "image_id"])
-    report.extend(dataset_findings(objs[live], images.set_index("image_id")["file"]))
+    by_id = images.set_index("image_id")
+    report.extend(dataset_findings(objs[live], by_id["file"], by_id["annotation"]))
     report.counts.images_read = len(images)
     report.counts.boxes_read = len(ds.objects) + ds.dropped_boxes
     report.counts.boxes_dropped = ds.dropped_boxes + check.dropped

@@ -181,5 +181,5 @@ def _box_findings(job: Job, fit, boxes: np.ndarray, start: int, file: str, ann: 
             findings.append(Finding(
                 severity, code, f"{file} object {int(job.index[start + k])} {job.texts[start + k]!r}", ann,
                 f"box (xmin, ymin, xmax, ymax) = ({b[0]:g}, {b[1]:g}, {b[2]:g}, {b[3]:g}) px {why} "
-                f"({W}x{H})", action, image=file, annotation=ann, object_index=int(job.index[start + k])))
+                f"({W}x{H})", action, image=file, annotation=ann, object_index=int(job.index[start + k]), value=b))
     return findings

@@ -45,10 +45,11 @@ def _frame(records, columns: list[str], what: str, source: str, findings: list[F
         for k in bad[:100]:
             findings.append(Finding(ERROR, "coco.bad_entry", f"{what}[{k}]", source,
                                     f"{what}[{k}] is a {type(records[k]).__name__} ({str(records[k])[:60]!r}), "
-                                    "not an object", action))
+                                    "not an object", action, annotation=source))
         if len(bad) > 100:
             findings.append(Finding(ERROR, "coco.bad_entry", f"{what}[...]", source,
-                                    f"{len(bad) - 100} more entries of {what!r} are not objects", action))
+                                    f"{len(bad) - 100} more entries of {what!r} are not objects", action,
+                                    annotation=source))
     df = pd.DataFrame(entries)
     for c in columns:
         if c not in df.columns:
@@ -70,12 +71,13 @@ def _category_zero(cats: pd.DataFrame, anns: pd.DataFrame, src: str, findings: l
     if 0 not in used:
         findings.append(Finding(WARNING, "coco.category_zero_dropped", "category id=0", src,
                                 f"category id=0 {name!r} has no annotations (a supercategory?) and id 0 is the "
-                                "background: left out of the label map; the other ids are kept", IGNORED))
+                                "background: left out of the label map; the other ids are kept", IGNORED,
+                                annotation=src))
         return cats[~zero].reset_index(drop=True)
     new_id = int(np.nanmax(ids.to_numpy(dtype=float))) + 1
     findings.append(Finding(WARNING, "label.renumbered", "category id=0", src,
                             f"category id=0 {name!r} is used by annotations but id 0 is the background: "
-                            f"it becomes id {new_id}; the other ids are kept", RENAMED))
+                            f"it becomes id {new_id}; the other ids are kept", RENAMED, annotation=src))
     cats = cats.copy()
     cats["source_id"] = ids
     cats.loc[zero, "id"] = new_id
@@ -89,7 +91,8 @@ def _iscrowd(values: pd.Series, ann_ids: pd.Series, src: str, findings: list[Fin
     odd = v.notna() & ~v.isin([0, 1])
     for aid, raw in list(zip(ann_ids[odd], values[odd]))[:100]:
         findings.append(Finding(WARNING, "coco.bad_iscrowd", f"annotation id={aid}", src,
-                                f"annotation id={aid}: iscrowd={raw!r} is not 0 or 1; read as 1", FIXED))
+                                f"annotation id={aid}: iscrowd={raw!r} is not 0 or 1; read as 1", FIXED,
+                                annotation=src, value=raw))
     v[odd] = 1
     return v.fillna(0).astype("int8").to_numpy()
 
@@ -128,7 +131,8 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         empty = cats["name"].isna() | (cats["name"].astype(str).str.strip() == "")
         for cid in cats.loc[empty, "id"]:
             findings.append(Finding(WARNING, "label.empty_name", f"category id={cid}", src,
-                                    f"category id={cid} has an empty name; named 'category_{cid}'", RENAMED))
+                                    f"category id={cid} has an empty name; named 'category_{cid}'", RENAMED,
+                                    annotation=src, value=cid))
         cats.loc[empty, "name"] = ["category_" + str(c) for c in cats.loc[empty, "id"]]
         cats = _category_zero(cats, anns, src, findings)
         try:
@@ -138,7 +142,8 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         except (LabelMapError, ValueError, TypeError) as exc:
             label_map = LabelMap.from_names(cats["name"].astype(str))
             findings.append(Finding(WARNING, "label.renumbered", "categories", src,
-                                    f"{exc}; classes renumbered 1..{len(label_map)} by sorted name", RENAMED))
+                                    f"{exc}; classes renumbered 1..{len(label_map)} by sorted name", RENAMED,
+                                    annotation=src))
     cat_name = dict(zip(pd.to_numeric(cats["id"], errors="coerce"), cats["name"].astype(str))) if len(cats) else {}
     if len(cats) and "source_id" in cats.columns:  # a category whose id moved: its boxes follow it
         cat_name.update(zip(pd.to_numeric(cats["source_id"], errors="coerce"), cats["name"].astype(str)))
@@ -155,7 +160,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         findings.append(Finding(ERROR, "coco.bad_image_entry", f"images[{k}]", src,
                                 f"image entry {k} (id={r.get('id')!r}, file_name={r.get('file_name')!r}) is missing "
                                 "a non-negative integer id below 2^63 or a file name, or repeats an id",
-                                SKIPPED_IMAGE))
+                                SKIPPED_IMAGE, annotation=src))
     file_name = imgs["file_name"].astype(object).where(imgs["file_name"].notna(),
                                                        pd.Series([f"<images[{k}]>" for k in range(len(imgs))]))
     ids = imgs["id"].where(~bad, 0).fillna(0).to_numpy(dtype=np.int64, copy=True)
@@ -184,11 +189,11 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         for i, r in anns[unknown].head(1000).iterrows():
             findings.append(Finding(ERROR, "coco.unknown_image", f"annotation id={r.get('id')}", src,
                                     f"annotation {i} refers to image_id={r['image_id']!r}, which is not in 'images'",
-                                    DROPPED_BOX))
+                                    DROPPED_BOX, annotation=src, value=r["image_id"]))
         if unknown.sum() > 1000:
             findings.append(Finding(ERROR, "coco.unknown_image", "...", src,
                                     f"{int(unknown.sum()) - 1000} more annotations refer to unknown images",
-                                    DROPPED_BOX))
+                                    DROPPED_BOX, annotation=src, value=int(unknown.sum()) - 1000))
         orphan += int(unknown.sum())
         anns = anns[~unknown]
         bbox = np.full((len(anns), 4), np.nan)

@@ -73,14 +73,15 @@ def _physical_rows(lines: list[str], src: str, findings: list[Finding]):
             except _csv.Error as exc:
                 findings.append(Finding(ERROR, "csv.bad_row", f"line {first}", src,
                                         f"line {first}: malformed CSV ({exc}): {lines[first - 1][:120]!r}",
-                                        DROPPED_BOX))
+                                        DROPPED_BOX, annotation=f"{src}:{first}"))
                 start = first
                 break
             if reader.line_num - consumed > 1 and any("\n" in field for field in row):
                 findings.append(Finding(ERROR, "csv.unterminated_quote", f"line {first}", src,
                                         f"line {first}: a quoted field is not closed on its line (it would run "
                                         f"over {reader.line_num - consumed - 1} more lines): "
-                                        f"{lines[first - 1].rstrip()[:120]!r}", DROPPED_BOX))
+                                        f"{lines[first - 1].rstrip()[:120]!r}", DROPPED_BOX,
+                                        annotation=f"{src}:{first}"))
                 start = first
                 break
             consumed = reader.line_num
@@ -114,7 +115,8 @@ def _load_rows(path: Path, header: bool, names: list[str] | None, findings: list
         if len(row) != len(columns):
             findings.append(Finding(ERROR, "csv.bad_row", f"line {line_no}", src,
                                     f"line {line_no}: {len(row)} fields, expected {len(columns)} "
-                                    f"({', '.join(columns)}): {','.join(row)[:120]!r}", DROPPED_BOX))
+                                    f"({', '.join(columns)}): {','.join(row)[:120]!r}", DROPPED_BOX,
+                                    annotation=f"{src}:{line_no}"))
             continue
         rows.append(row)
         line_numbers.append(line_no)
@@ -142,7 +144,7 @@ def _unique_columns(columns: list[str], src: str, findings: list[Finding]) -> li
             new += "_"
         findings.append(Finding(WARNING, "csv.duplicate_column", f"column {c!r}", src,
                                 f"the header names column {c!r} more than once; the first is used, "
-                                f"this one is renamed {new!r}", KEPT))
+                                f"this one is renamed {new!r}", KEPT, annotation=src, value=c))
         out.append(new)
     return out
 
@@ -192,7 +194,8 @@ def read_csv(
     no_file = files == ""
     for ln in line[no_file.to_numpy()]:
         findings.append(Finding(ERROR, "csv.missing_filename", f"line {ln}", src,
-                                f"line {ln}: the {mapping['filename']!r} column is empty", DROPPED_BOX))
+                                f"line {ln}: the {mapping['filename']!r} column is empty", DROPPED_BOX,
+                                annotation=f"{src}:{ln}"))
     coord_roles = roles[4:]
     raw = np.stack([col(r).to_numpy() for r in coord_roles], axis=1) if len(df) else np.zeros((0, 4), object)
     coords = np.stack([pd.to_numeric(col(r), errors="coerce").to_numpy(dtype=float) for r in coord_roles], axis=1) \
@@ -202,7 +205,8 @@ def read_csv(
     bad_num = np.isnan(coords).any(axis=1) & ~negative & ~no_file.to_numpy()
     for ln, r in zip(line[bad_num], raw[bad_num]):
         findings.append(Finding(ERROR, "csv.non_numeric", f"line {ln}", src,
-                                f"line {ln}: box {tuple(r)} has missing or non-numeric values", DROPPED_BOX))
+                                f"line {ln}: box {tuple(r)} has missing or non-numeric values", DROPPED_BOX,
+                                annotation=f"{src}:{ln}", value=[str(v) for v in r]))
 
     dropped_per_file = files[bad_num].value_counts()
     width = pd.to_numeric(col("width"), errors="coerce")

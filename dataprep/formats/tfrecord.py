@@ -105,7 +105,7 @@ class _Reader:
         """A record that is not used: counted as an image read and skipped."""
         shard = file.name
         item = f"{shard} record {k}"
-        self.findings.append(Finding(severity, code, item, shard, detail, SKIPPED_IMAGE))
+        self.findings.append(Finding(severity, code, item, shard, detail, SKIPPED_IMAGE, annotation=item))
         self.images.append({"image_id": len(self.images) + 1, "file": f"{shard}@{offset}", "split": file.split,
                             "annotation": item, "error": f"{code}: {detail}", "source_id": ""})
 
@@ -126,7 +126,8 @@ class _Reader:
         why = ("is used by an earlier record" if ok else "is empty" if not name
                else "is not a relative path inside the dataset")
         self.findings.append(Finding(WARNING, "record.filename_replaced", item, shard,
-                                     f"image/filename {wanted!r} {why}; written as {new!r}", RENAMED))
+                                     f"image/filename {wanted!r} {why}; written as {new!r}", RENAMED,
+                                     annotation=item, value=wanted))
         return new
 
     def keep(self, file: RecordFile, offset: int, data: bytes, encoded: bytes, name: str) -> None:
@@ -217,7 +218,7 @@ class _Reader:
             self.findings.append(Finding(WARNING, "record.size_mismatch", item, shard,
                                          f"image/width x height say {int(w)}x{int(h)} but the image is "
                                          f"{real[0]}x{real[1]}; the real size is written (boxes are fractions)",
-                                         FIXED, image=name, annotation=item))
+                                         FIXED, image=name, annotation=item, value=[w, h]))
             return float(real[0]), float(real[1])
         return w, h
 
@@ -326,7 +327,8 @@ def resolve_labels(objects: pd.DataFrame, label_map: LabelMap | None, findings: 
         for where, t, lb, i in zip(objects["where"][bad], text[bad], label[bad], ids[bad]):
             findings.append(Finding(WARNING, "record.label_mismatch", where, source,
                                     f"class/text {t!r} is id {i} in the label map but class/label is {int(lb)}; "
-                                    "the text decides (as the TF OD API decoder does)", FIXED))
+                                    "the text decides (as the TF OD API decoder does)", FIXED,
+                                    annotation=where, value=[t, int(lb)]))
         by_label = ~has_text & has_label
         known = {i.id: i.name for i in label_map}
         names[by_label] = [known.get(int(v), "") for v in label[by_label]]
@@ -334,7 +336,8 @@ def resolve_labels(objects: pd.DataFrame, label_map: LabelMap | None, findings: 
             if int(v) not in known:
                 findings.append(Finding(ERROR, "record.label_unknown", where, source,
                                         f"no class/text and class/label {int(v)} is not in the label map "
-                                        f"(ids: {sorted(known)})", DROPPED_BOX))
+                                        f"(ids: {sorted(known)})", DROPPED_BOX, annotation=where,
+                                        value=int(v)))
         return names, label_map
 
     both = has_text & has_label
@@ -363,13 +366,14 @@ def resolve_labels(objects: pd.DataFrame, label_map: LabelMap | None, findings: 
         findings.append(Finding(WARNING, "record.text_missing", "class/text", source,
                                 f"ids {orphan} have no class/text anywhere; named "
                                 f"{', '.join(name_of[int(i)] for i in orphan[:5])}{' ...' if len(orphan) > 5 else ''}",
-                                RENAMED))
+                                RENAMED, annotation=source, value=[int(i) for i in orphan]))
     shift = 1 - min(name_of) if name_of and min(name_of) < 1 else 0
     if shift:
         moved = ", ".join(f"{name_of[i]!r} {i}->{i + shift}" for i in sorted(name_of)[:6])
         findings.append(Finding(WARNING, "label.zero_id", "class/label", source,
                                 f"label ids start at {min(name_of)} but 0 is the background in TF detection; every id "
-                                f"moved up by {shift}: {moved}{' ...' if len(name_of) > 6 else ''}", FIXED))
+                                f"moved up by {shift}: {moved}{' ...' if len(name_of) > 6 else ''}", FIXED,
+                                annotation=source))
     lm = LabelMap((LabelMapItem(i + shift, t) for i, t in name_of.items()), source=f"{source} (class/text + label)")
     names = text.where(has_text, "").astype(str)
     names[~has_text & has_label] = [name_of[int(v)] for v in label[~has_text & has_label]]
@@ -443,7 +447,8 @@ def _image_ids(images: pd.DataFrame, findings: list[Finding], source: str) -> tu
         if good.any():
             findings.append(Finding(INFO, "record.source_id_replaced", "image/source_id", source,
                                     "image/source_id is not a distinct positive integer in every record "
-                                    f"(e.g. {sid.iloc[0]!r}); numbered 1..N by file name instead", FIXED))
+                                    f"(e.g. {sid.iloc[0]!r}); numbered 1..N by file name instead", FIXED,
+                                    annotation=source))
         return images, True
     images = images.copy()
     images.loc[good, "image_id"] = values.to_numpy()

@@ -112,7 +112,7 @@ def _read_splits(root, findings: list[Finding]) -> dict[str, str] | None:
             if previous != split:
                 findings.append(Finding(WARNING, "split.conflict", stem, str(path),
                                         f"line {line_no}: {stem!r} is listed in both {previous} and {split}; "
-                                        f"kept in {previous}", KEPT))
+                                        f"kept in {previous}", KEPT, annotation=str(path), value=stem))
     if derive is not None:
         split, path = derive
         n = 0
@@ -124,7 +124,7 @@ def _read_splits(root, findings: list[Finding]) -> dict[str, str] | None:
         other = "train" if split == "val" else "val"
         findings.append(Finding(INFO, "split.derived", f"{split}.txt", str(path),
                                 f"no {split}.txt: {n} images of trainval.txt not in {other}.txt form the {split} split",
-                                KEPT))
+                                KEPT, annotation=str(path)))
     return assignment
 
 
@@ -159,7 +159,8 @@ def _match_listed_names(splits: dict[str, str], stems: list[str], findings: list
         splits[stem] = split
         findings.append(Finding(INFO, "split.name_resolved", stem, f"ImageSets/Main/{split}.txt",
                                 f"{split}.txt lists {entry!r}, which names no annotation; it is read as "
-                                f"Annotations/{stem}.xml (the same name but for case or extension)", KEPT))
+                                f"Annotations/{stem}.xml (the same name but for case or extension)", KEPT,
+                                annotation=f"ImageSets/Main/{split}.txt", value=entry))
 
 
 def _text(el) -> str | None:
@@ -297,7 +298,8 @@ def read_voc(
             exc = parsed
             row["file"] = on_disk.get(stem, stem + ".jpg")
             row["error"] = f"annotation unreadable: {exc}"
-            findings.append(Finding(ERROR, "annotation.malformed", stem, ann_name, str(exc), SKIPPED_IMAGE))
+            findings.append(Finding(ERROR, "annotation.malformed", stem, ann_name, str(exc), SKIPPED_IMAGE,
+                                    annotation=ann_name))
             img_rows.append(row)
             continue
         # The image: the file whose stem is the XML's stem (split files name
@@ -316,16 +318,18 @@ def read_voc(
             why = "its <filename>" if file == tag else "the first by name; <filename> names none of them"
             findings.append(Finding(INFO, "voc.image_ambiguous", stem, ann_name,
                                     f"images {', '.join(shared)} share the name of {ann_name}; {file} is the one "
-                                    f"annotated ({why})", KEPT, image=file, annotation=ann_name))
+                                    f"annotated ({why})", KEPT, image=file, annotation=ann_name, value=list(shared)))
         if tag and tag != file and os.path.splitext(tag)[0] != stem:
             findings.append(Finding(INFO, "voc.filename_mismatch", stem, ann_name,
-                                    f"<filename> says {tag!r} but the image used is {file!r}", KEPT))
+                                    f"<filename> says {tag!r} but the image used is {file!r}", KEPT,
+                                    image=file, annotation=ann_name, value=tag))
         row.update(file=file, width=parsed["width"], height=parsed["height"])
         if splits is not None and not split:
             row["error"] = "listed in no ImageSets/Main split file"
             findings.append(Finding(WARNING, "split.unlisted", stem, ann_name,
                                     f"{stem!r} is listed in no ImageSets/Main split file "
-                                    f"({', '.join(SPLIT_FILES)}); add it to one to convert it", SKIPPED_IMAGE))
+                                    f"({', '.join(SPLIT_FILES)}); add it to one to convert it", SKIPPED_IMAGE,
+                                    image=file, annotation=ann_name))
         img_rows.append(row)
         for obj in parsed["objects"]:
             obj_cols["image_id"].append(image_id)
@@ -339,7 +343,7 @@ def read_voc(
         for stem in sorted(listed - found):
             findings.append(Finding(WARNING, "split.missing_annotation", stem, "ImageSets/Main",
                                     f"{stem!r} is listed in {splits[stem]}.txt but has no Annotations/{stem}.xml",
-                                    KEPT))
+                                    KEPT, annotation=f"ImageSets/Main/{splits[stem]}.txt", value=stem))
     images_df = pd.DataFrame(img_rows, columns=["image_id", "file", "split", "width", "height", "annotation", "error"])
     objects_df = pd.DataFrame(obj_cols)
     del obj_cols

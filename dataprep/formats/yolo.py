@@ -85,7 +85,8 @@ def _parse_label_file(path: Path, rel: str, ann: str, num_classes: int, findings
             values = [float(p) for p in parts]
         except ValueError:
             findings.append(Finding(ERROR, "yolo.malformed_line", item, ann,
-                                    f"not numbers: {raw.strip()!r}", DROPPED_BOX, image=rel, annotation=ann))
+                                    f"not numbers: {raw.strip()!r}", DROPPED_BOX, image=rel, annotation=ann,
+                                    value=raw.strip()))
             dropped += 1
             continue
         cls, coords = values[0], np.asarray(values[1:], dtype=np.float64)
@@ -102,13 +103,13 @@ def _parse_label_file(path: Path, rel: str, ann: str, num_classes: int, findings
         else:
             findings.append(Finding(ERROR, "yolo.malformed_line", item, ann,
                                     f"expected 'class cx cy w h' or a polygon, got {len(values)} numbers: "
-                                    f"{raw.strip()!r}", DROPPED_BOX, image=rel, annotation=ann))
+                                    f"{raw.strip()!r}", DROPPED_BOX, image=rel, annotation=ann, value=raw.strip()))
             dropped += 1
             continue
         if not np.isfinite(cls) or cls != int(cls) or not 0 <= cls < num_classes:
             findings.append(Finding(ERROR, "yolo.class_out_of_range", item, ann,
                                     f"class id {parts[0]} is not one of 0..{num_classes - 1} (the class names' ids)",
-                                    DROPPED_BOX, image=rel, annotation=ann))
+                                    DROPPED_BOX, image=rel, annotation=ann, value=cls))
             dropped += 1
             continue
         classes.append(int(cls))
@@ -145,7 +146,8 @@ class _Reader:
         if full.is_file():
             self.findings.append(Finding(INFO, "yolo.name_resolved", rel, os.path.relpath(full, self.base),
                                          f"label file {lbl.name!r} is not there; {full.name!r} (the image's whole "
-                                         "name + .txt) is read", FIXED, image=rel))
+                                         "name + .txt) is read", FIXED, image=rel,
+                                         annotation=os.path.relpath(full, self.base), value=lbl.name))
             return full
         return resolve_name(lbl, "label file", rel, os.path.relpath(lbl, self.base), self.listing, self.findings,
                             image=rel)
@@ -157,7 +159,7 @@ class _Reader:
         if rel in self.seen:
             self.findings.append(Finding(WARNING, "split.conflict", rel, src,
                                          f"{rel!r} is listed in both {self.seen[rel]} and {split}; kept in "
-                                         f"{self.seen[rel]}", KEPT))
+                                         f"{self.seen[rel]}", KEPT, annotation=src, value=rel))
             return
         self.seen[rel] = split
         image_id = len(self.images) + 1
@@ -173,7 +175,8 @@ class _Reader:
             self.findings.append(Finding(WARNING, "yolo.label_shared", rel, ann,
                                          f"{ann} is also the label file of {self.labels[lbl]} (two images share a "
                                          "name but for the extension); its boxes are read for both, as Ultralytics "
-                                         "reads them", KEPT, image=rel, annotation=ann))
+                                         "reads them", KEPT, image=rel, annotation=ann,
+                                         value=self.labels[lbl]))
         self.labels.setdefault(lbl, rel)
         names = self.layout.names
         limit = len(names) if names is not None else MAX_UNNAMED_CLASSES
@@ -192,7 +195,8 @@ class _Reader:
         names = [f"class_{i}" for i in range(max(count, 1))]
         self.findings.append(Finding(WARNING, "yolo.names_missing", "names", str(self.layout.descriptor),
                                      f"no class names (no data.yaml, classes.txt or obj.names); the {len(names)} "
-                                     f"class ids used are named class_0..class_{len(names) - 1}", RENAMED))
+                                     f"class ids used are named class_0..class_{len(names) - 1}", RENAMED,
+                                     value=len(names)))
         return names
 
     def objects_table(self, names: list[str]) -> pd.DataFrame:

@@ -208,7 +208,8 @@ def check_names(names, source: str, findings: list[Finding]) -> list[str]:
                   "as names, and a label line's class id k is the k-th name (label-map id k + 1)")
         if shifted:
             detail += f"; the ids do not match the names: {', '.join(shifted[:5])}"
-        findings.append(Finding(WARNING if shifted else INFO, "yolo.numeric_names", "names", source, detail, KEPT))
+        findings.append(Finding(WARNING if shifted else INFO, "yolo.numeric_names", "names", source, detail, KEPT,
+                                annotation=source, value=numeric))
     return names
 
 
@@ -229,18 +230,20 @@ def _notes_names(path: Path, classes: list[str] | None, findings: list[Finding])
         cats = {int(c["id"]): str(c["name"]) for c in notes["categories"]}
     except (ValueError, KeyError, TypeError) as exc:
         findings.append(Finding(WARNING, "yolo.names_disagree", "categories", str(path),
-                                f"cannot read its categories ({exc}); classes.txt is used", IGNORED))
+                                f"cannot read its categories ({exc}); classes.txt is used", IGNORED,
+                                annotation=str(path)))
         return None
     if sorted(cats) != list(range(len(cats))):
         findings.append(Finding(WARNING, "yolo.names_disagree", "categories", str(path),
                                 f"category ids {sorted(cats)} are not 0..{len(cats) - 1}; classes.txt is used",
-                                IGNORED))
+                                IGNORED, annotation=str(path), value=sorted(cats)))
         return None
     names = [cats[i] for i in range(len(cats))]
     if classes is not None and classes != names:
         findings.append(Finding(WARNING, "yolo.names_disagree", "categories", str(path),
                                 f"classes.txt lists {classes} but notes.json's ids say {names}; the label files use "
-                                "the ids, so notes.json's names are used", KEPT))
+                                "the ids, so notes.json's names are used", KEPT, annotation=str(path),
+                                value=names))
     return names
 
 
@@ -269,17 +272,18 @@ def resolve_entry(base: Path, entry: str, split: str, source: str, findings: lis
         if tried[-1].exists():
             findings.append(Finding(INFO, "yolo.split_resolved", split, source,
                                     f"{entry!r} is not there from {base}; read as {entry[3:]!r} (as Ultralytics "
-                                    "does: Roboflow writes paths from a folder one level down)", KEPT))
+                                    "does: Roboflow writes paths from a folder one level down)", KEPT,
+                                    annotation=source, value=entry))
             return tried[-1]
     for other in (v for t in tried for v in _val_variants(t)):
         if other.exists():
             findings.append(Finding(INFO, "yolo.split_resolved", split, source,
                                     f"{entry!r} is not there; {os.path.relpath(other, base)!r} is, and is read as "
-                                    f"the {split} split", KEPT))
+                                    f"the {split} split", KEPT, annotation=source, value=entry))
             return other
     findings.append(Finding(WARNING, "yolo.split_missing", split, source,
                             f"{split}: {entry!r} is not there (no folder or list file {tried[0]}); the split is left "
-                            "out, the others are read", IGNORED))
+                            "out, the others are read", IGNORED, annotation=source, value=entry))
     return None
 
 
@@ -308,7 +312,9 @@ def resolve_name(path: Path, what: str, item: str, source: str, listing: dict, f
                  image: str = "") -> Path:
     """``path`` if it exists, else the file that differs from it only in case or
     extension (reported; ``image``: the image it is about); else ``path`` (its
-    absence is reported later)."""
+    absence is reported later). ``source`` is the file that names ``path`` (a
+    list file), or for an image's label file (``image`` given) the label file's
+    expected path: the finding then names the label file read beside it."""
     if path.exists():
         return path
     other = _case_or_extension(path, listing)
@@ -316,7 +322,8 @@ def resolve_name(path: Path, what: str, item: str, source: str, listing: dict, f
         return path
     findings.append(Finding(INFO, "yolo.name_resolved", item, source,
                             f"{what} {path.name!r} is not there; {other.name!r} (the same name but for case or "
-                            "extension) is read", FIXED, image=image))
+                            "extension) is read", FIXED, image=image,
+                            annotation=str(Path(source).with_name(other.name)) if image else source, value=path.name))
     return other
 
 
@@ -351,7 +358,7 @@ def list_file_images(list_file: Path, base: Path, findings: list[Finding]) -> li
     for where, n in moved.items():
         findings.append(Finding(INFO, "yolo.list_paths_resolved", list_file.name, str(list_file),
                                 f"{n} of its paths are not there relative to its folder; they are read {where}",
-                                KEPT))
+                                KEPT, annotation=str(list_file), value=n))
     return out
 
 
@@ -382,12 +389,13 @@ def _root(yaml_path: Path, path, findings: list[Finding]) -> Path:
     if not p.is_absolute() and p.is_dir():  # Ultralytics' own reading: the working directory
         findings.append(Finding(INFO, "yolo.path_from_cwd", "path", src,
                                 f"path {path!r} is not a folder beside the yaml but is one in the working directory "
-                                f"{Path.cwd()} (where Ultralytics looks); it is read from there", KEPT))
+                                f"{Path.cwd()} (where Ultralytics looks); it is read from there", KEPT,
+                                annotation=src, value=str(path)))
         return p.resolve()
     # Written for another machine (../datasets/coco8): the yaml's folder.
     findings.append(Finding(INFO, "yolo.path_ignored", "path", src,
                             f"path {path!r} is not a folder here; paths are read relative to {yaml_path.parent}",
-                            KEPT))
+                            KEPT, annotation=src, value=str(path)))
     return yaml_path.parent
 
 
@@ -401,11 +409,12 @@ def _yaml_layout(yaml_path: Path) -> Layout:
         data["names"] = [f"class_{i}" for i in range(data["nc"])]  # Ultralytics: names from nc alone
         findings.append(Finding(WARNING, "yolo.names_missing", "names", src,
                                 f"no names, nc: {data['nc']}; the classes are named class_0..class_{data['nc'] - 1}",
-                                RENAMED))
+                                RENAMED, annotation=src, value=data["nc"]))
     names = check_names(data.get("names"), src, findings)
     if isinstance(data.get("nc"), int) and data["nc"] != len(names):
         findings.append(Finding(WARNING, "yolo.nc_mismatch", "nc", src,
-                                f"nc is {data['nc']} but names lists {len(names)} classes; names are used", KEPT))
+                                f"nc is {data['nc']} but names lists {len(names)} classes; names are used", KEPT,
+                                annotation=src, value=data["nc"]))
     base = _root(yaml_path, data.get("path"), findings).resolve()
     layout = Layout("data.yaml", yaml_path, base, names, findings=findings)
     shape = data.get("kpt_shape")
@@ -413,7 +422,7 @@ def _yaml_layout(yaml_path: Path) -> Layout:
         layout.keypoints = shape[0] * shape[1]  # Ultralytics pose labels: class cx cy w h + K x D numbers
         findings.append(Finding(INFO, "yolo.keypoints", "kpt_shape", src,
                                 f"kpt_shape {shape}: each label line is a box and {layout.keypoints} keypoint numbers; "
-                                "the boxes are read, the keypoints left out", IGNORED))
+                                "the boxes are read, the keypoints left out", IGNORED, annotation=src, value=shape))
     for split in SPLITS:
         entries = data.get(split)
         if entries is None or entries == []:
@@ -467,7 +476,7 @@ def _darknet_layout(obj_data: Path) -> Layout:
     if data.get("classes", "").isdigit() and int(data["classes"]) != len(names):
         findings.append(Finding(WARNING, "yolo.nc_mismatch", "classes", src,
                                 f"classes = {data['classes']} but {names_file.name} lists {len(names)} names; the "
-                                "names are used", KEPT))
+                                "names are used", KEPT, annotation=src, value=int(data["classes"])))
     layout = Layout("obj.data", obj_data, root, names, findings=findings)
     for key, value in data.items():
         if key in _DARKNET_KEYS:
@@ -480,7 +489,7 @@ def _darknet_layout(obj_data: Path) -> Layout:
             layout.missing.append(f"{key} = {value!r} is not there")
             findings.append(Finding(WARNING, "yolo.split_missing", split, src,
                                     f"{key} = {value!r}: no such list file; the split is left out, the others are "
-                                    "read", IGNORED))
+                                    "read", IGNORED, annotation=src, value=value))
     return layout
 
 

@@ -147,7 +147,8 @@ def numeric_classes(texts, label_map: LabelMap) -> tuple[dict[str, str], list[Fi
     renamed = {t: label_map.name_of(v + shift) for t, v in numbers.items()}
     findings = [Finding(WARNING, "label.numeric_class", t, label_map.source,
                         f"class {t!r} is not a name in the label map; it is read as {how} {numbers[t]} -> "
-                        f"{renamed[t]!r} (id {numbers[t] + shift}); every number here fits that reading", RENAMED)
+                        f"{renamed[t]!r} (id {numbers[t] + shift}); every number here fits that reading", RENAMED,
+                        value=t)
                 for t in sorted(renamed)]
     return renamed, findings
 
@@ -171,7 +172,7 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
     for (item, where), ann, c in zip(_item(objs[bad]), objs.loc[bad, "annotation_file"], coords[bad]):
         findings.append(Finding(ERROR, "box.nan", item, ann,
                                 f"coordinates (xmin, ymin, xmax, ymax) = ({', '.join(f'{v:g}' for v in c)}) "
-                                "are missing, not numbers or infinite", DROPPED_BOX, **where))
+                                "are missing, not numbers or infinite", DROPPED_BOX, value=c, **where))
     drop |= bad
 
     # 2. Inverted boxes (min > max): the corners were swapped; swap them back.
@@ -181,7 +182,7 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
     for (item, where), ann, c in zip(_item(objs[inverted]), objs.loc[inverted, "annotation_file"], coords[inverted]):
         findings.append(Finding(ERROR, "box.inverted", item, ann,
                                 f"min > max in (xmin, ymin, xmax, ymax) = ({', '.join(f'{v:g}' for v in c)}); "
-                                "corners swapped", SWAPPED, **where))
+                                "corners swapped", SWAPPED, value=c, **where))
     coords[inv_x, 0], coords[inv_x, 2] = coords[inv_x, 2].copy(), coords[inv_x, 0].copy()
     coords[inv_y, 1], coords[inv_y, 3] = coords[inv_y, 3].copy(), coords[inv_y, 1].copy()
     objs[["xmin", "ymin", "xmax", "ymax"]] = coords
@@ -198,7 +199,7 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
             findings.append(Finding(ERROR, "box.looks_normalized", item, ann,
                                     f"coordinates ({', '.join(f'{v:g}' for v in c)}) are all within [0, 1] in a pixel "
                                     "format; if the file holds fractions of the image size, convert with --normalized",
-                                    DROPPED_BOX, **where))
+                                    DROPPED_BOX, value=c, **where))
         drop |= looks
 
     # 4. Duplicates: a box of the same class in the same image with IoU >= 0.95
@@ -212,7 +213,8 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
     for (item, where), ann, c, k in zip(_item(dups), dups["annotation_file"], coords[dup], objs["index"].to_numpy()[firsts]):
         findings.append(Finding(WARNING, "box.duplicate", item, ann,
                                 f"box ({', '.join(f'{v:g}' for v in c)}) repeats object {k} of the same class "
-                                f"(IoU >= {DUPLICATE_IOU:g}); the repeat was dropped", DROPPED_BOX, **where))
+                                f"(IoU >= {DUPLICATE_IOU:g}); the repeat was dropped", DROPPED_BOX, value=c,
+                                **where))
     drop |= dup
 
     # 5. Tiny boxes: kept (they may be real), but few anchors can match them.
@@ -220,9 +222,11 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
         w = coords[:, 2] - coords[:, 0]
         h = coords[:, 3] - coords[:, 1]
         tiny = ~drop & (np.minimum(w, h) < tiny_box) & (np.minimum(w, h) >= 1)
-        for (item, where), ann, ww, hh in zip(_item(objs[tiny]), objs.loc[tiny, "annotation_file"], w[tiny], h[tiny]):
+        for (item, where), ann, ww, hh, c in zip(_item(objs[tiny]), objs.loc[tiny, "annotation_file"], w[tiny], h[tiny],
+                                                 coords[tiny]):
             findings.append(Finding(INFO, "box.tiny", item, ann,
-                                    f"box is {ww:g}x{hh:g} px, below {tiny_box:g} px; kept (check it is real)", KEPT, **where))
+                                    f"box is {ww:g}x{hh:g} px, below {tiny_box:g} px; kept (check it is real)", KEPT,
+                                    value=c, **where))
 
     # 6. Classes the label map does not know: a number where the label map has
     #    names is the id it plainly means (numeric_classes); the rest are
@@ -240,7 +244,7 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
     if unknown.any():
         hints = {t: label_map.unknown_message(t) for t in objs.loc[unknown, "text"].unique()}
         for (item, where), ann, t in zip(_item(objs[unknown]), objs.loc[unknown, "annotation_file"], objs.loc[unknown, "text"]):
-            findings.append(Finding(ERROR, "label.unknown", item, ann, hints[t], DROPPED_BOX, **where))
+            findings.append(Finding(ERROR, "label.unknown", item, ann, hints[t], DROPPED_BOX, value=t, **where))
     drop |= unknown
     objs["label"] = labels
 
@@ -249,7 +253,8 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
     for item in label_map:
         if item.name not in present and item.display_name not in present:
             findings.append(Finding(WARNING, "label.no_boxes", item.name, label_map.source,
-                                    f"class {item.name!r} (id {item.id}) has no boxes in this dataset", KEPT))
+                                    f"class {item.name!r} (id {item.id}) has no boxes in this dataset", KEPT,
+                                    value=item.name))
     names = sorted(objs["text"].unique())
     folded: dict[str, list[str]] = {}
     for n in names:
@@ -258,12 +263,12 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
         if len(variants) > 1:
             findings.append(Finding(WARNING, "label.case_variants", " / ".join(variants), "",
                                     f"class names {variants} differ only in case or spaces; they are different "
-                                    "classes unless you map them with --label-map display names", KEPT))
+                                    "classes unless you map them with --label-map display names", KEPT, value=variants))
     for n in names:
         if not n.isascii():
             findings.append(Finding(INFO, "label.non_ascii", n, "",
                                     f"class name {n!r} is not ASCII; kept as UTF-8 in class/text and the label map",
-                                    KEPT))
+                                    KEPT, value=n))
 
     kept = objs[~drop].drop(columns=["file", "annotation_file"]).reset_index(drop=True)
     return AnnotationCheck(kept, skip, findings, int(drop.sum()))

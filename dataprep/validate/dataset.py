@@ -35,9 +35,10 @@ def _robust_z(x: np.ndarray) -> np.ndarray:
     return (x - med) / scale
 
 
-def dataset_findings(objs: pd.DataFrame, files: pd.Series) -> list[Finding]:
+def dataset_findings(objs: pd.DataFrame, files: pd.Series, annotations: pd.Series | None = None) -> list[Finding]:
     """``objs``: kept boxes with image_id, index, text, xmin..ymax (pixel or
-    normalized, the same units for all); ``files``: image_id -> file."""
+    normalized, the same units for all); ``files``: image_id -> file;
+    ``annotations``: image_id -> annotation file."""
     out: list[Finding] = []
     if objs.empty:
         return out
@@ -48,7 +49,8 @@ def dataset_findings(objs: pd.DataFrame, files: pd.Series) -> list[Finding]:
         table = ", ".join(f"{c}: {boxes[c]} boxes in {images[c]} images" for c in boxes.sort_values().index[:12])
         out.append(Finding(WARNING, "dataset.class_imbalance", "dataset", "",
                            f"boxes per class range {boxes.min()}..{boxes.max()} (max/min {ratio:.1f}; images "
-                           f"max/min {images.max() / images.min():.1f}); {table}; consider --rebalance", KEPT))
+                           f"max/min {images.max() / images.min():.1f}); {table}; consider --rebalance", KEPT,
+                           value={str(c): int(n) for c, n in boxes.items()}))
     w = (objs["xmax"] - objs["xmin"]).to_numpy(dtype=float)
     h = (objs["ymax"] - objs["ymin"]).to_numpy(dtype=float)
     valid = (w > 0) & (h > 0)
@@ -65,8 +67,10 @@ def dataset_findings(objs: pd.DataFrame, files: pd.Series) -> list[Finding]:
             hits = idx[np.abs(z) > OUTLIER_Z][:_MAX_OUTLIERS_PER_CLASS]
             for k, zz in zip(hits, z[np.abs(z) > OUTLIER_Z][:_MAX_OUTLIERS_PER_CLASS]):
                 r = objs.iloc[k]
-                out.append(Finding(INFO, code, f"{files.get(r['image_id'], r['image_id'])} object {r['index']} "
-                                   f"{cls!r}", "",
+                file = files.get(r["image_id"], str(r["image_id"]))
+                ann = annotations.get(r["image_id"], "") if annotations is not None else ""
+                out.append(Finding(INFO, code, f"{file} object {r['index']} {cls!r}", ann,
                                    f"{what} {w[k]:.4g}x{h[k]:.4g} is far from the other {cls!r} boxes "
-                                   f"(robust z = {zz:+.1f}); kept, worth a look", KEPT))
+                                   f"(robust z = {zz:+.1f}); kept, worth a look", KEPT, image=file, annotation=ann,
+                                   object_index=int(r["index"]), value=[w[k], h[k]]))
     return out

@@ -133,7 +133,7 @@ def duplicate_findings(files, splits, ok, sha, hashes, labels, annotations=None)
                 WARNING, "image.byte_identical", files[p], files[p],
                 f"byte-identical to {files[q]}; their annotations {'agree' if agree else 'differ'}"
                 + (f"; they are in different splits ({splits[q]}, {splits[p]}): leakage" if cross else ""), KEPT,
-                image=files[p], annotation=annotations[p]))
+                image=files[p], annotation=annotations[p], value=files[q]))
             identical.add((min(p, q), max(p, q)))
         else:
             first_of[h] = p
@@ -149,5 +149,5 @@ def duplicate_findings(files, splits, ok, sha, hashes, labels, annotations=None)
             WARNING if cross else INFO, "image.near_duplicate", files[q], files[q],
             f"looks like {files[p]} (perceptual hash {dist} of 64 bits apart)"
             + (f"; they are in different splits ({splits[p]}, {splits[q]}): leakage" if cross else ""), KEPT,
-            image=files[q], annotation=annotations[q]))
+            image=files[q], annotation=annotations[q], value=files[p]))
     return out

@@ -1,18 +1,24 @@
 """Findings: every problem found in the input is a record, not an exception.
 
 A finding names the item (an image, an object within an image, a row), the
-file, the offending value (``detail``) and what was done (``action``). It also
-carries structured fields for code to use (``image``, ``annotation``,
-``object_index``): display text is for people and is never parsed. Every code
-is listed, with its severity, actions and meaning, in
-:mod:`dataprep.validate.catalogue`. They
-are collected in a :class:`Report`, counted per code, printed as a summary
-table and written to ``report.json``.
+file, a sentence for people (``detail``) and what was done (``action``). It
+also carries structured fields for programs (``image``, ``annotation``,
+``object_index``, ``value``): display text is for people and is never parsed.
+Every code is listed, with its severity, actions, meaning and the structured
+fields it always carries, in :mod:`dataprep.validate.catalogue`. They are
+collected in a :class:`Report`, counted per code, printed as a summary table
+and written to ``report.json``, whose layout is a versioned JSON Schema shipped
+in the package (``dataprep/schemas/report-v1.schema.json``, made from the
+catalogue by :mod:`dataprep.validate.report_schema`)::
+
+    Finding --to_json()--> {severity, code, item, file, detail, action,     (for people)
+                            image, annotation, object_index, value}         (for programs; absent: null)
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,8 +43,24 @@ KEPT, FIXED, CLIPPED, SWAPPED, DROPPED_BOX, SKIPPED_IMAGE, REENCODED, ROTATED, R
 )
 
 
-#: The fields of a finding in report.json.
-REPORT_FIELDS = ("severity", "code", "item", "file", "detail", "action")
+#: The version of report.json's layout (its schema: dataprep/schemas/report-v{N}.schema.json).
+REPORT_VERSION = 1
+#: The fields of a finding in report.json: for people, then for programs.
+DISPLAY_FIELDS = ("severity", "code", "item", "file", "detail", "action")
+STRUCTURED_FIELDS = ("image", "annotation", "object_index", "value")
+REPORT_FIELDS = DISPLAY_FIELDS + STRUCTURED_FIELDS
+
+
+def json_value(v):
+    """``v`` as plain JSON: numpy scalars and arrays, tuples -> numbers and
+    lists; a non-finite number -> ``"nan"``, ``"inf"``, ``"-inf"`` (JSON has none)."""
+    if hasattr(v, "tolist"):  # numpy scalar or array
+        v = v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [json_value(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
 
 
 @dataclass(frozen=True)
@@ -55,6 +77,22 @@ class Finding:
     annotation: str = ""
     #: The box's index in its annotation, for box-level findings.
     object_index: int | None = None
+    #: The offending value as data (a box's coordinates, a class name, a class id,
+    #: a size ...), as plain JSON (see :func:`json_value`); None when there is none.
+    value: object = None
+
+    def __post_init__(self):
+        if self.object_index is not None:
+            object.__setattr__(self, "object_index", int(self.object_index))
+        if self.value is not None:
+            object.__setattr__(self, "value", json_value(self.value))
+
+    def to_json(self) -> dict:
+        """The finding as report.json writes it: every field, an absent one null."""
+        out = {k: getattr(self, k) for k in DISPLAY_FIELDS}
+        out.update({k: getattr(self, k) or None for k in ("image", "annotation")})
+        out.update(object_index=self.object_index, value=self.value)  # 0 and "" are values
+        return out
 
     def message(self) -> str:
         where = f"{self.file}: " if self.file else ""
@@ -92,6 +130,10 @@ class Counts:
 class Report:
     findings: list[Finding] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
+    #: Every image came from an annotation file (a reader's dataset; not a
+    #: table built in code without one): then every finding about an image
+    #: or a box names its annotation file (report.json's schema checks it).
+    annotated: bool = True
 
     def add(self, finding: Finding) -> None:
         self.findings.append(finding)
@@ -111,12 +153,12 @@ class Report:
 
     def to_dict(self) -> dict:
         return {
+            "report_version": REPORT_VERSION,
+            "annotated": self.annotated,
             "counts": asdict(self.counts),
             "by_severity": self.by_severity(),
             "by_code": self.by_code(),
-            # report.json keeps its six documented fields; the structured ones are for code in this process.
-            "findings": [{k: getattr(f, k) for k in REPORT_FIELDS}
-                         for f in sorted(self.findings, key=lambda f: (_RANK[f.severity], f.code))],
+            "findings": [f.to_json() for f in sorted(self.findings, key=lambda f: (_RANK[f.severity], f.code))],
         }
 
     def write(self, path: str | Path) -> None:

@@ -127,8 +127,9 @@ def check_image(
     ``FileNotFoundError`` or ``OSError``; ``root`` is then a URL or path string)."""
     findings: list[Finding] = []
 
-    def skip(code: str, detail: str) -> ImageResult:
-        findings.append(Finding(ERROR, code, rel, rel, detail, SKIPPED_IMAGE))
+    # Each finding names the image; the per-image work adds the annotation that referenced it.
+    def skip(code: str, detail: str, value=None) -> ImageResult:
+        findings.append(Finding(ERROR, code, rel, rel, detail, SKIPPED_IMAGE, image=rel, value=value))
         return ImageResult(None, findings=findings)
 
     path = safe_join(root, rel, follow_symlinks=follow_symlinks) if store is None else url_join(str(root), rel)
@@ -164,7 +165,7 @@ def check_image(
     if width * height > max_pixels:
         return skip("image.too_large",
                     f"{width}x{height} = {width * height:,} pixels is over the limit of {max_pixels:,} "
-                    "(a decompression bomb?); refused, not decoded (raise --max-pixels to allow it)")
+                    "(a decompression bomb?); refused, not decoded (raise --max-pixels to allow it)", [width, height])
     if width <= 0 or height <= 0:
         return skip("image.not_an_image", f"image size {width}x{height}")
     ext_fmt = _EXTENSION_FORMAT.get(os.path.splitext(rel)[1].lower())
@@ -173,15 +174,17 @@ def check_image(
     if fmt is None:
         findings.append(Finding(WARNING, "image.unsupported_format", rel, rel,
                                 f"{im.format} images are not readable by TF detection decoders; re-encoded as PNG",
-                                REENCODED))
+                                REENCODED, image=rel, value=im.format))
         reencode_to = "png"
     elif ext_fmt is not None and ext_fmt != fmt:
         findings.append(Finding(INFO, "image.format_mismatch", rel, rel,
                                 f"the bytes are {fmt.upper()} but the name says {ext_fmt.upper()}; "
-                                f"recorded as image/format={fmt!r}", KEPT))
+                                f"recorded as image/format={fmt!r}", KEPT, image=rel,
+                                value=os.path.splitext(rel)[1]))
     if fmt == "png" and im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         findings.append(Finding(WARNING, "image.high_bit_depth", rel, rel,
-                                f"{im.mode} PNG re-encoded as 8-bit so it decodes to uint8 RGB", REENCODED))
+                                f"{im.mode} PNG re-encoded as 8-bit so it decodes to uint8 RGB", REENCODED,
+                                image=rel, value=im.mode))
         high_bit = True
         reencode_to = "png"
 
@@ -194,7 +197,8 @@ def check_image(
     if not known and (math.isinf(ann_w) or math.isinf(ann_h) or ann_w > 2**31 or ann_h > 2**31):
         findings.append(Finding(WARNING, "image.bad_annotated_size", rel, rel,
                                 f"the annotation's size {ann_w:g}x{ann_h:g} is not a usable pixel size; "
-                                f"the image's real size {width}x{height} is used", KEPT))
+                                f"the image's real size {width}x{height} is used", KEPT, image=rel,
+                                value=[ann_w, ann_h]))
     if orientation not in (None, 1):
         swaps = orientation in (5, 6, 7, 8)
         if known and swaps and (int(ann_w), int(ann_h)) == (height, width) and width != height:
@@ -203,16 +207,17 @@ def check_image(
             reencode_to = reencode_to or "jpeg"
             findings.append(Finding(WARNING, "image.exif_rotated", rel, rel,
                                     f"EXIF orientation {orientation}: the annotation's size {int(ann_w)}x{int(ann_h)} "
-                                    f"is the upright image, so the rotation was applied to the pixels", ROTATED))
+                                    f"is the upright image, so the rotation was applied to the pixels", ROTATED,
+                                    image=rel, value=orientation))
         elif known and (int(ann_w), int(ann_h)) == (width, height) and swaps:
             findings.append(Finding(INFO, "image.exif_ignored", rel, rel,
                                     f"EXIF orientation {orientation}: the annotation's size matches the stored "
-                                    "pixels, so they were kept as stored", KEPT))
+                                    "pixels, so they were kept as stored", KEPT, image=rel, value=orientation))
         else:
             findings.append(Finding(WARNING, "image.exif_ambiguous", rel, rel,
                                     f"EXIF orientation {orientation} and the annotation's size cannot tell whether "
                                     "the annotator saw the image rotated; pixels kept as stored (as TensorFlow "
-                                    "decodes them): check the boxes", KEPT))
+                                    "decodes them): check the boxes", KEPT, image=rel, value=orientation))
 
     if fmt == "jpeg" and im.mode in ("CMYK", "YCCK"):
         # TensorFlow's JPEG decoder (decode_jpeg / decode_image, channels=3 or
@@ -221,15 +226,17 @@ def check_image(
         # more. Re-encoded only when another fix needs new pixels anyway.
         if reencode_to is None:
             findings.append(Finding(INFO, "image.cmyk", rel, rel,
-                                    f"{im.mode} JPEG: TensorFlow decodes it to RGB; original bytes kept", KEPT))
+                                    f"{im.mode} JPEG: TensorFlow decodes it to RGB; original bytes kept", KEPT,
+                                    image=rel, value=im.mode))
         else:
             findings.append(Finding(INFO, "image.cmyk", rel, rel,
                                     f"{im.mode} JPEG re-encoded as RGB JPEG (quality {JPEG_QUALITY}, no chroma "
-                                    "subsampling) for the fix above", REENCODED))
+                                    "subsampling) for the fix above", REENCODED, image=rel, value=im.mode))
     if known and (int(round(ann_w)), int(round(ann_h))) != (width, height):
         findings.append(Finding(WARNING, "image.size_mismatch", rel, rel,
                                 f"the annotation says {ann_w:g}x{ann_h:g} but the image is {width}x{height}; "
-                                "boxes are normalized by the real size", KEPT))
+                                "boxes are normalized by the real size", KEPT, image=rel,
+                                value=[ann_w, ann_h]))
 
     try:
         with warnings.catch_warnings():
