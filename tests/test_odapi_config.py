@@ -10,13 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataprep.anchors import (
-    AnchorConfig,
-    MultiscaleAnchorConfig,
-    default_anchor_config,
-    read_pipeline_config,
-    write_anchors_json,
-)
+from dataprep.anchors import AnchorConfig, MultiscaleAnchorConfig
+from dataprep.models import default_anchor_config, read_pipeline_config, write_anchors_json
 from dataprep.cli import main
 from dataprep.label_map import LabelMap
 from dataprep.train.odapi_config import read_records, write_pipeline_config

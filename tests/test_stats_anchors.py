@@ -11,15 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataprep.anchors import (
-    AnchorConfig,
-    AnchorConfigError,
-    anchor_coverage,
-    coco_size_buckets,
-    read_anchors_json,
-    ssd_anchors,
-    write_anchors_json,
-)
+from dataprep.anchors import AnchorConfig, AnchorConfigError, anchor_coverage, coco_size_buckets, ssd_anchors
+from dataprep.models import read_anchors_json, write_anchors_json
 from dataprep.cli import main
 from dataprep.convert import ConvertOptions, convert
 from dataprep.errors import UsageError

@@ -13,7 +13,7 @@ pytest.importorskip("tensorflow")
 import keras  # noqa: E402
 
 from dataprep.anchors import AnchorConfig, AnchorConfigError, mobilenet_v2_feature_map_sizes  # noqa: E402
-from dataprep.anchors.config import write_anchors_json  # noqa: E402
+from dataprep.models import write_anchors_json  # noqa: E402
 from dataprep.errors import UsageError  # noqa: E402
 from dataprep.train.anchors import AnchorGenerator, load_anchor_config, resolve_input_size  # noqa: E402
 from dataprep.train.config import TrainConfig  # noqa: E402

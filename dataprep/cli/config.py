@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataprep.anchors.models import DEFAULT_MODEL, MODELS
+from dataprep.models import DEFAULT_MODEL, MODELS
 
 
 def config_cmd(

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataprep.anchors.models import DEFAULT_MODEL, MODELS
+from dataprep.models import DEFAULT_MODEL, MODELS
 from dataprep.cli import options as o
 
 _ANCHORS = "Anchors (any of these implies --anchors)"
@@ -108,7 +108,7 @@ def stats_cmd(
             st.dump_anchors(dump_anchors, analysis.anchors)
             typer.echo(f"wrote {analysis.anchors.shape[0]} anchors to {dump_anchors}")
         if anchors_out is not None:
-            from dataprep.anchors import write_anchors_json
+            from dataprep.models import write_anchors_json
 
             config = analysis.suggestion.config if analysis.suggestion is not None else settings.config
             write_anchors_json(anchors_out, config, settings.input_size, settings.model)

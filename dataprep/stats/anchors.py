@@ -26,14 +26,14 @@ from dataprep.anchors import (
     CoverageReport,
     SuggestionResult,
     anchor_coverage,
-    read_pipeline_config,
     render_anchor_generator,
     suggest_anchors,
     suggest_multiscale_anchors,
 )
+from dataprep.models import read_pipeline_config
 from dataprep.anchors.generator import Size
-from dataprep.anchors.models import DEFAULT_INPUT_SIZE as DEFAULT_MODEL_INPUT
-from dataprep.anchors.models import DEFAULT_MODEL, MODELS, default_anchor_config, model_spec
+from dataprep.models import DEFAULT_INPUT_SIZE as DEFAULT_MODEL_INPUT
+from dataprep.models import DEFAULT_MODEL, MODELS, default_anchor_config, model_spec
 from dataprep.anchors.reach import reachable_iou, scaled_size, ssd_grid_centres, stride_grid_centres
 from dataprep.errors import UsageError
 from dataprep.stats.collect import BoxTable
@@ -151,7 +151,7 @@ def resolve_settings(
             raise UsageError(f"{anchor_config}: the model input size varies per image (keep_aspect_ratio_resizer "
                              "without pad_to_max_dimension, or no image_resizer); give --input-size")
     elif anchors_json is not None:
-        from dataprep.anchors.config import read_anchors_file
+        from dataprep.models import read_anchors_file
 
         saved = read_anchors_file(anchors_json)  # its model: recorded, else the default of its anchor kind
         config, size = saved.config, saved.input_size

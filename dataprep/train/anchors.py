@@ -16,15 +16,9 @@ from typing import Sequence
 
 import numpy as np
 
-from dataprep.anchors import (
-    AnchorConfig,
-    AnchorConfigError,
-    as_input_size,
-    mobilenet_v2_feature_map_sizes,
-    read_anchors_file,
-    read_pipeline_config,
-)
-from dataprep.anchors.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL
+from dataprep.anchors import AnchorConfig, AnchorConfigError, as_input_size, mobilenet_v2_feature_map_sizes
+from dataprep.models import read_anchors_file, read_pipeline_config
+from dataprep.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL
 from dataprep.errors import UsageError
 
 #: SSD MobileNetV2 has six prediction layers: strides 16 and 32, then four extra layers.
@@ -100,7 +94,8 @@ def load_anchor_file(
     --anchors-out`` records it, so the analysed anchors are the trained anchors),
     else the default model. An anchors JSON that records another model than
     ``model`` (which came from ``model_from``) is a usage error."""
-    from dataprep.anchors.models import MULTISCALE, default_anchor_config, model_spec
+    from dataprep.anchors.kinds import MULTISCALE
+    from dataprep.models import default_anchor_config, model_spec
 
     if anchors_json is not None and pipeline_config is not None:
         raise UsageError("give --anchors or --anchor-config, not both")

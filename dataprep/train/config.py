@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.anchors import AnchorConfig
-from dataprep.anchors.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL, MODELS, AnyAnchorConfig, anchor_config_from_dict
+from dataprep.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL, MODELS
+from dataprep.anchors import AnyAnchorConfig, anchor_config_from_dict
 from dataprep.errors import UsageError
 
 #: File names inside a run folder.

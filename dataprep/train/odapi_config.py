@@ -25,36 +25,30 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from dataprep.anchors import (
-    AnyAnchorConfig,
+from dataprep.anchors import AnyAnchorConfig, render_anchor_generator
+from dataprep.anchors.generator import Size
+from dataprep.errors import DataprepError, UsageError
+from dataprep.label_map import LabelMap
+from dataprep.models import (
+    DEFAULT_MODEL,
+    MODELS,
     PipelineSettings,
     default_anchor_config,
+    model_spec,
     parse_pipeline_config,
     read_anchors_json,
     read_pipeline_config,
-    render_anchor_generator,
 )
-from dataprep.anchors.generator import Size
-from dataprep.anchors.models import DEFAULT_MODEL, MODELS, model_spec
-from dataprep.errors import DataprepError, UsageError
-from dataprep.label_map import LabelMap
+from dataprep.models.registry import PipelineSignature, ZooRecipe
 
 _SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord")
 
 # [1] Learning rate: linear scaling rule (Goyal et al., "Accurate, Large
 #     Minibatch SGD", 2017) from each zoo recipe's momentum-SGD base rate and
-#     batch: lr = base * batch / zoo_batch, cosine decay to 0 over num_steps,
-#     linear warmup from lr / 3 over min(zoo warmup, num_steps / 10) steps.
-#     Ref: TF2 zoo ssd_mobilenet_v2_320x320 (0.08 at 512, warmup 2000) and
-#     ssd_mobilenet_v2_fpnlite_320x320 (0.08 at 128, warmup 1000) configs.
-_RECIPES: dict[str, dict[str, Any]] = {
-    "ssd_mobilenet_v2": dict(lr=0.08, batch=512, warmup=2000, focal_alpha=0.75, bn_decay=0.97, crop="ssd"),
-    "ssdlite_mobilenet_v2": dict(lr=0.08, batch=512, warmup=2000, focal_alpha=0.75, bn_decay=0.97, crop="ssd"),
-    "ssd_mobilenet_v2_fpnlite": dict(lr=0.08, batch=128, warmup=1000, focal_alpha=0.25, bn_decay=0.997,
-                                     crop="random"),
-}
+#     batch (ModelSpec.recipe): lr = base * batch / zoo_batch, cosine decay to
+#     0 over num_steps, linear warmup from lr / 3 over min(zoo warmup,
+#     num_steps / 10) steps.
 
 
 @dataclass(frozen=True)
@@ -241,40 +235,43 @@ def _hyperparams(activation: str, initializer: str, bn_decay: float) -> str:
 }}"""
 
 
-def _feature_extractor(choice: ModelChoice, bn_decay: float) -> str:
-    fpn = choice.model == "ssd_mobilenet_v2_fpnlite"
-    lines = [f"type: {_q('ssd_mobilenet_v2_fpn_keras' if fpn else 'ssd_mobilenet_v2_keras')}",
+def _feature_extractor(choice: ModelChoice, recipe: ZooRecipe) -> str:
+    sig = _signature(choice.model)
+    lines = [f"type: {_q(sig.extractor_types[0])}",
              f"depth_multiplier: {choice.depth_multiplier!r}",
              f"min_depth: {choice.min_depth}"]
     if choice.anchors.pad_to_multiple > 1:
         lines.append(f"pad_to_multiple: {choice.anchors.pad_to_multiple}")
-    if choice.model != "ssd_mobilenet_v2":
+    if sig.extractor_depthwise or sig.predictor_depthwise:  # SSDLite / FPNLite: depthwise convolutions throughout
         lines.append("use_depthwise: true")
-    if fpn:
-        lines.append("fpn { min_level: 3 max_level: 7 additional_layer_depth: 128 }")
-    init = ("random_normal_initializer { mean: 0.0 stddev: 0.01 }" if fpn
-            else "truncated_normal_initializer { mean: 0.0 stddev: 0.03 }")
-    lines += _hyperparams("RELU_6", init, bn_decay).splitlines()
+    if sig.fpn_levels is not None:
+        lines.append(f"fpn {{ min_level: {sig.fpn_levels[0]} max_level: {sig.fpn_levels[1]} additional_layer_depth: 128 }}")
+    lines += _hyperparams("RELU_6", recipe.extractor_initializer, recipe.bn_decay).splitlines()
     lines.append("override_base_feature_extractor_hyperparams: true")
     return "feature_extractor {\n" + _indent("\n".join(lines), 2) + "\n}"
 
 
+def _signature(model: str) -> PipelineSignature:
+    sig = model_spec(model).pipeline
+    if sig is None:
+        raise UsageError(f"dataprep config cannot write a pipeline.config for {model} (no TF OD API network declared)")
+    return sig
+
+
 def _box_predictor(choice: ModelChoice, bn_decay: float) -> str:
-    if choice.model == "ssd_mobilenet_v2_fpnlite":
+    sig = _signature(choice.model)
+    if sig.box_predictor == "weight_shared_convolutional_box_predictor":
         body = ["depth: 128", "class_prediction_bias_init: -4.6", "num_layers_before_predictor: 4",
                 "share_prediction_tower: true", "use_depthwise: true", "kernel_size: 3"]
-        body += _hyperparams("RELU_6", "random_normal_initializer { mean: 0.0 stddev: 0.01 }", bn_decay).splitlines()
-        kind = "weight_shared_convolutional_box_predictor"
     else:
-        lite = choice.model == "ssdlite_mobilenet_v2"
+        lite = bool(sig.predictor_depthwise)
         body = ["min_depth: 0", "max_depth: 0", "num_layers_before_predictor: 0", "use_dropout: false",
                 f"kernel_size: {3 if lite else 1}", "box_code_size: 4", "apply_sigmoid_to_scores: false",
                 "class_prediction_bias_init: -4.6"]
         if lite:
             body.append("use_depthwise: true")
-        body += _hyperparams("RELU_6", "random_normal_initializer { mean: 0.0 stddev: 0.01 }", bn_decay).splitlines()
-        kind = "convolutional_box_predictor"
-    return "box_predictor {\n  " + kind + " {\n" + _indent("\n".join(body), 4) + "\n  }\n}"
+    body += _hyperparams("RELU_6", "random_normal_initializer { mean: 0.0 stddev: 0.01 }", bn_decay).splitlines()
+    return "box_predictor {\n  " + sig.box_predictor + " {\n" + _indent("\n".join(body), 4) + "\n  }\n}"
 
 
 # The crops of the zoo recipes: SSD's (Liu et al. 2016, Sec. 2.2 "data
@@ -290,9 +287,9 @@ _RANDOM_CROP = """random_crop_image {
 }"""
 
 
-def _learning_rate(recipe: dict[str, Any], batch_size: int, num_steps: int) -> tuple[float, float, int]:
-    base = float(f"{recipe['lr'] * batch_size / recipe['batch']:.6g}")
-    warmup_steps = max(0, min(recipe["warmup"], num_steps // 10))
+def _learning_rate(recipe: ZooRecipe, batch_size: int, num_steps: int) -> tuple[float, float, int]:
+    base = float(f"{recipe.lr * batch_size / recipe.batch:.6g}")
+    warmup_steps = max(0, min(recipe.warmup, num_steps // 10))
     return base, float(f"{base / 3:.6g}"), warmup_steps
 
 
@@ -306,11 +303,13 @@ def render_pipeline_config(
     num_steps: int = 25000,
 ) -> str:
     """The pipeline.config text (see the module docstring)."""
-    recipe = _RECIPES[choice.model]
+    recipe = model_spec(choice.model).recipe
+    if recipe is None:
+        raise UsageError(f"dataprep config cannot write a pipeline.config for {choice.model} (no zoo recipe declared)")
     height, width = choice.input_size
     anchors = render_anchor_generator(choice.anchors, indent=0, wrap=True)
     base_lr, warmup_lr, warmup_steps = _learning_rate(recipe, batch_size, num_steps)
-    crop = _SSD_CROP if recipe["crop"] == "ssd" else _RANDOM_CROP
+    crop = _SSD_CROP if recipe.crop == "ssd" else _RANDOM_CROP
     model_body = "\n".join([
         f"num_classes: {records.num_classes}",
         "image_resizer {\n  fixed_shape_resizer {\n" f"    height: {height}\n    width: {width}\n  }}\n}}",
@@ -323,10 +322,10 @@ def render_pipeline_config(
         "encode_background_as_zeros: true",
         "inplace_batchnorm_update: true",
         "freeze_batchnorm: false",
-        _feature_extractor(choice, recipe["bn_decay"]),
-        _box_predictor(choice, recipe["bn_decay"]),
+        _feature_extractor(choice, recipe),
+        _box_predictor(choice, recipe.bn_decay),
         "loss {\n  classification_loss {\n    weighted_sigmoid_focal {\n"
-        f"      alpha: {recipe['focal_alpha']!r}\n      gamma: 2.0\n    }}\n  }}\n"
+        f"      alpha: {recipe.focal_alpha!r}\n      gamma: 2.0\n    }}\n  }}\n"
         "  localization_loss {\n    weighted_smooth_l1 {\n      delta: 1.0\n    }\n  }\n"
         "  classification_weight: 1.0\n  localization_weight: 1.0\n}",
         "normalize_loss_by_num_matches: true",

@@ -81,11 +81,13 @@ def _layer_slots(layer, prefix: str, part: str, anchors: int = 0) -> list[Slot]:
 
 def checkpoint_slots(model) -> list[Slot]:
     """Every variable of a zoo model with its zoo checkpoint key, in model order."""
-    from dataprep.train.zoo import ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite, weighted_layers
+    from dataprep.models.registry import MODELS, load_builder
+    from dataprep.train.zoo import ZooSSDMobileNetV2FPNLite, weighted_layers
 
-    if not isinstance(model, (ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite)):
-        raise UsageError(f"--init-from needs a TF2 detection-zoo architecture (--model ssd_mobilenet_v2 or "
-                         f"ssd_mobilenet_v2_fpnlite), not {model.name}")
+    zoo = [spec for spec in MODELS.values() if spec.zoo_checkpoint]
+    if not isinstance(model, tuple(load_builder(spec) for spec in zoo)):
+        raise UsageError(f"--init-from needs a TF2 detection-zoo architecture "
+                         f"(--model {' or '.join(spec.name for spec in zoo)}), not {model.name}")
     fe = "model/_feature_extractor"
     slots = []
     for n, layer in enumerate(weighted_layers(model.backbone)):
@@ -165,14 +167,13 @@ class CheckpointSource:
 
     def describe(self) -> str:
         """A guess at the model this checkpoint belongs to, from its keys and shapes."""
+        from dataprep.models.registry import model_of_checkpoint
+
         keys = self.shapes
-        if any("_fpn_features_generator" in k for k in keys):
-            kind = "ssd_mobilenet_v2_fpnlite"
-        elif any("feature_map_generator/convolutions" in k for k in keys):
-            kind = "ssd_mobilenet_v2"
-        elif any("_feature_extractor" in k for k in keys):
+        kind = model_of_checkpoint(list(keys))
+        if kind is None and any("_feature_extractor" in k for k in keys):
             kind = "a TF OD API SSD with another feature extractor"
-        else:
+        elif kind is None:
             return "not a TF OD API detection checkpoint (no model/_feature_extractor variables)"
         details = []
         # Conv_1, MobileNetV2's last conv (layer_with_weights-102), has make_divisible(1280 * alpha) filters.
@@ -215,7 +216,7 @@ def _checkpoint_prefix(folder: Path) -> str:
 
 def read_init_source(folder: str | os.PathLike) -> InitSource:
     """Model, input size, anchors, classes and checkpoint of ``--init-from DIR``."""
-    from dataprep.anchors import read_pipeline_config
+    from dataprep.models import read_pipeline_config
     from dataprep.train.config import CONFIG_FILE, TrainConfig
     from dataprep.train.model import MIN_DEPTH
 
@@ -290,7 +291,7 @@ def model_settings(model: str | None = None, init_from: str | os.PathLike | None
     ``dataprep train --anchors anchors.json`` thus takes model, input size and anchors
     from the file ``dataprep stats --anchors-out`` wrote; an explicit ``--model``
     (or ``--init-from`` model) other than the one the file records is a usage error."""
-    from dataprep.anchors.models import DEFAULT_MODEL, model_spec
+    from dataprep.models import DEFAULT_MODEL, model_spec
     from dataprep.train.anchors import load_anchor_file, resolve_input_size
 
     source = read_init_source(init_from) if init_from is not None else None
