@@ -7,7 +7,7 @@ module imports neither TensorFlow nor ``object_detection``.
 ::
 
     records/manifest.json  -> splits, shard names, label map   (read_records)
-    --model / --init-from  -> model, input size, depth, anchors (resolve_model)
+    --model / --init-from  -> model, input size, depth, anchors (choose_model: the one resolver)
     --anchors anchors.json -> anchors (stats --anchors --suggest --anchors-out)
         -> render_pipeline_config (our text, modelled on the TF2 zoo configs)
         -> parse it back with dataprep.anchors.parse_pipeline_config and
@@ -30,17 +30,9 @@ from dataprep.anchors import AnyAnchorConfig, render_anchor_generator
 from dataprep.anchors.generator import Size
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
-from dataprep.models import (
-    DEFAULT_MODEL,
-    MODELS,
-    PipelineSettings,
-    default_anchor_config,
-    model_spec,
-    parse_pipeline_config,
-    read_anchors_json,
-    read_pipeline_config,
-)
+from dataprep.models import PipelineSettings, model_spec, parse_pipeline_config
 from dataprep.models.registry import PipelineSignature, ZooRecipe
+from dataprep.models.resolve import resolve_model
 
 _SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord")
 
@@ -163,57 +155,35 @@ def _checkpoint_prefix(zoo: Path) -> str:
     return str(indexes[-1])[: -len(".index")]
 
 
-def resolve_model(
+def choose_model(
     model: str | None = None,
     *,
     anchors_json: str | os.PathLike | None = None,
     init_from: str | os.PathLike | None = None,
 ) -> tuple[ModelChoice, list[str]]:
-    """The model to write: ``--init-from``'s pipeline.config, else ``--model`` (default
-    ``DEFAULT_MODEL``) with its zoo defaults; ``--anchors`` replaces the anchors."""
-    notes: list[str] = []
-    if model is not None:
-        model_spec(model)  # UsageError listing the known models
-    if init_from is not None:
-        zoo = Path(init_from).resolve()
-        config_path = zoo / "pipeline.config"
-        if not config_path.is_file():
-            raise UsageError(f"{init_from}: no pipeline.config; expected an extracted TF2 zoo folder")
-        zoo_settings = read_pipeline_config(config_path, require_model=True)
-        zoo_model = zoo_settings.require_model()
-        if model is not None and model != zoo_model:
-            raise UsageError(f"--model {model}, but {config_path} is a {zoo_model}; leave out --model or pick "
-                             "a zoo folder of that model")
-        if zoo_settings.input_size is None:
-            raise UsageError(f"{config_path}: the model input size is not fixed (fixed_shape_resizer expected)")
-        choice = ModelChoice(
-            model=zoo_model,
-            input_size=zoo_settings.input_size,
-            anchors=zoo_settings.anchor_config,
-            depth_multiplier=zoo_settings.depth_multiplier,
-            min_depth=zoo_settings.min_depth,
-            fine_tune_checkpoint=_checkpoint_prefix(zoo),
-            origin=f"settings of {config_path}",
-        )
-    else:
-        name = model or DEFAULT_MODEL
-        size = MODELS[name].input_size
-        choice = ModelChoice(model=name, input_size=(size, size), anchors=default_anchor_config(name),
-                             origin=f"defaults of {name}")
+    """The model to write, by :func:`dataprep.models.resolve.resolve_model` (as ``train`` and
+    ``stats`` resolve it): ``--init-from``'s pipeline.config, else ``--model`` (default
+    ``DEFAULT_MODEL``, or the model ``--anchors`` records) with its zoo defaults;
+    ``--anchors`` replaces the anchors and the input size."""
+    zoo = Path(init_from).resolve() if init_from is not None else None
+    if zoo is not None and not (zoo / "pipeline.config").is_file():
+        raise UsageError(f"{init_from}: no pipeline.config; expected an extracted TF2 zoo folder")
+    resolved = resolve_model(model, anchors=anchors_json, init_from=zoo)
+    name, init = resolved.model, resolved.init
+    assert name is not None
+    origin = f"settings of {zoo / 'pipeline.config'}" if zoo is not None else f"defaults of {name}"
+    anchors, notes = resolved.anchors, []
     if anchors_json is not None:
-        anchors, size = read_anchors_json(anchors_json)
-        kind = MODELS[choice.model].anchor_kind
-        if anchors.kind != kind:
-            raise UsageError(f"{anchors_json} holds {anchors.kind} anchors, but {choice.model} uses {kind} anchors")
-        if size != choice.input_size:
-            notes.append(f"input size {size[0]}x{size[1]} from {anchors_json} (the anchors were chosen for it), "
-                         f"not {choice.model}'s {choice.input_size[0]}x{choice.input_size[1]}")
-        pad = choice.anchors.pad_to_multiple
-        choice = ModelChoice(model=choice.model, input_size=size, anchors=anchors.replace(pad_to_multiple=pad),
-                             depth_multiplier=choice.depth_multiplier, min_depth=choice.min_depth,
-                             fine_tune_checkpoint=choice.fine_tune_checkpoint,
-                             origin=f"{choice.origin}, anchors from {anchors_json}")
-    return choice, notes
+        base_size = init.input_size if init is not None else (model_spec(name).input_size,) * 2
+        if resolved.input_size != base_size:
+            notes.append(f"input size {resolved.input_size[0]}x{resolved.input_size[1]} from {anchors_json} (the "
+                         f"anchors were chosen for it), not {name}'s {base_size[0]}x{base_size[1]}")
+        pad = init.anchors.pad_to_multiple if init is not None else 1  # the feature extractor's, not the file's
+        anchors, origin = anchors.replace(pad_to_multiple=pad), f"{origin}, anchors from {anchors_json}"
+    return ModelChoice(model=name, input_size=resolved.input_size, anchors=anchors,
+                       depth_multiplier=resolved.alpha, min_depth=resolved.min_depth,
+                       fine_tune_checkpoint=_checkpoint_prefix(zoo) if zoo is not None else None,
+                       origin=origin), notes
 
 
 # ---------------------------------------------------------------- render
@@ -423,7 +393,7 @@ def write_pipeline_config(
     if eval_split is not None and eval_split not in info.splits:
         notes.append(f"no split {eval_split!r} in {records}: no eval_input_reader written")
         eval_split = None
-    choice, model_notes = resolve_model(model, anchors_json=anchors_json, init_from=init_from)
+    choice, model_notes = choose_model(model, anchors_json=anchors_json, init_from=init_from)
     text = render_pipeline_config(choice, info, train_split=train_split, eval_split=eval_split,
                                   batch_size=batch_size, num_steps=num_steps)
     settings = _check_round_trip(text, choice, info, str(out_path))
@@ -448,6 +418,6 @@ __all__ = [
     "RecordsInfo",
     "read_records",
     "render_pipeline_config",
-    "resolve_model",
+    "choose_model",
     "write_pipeline_config",
 ]
