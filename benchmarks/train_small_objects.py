@@ -144,7 +144,7 @@ ARM_ANCHORS = {"a": "default", "b": "suggested", "c": "suggested", "d": "suggest
 
 def advised_input(stats_doc: dict, current: int) -> int:
     """The first larger --input-size the analysis says reaches every uncoverable class."""
-    from dataprep.stats.anchors import COVERABLE_FRACTION
+    from dataprep.stats.anchor_analysis import COVERABLE_FRACTION
 
     limits = stats_doc["anchors"].get("uncoverable_classes", [])
     if not limits:

@@ -17,7 +17,7 @@ from dataprep.errors import DataprepError, UsageError
 from dataprep.models import write_anchors_json
 from dataprep.models.registry import MODELS, model_from_pipeline, model_spec
 from dataprep.models.resolve import read_init_folder, resolve_model
-from dataprep.stats.anchors import resolve_settings
+from dataprep.stats.anchor_analysis import resolve_settings
 from dataprep.train.config import TrainConfig
 from dataprep.train.odapi_config import choose_model
 from dataprep.train.restore import model_settings

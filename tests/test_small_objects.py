@@ -20,7 +20,7 @@ from dataprep.anchors.multiscale import MultiscaleAnchorConfig
 from dataprep.anchors.suggest import ANCHOR_SCALE_GRID, suggest_anchors, suggest_multiscale_anchors
 from dataprep.cli import main
 from dataprep.stats import analyse_anchors, resolve_settings
-from dataprep.stats.anchors import COVERABLE_FRACTION, class_limits, format_anchor_analysis, format_limits
+from dataprep.stats.anchor_analysis import COVERABLE_FRACTION, class_limits, format_anchor_analysis, format_limits
 from dataprep.stats.collect import _make_table
 from dataprep.synth import CELL_CLASSES, generate_cells_voc, render_cells_image
 
@@ -338,7 +338,7 @@ def test_anchors_out_then_train_anchors_builds_exactly_the_analysed_anchors(cell
     """``stats --anchors-out`` -> ``train --anchors``: the trainer's anchors are the
     ones ``stats --dump-anchors`` analyses from the same file."""
     from dataprep.anchors import anchor_config_from_dict
-    from dataprep.train.anchors import AnchorGenerator
+    from dataprep.train.anchor_generator import AnchorGenerator
     from dataprep.train.restore import model_settings
 
     out_json, dumped = tmp_path / "anchors.json", tmp_path / "anchors.npy"

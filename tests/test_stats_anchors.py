@@ -18,7 +18,7 @@ from dataprep.convert import ConvertOptions, convert
 from dataprep.errors import UsageError
 from dataprep.formats.voc import read_voc
 from dataprep.stats import analyse_anchors, collect, model_input_boxes, resolve_settings
-from dataprep.stats.anchors import KEEP, AnchorSettings, parse_floats, parse_input_size
+from dataprep.stats.anchor_analysis import KEEP, AnchorSettings, parse_floats, parse_input_size
 from dataprep.stats.collect import _make_table
 from dataprep.synth import generate_shapes_voc
 

@@ -16,7 +16,7 @@ from dataprep.anchors import AnchorConfig, AnchorConfigError, mobilenet_v2_featu
 from dataprep.models import write_anchors_json  # noqa: E402
 from dataprep.errors import UsageError  # noqa: E402
 from dataprep.models.resolve import resolve_model  # noqa: E402
-from dataprep.train.anchors import AnchorGenerator  # noqa: E402
+from dataprep.train.anchor_generator import AnchorGenerator  # noqa: E402
 from dataprep.train.config import TrainConfig  # noqa: E402
 from dataprep.train.build import build_model  # noqa: E402
 from dataprep.train.model import BackboneWeightsError, build_backbone, extra_depths  # noqa: E402

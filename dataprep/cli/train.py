@@ -114,6 +114,7 @@ def train_cmd(
     # --model, --init-from, --anchors (whose model, input size and anchors stats
     # --anchors-out recorded), --input-size; settled before TensorFlow loads
     settings = model_settings(model, init_from, input_size, alpha, anchors, anchor_config)
+    _echo_lines(f"note: {note}" for note in settings.notes)
     from dataprep.train.trainer import train
 
     config = TrainConfig(

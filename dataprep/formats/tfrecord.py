@@ -51,7 +51,7 @@ from dataprep.errors import LabelMapError, UsageError
 from dataprep.formats.registry import SourceFormat
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.records.tfrecord import GZIP_MAGIC, masked_crc, read_bounded
-from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, INFO, RENAMED, SKIPPED_IMAGE, WARNING, Finding
+from dataprep.findings import DROPPED_BOX, ERROR, FIXED, INFO, RENAMED, SKIPPED_IMAGE, WARNING, Finding
 from dataprep.validate.images import safe_join, sniff_format
 
 _U64 = struct.Struct("<Q")

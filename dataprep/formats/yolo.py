@@ -39,7 +39,7 @@ from dataprep.formats.registry import SourceFormat
 from dataprep.formats.common import IMAGE_EXTENSIONS
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.textio import TextFileError, read_text
-from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, INFO, KEPT, WARNING, Finding
+from dataprep.findings import DROPPED_BOX, ERROR, FIXED, INFO, KEPT, WARNING, Finding
 
 SPLITS = ("train", "val", "test")
 _YAML_NAMES = ("data.yaml", "data.yml")

@@ -25,6 +25,7 @@ from dataprep.models.textproto import Message, parse_text_proto
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+# Field types of object_detection/protos/ssd_anchor_generator.proto.
 _SSD_ANCHOR_FIELDS = {
     "num_layers": "int",
     "min_scale": "float",

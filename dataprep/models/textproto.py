@@ -272,5 +272,3 @@ def _parse_bool(text: str) -> bool:
 
 _CONVERTERS = {"int": _parse_int, "float": _parse_float, "bool": _parse_bool}
 _KIND_NAMES = {"int": "an integer", "float": "a finite number", "bool": "true or false", "string": "a string"}
-
-# Field types of object_detection/protos/ssd_anchor_generator.proto.

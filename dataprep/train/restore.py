@@ -276,6 +276,8 @@ class ModelSettings:
     input_size: int
     alpha: float
     anchor_config: dict
+    #: What the resolver decided that the user did not ask for, to print.
+    notes: tuple[str, ...] = ()
 
 
 def model_settings(model: str | None = None, init_from: str | os.PathLike | None = None,
@@ -289,7 +291,8 @@ def model_settings(model: str | None = None, init_from: str | os.PathLike | None
 
     resolved = resolve_model(model, input_size=input_size, anchors=anchors_json, anchor_config=pipeline_config,
                              init_from=init_from, alpha=alpha)
-    return ModelSettings(resolved.model, resolved.square_size(), resolved.alpha, resolved.anchors.to_dict())
+    return ModelSettings(resolved.model, resolved.square_size(), resolved.alpha, resolved.anchors.to_dict(),
+                         resolved.notes)
 
 
 # ------------------------------------------------------------------ restore
