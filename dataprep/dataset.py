@@ -97,6 +97,11 @@ class Dataset:
     dropped_boxes: int = 0
     #: What was read, for the manifest.
     source: dict = field(default_factory=dict)
+    #: Where the image bytes are read from when not files under ``images_root``
+    #: (``read(path)``, ``sizes(root, files)``, ``read_name(file)``: records read by
+    #: :mod:`dataprep.formats.tfrecord` keep their images inside the record files,
+    #: :class:`dataprep.records.image_store.RecordImageStore`). None: the files.
+    image_store: object = None
 
     @classmethod
     def build(
@@ -111,6 +116,7 @@ class Dataset:
         dropped_boxes: int = 0,
         source: dict | None = None,
         assign_ids: bool = False,
+        image_store: object = None,
     ) -> "Dataset":
         """Normalise column types, fill defaults and check the invariants.
 
@@ -148,6 +154,7 @@ class Dataset:
             findings=list(findings or []),
             dropped_boxes=int(dropped_boxes),
             source=dict(source or {}),
+            image_store=image_store,
         )
 
     def require_images(self) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from google.protobuf import text_format
 
 from dataprep.errors import LabelMapError
-from dataprep.records.proto import StringIntLabelMap
+from dataprep.protos import StringIntLabelMap
 
 
 @dataclass(frozen=True)

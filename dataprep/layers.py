@@ -11,8 +11,7 @@ Moving a package, or adding one, is a change to this table with a reason.
 
 from __future__ import annotations
 
-#: (layer, packages, what the layer is for), bottom up. ``protos`` (the StringIntLabelMap
-#: message, moving out of records/ on the records branch) is declared ahead of its arrival.
+#: (layer, packages, what the layer is for), bottom up.
 LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("base", ("errors", "progress", "parallel", "textio", "boxes", "filesystems", "locations", "protos", "layers"),
      "errors, progress bars, process pools, text files, box maths, the file-system seam, paths and URLs"),

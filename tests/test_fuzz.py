@@ -17,6 +17,7 @@ from conftest import make_jpeg
 from dataprep.convert import ConvertOptions, convert
 from dataprep.errors import DataprepError
 from dataprep.formats import read_coco, read_csv, read_voc
+from dataprep.formats.yolo import read_yolo
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 JPEG = make_jpeg(32, 24)
@@ -157,6 +158,9 @@ VALID_COCO = json.dumps({
     "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]}).encode()
 VALID_CSV = (b"filename,width,height,class,xmin,ymin,xmax,ymax\na.jpg,32,24,cat,2,3,20,18\n"
              b"a.jpg,32,24,dog,1,1,9,9\nb.jpg,32,24,cat,1,1,9,9\n")
+VALID_YOLO_LABELS = b"0 0.5 0.5 0.25 0.25\n1 0.1 0.2 0.3 0.2 0.3 0.6 0.1 0.6\n"
+VALID_YOLO_YAML = (b"path: .\ntrain: images/train\nval: ../images/val # Roboflow style\ntest: train.txt\n"
+                   b"nc: 2\nnames:\n  0: cat\n  1: '1'\n")
 
 
 @st.composite
@@ -194,16 +198,20 @@ def _source_dir(d: str) -> Path:
 
 @pytest.mark.fuzz
 @MUTATION_SETTINGS
-@given(st.sampled_from(["voc", "coco", "csv"]).flatmap(
-    lambda kind: st.tuples(st.just(kind), mutated({"voc": VALID_VOC, "coco": VALID_COCO, "csv": VALID_CSV}[kind]))))
+@given(st.sampled_from(["voc", "coco", "csv", "yolo", "yolo_yaml"]).flatmap(
+    lambda kind: st.tuples(st.just(kind), mutated({"voc": VALID_VOC, "coco": VALID_COCO, "csv": VALID_CSV,
+                                                   "yolo": VALID_YOLO_LABELS, "yolo_yaml": VALID_YOLO_YAML}[kind]))))
 def test_mutated_sources_never_crash_or_lose_an_image(case):
-    """Random mutations of a valid VOC, COCO and CSV source: a clear
-    DataprepError, or a dataset whose every image and box is accounted for."""
+    """Random mutations of a valid VOC, COCO, CSV and YOLO source (a label
+    file, a data.yaml): a clear DataprepError, or a dataset whose every image
+    and box is accounted for."""
     kind, data = case
     with tempfile.TemporaryDirectory() as d:
         root = _source_dir(d)
         try:
-            if kind == "voc":
+            if kind.startswith("yolo"):
+                ds = read_yolo(_yolo_dir(root, data, kind))
+            elif kind == "voc":
                 (root / "Annotations" / "a.xml").write_bytes(data)
                 ds = read_voc(root)
             elif kind == "coco":
@@ -218,6 +226,63 @@ def test_mutated_sources_never_crash_or_lose_an_image(case):
         if result is not None:
             c = result.report.counts
             assert c.boxes_read == c.boxes_written + c.boxes_dropped
+
+
+def _yolo_dir(root: Path, data: bytes, kind: str) -> Path:
+    """A YOLO dataset in ``root/yolo`` whose label file (``kind`` yolo) or data.yaml (yolo_yaml) is ``data``."""
+    y = root / "yolo"
+    for split in ("train", "val"):
+        (y / "images" / split).mkdir(parents=True)
+        (y / "labels" / split).mkdir(parents=True)
+        (y / "images" / split / "a.jpg").write_bytes(JPEG)
+        (y / "labels" / split / "a.txt").write_bytes(data if kind == "yolo" else VALID_YOLO_LABELS)
+    (y / "train.txt").write_text("./images/train/A.JPG\nimages/val/a.png\n")
+    (y / "data.yaml").write_bytes(data if kind == "yolo_yaml" else VALID_YOLO_YAML)
+    return y
+
+
+def _variant(name: str, how: int) -> str:
+    """``name`` as a user or another tool may have written it: as is, upper-cased, with another image extension."""
+    stem, ext = os.path.splitext(name)
+    return [name, name.upper(), stem + ".png", stem.upper() + ".JPEG"][how]
+
+
+@pytest.mark.fuzz
+@MUTATION_SETTINGS
+@given(st.lists(st.tuples(st.integers(0, 3), st.booleans(), st.booleans(), st.sampled_from(["train", "val"])),
+                min_size=1, max_size=6),
+       st.sampled_from(["[cat, dog]", "['0', '1']", "[1, 0]"]))
+def test_ambiguous_yolo_names_never_lose_an_image_or_box(images, names):
+    """List files and label files that disagree with the images on case or
+    extension, numeric class names, an image listed in two splits: every
+    image on disk is read once and every box kept, and each decision is a
+    finding."""
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        lists = {"train": [], "val": []}
+        (root / "images").mkdir()
+        (root / "labels").mkdir()
+        for k, (how, upper_label, twice, split) in enumerate(images):
+            name = f"img{k}.jpg"
+            (root / "images" / name).write_bytes(JPEG)
+            label = f"img{k}.txt".upper() if upper_label else f"img{k}.txt"
+            (root / "labels" / label).write_text(f"{k % 2} 0.5 0.5 0.25 0.25\n")
+            lists[split].append(f"./images/{_variant(name, how)}")
+            if twice:
+                lists["val" if split == "train" else "train"].append(f"images/{name}")
+        for split, lines in lists.items():
+            (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
+        (root / "data.yaml").write_text(f"train: train.txt\nval: val.txt\nnames: {names}\n")
+        ds = read_yolo(root)
+        assert sorted(ds.images["file"]) == sorted(f"images/img{k}.jpg" for k in range(len(images)))
+        assert len(ds.objects) == len(images) and ds.dropped_boxes == 0
+        found = [f.code for f in ds.findings]
+        renamed = sum(how > 0 for how, *_ in images) + sum(up for _, up, _, _ in images)
+        assert found.count("yolo.name_resolved") == renamed
+        assert found.count("split.conflict") == sum(twice for *_, twice, _ in images)
+        assert ("yolo.numeric_names" in found) == (names != "[cat, dog]")
+        result = _check(ds, expect_images=len(images))
+        assert result.report.counts.boxes_written == len(images)
 
 
 _RECORDS: dict[str, bytes] = {}

@@ -506,3 +506,277 @@ def test_negative_seed_for_stats_is_a_usage_error(tmp_path, capsys):
     """(issue 14 item 16) stats --seed -1 is refused up front, not a numpy ValueError."""
     code, text = cli(capsys, "stats", write_voc(tmp_path / "voc", n=1), "--anchors", "--suggest", "--seed", "-1")
     assert code == 2 and "--seed" in text and "Traceback" not in text
+
+
+# --- issue 22 item 5: input that reads two ways is read as the user meant it, and the decision reported ----------
+
+def _voc_image(root: Path, stem: str, name: str, filename: str | None = None, seed: int = 0) -> None:
+    (root / "Annotations").mkdir(parents=True, exist_ok=True)
+    (root / "JPEGImages").mkdir(parents=True, exist_ok=True)
+    (root / "Annotations" / f"{stem}.xml").write_text(
+        f"<annotation><filename>{filename or stem + '.jpg'}</filename><size><width>64</width><height>48</height>"
+        f"</size><object><name>{name}</name><bndbox><xmin>5</xmin><ymin>5</ymin><xmax>30</xmax><ymax>30</ymax>"
+        "</bndbox></object></annotation>")
+    if filename is None:
+        (root / "JPEGImages" / f"{stem}.jpg").write_bytes(make_jpeg(64, 48, seed=seed))
+
+
+def test_two_annotation_files_claiming_one_image_merge_their_boxes(tmp_path):
+    """a.xml and 'a copy.xml' (LabelImg's copy) both say a.jpg: one image, both boxes."""
+    from dataprep.formats.voc import read_voc
+
+    _voc_image(tmp_path, "a", "cat")
+    _voc_image(tmp_path, "a copy", "dog", filename="a.jpg")
+    result = run(read_voc(tmp_path), tmp_path / "out")
+    (f,) = [f for f in result.report.findings if f.code == "image.annotated_twice"]
+    assert f.severity == "warning" and f.file == "Annotations/a.xml" and "a copy.xml" in f.detail
+    (ex,) = examples(tmp_path / "out")
+    assert sorted(ex["texts"]) == ["cat", "dog"]
+    c = result.report.counts
+    assert (c.boxes_read, c.boxes_written, c.boxes_dropped) == (2, 2, 0)
+
+
+def test_two_coco_entries_for_one_file_keep_both_entries_boxes(tmp_path):
+    path, img_dir = write_coco(
+        tmp_path, [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48},
+                   {"id": 2, "file_name": "a.jpg", "width": 64, "height": 48}],
+        [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 20, 20]},
+         {"id": 2, "image_id": 2, "category_id": 1, "bbox": [30, 10, 20, 20]},
+         {"id": 3, "image_id": 2, "category_id": 1, "bbox": [2, 2, 20, 20]}],  # the first entry's box again
+        [{"id": 1, "name": "cat"}])
+    result = run(read_coco(path, images=img_dir), tmp_path / "out")
+    assert sorted(codes(result.report)) == ["box.duplicate", "image.annotated_twice"]
+    (ex,) = examples(tmp_path / "out")
+    assert len(ex["texts"]) == 2
+    c = result.report.counts
+    assert (c.images_read, c.images_written, c.boxes_read, c.boxes_written, c.boxes_dropped) == (2, 1, 3, 2, 1)
+
+
+def test_two_coco_entries_for_one_file_at_different_sizes_are_not_merged(tmp_path):
+    """A second entry annotated at another size drew its boxes on another picture: skipped, its box counted."""
+    path, img_dir = write_coco(
+        tmp_path, [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48},
+                   {"id": 2, "file_name": "a.jpg", "width": 128, "height": 96}],
+        [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 20, 20]},
+         {"id": 2, "image_id": 2, "category_id": 1, "bbox": [60, 50, 40, 40]}],
+        [{"id": 1, "name": "cat"}])
+    result = run(read_coco(path, images=img_dir), tmp_path / "out")
+    (f,) = [f for f in result.report.findings if f.code == "image.annotated_twice"]
+    assert f.severity == "error" and "at another size (128x96 here, 64x48 there)" in f.detail
+    c = result.report.counts
+    assert (c.images_read, c.images_written, c.images_skipped, c.boxes_written, c.boxes_dropped) == (2, 1, 1, 1, 1)
+
+
+def test_voc_split_lists_that_differ_in_case_or_extension(tmp_path):
+    """ImageSets/Main/train.txt lists 'IMG_1.JPG' and 'img_2' for Annotations/IMG_1.xml and IMG_2.xml: on a
+    case-sensitive disk they match nothing, and the images would be skipped as unlisted."""
+    from dataprep.formats.voc import read_voc
+
+    for k, stem in enumerate(["IMG_1", "IMG_2", "IMG_3", "b", "B"]):
+        _voc_image(tmp_path, stem, "cat", seed=k)
+    (tmp_path / "ImageSets" / "Main").mkdir(parents=True)
+    (tmp_path / "ImageSets" / "Main" / "train.txt").write_text("IMG_1.JPG\nimg_2\nIMG_3\nb.jpg\n")
+    ds = read_voc(tmp_path)
+    split = dict(zip(ds.images["annotation"], ds.images["split"]))
+    assert split["Annotations/IMG_1.xml"] == split["Annotations/IMG_2.xml"] == split["Annotations/IMG_3.xml"] == "train"
+    resolved = sorted((f.item, f.file) for f in ds.findings if f.code == "split.name_resolved")
+    assert resolved == [("IMG_1", "ImageSets/Main/train.txt"), ("IMG_2", "ImageSets/Main/train.txt")]
+    # 'b.jpg' could be b.xml or B.xml: not plain, so nothing is guessed and both stay reported
+    assert sorted(f.item for f in ds.findings if f.code == "split.unlisted") == ["B", "b"]
+
+
+def _yolo_tree(root: Path, files: dict, yaml: str) -> None:
+    for k, (name, text) in enumerate(files.items()):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(make_jpeg(64, 48, seed=k) if text is None else text.encode())
+    (root / "data.yaml").write_text(yaml)
+
+
+def test_yolo_list_and_label_names_that_differ_in_case_or_extension(tmp_path):
+    from dataprep.formats.yolo import read_yolo
+
+    _yolo_tree(tmp_path, {
+        "images/a.jpg": None, "labels/A.TXT": "0 0.5 0.5 0.2 0.2\n",  # label named in capitals
+        "images/b.jpg": None, "labels/b.jpg.txt": "0 0.5 0.5 0.2 0.2\n",  # label named after the whole file
+        "images/c.jpg": None, "labels/c.txt": "0 0.5 0.5 0.2 0.2\n",
+        "images/d.jpeg": None, "labels/d.txt": "0 0.5 0.5 0.2 0.2\n",
+    }, "train: train.txt\nnames: [cat]\n")
+    (tmp_path / "train.txt").write_text("./images/a.jpg\n./images/b.jpg\n./images/C.JPG\n./images/d.png\n")
+    ds = read_yolo(tmp_path)
+    assert sorted(ds.images["file"]) == ["images/a.jpg", "images/b.jpg", "images/c.jpg", "images/d.jpeg"]
+    assert len(ds.objects) == 4
+    resolved = sorted(f.detail.split(";")[0] for f in ds.findings if f.code == "yolo.name_resolved")
+    assert resolved == ["label file 'a.txt' is not there", "label file 'b.txt' is not there",
+                        "listed image 'C.JPG' is not there", "listed image 'd.png' is not there"]
+
+
+def test_yolo_one_label_file_for_two_images_annotates_both(tmp_path):
+    from dataprep.formats.yolo import read_yolo
+
+    _yolo_tree(tmp_path, {"images/a.jpg": None, "images/a.png": None, "labels/a.txt": "0 0.5 0.5 0.2 0.2\n"},
+               "train: images\nnames: [cat]\n")
+    ds = read_yolo(tmp_path)
+    (f,) = [f for f in ds.findings if f.code == "yolo.label_shared"]
+    assert f.image == "images/a.png" and "images/a.jpg" in f.detail
+    assert ds.objects.groupby("image_id").size().tolist() == [1, 1]
+
+
+@pytest.mark.parametrize("names, severity, shifted", [
+    ("names: ['0', '1']\n", "info", False),  # names equal to their ids: no harm, said once
+    ("names: [1, 2]\n", "warning", True),  # YOLO id 0 is the class named '1'
+])
+def test_yolo_class_names_that_look_like_numbers(tmp_path, names, severity, shifted):
+    from dataprep.formats.yolo import read_yolo
+
+    _yolo_tree(tmp_path, {"images/a.jpg": None, "labels/a.txt": "0 0.5 0.5 0.2 0.2\n1 0.2 0.2 0.1 0.1\n"},
+               "train: images\n" + names)
+    ds = read_yolo(tmp_path)
+    (f,) = [f for f in ds.findings if f.code == "yolo.numeric_names"]
+    assert f.severity == severity and ("do not match" in f.detail) == shifted
+    first = ds.label_map.names[0]
+    assert sorted(ds.objects["text"]) == sorted(ds.label_map.names) and first == ("0" if not shifted else "1")
+    assert [i.id for i in ds.label_map] == [1, 2]
+
+
+def test_yolo_quoted_numeric_name_keys_are_ids(tmp_path):
+    """names: {'0': cat} — quoted keys that look like numbers are ids (as Ultralytics reads them)."""
+    from dataprep.formats.yolo import read_yolo
+
+    _yolo_tree(tmp_path, {"images/a.jpg": None, "labels/a.txt": "1 0.5 0.5 0.2 0.2\n"},
+               "train: images\nnames:\n  '1': dog\n  '0': cat\n")
+    assert read_yolo(tmp_path).objects["text"].tolist() == ["dog"]
+
+
+def test_label_studio_notes_ids_win_over_classes_txt_order(tmp_path):
+    """Label Studio writes classes.txt in its categories' order and notes.json with their ids; the label files use
+    the ids."""
+    from dataprep.formats.yolo import read_yolo
+
+    _yolo_tree(tmp_path, {"images/a.jpg": None, "labels/a.txt": "0 0.5 0.5 0.2 0.2\n"}, "")
+    (tmp_path / "data.yaml").unlink()
+    (tmp_path / "classes.txt").write_text("dog\ncat\n")
+    (tmp_path / "notes.json").write_text(json.dumps({"categories": [{"id": 1, "name": "dog"},
+                                                                    {"id": 0, "name": "cat"}]}))
+    ds = read_yolo(tmp_path)
+    (f,) = [f for f in ds.findings if f.code == "yolo.names_disagree"]
+    assert f.action == "kept" and ds.objects["text"].tolist() == ["cat"]
+    (tmp_path / "notes.json").write_text("{not json")
+    ds = read_yolo(tmp_path)
+    (f,) = [f for f in ds.findings if f.code == "yolo.names_disagree"]
+    assert f.action == "ignored" and ds.objects["text"].tolist() == ["dog"]
+
+
+def test_yolo_val_folder_named_valid_and_validation_key(tmp_path):
+    """'val: images/val' over a folder images/valid, and a 'validation:' key (Ultralytics renames it)."""
+    from dataprep.formats.yolo import read_yolo
+
+    _yolo_tree(tmp_path, {"images/train/a.jpg": None, "images/valid/b.jpg": None},
+               "train: images/train\nvalidation: images/val\nnames: [cat]\n")
+    ds = read_yolo(tmp_path)
+    assert dict(zip(ds.images["file"], ds.images["split"])) == {"images/train/a.jpg": "train",
+                                                                 "images/valid/b.jpg": "val"}
+    (f,) = [f for f in ds.findings if f.code == "yolo.split_resolved"]
+    assert "'images/valid' is" in f.detail
+
+
+def test_yolo_data_yaml_with_nc_only_names_the_classes(tmp_path):
+    from dataprep.formats.yolo import read_yolo
+
+    _yolo_tree(tmp_path, {"images/a.jpg": None, "labels/a.txt": "1 0.5 0.5 0.2 0.2\n"}, "train: images\nnc: 2\n")
+    ds = read_yolo(tmp_path)
+    assert ds.label_map.names == ["class_0", "class_1"] and ds.objects["text"].tolist() == ["class_1"]
+    assert [f.code for f in ds.findings] == ["yolo.names_missing"]
+
+
+@pytest.mark.parametrize("classes, expected, how", [
+    (["1", "2", "2"], ["cat", "dog", "dog"], "label-map id"),
+    (["0", "1", "1"], ["cat", "dog", "dog"], "0-based class index"),
+])
+def test_numeric_classes_with_a_named_label_map_are_read_as_ids(tmp_path, classes, expected, how):
+    """A CSV whose class column holds numbers, converted with a label map that names the classes: the numbers are
+    the ids (or 0-based indices) they plainly are, not unknown classes whose boxes would be dropped."""
+    from dataprep.formats.csv import read_csv
+
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.jpg").write_bytes(make_jpeg(64, 48))
+    rows = "".join(f"a.jpg,64,48,{c},{2 + 10 * k},2,{9 + 10 * k},9\n" for k, c in enumerate(classes))
+    (tmp_path / "a.csv").write_text("filename,width,height,class,xmin,ymin,xmax,ymax\n" + rows)
+    (tmp_path / "map.pbtxt").write_text("item { id: 1 name: 'cat' }\nitem { id: 2 name: 'dog' }\n")
+    result = run(read_csv(tmp_path / "a.csv", images=tmp_path / "img"), tmp_path / "out",
+                 label_map=tmp_path / "map.pbtxt")
+    found = [f for f in result.report.findings if f.code == "label.numeric_class"]
+    assert len(found) == 2 and all(how in f.detail for f in found)
+    (ex,) = examples(tmp_path / "out")
+    assert ex["texts"] == expected and ex["labels"] == [{"cat": 1, "dog": 2}[t] for t in expected]
+    assert result.report.counts.boxes_dropped == 0
+
+
+def test_numbers_that_fit_no_reading_stay_unknown(tmp_path):
+    """'7' fits neither reading of a two-class label map; a label map of numeric names is never second-guessed."""
+    from dataprep.label_map import LabelMap, LabelMapItem
+    from dataprep.validate.annotations import numeric_classes
+
+    named = LabelMap([LabelMapItem(1, "cat"), LabelMapItem(2, "dog")])
+    assert numeric_classes(["1", "7"], named) == ({}, [])
+    numeric = LabelMap([LabelMapItem(1, "10"), LabelMapItem(2, "20")])
+    assert numeric_classes(["1"], numeric) == ({}, [])
+    assert numeric_classes(["²"], named) == ({}, [])
+
+
+def test_voc_xml_with_two_images_of_its_name_takes_the_one_it_names(tmp_path):
+    """JPEGImages/a.jpg and a.png beside Annotations/a.xml: the XML's <filename> says which (it was a.jpg, silently)."""
+    from dataprep.formats.voc import read_voc
+
+    _voc_image(tmp_path, "a", "cat", filename="a.png")
+    (tmp_path / "JPEGImages" / "a.jpg").write_bytes(make_jpeg(64, 48, seed=1))
+    (tmp_path / "JPEGImages" / "a.png").write_bytes(make_jpeg(64, 48, seed=2))
+    _voc_image(tmp_path, "b", "cat", filename="photo.jpg")
+    (tmp_path / "JPEGImages" / "b.jpg").write_bytes(make_jpeg(64, 48, seed=3))
+    (tmp_path / "JPEGImages" / "b.png").write_bytes(make_jpeg(64, 48, seed=4))
+    ds = read_voc(tmp_path)
+    assert sorted(ds.images["file"]) == ["a.png", "b.jpg"]
+    found = {f.item: f.detail for f in ds.findings if f.code == "voc.image_ambiguous"}
+    assert "a.png is the one annotated (its <filename>)" in found["a"]
+    assert "b.jpg is the one annotated (the first by name" in found["b"]
+
+
+def test_yolo_pose_lines_are_boxes_with_keypoints_not_polygons(tmp_path):
+    """kpt_shape [2, 3]: 'class cx cy w h' + 6 keypoint numbers; read as a polygon the box would span the keypoints."""
+    from dataprep.formats.yolo import read_yolo
+
+    _yolo_tree(tmp_path, {"images/a.jpg": None,
+                          "labels/a.txt": "0 0.5 0.5 0.2 0.2 0.9 0.9 2 0.05 0.05 1\n"},
+               "train: images\nkpt_shape: [2, 3]\nnames: [person]\n")
+    ds = read_yolo(tmp_path)
+    o = ds.objects.iloc[0]
+    np.testing.assert_allclose([o["xmin"], o["ymin"], o["xmax"], o["ymax"]], [0.4, 0.4, 0.6, 0.6])
+    assert [f.code for f in ds.findings] == ["yolo.keypoints"]
+
+
+def test_cvat_list_line_differing_in_case_is_found_without_the_data_prefix(tmp_path):
+    from dataprep.formats.yolo import read_yolo
+
+    (tmp_path / "obj_train_data").mkdir()
+    (tmp_path / "obj_train_data" / "frame_1.jpg").write_bytes(make_jpeg(64, 48))
+    (tmp_path / "obj_train_data" / "frame_1.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "obj.names").write_text("car\n")
+    (tmp_path / "train.txt").write_text("data/obj_train_data/Frame_1.JPG\n")
+    (tmp_path / "obj.data").write_text("classes = 1\ntrain = data/train.txt\nnames = data/obj.names\n")
+    ds = read_yolo(tmp_path)
+    assert ds.images["file"].tolist() == ["obj_train_data/frame_1.jpg"] and len(ds.objects) == 1
+    assert [f.code for f in ds.findings] == ["yolo.name_resolved"]
+
+
+def test_yolo_path_relative_to_the_working_directory(tmp_path, monkeypatch):
+    """project/cfg/pets.yaml says 'path: data/pets', run from project/ (how Ultralytics reads it)."""
+    from dataprep.formats.yolo import read_yolo
+
+    _yolo_tree(tmp_path / "data" / "pets", {"images/train/a.jpg": None, "labels/train/a.txt": "0 0.5 0.5 0.2 0.2\n"},
+               "")
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "pets.yaml").write_text("path: data/pets\ntrain: images/train\nnames: [cat]\n")
+    monkeypatch.chdir(tmp_path)
+    ds = read_yolo(tmp_path / "cfg" / "pets.yaml")
+    assert ds.images["file"].tolist() == ["images/train/a.jpg"] and len(ds.objects) == 1
+    assert [f.code for f in ds.findings] == ["yolo.path_from_cwd"]

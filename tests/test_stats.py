@@ -24,7 +24,6 @@ from dataprep.formats.voc import read_voc
 from dataprep.records.example import ExampleData, encode_example
 from dataprep.records.tfrecord import RecordError, ShardWriter, frame
 from dataprep.stats import collect, collect_records, describe, detect_format, format_summary, summarise
-from dataprep.stats.collect import split_of_record_file
 from dataprep.synth import generate_shapes_voc
 
 
@@ -194,12 +193,13 @@ def test_corrupt_records_are_an_error_naming_the_file(tmp_path, capsys):
 @pytest.mark.parametrize("name, split", [
     ("train-00000-of-00008.tfrecord", "train"),
     ("val-00003-of-00004.tfrecord.gz", "val"),
-    ("coco_val.record-00003-of-00010", "coco_val"),
-    ("pets_train.record", "pets_train"),
-    ("data.tfrec", "data"),
+    ("coco_val.record-00003-of-00010", "val"),
+    ("pets_train.record", "train"),
+    ("data.tfrec", "train"),
 ])
-def test_split_of_record_file(name, split):
-    assert split_of_record_file(name) == split
+def test_stats_names_splits_by_the_one_rule(tmp_path, name, split):
+    write_label_only_records(tmp_path / name)
+    assert collect_records(tmp_path / name).split_names == [split]
 
 
 # ------------------------------------------------------------- hand-checked

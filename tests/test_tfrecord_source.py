@@ -19,12 +19,13 @@ from dataprep.convert import ConvertOptions, convert
 from dataprep.errors import LabelMapError, UsageError
 from dataprep.formats import read_coco, read_voc
 from dataprep.formats.export import export_annotations
-from dataprep.formats.tfrecord import read_tfrecord, scan_records, split_of
+from dataprep.formats.tfrecord import read_tfrecord
+from dataprep.records.naming import split_of
 from dataprep.formats.write import write_coco
 from dataprep.label_map import LabelMap
 from dataprep.records.example import decode_example
-from dataprep.records.proto import Example
-from dataprep.records.tfrecord import frame, read_records
+from dataprep.protos import Example
+from dataprep.records.tfrecord import frame, read_records, scan_records
 from dataprep.synth import generate_shapes_voc
 
 
@@ -222,16 +223,38 @@ def test_no_files_is_a_usage_error(tmp_path):
         read_tfrecord(str(tmp_path / "*.tfrecord"))
 
 
-def test_the_staging_folder_goes_with_the_dataset(tmp_path):
-    write_shard(tmp_path / "a.tfrecord", [foreign_example(distinct_jpeg(0))])
-    ds = read_tfrecord(tmp_path / "a.tfrecord")
+def test_images_are_read_from_the_records_and_a_gzip_spool_goes_with_the_dataset(tmp_path):
+    """No image is copied out of an uncompressed file: the store reads each
+    one's bytes at its place in the record file. A GZIP file's images go to one
+    spool file in a temporary folder that is removed with the dataset."""
+    images = [distinct_jpeg(k) for k in range(3)]
+    write_shard(tmp_path / "a.tfrecord", [foreign_example(images[0], filename="a.jpg"),
+                                          foreign_example(images[1], filename="sub/b.jpg")])
+    write_shard(tmp_path / "c.tfrecord.gz", [foreign_example(images[2], filename="c.jpg")], gzipped=True)
+    ds = read_tfrecord(tmp_path)
     stage = ds.images_root
-    assert (stage / "a.jpg").read_bytes() == distinct_jpeg(0)
-    del ds
+    store = ds.image_store
+    assert [store.read_name(n) for n in ("a.jpg", "sub/b.jpg", "c.jpg")] == images
+    assert store.files[:1] == [str(tmp_path / "a.tfrecord")]  # read in place
+    assert store.sizes(stage, ["a.jpg", "c.jpg", "nope.jpg"]) == [len(images[0]), len(images[2]), 0]
+    assert store.read(f"{stage}/sub/b.jpg") == images[1]  # the Job.store protocol: root/name
+    with pytest.raises(FileNotFoundError):
+        store.read_name("nope.jpg")
+    assert sorted(p.name for p in stage.iterdir()) == [".gzip-images.spool"]  # no file per image
+    import pickle
+
+    assert pickle.loads(pickle.dumps(store)).read_name("c.jpg") == images[2]  # Beam and spawned workers
+    del ds, store
     import gc
 
     gc.collect()
     assert not stage.exists()
+
+
+def test_images_staged_in_a_folder_when_asked(tmp_path):
+    write_shard(tmp_path / "a.tfrecord", [foreign_example(distinct_jpeg(0))])
+    ds = read_tfrecord(tmp_path / "a.tfrecord", images_dir=tmp_path / "stage")
+    assert ds.image_store is None and (tmp_path / "stage" / "a.jpg").read_bytes() == distinct_jpeg(0)
 
 
 # -- round trips: source -> records -> source ------------------------------------------

@@ -499,20 +499,25 @@ def test_16_bit_png_is_reencoded_as_8_bit(tmp_path):
     assert back.mode == "L" and np.asarray(back).max() == 40000 // 256
 
 
-def test_image_annotated_twice_keeps_the_first(tmp_path):
+def test_image_annotated_twice_merges_the_boxes(tmp_path):
+    """Two annotation files claim one image: it is written once with the boxes
+    of both; a box both repeat is dropped once as a duplicate, never silently."""
     root = tmp_path / "images"
     root.mkdir()
     (root / "a.jpg").write_bytes(make_jpeg(64, 48))
     images = [{"image_id": 1, "file": "a.jpg", "annotation": "a.xml"},
               {"image_id": 2, "file": "a.jpg", "annotation": "copy.xml"}]
     objects = [{"image_id": 1, "index": 0, "text": "cat", "xmin": 1, "ymin": 1, "xmax": 9, "ymax": 9},
-               {"image_id": 2, "index": 0, "text": "dog", "xmin": 1, "ymin": 1, "xmax": 9, "ymax": 9}]
+               {"image_id": 2, "index": 0, "text": "dog", "xmin": 1, "ymin": 1, "xmax": 9, "ymax": 9},
+               {"image_id": 2, "index": 1, "text": "cat", "xmin": 1, "ymin": 1, "xmax": 9, "ymax": 9}]
     result = run(build(tmp_path, images, objects), tmp_path / "out")
     f = the(result, "image.annotated_twice")
-    assert f.file == "copy.xml" and "a.xml" in f.detail
+    assert f.file == "copy.xml" and "a.xml" in f.detail and f.severity == "warning"
+    assert "2 box(es) are merged" in f.detail
+    assert the(result, "box.duplicate").annotation == "copy.xml"
     (ex,) = examples(tmp_path / "out")
-    assert ex["texts"] == ["cat"]
-    assert balanced(result) == (2, 1, 1, 2, 1, 1)
+    assert sorted(ex["texts"]) == ["cat", "dog"]
+    assert balanced(result) == (2, 1, 1, 3, 2, 1)
 
 
 # -- box checks -----------------------------------------------------------------------

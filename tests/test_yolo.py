@@ -100,7 +100,7 @@ def test_data_yaml_subset():
 
 
 @pytest.mark.parametrize("names, message", [
-    ("nc: 2\n", "no 'names' list"),
+    ("nc: two\n", "no 'names' list"),
     ("names: [a, a]\n", "class names repeat"),
     ("names:\n  0: a\n  2: b\n", "ids 0..1"),
 ])
@@ -114,6 +114,9 @@ def test_missing_yaml_and_images(tmp_path):
     with pytest.raises(UsageError, match="no data.yaml"):
         read_yolo(tmp_path)
     (tmp_path / "data.yaml").write_text("train: images/train\nnames: [a]\n")
+    with pytest.raises(UsageError, match="no images found for train .*; train: 'images/train' is not there"):
+        read_yolo(tmp_path)
+    (tmp_path / "data.yaml").write_text("train: data.yaml\nnames: [a]\n")
     with pytest.raises(UsageError, match="neither an images folder nor a list file"):
         read_yolo(tmp_path)
 

@@ -76,8 +76,9 @@ def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
     images, objects = check_annotations_step(ds, label_map, opts, report)
     job = make_job(ds.images_root, images, objects, ds.box_units, opts)
     checked = Checked.start(job, report, opts)
+    job.store = ds.image_store  # images inside records are read from there by any executor
     if executor is not None:  # its own way to read images and write OUT (URLs), if it has one
-        job.store = getattr(executor, "store", None)
+        job.store = job.store or getattr(executor, "store", None)
         writer = getattr(executor, "output_writer", OutputWriter)
     elif is_url(ds.images_root) or is_url(opts.out):
         raise UsageError(f"{ds.images_root if is_url(ds.images_root) else opts.out}: URLs are read and written "

@@ -9,7 +9,7 @@
         + label_map.pbtxt (copied) + manifest.json + report.json
 
 Pass 1 streams every record of the source output (TensorFlow-free: the
-TFRecord framing of :mod:`dataprep.records.tfrecord` and a lean parse of the
+RecordSet and framing of :mod:`dataprep.records` and a parse of the
 few features the split needs) and decodes each image once, draft-mode grey as
 the conversion's check does, for its perceptual hash. Pass 2 copies each
 record's serialized bytes into the new shards in a seeded order, round robin,
@@ -54,10 +54,10 @@ from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
 from dataprep.parallel import default_workers, process_pool
 from dataprep.progress import progress_bar
-from dataprep.records.manifest import read_manifest
 from dataprep.records.output import SPOOL_PREFIX, OutputWriter
-from dataprep.records.proto import Example
-from dataprep.records.tfrecord import HEADER_BYTES, RecordError, frame, framed_size, is_gzip, read_records
+from dataprep.records.example import parse_features
+from dataprep.records.recordset import RecordSet
+from dataprep.records.tfrecord import HEADER_BYTES, RecordError, frame, framed_size, is_gzip, scan_records
 from dataprep.validate.catalogue import COLLAPSED
 from dataprep.validate.duplicates import duplicate_findings, phash
 from dataprep.findings import INFO, KEPT, WARNING, Counts, Finding, Report
@@ -124,11 +124,13 @@ class _Shard:
     findings: list = field(default_factory=list)
 
 
-def _first(features, key: str, kind: str):
-    if key not in features:
-        return None
-    values = getattr(features[key], kind).value
-    return values[0] if len(values) else None
+#: The features pass 1 reads of each record.
+_SCAN_KEYS = ("image/filename", "image/encoded", "image/key/sha256", "image/source_id", "image/object/class/label")
+
+
+def _first(features: dict, key: str):
+    values = features.get(key)
+    return values[0] if values else None
 
 
 def _image_phash(data: bytes, max_pixels: int) -> tuple[int, str]:
@@ -171,34 +173,32 @@ def _scan_shard(task: tuple[str, Path, str, Path | None, int]) -> _Shard:
 
 
 def _scan_records(shard: "_Shard", readable: Path, file: str, max_pixels: int) -> "_Shard":
-    offset = 0
-    for k, data in enumerate(read_records(readable)):
+    for k, rec in enumerate(scan_records(readable, strict=True)):
+        data = rec.data
         try:
-            features = Example.FromString(data).features.feature
+            features, _ = parse_features(data, _SCAN_KEYS)
         except DecodeError as exc:
             raise RecordError(f"{readable}: record {k} is not a tf.train.Example ({exc})") from None
-        filename = (_first(features, "image/filename", "bytes_list") or b"").decode("utf-8", "replace")
-        encoded = _first(features, "image/encoded", "bytes_list") or b""
-        sha = (_first(features, "image/key/sha256", "bytes_list") or b"").decode("ascii", "replace")
+        filename = (_first(features, "image/filename") or b"").decode("utf-8", "replace")
+        encoded = _first(features, "image/encoded") or b""
+        sha = (_first(features, "image/key/sha256") or b"").decode("ascii", "replace")
         if not sha:
             sha = hashlib.sha256(encoded).hexdigest()
-        labels = (np.fromiter(features["image/object/class/label"].int64_list.value, dtype=np.int64)
-                  if "image/object/class/label" in features else np.zeros(0, np.int64))
+        labels = np.fromiter(features.get("image/object/class/label", ()), dtype=np.int64)
         h, why = _image_phash(encoded, max_pixels) if encoded else (0, "no image/encoded")
         if why:
             shard.findings.append(Finding(
                 WARNING, "image.undecodable", filename or f"record {k}", file,
                 f"record {k}: the image does not decode ({why}); copied as is, but not compared with other "
                 "images for near-duplicates", KEPT))
-        shard.offsets.append(offset)
+        shard.offsets.append(rec.offset)
         shard.lengths.append(len(data))
         shard.crcs.append(google_crc32c.value(data))
         shard.filenames.append(filename)
-        shard.source_ids.append((_first(features, "image/source_id", "bytes_list") or b"").decode("utf-8", "replace"))
+        shard.source_ids.append((_first(features, "image/source_id") or b"").decode("utf-8", "replace"))
         shard.sha256.append(sha)
         shard.labels.append(labels)
         shard.phashes.append(h)
-        offset += framed_size(len(data))
     return shard
 
 
@@ -245,25 +245,25 @@ def resplit(src: str | Path, opts: SplitOptions | ConvertOptions) -> ResplitResu
         raise UsageError(f"{src}: no manifest.json; expected a dataprep output folder")
     if opts.out.resolve() == src.resolve():
         raise UsageError(f"--out {opts.out} is the source folder {src}; write the new split to another folder")
-    manifest_in = read_manifest(src)  # untrusted: split and shard names are plain names
-    label_map_path = src / manifest_in.get("label_map", "label_map.pbtxt")
+    records = RecordSet.find(src)
+    manifest_in = records.manifest  # untrusted: split and shard names are plain names
+    label_map_path = records.label_map_path() or src / manifest_in.get("label_map", "label_map.pbtxt")
     if not label_map_path.is_file():
         raise DataprepError(f"{label_map_path}: missing; the records' label map is needed to count the classes")
     label_map_bytes = label_map_path.read_bytes()
     label_map = LabelMap.read(label_map_path)
     src_splits = manifest_in.get("splits") or {}
-    for split, info in src_splits.items():
-        for shard in info.get("shards", []):
-            if not (src / shard["file"]).is_file():
-                raise DataprepError(f"{src / shard['file']}: listed in {src / 'manifest.json'} (split {split!r}) "
-                                    "but missing; run dataprep inspect on the source")
+    for f in records.files:
+        if not f.path.is_file():
+            raise DataprepError(f"{f.path}: listed in {src / 'manifest.json'} (split {f.split!r}) "
+                                "but missing; run dataprep inspect on the source")
     out = OutputWriter(opts.out, label_map, opts.compression, opts.overwrite)  # every input read: OUT now
     report = Report()
     log: list[str] = []
     try:
         spool_dir = Path(tempfile.mkdtemp(prefix=SPOOL_PREFIX, dir=opts.out))
         try:
-            shards, table = _scan_source(src, src_splits, spool_dir, opts, report)
+            shards, table = _scan_source(records, spool_dir, opts, report)
             unique, log_dedupe = _collapse_copies(table, report)
             log.extend(log_dedupe)
             _check_labels(unique, out.counts.class_ids)
@@ -302,13 +302,13 @@ def resplit(src: str | Path, opts: SplitOptions | ConvertOptions) -> ResplitResu
     return ResplitResult(opts.out, manifest, report, time.perf_counter() - t0, label_map, out.shard_paths, log)
 
 
-def _scan_source(src: Path, src_splits: dict, spool_dir: Path, opts: ConvertOptions,
+def _scan_source(records: RecordSet, spool_dir: Path, opts: ConvertOptions,
                  report: Report) -> tuple[list[_Shard], pd.DataFrame]:
     """Pass 1: every record of every shard, in the manifest's order."""
-    src_shards = [(split, shard) for split, info in src_splits.items() for shard in info.get("shards", [])]
-    tasks = [(split, src / shard["file"], shard["file"], spool_dir / f"{k:05d}.tfrecord", opts.max_pixels)
-             for k, (split, shard) in enumerate(src_shards)]
-    listed = {shard["file"]: int(shard.get("examples", 0)) for _, shard in src_shards}
+    tasks = [(f.split, f.path, f.name, spool_dir / f"{k:05d}.tfrecord", opts.max_pixels)
+             for k, f in enumerate(records.files)]
+    listed = {shard["file"]: int(shard.get("examples", 0))
+              for info in records.manifest["splits"].values() for shard in info.get("shards", [])}
     shards = _scan(tasks, opts.workers or default_workers(), opts.progress, sum(listed.values()))
     for shard in shards:
         report.extend(shard.findings)

@@ -19,23 +19,35 @@ def is_file_entry(entry: os.DirEntry) -> bool:
         return True
 
 
-def list_images(images_dir: Path) -> dict[str, str]:
+def list_images(images_dir: Path) -> ImageNames:
     """Map stem -> file name for the image files directly in ``images_dir``
     (first by sorted name when two share a stem)."""
     try:
         names = sorted(e.name for e in os.scandir(images_dir) if is_file_entry(e))
     except FileNotFoundError:
-        return {}
+        return ImageNames()
     return image_names(names)
 
 
-def image_names(names) -> dict[str, str]:
+class ImageNames(dict):
+    """stem -> image file name (the first by sorted name), and ``shared``:
+    stem -> every image name with that stem, for the stems several images share
+    (``a.jpg`` and ``a.png``), so that a reader can choose and say so."""
+
+    def __init__(self):
+        super().__init__()
+        self.shared: dict[str, list[str]] = {}
+
+
+def image_names(names) -> ImageNames:
     """Map stem -> file name for the image files among ``names`` (sorted; the first wins a stem)."""
-    found: dict[str, str] = {}
+    found = ImageNames()
     extensions = {e.lower() for e in IMAGE_EXTENSIONS}
     for name in names:
         stem, ext = os.path.splitext(name)
         if ext.lower() in extensions:
+            if stem in found:
+                found.shared.setdefault(stem, [found[stem]]).append(name)
             found.setdefault(stem, name)
     return found
 

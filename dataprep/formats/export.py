@@ -39,6 +39,7 @@ from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap
+from dataprep.records.image_store import place_image
 
 FORMATS = ("coco", "voc", "yolo")
 
@@ -113,12 +114,14 @@ def _flat_names(images: pd.DataFrame, flat: bool = True) -> list[str]:
     return out
 
 
-def _place(src: Path, dest: Path, move: bool) -> None:
+def _place(ds: Dataset, file: str, dest: Path, move: bool) -> None:
+    """Image ``file`` of ``ds`` to ``dest``: moved, copied, or written from
+    the records that hold it (a dataset read from records without staging)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if move:
-        os.replace(src, dest)
+    if move and ds.image_store is None:
+        os.replace(ds.images_root / file, dest)
     else:
-        shutil.copyfile(src, dest)
+        place_image(ds.image_store, ds.images_root, file, dest)
 
 
 def export_annotations(ds: Dataset, out: str | Path, fmt: str, *, label_map: LabelMap | None = None,
@@ -132,7 +135,8 @@ def export_annotations(ds: Dataset, out: str | Path, fmt: str, *, label_map: Lab
     label_map = label_map or ds.label_map or LabelMap.from_names(ds.class_names())
     images = image_sizes(ds)  # the usable images only: the reader's skipped ones have no file
     objs = ds.objects[ds.objects["image_id"].isin(images["image_id"])]
-    sub = Dataset(images, objs.reset_index(drop=True), ds.images_root, ds.box_units, label_map)
+    sub = Dataset(images, objs.reset_index(drop=True), ds.images_root, ds.box_units, label_map,
+                  image_store=ds.image_store)
     boxes = pixel_boxes(sub, images)
     result = ExportResult(out, fmt, images=len(images), boxes=len(objs))
     writer = {"voc": _write_voc, "coco": _write_coco, "yolo": _write_yolo}[fmt]
@@ -154,7 +158,7 @@ def _write_voc(ds, images, boxes, label_map, out, result, move):
     splits: dict[str, list[str]] = {}
     for row, name in zip(images.itertuples(), _flat_names(images)):
         stem = os.path.splitext(name)[0]
-        _place(ds.images_root / row.file, out / "JPEGImages" / name, move)
+        _place(ds, row.file, out / "JPEGImages" / name, move)
         objects = []
         for k in by_image.get(int(row.image_id), []):
             xmin, ymin, xmax, ymax = (_num(v) for v in numbers[k])
@@ -182,7 +186,7 @@ def _write_coco(ds, images, boxes, label_map, out, result, move):
     from dataprep.formats.write import write_coco
 
     for row in images.itertuples():
-        _place(ds.images_root / row.file, out / "images" / row.file, move)
+        _place(ds, row.file, out / "images" / row.file, move)
     pixel = Dataset(images, ds.objects.assign(xmin=boxes[:, 0], ymin=boxes[:, 1], xmax=boxes[:, 2], ymax=boxes[:, 3]),
                     out / "images", "pixel", label_map)
     (out / "annotations").mkdir(parents=True, exist_ok=True)
@@ -200,7 +204,7 @@ def _write_yolo(ds, images, boxes, label_map, out, result, move):
     splits = []
     for row, name in zip(images.itertuples(), _flat_names(images, flat=False)):
         stem = os.path.splitext(name)[0]
-        _place(ds.images_root / row.file, out / "images" / row.split / name, move)
+        _place(ds, row.file, out / "images" / row.split / name, move)
         lines = []
         for k in by_image.get(int(row.image_id), []):
             if texts[k] not in yolo_id:

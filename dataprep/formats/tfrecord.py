@@ -4,8 +4,8 @@ the record contract.
 
 ::
 
-    'shards*.tfrecord' --scan_records (framing, CRC, GZIP per file)--> serialized examples
-        --read_example--> image bytes (staged to a folder) + one row per image and per box
+    'shards*.tfrecord' --RecordSet.scan (framing, CRC, GZIP per file; tolerant)--> serialized examples
+        --parse_features--> where the image bytes lie (RecordImageStore) + one row per image and per box
         --resolve_labels (--label-map, or class/text + class/label)--> Dataset
 
 What other tools get wrong is repaired and reported, never silently: a record
@@ -20,28 +20,28 @@ Pixel convention. Record boxes are ``ymin, xmin, ymax, xmax`` fractions of
 the image size; they enter the hub as normalized ``xyxy``
 (``box_units = "normalized"``), scaled by the real size when written.
 
-The image bytes are never held for the whole dataset: each is written, as
-read, to a staging folder (a temporary one removed with the dataset, or
-``images_dir``) that becomes the dataset's images root. No TensorFlow.
+The image bytes are never held for the whole dataset, nor copied out: the
+dataset's ``image_store`` (:mod:`dataprep.records.image_store`) notes where
+each image lies in its record file, and the conversion's decode check reads
+it from there. A GZIP file has no random access: its images are appended to
+one spool file in a temporary folder removed with the dataset. With
+``images_dir`` (``export-annotations``) they are staged there as files
+instead. No TensorFlow.
 """
 
 from __future__ import annotations
 
 import glob
-import gzip
 import hashlib
 import io
 import os
 import re
 import shutil
-import struct
 import tempfile
 import warnings
 import weakref
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -50,17 +50,17 @@ from dataprep.dataset import Dataset
 from dataprep.errors import LabelMapError, UsageError
 from dataprep.formats.registry import SourceFormat
 from dataprep.label_map import LabelMap, LabelMapItem
-from dataprep.records.tfrecord import GZIP_MAGIC, masked_crc, read_bounded
+from dataprep.records.example import parse_features
+from dataprep.records.naming import looks_like_records
+from dataprep.records.image_store import RecordImageStore
+from dataprep.records.recordset import RecordFile, RecordSet
+from dataprep.records.tfrecord import HEADER_BYTES, is_gzip
 from dataprep.findings import DROPPED_BOX, ERROR, FIXED, INFO, RENAMED, SKIPPED_IMAGE, WARNING, Finding
 from dataprep.validate.images import safe_join, sniff_format
 
-_U64 = struct.Struct("<Q")
-_U32 = struct.Struct("<I")
-#: A record longer than this in a GZIP file (whose size bounds nothing) is corruption.
-MAX_RECORD_BYTES = 1 << 30
-_SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-                "eval": "val", "test": "test", "testing": "test", "trainval": "trainval"}
 _EXT = {"jpeg": ".jpg", "png": ".png"}
+#: The spool file of the images of GZIP record files, in the temporary images root.
+SPOOL_NAME = ".gzip-images.spool"
 #: The list kind each TF OD API key must have; another kind makes the record unreadable.
 _KINDS = {
     **{f"image/{k}": "bytes_list" for k in ("encoded", "format", "filename", "source_id", "key/sha256")},
@@ -70,132 +70,6 @@ _KINDS = {
     **{f"image/object/{k}": "bytes_list" for k in ("class/text", "view")},
     "image/object/area": "float_list",
 }
-#: TFRecord file names: ``x.tfrecord``, ``x.record-00000-of-00010``, ``train-00000-of-00004`` ...
-_RECORD_NAME = re.compile(r"\.(tfrecords?|records?|tfrec)(\.gz)?(-\d+-of-\d+)?$|-\d{5}-of-\d{5}(\.\w+)*$", re.I)
-#: dataprep's own shard names: the split is the name's first part.
-_DATAPREP_SHARD = re.compile(r"^(?P<split>[A-Za-z0-9]+)-\d{5}-of-\d{5}\.tfrecord$")
-
-
-# -- framing -----------------------------------------------------------------------
-
-@dataclass
-class RawRecord:
-    """One framed record: its bytes, or why it could not be read."""
-
-    offset: int  # of the record in the (uncompressed) stream
-    data: bytes | None
-    problem: str = ""
-    fatal: bool = False  # nothing after it can be read
-
-
-def _resync(f, start: int, size: int | None) -> int | None:
-    """The offset of the next plausible record header at or after ``start``:
-    a length below 2**32 (its high 4 bytes zero) that fits in the file, whose
-    masked CRC matches. None when there is none."""
-    window = 1 << 20
-    pos = start
-    while True:
-        f.seek(pos)
-        buf = f.read(window + 11)
-        if len(buf) < 12:
-            return None
-        at = buf.find(b"\x00\x00\x00\x00", 4)
-        while 0 <= at:
-            p = at - 4
-            if p + 12 <= len(buf) and p < window:
-                (length,) = _U64.unpack_from(buf, p)
-                bound = (size - (pos + p) - 16) if size is not None else MAX_RECORD_BYTES
-                if length <= bound and masked_crc(buf[p:p + 8]) == _U32.unpack_from(buf, p + 8)[0]:
-                    return pos + p
-            at = buf.find(b"\x00\x00\x00\x00", at + 1)
-        if len(buf) < window + 11:
-            return None
-        pos += window
-
-
-def scan_records(path: str | Path) -> Iterator[RawRecord]:
-    """Every record of one TFRecord file, GZIP or not (detected per file).
-
-    Never raises for damage: a bad data CRC skips that record; a bad length
-    CRC skips to the next valid header; a truncated tail or a broken GZIP
-    stream ends the file. Lengths are bounded by the file size (by
-    :data:`MAX_RECORD_BYTES` in GZIP files) and read in chunks.
-    """
-    path = Path(path)
-    with open(path, "rb") as raw:
-        compressed = raw.read(2) == GZIP_MAGIC
-    size = None if compressed else os.path.getsize(path)
-    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as f:
-        offset = 0
-        while True:
-            try:
-                header = f.read(12)
-                if not header:
-                    return
-                if len(header) < 12:
-                    yield RawRecord(offset, None, f"truncated record header at byte {offset} "
-                                                  f"({len(header)} of 12 bytes)", fatal=True)
-                    return
-                (length,) = _U64.unpack_from(header, 0)
-                if masked_crc(header[:8]) != _U32.unpack_from(header, 8)[0]:
-                    nxt = _resync(f, offset + 1, size)
-                    yield RawRecord(offset, None, f"length CRC mismatch at byte {offset}; "
-                                    + (f"skipped to the next valid record at byte {nxt}" if nxt is not None
-                                       else "no valid record after it"), fatal=nxt is None)
-                    if nxt is None:
-                        return
-                    f.seek(nxt)
-                    offset = nxt
-                    continue
-                bound = size - offset - 16 if size is not None else MAX_RECORD_BYTES
-                if length > bound:
-                    yield RawRecord(offset, None, f"truncated record at byte {offset}: its length {length} runs "
-                                                  f"past the end of the file", fatal=True)
-                    return
-                data = read_bounded(f, length)
-                footer = f.read(4)
-                if len(data) < length or len(footer) < 4:
-                    yield RawRecord(offset, None, f"truncated record at byte {offset} (expected {length} bytes, "
-                                                  f"got {len(data)})", fatal=True)
-                    return
-                if masked_crc(data) != _U32.unpack(footer)[0]:
-                    yield RawRecord(offset, None, f"data CRC mismatch in the record at byte {offset}")
-                else:
-                    yield RawRecord(offset, data)
-                offset += 16 + length
-            except (OSError, EOFError, zlib.error) as exc:  # a damaged or cut GZIP stream
-                yield RawRecord(offset, None, f"the GZIP stream is damaged after byte {offset} of its data "
-                                              f"({type(exc).__name__}: {exc}); the rest of the file is unreadable",
-                                fatal=True)
-                return
-
-
-def record_files(pattern: str | Path) -> list[Path]:
-    """The files of a glob pattern, a folder (its ``*.tfrecord*``/``*.record*``
-    files) or one file, sorted."""
-    pattern = os.fspath(pattern)
-    path = Path(pattern)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and _RECORD_NAME.search(p.name))
-    elif path.is_file():
-        files = [path]
-    else:
-        files = [Path(p) for p in sorted(glob.glob(pattern)) if Path(p).is_file()]
-    if not files:
-        raise UsageError(f"no TFRecord files match {pattern!r} (give a file, a folder or a quoted glob "
-                         "such as 'records/train-*.tfrecord')")
-    return files
-
-
-def split_of(name: str) -> str:
-    """The split a shard's name says (``train-00000-of-00004``, ``coco_val.record-00001``), else train."""
-    ours = _DATAPREP_SHARD.match(name)
-    if ours:
-        return ours["split"]
-    for word in re.split(r"[^a-z]+", name.lower()):
-        if word in _SPLIT_WORDS:
-            return _SPLIT_WORDS[word]
-    return "train"
 
 
 # -- one example -------------------------------------------------------------------
@@ -214,6 +88,8 @@ class _Reader:
     """State while reading the files of one source."""
 
     stage: Path
+    #: Where the images' bytes are read from; None: staged as files in ``stage``.
+    store: RecordImageStore | None = None
     findings: list[Finding] = field(default_factory=list)
     images: list[dict] = field(default_factory=list)
     objects: dict = field(default_factory=lambda: {k: [] for k in (
@@ -221,20 +97,26 @@ class _Reader:
         "is_crowd", "view", "where")})
     names: dict = field(default_factory=dict)  # file name -> sha256 of its bytes
     dropped_boxes: int = 0
+    compressed: dict = field(default_factory=dict)  # record file -> whether it is GZIP
+    spool: object = None  # the GZIP files' images, appended as read
 
-    def skip(self, shard: str, offset: int, k: int, detail: str, code: str = "record.corrupt",
+    def skip(self, file: RecordFile, offset: int, k: int, detail: str, code: str = "record.corrupt",
              severity: str = ERROR) -> None:
         """A record that is not used: counted as an image read and skipped."""
+        shard = file.name
         item = f"{shard} record {k}"
         self.findings.append(Finding(severity, code, item, shard, detail, SKIPPED_IMAGE))
-        self.images.append({"image_id": len(self.images) + 1, "file": f"{shard}@{offset}", "split": split_of(shard),
+        self.images.append({"image_id": len(self.images) + 1, "file": f"{shard}@{offset}", "split": file.split,
                             "annotation": item, "error": f"{code}: {detail}", "source_id": ""})
 
     def staged_name(self, wanted: str, fmt: str, item: str, shard: str) -> str:
         """The file name the image keeps, unless it is empty, escapes the
         folder or repeats one already used (then renamed, with a finding)."""
         name = wanted.replace("\\", "/").strip()
-        ok = bool(name) and safe_join(self.stage, name) is not None and not name.endswith("/")
+        # Staged names must stay inside the staging folder, links included; with a store
+        # the folder is a fresh temporary one (no links in it): the lexical check suffices.
+        inside = safe_join(self.stage, name, follow_symlinks=self.store is not None) is not None
+        ok = bool(name) and inside and not name.endswith("/")
         if ok and name not in self.names:
             return name
         stem, ext = os.path.splitext(os.path.basename(name))
@@ -247,33 +129,54 @@ class _Reader:
                                      f"image/filename {wanted!r} {why}; written as {new!r}", RENAMED))
         return new
 
-    def add(self, shard: str, offset: int, k: int, data: bytes) -> None:
-        from dataprep.records.proto import Example
+    def keep(self, file: RecordFile, offset: int, data: bytes, encoded: bytes, name: str) -> None:
+        """Where image ``name``'s bytes will be read from: their place in an
+        uncompressed record file, else a spool file (GZIP), or a file of
+        their own when staging (``images_dir``)."""
+        if self.store is None:
+            path = self.stage / name
+            if "/" in name:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(encoded)
+            return
+        compressed = self.compressed.get(file.path)
+        if compressed is None:
+            compressed = self.compressed[file.path] = is_gzip(file.path)
+        if compressed:
+            if self.spool is None:
+                self.spool = open(self.stage / SPOOL_NAME, "wb")
+            self.store.add(name, self.spool.name, self.spool.tell(), len(encoded))
+            self.spool.write(encoded)
+        else:  # the bytes of a bytes_list value lie contiguous in the serialized example
+            self.store.add(name, file.path, offset + HEADER_BYTES + data.find(encoded), len(encoded))
 
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+    def add(self, file: RecordFile, offset: int, k: int, data: bytes) -> None:
+        shard = file.name
         item = f"{shard} record {k}"
         try:
-            ex = Example.FromString(data)
-            kinds = {key: feat.WhichOneof("kind") for key, feat in ex.features.feature.items()}
-            f = {key: list(getattr(feat, kinds[key]).value) if kinds[key] else []
-                 for key, feat in ex.features.feature.items()}
+            f, kinds = parse_features(data)
         except Exception as exc:  # protobuf raises DecodeError and others for garbage
-            self.skip(shard, offset, k, f"not a tf.train.Example ({type(exc).__name__}: {exc})")
+            self.skip(file, offset, k, f"not a tf.train.Example ({type(exc).__name__}: {exc})")
             return
         wrong = sorted(key for key, kind in kinds.items() if kind and _KINDS.get(key, kind) != kind)
         if wrong:
-            self.skip(shard, offset, k, "features of the wrong type: " + ", ".join(
+            self.skip(file, offset, k, "features of the wrong type: " + ", ".join(
                 f"{key} is {kinds[key]}, expected {_KINDS[key]}" for key in wrong[:3]))
             return
         encoded = _first(f, "image/encoded", b"")
         if not isinstance(encoded, bytes) or not encoded:
-            self.skip(shard, offset, k, "no image/encoded bytes")
+            self.skip(file, offset, k, "no image/encoded bytes")
             return
         real = sniff_format(encoded)
         said = _text(_first(f, "image/format", b"")).lower().strip()
         filename = _text(_first(f, "image/filename", b""))
         digest = hashlib.sha256(encoded).hexdigest()
         if self.names.get(filename) == digest:  # a rebalanced output's extra copy of an image
-            self.skip(shard, offset, k, f"a repeat of {filename!r} (same name and bytes, as --rebalance writes); "
+            self.skip(file, offset, k, f"a repeat of {filename!r} (same name and bytes, as --rebalance writes); "
                                         "read once", "record.repeat", INFO)
             return
         name = self.staged_name(filename, real or said, item, shard)
@@ -291,13 +194,10 @@ class _Reader:
                                          f"image/key/sha256 {stated[:12]}... is not the sha256 of image/encoded "
                                          f"({digest[:12]}...); replaced", FIXED, image=name, annotation=item))
         width, height = self._size(f, encoded, item, shard, name)
-        path = self.stage / name
-        if "/" in name:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(encoded)
+        self.keep(file, offset, data, encoded, name)
         self.names[name] = digest
         image_id = len(self.images) + 1
-        self.images.append({"image_id": image_id, "file": name, "split": split_of(shard), "annotation": item,
+        self.images.append({"image_id": image_id, "file": name, "split": file.split, "annotation": item,
                             "error": "", "width": width, "height": height,
                             "source_id": _text(_first(f, "image/source_id", b"")).strip()})
         self._objects(f, image_id, item, shard, name)
@@ -305,16 +205,11 @@ class _Reader:
     def _size(self, f: dict, encoded: bytes, item: str, shard: str, name: str) -> tuple[float, float]:
         """``image/width, height`` as stated, unless the image header says
         otherwise (the EXIF-rotated size is left to the image check)."""
-        from PIL import Image
-
         w, h = _first(f, "image/width", 0), _first(f, "image/height", 0)
         w = float(w) if isinstance(w, int) and w > 0 else float("nan")
         h = float(h) if isinstance(h, int) and h > 0 else float("nan")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a decompression bomb is refused by the image check
-                real = Image.open(io.BytesIO(encoded)).size  # the header only: no decode here
-        except Exception:
+        real = header_size(encoded)
+        if real is None:
             return w, h  # the image check reports it
         if w != w or h != h:
             return float(real[0]), float(real[1])
@@ -358,6 +253,51 @@ class _Reader:
                 o[c].append(int(per_object(f"image/object/{c}", k, 0)))
             o["view"].append(_text(per_object("image/object/view", k, b"")))
             o["where"].append(item)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's first SOF segment (ITU T.81 B.2.2: after
+    the segment length, P (1 byte), Y = lines (2), X = samples per line (2)),
+    walking the marker segments as Pillow's JpegImagePlugin does; None when
+    the walk fails."""
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # no length
+            i += 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOF0..SOF15
+            if i + 9 > n:
+                return None
+            height, width = int.from_bytes(data[i + 5:i + 7], "big"), int.from_bytes(data[i + 7:i + 9], "big")
+            return (width, height) if width and height else None
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return None
+
+
+def header_size(encoded: bytes) -> tuple[int, int] | None:
+    """(width, height) from the image header, no pixel decoded: JPEG and PNG
+    (IHDR) parsed here (Pillow's ``open`` cost more than the rest of reading a
+    record), anything else by Pillow; None when it does not open."""
+    if encoded.startswith(b"\xff\xd8"):
+        size = _jpeg_size(encoded)
+        if size is not None:
+            return size
+    elif encoded.startswith(b"\x89PNG\r\n\x1a\n") and encoded[12:16] == b"IHDR" and len(encoded) >= 24:
+        return int.from_bytes(encoded[16:20], "big"), int.from_bytes(encoded[20:24], "big")
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a decompression bomb is refused by the image check
+            return Image.open(io.BytesIO(encoded)).size  # the header only: no decode here
+    except Exception:
+        return None
 
 
 # -- labels ------------------------------------------------------------------------
@@ -444,25 +384,28 @@ def read_tfrecord(pattern: str | Path, *, label_map: str | Path | LabelMap | Non
 
     ``pattern`` is a file, a folder or a glob. ``label_map`` (a .pbtxt or a
     :class:`LabelMap`) names the classes; without it they come from the
-    records' ``class/text`` and ``class/label``. Images are staged in
-    ``images_dir``, or in a temporary folder removed with the dataset.
+    records' ``class/text`` and ``class/label``. The images stay in the
+    record files (the dataset's ``image_store``; a GZIP file's images are
+    spooled to one file in a temporary folder removed with the dataset), or
+    are staged as files in ``images_dir`` when it is given.
     """
-    files = record_files(pattern)
+    records = RecordSet.find(pattern)
+    files = [f.path for f in records.files]
     if isinstance(label_map, (str, Path)):
         label_map = LabelMap.read(label_map)
     temporary = images_dir is None
     stage = Path(tempfile.mkdtemp(prefix="dataprep-tfrecord-") if temporary else images_dir)
     stage.mkdir(parents=True, exist_ok=True)
     try:
-        reader = _Reader(stage)
-        common = os.path.commonpath([str(p.parent) for p in files])
-        for path in files:
-            shard = os.path.relpath(path, common)
-            for k, rec in enumerate(scan_records(path)):
+        reader = _Reader(stage, RecordImageStore(stage) if temporary else None)
+        try:
+            for file, k, rec in records.scan(strict=False):
                 if rec.data is None:
-                    reader.skip(shard, rec.offset, k, rec.problem)
+                    reader.skip(file, rec.offset, k, rec.problem)
                 else:
-                    reader.add(shard, rec.offset, k, rec.data)
+                    reader.add(file, rec.offset, k, rec.data)
+        finally:
+            reader.close()
         source = str(pattern)
         images = pd.DataFrame(reader.images, columns=["image_id", "file", "split", "annotation", "error", "width",
                                                       "height", "source_id", "reader_dropped"])
@@ -475,7 +418,7 @@ def read_tfrecord(pattern: str | Path, *, label_map: str | Path | LabelMap | Non
         ds = Dataset.build(
             images.drop(columns="source_id"), objects.drop(columns=["raw_text", "raw_label", "where"]), stage,
             box_units="normalized", label_map=lm, findings=reader.findings,
-            dropped_boxes=reader.dropped_boxes, assign_ids=assign,
+            dropped_boxes=reader.dropped_boxes, assign_ids=assign, image_store=reader.store,
             source={"format": "tfrecord", "pattern": source, "files": [str(p) for p in files]},
         )
     except BaseException:
@@ -519,8 +462,8 @@ def detect(path: Path) -> bool:
     if glob.has_magic(text):
         return any(os.path.isfile(p) for p in glob.iglob(text))
     if path.is_dir():
-        return any(p.is_file() and _RECORD_NAME.search(p.name) for p in path.iterdir())
-    return path.is_file() and bool(_RECORD_NAME.search(path.name))
+        return any(p.is_file() and looks_like_records(p.name) for p in path.iterdir())
+    return path.is_file() and looks_like_records(path.name)
 
 
 def open_source(spec) -> Dataset:

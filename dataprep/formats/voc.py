@@ -26,13 +26,14 @@ from lxml import etree
 
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
-from dataprep.formats.common import image_names, is_file_entry, list_images, to_flag, to_float
+from dataprep.formats.common import IMAGE_EXTENSIONS, image_names, is_file_entry, list_images, to_flag, to_float
 from dataprep.formats.registry import SourceFormat
 from dataprep.locations import is_url, list_folder, location, read_bytes, sub, url_exists, url_join
 from dataprep.textio import read_text
 from dataprep.findings import ERROR, INFO, KEPT, SKIPPED_IMAGE, WARNING, Finding
 
 SPLIT_FILES = ("train", "val", "test", "trainval")
+IMAGE_EXTS = tuple(sorted({e.lower() for e in IMAGE_EXTENSIONS}))
 
 # Untrusted input: no entity expansion, no DTD or network fetches, no huge trees.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -125,6 +126,40 @@ def _read_splits(root, findings: list[Finding]) -> dict[str, str] | None:
                                 f"no {split}.txt: {n} images of trainval.txt not in {other}.txt form the {split} split",
                                 KEPT))
     return assignment
+
+
+def _plain(name: str) -> str:
+    """A split-list entry or annotation stem as a user means it: no image or
+    ``.xml`` extension, case folded."""
+    stem, ext = os.path.splitext(name)
+    return (stem if ext.lower() in (".xml", *IMAGE_EXTS) else name).casefold()
+
+
+def _match_listed_names(splits: dict[str, str], stems: list[str], findings: list[Finding]) -> None:
+    """Split-list entries that name an annotation but for case or an extension
+    (``IMG_1.JPG`` or ``img_1`` listed for ``Annotations/IMG_1.xml``): on a
+    case-sensitive disk they match nothing, so the image would be unlisted and
+    skipped. Each such entry is read as the one annotation it plainly means
+    (when exactly one does), in place in ``splits``, and reported."""
+    unlisted = [s for s in stems if s not in splits]
+    if not unlisted:
+        return
+    present = set(stems)
+    by_plain: dict[str, list[str]] = {}
+    for entry in splits:
+        if entry not in present:
+            by_plain.setdefault(_plain(entry), []).append(entry)
+    taken = {s for s in unlisted if len(by_plain.get(_plain(s), ())) == 1}
+    claims = [by_plain[_plain(s)][0] for s in taken]
+    for stem in sorted(taken):
+        entry = by_plain[_plain(stem)][0]
+        if claims.count(entry) > 1:  # two annotations (a.xml, A.xml) for one entry: not plain
+            continue
+        split = splits.pop(entry)
+        splits[stem] = split
+        findings.append(Finding(INFO, "split.name_resolved", stem, f"ImageSets/Main/{split}.txt",
+                                f"{split}.txt lists {entry!r}, which names no annotation; it is read as "
+                                f"Annotations/{stem}.xml (the same name but for case or extension)", KEPT))
 
 
 def _text(el) -> str | None:
@@ -240,6 +275,8 @@ def read_voc(
     findings: list[Finding] = []
     splits = _read_splits(root, findings) if annotations is None else None
 
+    if splits is not None:
+        _match_listed_names(splits, [os.path.splitext(e.name)[0] for e in xml_files], findings)
     paths = [e.path for e in xml_files]
     if parse is not None:
         parsed_all = parse(paths)
@@ -266,12 +303,20 @@ def read_voc(
         # The image: the file whose stem is the XML's stem (split files name
         # stems), else the <filename> tag; a disagreeing tag is reported.
         tag = parsed["filename"]
-        if stem in on_disk:
+        shared = on_disk.shared.get(stem)
+        if shared and tag in shared:
+            file = tag
+        elif stem in on_disk:
             file = on_disk[stem]
         elif tag and image_exists(tag):
             file = tag
         else:
             file = tag or stem + ".jpg"
+        if shared:
+            why = "its <filename>" if file == tag else "the first by name; <filename> names none of them"
+            findings.append(Finding(INFO, "voc.image_ambiguous", stem, ann_name,
+                                    f"images {', '.join(shared)} share the name of {ann_name}; {file} is the one "
+                                    f"annotated ({why})", KEPT, image=file, annotation=ann_name))
         if tag and tag != file and os.path.splitext(tag)[0] != stem:
             findings.append(Finding(INFO, "voc.filename_mismatch", stem, ann_name,
                                     f"<filename> says {tag!r} but the image used is {file!r}", KEPT))

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from dataprep.records.proto import Example
+from dataprep.protos import Example
 
 #: Feature keys of the record contract.
 KEYS = (
@@ -101,6 +101,21 @@ def encode_example(d: ExampleData) -> bytes:
 NO_IMAGE_KEYS = tuple(k for k in KEYS if k != "image/encoded")
 
 
+def parse_features(data: bytes, keys: Sequence[str] | None = None) -> tuple[dict, dict]:
+    """The one parser of a serialized ``tf.train.Example`` (no TensorFlow):
+    ``(values, kinds)``, each feature's list of values and its list kind
+    (``bytes_list``, ``float_list``, ``int64_list``, or None when unset).
+    ``keys`` limits the work to those features; the others are absent.
+    Raises what protobuf raises for bytes that are not an Example."""
+    fmap = Example.FromString(data).features.feature
+    items = fmap.items() if keys is None else ((k, fmap[k]) for k in keys if k in fmap)
+    values, kinds = {}, {}
+    for key, feat in items:
+        kind = kinds[key] = feat.WhichOneof("kind")
+        values[key] = list(getattr(feat, kind).value) if kind else []
+    return values, kinds
+
+
 def decode_example(data: bytes, keys: Sequence[str] | None = None) -> dict:
     """Parse a serialized example into plain Python values (no TensorFlow).
 
@@ -109,13 +124,7 @@ def decode_example(data: bytes, keys: Sequence[str] | None = None) -> dict:
     ``keys`` limits the work to those features (e.g. :data:`NO_IMAGE_KEYS`
     for statistics): the others read as missing.
     """
-    ex = Example.FromString(data)
-    out: dict = {}
-    fmap = ex.features.feature
-    items = fmap.items() if keys is None else ((k, fmap[k]) for k in keys if k in fmap)
-    for key, feat in items:
-        kind = feat.WhichOneof("kind")
-        out[key] = list(getattr(feat, kind).value) if kind else []
+    out, _ = parse_features(data, keys)
 
     def one(key, default=None):
         v = out.get(key) or [default]

@@ -22,7 +22,8 @@ from dataprep.progress import progress_bar
 from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap
 from dataprep.records.example import decode_example
-from dataprep.records.manifest import inside, read_manifest
+from dataprep.records.manifest import inside
+from dataprep.records.recordset import RecordSet
 from dataprep.records.tfrecord import RecordError, read_records
 
 _COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe",
@@ -123,17 +124,12 @@ def inspect_output(out: str | Path, *, previews: int = 4, preview_dir: Path | No
                    progress: bool = True, label_map_path: str | Path | None = None) -> InspectResult:
     """Check a dataprep output folder against its manifest, or any records
     (a folder without manifest.json, a file or a glob) on their own."""
-    out_path = Path(out)
-    manifest_path = out_path / "manifest.json"
-    if not manifest_path.is_file():
-        if out_path.is_dir() and not any(p.suffix in (".tfrecord", ".record") or ".tfrecord" in p.name
-                                         or ".record" in p.name for p in out_path.iterdir()):
-            raise UsageError(f"{out_path}: no manifest.json and no TFRecord files; give a dataprep output folder, "
-                             "a TFRecord file or a quoted glob")
-        return inspect_records(out, label_map=label_map_path, previews=previews, preview_dir=preview_dir,
+    records = RecordSet.find(out)
+    if records.manifest is None:
+        return inspect_records(records, label_map=label_map_path, previews=previews, preview_dir=preview_dir,
                                progress=progress)
-    out = out_path
-    manifest = read_manifest(out)  # untrusted: names are plain, counts are counts
+    out = records.folder
+    manifest = records.manifest  # untrusted: names are plain, counts are counts
     label_map = LabelMap.read(out / manifest.get("label_map", "label_map.pbtxt"))
     result = InspectResult()
     preview_dir = Path(preview_dir) if preview_dir else out / "previews"
@@ -190,18 +186,17 @@ def decoder_classes(ex: dict, label_map: LabelMap | None) -> list[int]:
     return list(ex["labels"])
 
 
-def inspect_records(pattern: str | Path, *, label_map: str | Path | LabelMap | None = None, previews: int = 4,
+def inspect_records(records: RecordSet | str | Path, *, label_map: str | Path | LabelMap | None = None, previews: int = 4,
                     preview_dir: Path | None = None, progress: bool = True) -> InspectResult:
     """Records without a manifest: every record's framing and contract, and
     what the TF OD API decoder would read as classes."""
     from collections import Counter
 
-    from dataprep.formats.tfrecord import record_files, scan_records, split_of
-
-    files = record_files(pattern)
-    folder = Path(pattern) if Path(pattern).is_dir() else files[0].parent
-    if label_map is None and (folder / "label_map.pbtxt").is_file():
-        label_map = folder / "label_map.pbtxt"
+    if not isinstance(records, RecordSet):
+        records = RecordSet.find(records)
+    folder = records.folder
+    if label_map is None:
+        label_map = records.label_map_path()
     if isinstance(label_map, (str, Path)):
         label_map = LabelMap.read(label_map)
     result = InspectResult()
@@ -209,44 +204,43 @@ def inspect_records(pattern: str | Path, *, label_map: str | Path | LabelMap | N
     classes: Counter = Counter()
     unknown: Counter = Counter()
     with progress_bar(None, "inspect", "ex", progress) as bar:
-        for path in files:
-            split = split_of(path.name)
-            for k, rec in enumerate(scan_records(path)):
-                where = f"{path.name} record {k}"
-                if rec.data is None:
-                    result.problems.append(f"{where}: {rec.problem}")
-                    continue
-                try:
-                    ex = decode_example(rec.data)
-                except Exception as exc:
-                    result.problems.append(f"{where}: not a tf.train.Example ({type(exc).__name__}: {exc})")
-                    continue
-                if not ex["sha256"]:
-                    result.problems.append(f"{where}: no image/key/sha256 (TF OD API training needs it)")
-                    ex["sha256"] = hashlib.sha256(ex["encoded"]).hexdigest()  # reported once, not twice
-                n = len(ex["boxes"])
-                for key in ("difficult", "truncated", "is_crowd", "area", "view"):
-                    if n and not ex[key]:  # optional for the decoders (they default them): not a problem here
-                        ex[key] = [0] * n
-                result.problems.extend(check_example(ex, where, label_map))
-                ids = decoder_classes(ex, label_map)
-                classes.update(ids)
-                for text, i in zip(ex["texts"], ids):
-                    if i == -1:
-                        unknown[text] += 1
-                if label_map is not None and ex["texts"] and len(ex["labels"]) == len(ids) and ids != ex["labels"]:
-                    result.problems.append(f"{where}: the TF OD API decoder reads classes {ids} from class/text "
-                                           f"but class/label is {ex['labels']} (the Model Garden decoder reads the "
-                                           "labels)")
-                result.boxes += len(ex["boxes"])
-                if len(result.previews) < previews and len(ex["boxes"]):
-                    preview_dir.mkdir(parents=True, exist_ok=True)
-                    dest = preview_dir / f"{split}-{len(result.previews):02d}.png"
-                    if draw_preview(ex, dest, label_map):
-                        result.previews.append(dest)
-                result.per_split[split] = result.per_split.get(split, 0) + 1
-                result.examples += 1
-                bar.update(1)
+        for file, k, rec in records.scan(strict=False):
+            split = file.split
+            where = f"{file.path.name} record {k}"
+            if rec.data is None:
+                result.problems.append(f"{where}: {rec.problem}")
+                continue
+            try:
+                ex = decode_example(rec.data)
+            except Exception as exc:
+                result.problems.append(f"{where}: not a tf.train.Example ({type(exc).__name__}: {exc})")
+                continue
+            if not ex["sha256"]:
+                result.problems.append(f"{where}: no image/key/sha256 (TF OD API training needs it)")
+                ex["sha256"] = hashlib.sha256(ex["encoded"]).hexdigest()  # reported once, not twice
+            n = len(ex["boxes"])
+            for key in ("difficult", "truncated", "is_crowd", "area", "view"):
+                if n and not ex[key]:  # optional for the decoders (they default them): not a problem here
+                    ex[key] = [0] * n
+            result.problems.extend(check_example(ex, where, label_map))
+            ids = decoder_classes(ex, label_map)
+            classes.update(ids)
+            for text, i in zip(ex["texts"], ids):
+                if i == -1:
+                    unknown[text] += 1
+            if label_map is not None and ex["texts"] and len(ex["labels"]) == len(ids) and ids != ex["labels"]:
+                result.problems.append(f"{where}: the TF OD API decoder reads classes {ids} from class/text "
+                                       f"but class/label is {ex['labels']} (the Model Garden decoder reads the "
+                                       "labels)")
+            result.boxes += len(ex["boxes"])
+            if len(result.previews) < previews and len(ex["boxes"]):
+                preview_dir.mkdir(parents=True, exist_ok=True)
+                dest = preview_dir / f"{split}-{len(result.previews):02d}.png"
+                if draw_preview(ex, dest, label_map):
+                    result.previews.append(dest)
+            result.per_split[split] = result.per_split.get(split, 0) + 1
+            result.examples += 1
+            bar.update(1)
     if unknown:
         result.problems.append("the TF OD API decoder reads -1 for class/text not in the label map: "
                                + ", ".join(f"{t!r} ({n} boxes)" for t, n in unknown.most_common(10)))

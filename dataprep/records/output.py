@@ -40,8 +40,7 @@ from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
 from dataprep.records.tfrecord import ShardWriter
 
-SHARD_NAME = "{split}-{index:05d}-of-{count:05d}.tfrecord"
-SHARD_RE = re.compile(r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$")
+from dataprep.records.naming import SHARD_NAME, SHARD_RE  # noqa: F401 (SHARD_RE: beam.files imports it here)
 OUTPUT_FILES = ("label_map.pbtxt", "manifest.json", "report.json")
 LOCK_NAME = ".dataprep.lock"
 #: Prefix of the scratch folders a run may make in OUT (``split`` spools gzip shards there).

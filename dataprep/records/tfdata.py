@@ -18,16 +18,14 @@ For a pipeline of your own, map :func:`parse_example` over a
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-from pathlib import Path
 from typing import Sequence
 
 import tensorflow as tf
 
 from dataprep.errors import DataprepError, UsageError
-from dataprep.records.manifest import read_manifest
-from dataprep.records.tfrecord import is_gzip, read_records
+from dataprep.records.recordset import RecordSet
+from dataprep.records.tfrecord import read_records
 
 _VARLEN = {
     "image/object/bbox/ymin": tf.float32,
@@ -95,43 +93,21 @@ def parse_example(serialized: tf.Tensor, decode_image: bool = True) -> dict[str,
 
 def record_files(path_or_pattern: str | os.PathLike | Sequence[str], split: str | None = None) -> tuple[list[str], str]:
     """The TFRecord files and their compression (``""`` or ``"GZIP"``, or
-    ``"mixed"`` when they differ: see :func:`file_compressions`) for a dataprep
-    output folder (with ``split``), a glob pattern, a file or a list."""
-    if isinstance(path_or_pattern, (list, tuple)):
-        files = [str(f) for f in path_or_pattern]
-    else:
-        path = Path(path_or_pattern)
-        if path.is_dir() and (path / "manifest.json").is_file():
-            splits = read_manifest(path)["splits"]
-            if split is not None and split not in splits:
-                raise UsageError(f"{path}: no split {split!r}; splits: {', '.join(splits)}")
-            names = [s["file"] for name, info in splits.items() if split in (None, name) for s in info["shards"]]
-            if not names:
-                raise UsageError(f"{path}: {'split ' + repr(split) if split else 'the output'} has no shards "
-                                 "(every image was skipped: see report.json)")
-            files = [str(path / n) for n in names]
-        elif path.is_dir():
-            files = sorted(glob.glob(str(path / "*.tfrecord*")))
-        else:
-            files = sorted(glob.glob(str(path_or_pattern))) or ([str(path)] if path.is_file() else [])
-        if split is not None and not (path.is_dir() and (path / "manifest.json").is_file()):
-            files = [f for f in files if os.path.basename(f).startswith(f"{split}-")]
-    if not files:
-        raise UsageError(f"no TFRecord files match {path_or_pattern!r}" + (f" for split {split!r}" if split else ""))
-    kinds = set(file_compressions(files))
-    return files, kinds.pop() if len(kinds) == 1 else "mixed"
+    ``"mixed"`` when they differ: see :func:`file_compressions`) of a
+    :class:`~dataprep.records.recordset.RecordSet`: a dataprep output folder
+    (its manifest), a folder, a glob pattern, a file or a list; only
+    ``split``'s files when given (the manifest's split, else the file name's)."""
+    records = RecordSet.find(path_or_pattern, split)
+    if not records.files:
+        raise UsageError(f"{path_or_pattern}: {'split ' + repr(split) if split else 'the output'} has no shards "
+                         "(every image was skipped: see report.json)")
+    kinds = set(records.compressions())
+    return [str(f.path) for f in records.files], kinds.pop() if len(kinds) == 1 else "mixed"
 
 
 def file_compressions(files: Sequence[str]) -> list[str]:
-    """``"GZIP"`` or ``""`` for each file, from its first bytes: what a
-    manifest says is not trusted (a folder may have been recompressed)."""
-    out = []
-    for f in files:
-        try:
-            out.append("GZIP" if is_gzip(f) else "")
-        except OSError as exc:
-            raise UsageError(f"{f}: cannot read the records ({exc.strerror or exc})") from None
-    return out
+    """``"GZIP"`` or ``""`` for each file, from its first bytes (see :meth:`RecordSet.compressions`)."""
+    return RecordSet.find(list(files)).compressions()
 
 
 def load_dataset(

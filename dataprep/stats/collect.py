@@ -19,7 +19,6 @@ from __future__ import annotations
 import glob
 import io
 import os
-import re
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from pathlib import Path
@@ -31,14 +30,11 @@ import pandas as pd
 from dataprep.dataset import split_names
 from dataprep.errors import UsageError
 from dataprep.formats.registry import READERS
+from dataprep.records.naming import looks_like_records
+from dataprep.records.recordset import RecordSet
 
 #: What ``dataprep stats`` reads: records, or any format of the source registry.
 FORMATS = ("auto", "records", *READERS)
-#: File names that look like TFRecords: train.record, x.tfrecord(.gz), x.tfrec,
-#: coco_train.record-00000-of-00100, train-00000-of-00008.tfrecord.
-_RECORD_NAME = re.compile(r"(\.(tfrecords?|records?|tfrec)(\.gz)?(-\d+-of-\d+)?$)|(-\d+-of-\d+(\.\w+)*$)", re.I)
-_SHARD_SUFFIX = re.compile(r"-\d+-of-\d+", re.I)
-_RECORD_EXT = re.compile(r"(\.(tfrecords?|records?|tfrec|gz))+$", re.I)
 #: Boxes buffered as Python values before they are packed into numpy chunks.
 _CHUNK = 1 << 16
 
@@ -134,57 +130,10 @@ def _make_table(split: np.ndarray, file: list[str], width: np.ndarray, height: n
 
 
 # --------------------------------------------------------------------- records
-def split_of_record_file(name: str) -> str:
-    """Split name from a record file name: ``train-00000-of-00008.tfrecord`` ->
-    ``train``, ``coco_val.record-00003-of-00010`` -> ``coco_val``."""
-    stem = _SHARD_SUFFIX.sub("", name)
-    stem = _RECORD_EXT.sub("", stem)
-    return stem or name
-
-
-def looks_like_records(path: Path) -> bool:
-    return bool(_RECORD_NAME.search(path.name))
-
-
-def find_record_files(src: str | Path) -> tuple[list[tuple[Path, str]], dict]:
-    """``(file, split)`` pairs of a records source, plus the manifest (or ``{}``).
-
-    A dataprep output folder is read through its manifest (splits and shard
-    order as written); any other folder by the TFRecord-looking file names in
-    it; a glob by its matches; a file as itself.
-    """
-    text = os.fspath(src)
-    path = Path(text)
-    if path.is_file() and path.name == "manifest.json":
-        path = path.parent
-    if path.is_dir():
-        manifest_path = path / "manifest.json"
-        if manifest_path.is_file():
-            from dataprep.records.manifest import read_manifest
-
-            manifest = read_manifest(path)  # untrusted: split and shard names are plain names
-            files = [(path / shard["file"], split) for split, info in manifest["splits"].items()
-                     for shard in info["shards"]]
-            return files, manifest
-        found = sorted(p for p in path.iterdir() if p.is_file() and looks_like_records(p))
-        if not found:
-            raise UsageError(f"{path}: no manifest.json and no TFRecord files (*.tfrecord, *.record, "
-                             "*-00000-of-00001) in this folder")
-        return [(p, split_of_record_file(p.name)) for p in found], {}
-    if path.is_file():
-        return [(path, split_of_record_file(path.name))], {}
-    if glob.has_magic(text):
-        found = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
-        if not found:
-            raise UsageError(f"{text}: the pattern matches no files")
-        return [(p, split_of_record_file(p.name)) for p in found], {}
-    raise UsageError(f"{text}: no such file or folder")
-
-
-def _label_names(folder: Path, manifest: dict) -> dict[int, str]:
-    """id -> name from the folder's label map, for records without class/text."""
-    path = folder / manifest.get("label_map", "label_map.pbtxt")
-    if not path.is_file():
+def _label_names(records: RecordSet) -> dict[int, str]:
+    """id -> name from the label map beside the records, for records without class/text."""
+    path = records.label_map_path()
+    if path is None:
         return {}
     from dataprep.errors import DataprepError
     from dataprep.label_map import LabelMap
@@ -242,19 +191,14 @@ def collect_records(src: str | Path, *, split: str | None = None, progress: bool
     else the label map beside the records, else ``id N``.
     """
     from dataprep.records.example import decode_example
-    from dataprep.records.tfrecord import RecordError, read_records
+    from dataprep.records.tfrecord import RecordError
 
-    files, manifest = find_record_files(src)
-    if split is not None:
-        known = order_splits({s for _, s in files})
-        files = [(p, s) for p, s in files if s == split]
-        if not files:
-            raise UsageError(f"--split {split!r}: no such split in {src}; found {', '.join(known)}")
-    for p, _ in files:
-        if not p.is_file():
-            raise UsageError(f"{p}: record file listed in the manifest is missing")
-    folder = Path(src) if Path(src).is_dir() else Path(src).parent
-    id_names = _label_names(folder, manifest)
+    records = RecordSet.find(src, split)
+    for f in records.files:
+        if not f.path.is_file():
+            raise UsageError(f"{f.path}: record file listed in the manifest is missing")
+    id_names = _label_names(records)
+    manifest = records.manifest or {}
     total = sum(int(info.get("examples", 0)) for s, info in manifest.get("splits", {}).items()
                 if split is None or s == split) or None
 
@@ -270,41 +214,42 @@ def collect_records(src: str | Path, *, split: str | None = None, progress: bool
     bar = progress_bar(total, "stats", "ex", progress)
     n_images = n_boxes = 0
     try:
-        for path, split_name in files:
-            s_code = split_codes.setdefault(split_name, len(split_codes))
-            for k, data in enumerate(read_records(path)):
+        for f in records.files:  # every file's split, in reading order, even one with no record
+            split_codes.setdefault(f.split, len(split_codes))
+        for file, k, rec in records.scan(strict=True):
+            path, data, s_code = file.path, rec.data, split_codes[file.split]
+            try:
+                ex = decode_example(data, _STATS_KEYS)
+            except Exception as exc:  # protobuf DecodeError, bad UTF-8
+                raise RecordError(f"{path}: record {k} is not a tf.train.Example "
+                                  f"({type(exc).__name__}: {exc})") from None
+            w, h = ex["width"], ex["height"]
+            if w <= 0 or h <= 0:
                 try:
-                    ex = decode_example(data, _STATS_KEYS)
-                except Exception as exc:  # protobuf DecodeError, bad UTF-8
-                    raise RecordError(f"{path}: record {k} is not a tf.train.Example "
-                                      f"({type(exc).__name__}: {exc})") from None
-                w, h = ex["width"], ex["height"]
-                if w <= 0 or h <= 0:
-                    try:
-                        w, h = _header_size(decode_example(data, ("image/encoded",))["encoded"])
-                    except Exception as exc:
-                        raise RecordError(f"{path}: record {k} has no image/width, image/height and its image "
-                                          f"header is unreadable ({type(exc).__name__}: {exc})") from None
-                feats = ex["features"]
-                n = len(feats.get("image/object/bbox/ymin", ()))
-                texts = ex["texts"]
-                if len(texts) != n:
-                    labels = ex["labels"]
-                    texts = ([id_names.get(lbl, f"id {lbl}") for lbl in labels] if len(labels) == n
-                             else ["(no class)"] * n)
-                ymin.extend(feats.get("image/object/bbox/ymin", ()))
-                xmin.extend(feats.get("image/object/bbox/xmin", ()))
-                ymax.extend(feats.get("image/object/bbox/ymax", ()))
-                xmax.extend(feats.get("image/object/bbox/xmax", ()))
-                text_col.extend([codes.setdefault(t, len(codes)) for t in texts])
-                image_col.extend(repeat(n_images, n))
-                width_col.extend((w,))
-                height_col.extend((h,))
-                split_col.extend((s_code,))
-                file_names.append(ex["filename"] or ex["source_id"])
-                n_images += 1
-                n_boxes += n
-                bar.update(1)
+                    w, h = _header_size(decode_example(data, ("image/encoded",))["encoded"])
+                except Exception as exc:
+                    raise RecordError(f"{path}: record {k} has no image/width, image/height and its image "
+                                      f"header is unreadable ({type(exc).__name__}: {exc})") from None
+            feats = ex["features"]
+            n = len(feats.get("image/object/bbox/ymin", ()))
+            texts = ex["texts"]
+            if len(texts) != n:
+                labels = ex["labels"]
+                texts = ([id_names.get(lbl, f"id {lbl}") for lbl in labels] if len(labels) == n
+                         else ["(no class)"] * n)
+            ymin.extend(feats.get("image/object/bbox/ymin", ()))
+            xmin.extend(feats.get("image/object/bbox/xmin", ()))
+            ymax.extend(feats.get("image/object/bbox/ymax", ()))
+            xmax.extend(feats.get("image/object/bbox/xmax", ()))
+            text_col.extend([codes.setdefault(t, len(codes)) for t in texts])
+            image_col.extend(repeat(n_images, n))
+            width_col.extend((w,))
+            height_col.extend((h,))
+            split_col.extend((s_code,))
+            file_names.append(ex["filename"] or ex["source_id"])
+            n_images += 1
+            n_boxes += n
+            bar.update(1)
     finally:
         bar.close()
     boxes = np.empty((n_boxes, 4), np.float32)
@@ -318,7 +263,7 @@ def collect_records(src: str | Path, *, split: str | None = None, progress: bool
     invalid = int(boxes.shape[0] - valid.sum())
     if invalid:
         boxes, image, text_codes = boxes[valid], image[valid], text_codes[valid]
-    source = {"kind": "records", "path": os.fspath(src), "files": len(files)}
+    source = {"kind": "records", "path": os.fspath(src), "files": len(records.files)}
     return _make_table(split_of_image, file_names, width_col.array(), height_col.array(), image, text_codes,
                        list(codes), boxes, split_names=order_splits(split_list) if split is None else [split],
                        source=source, invalid_boxes=invalid)
@@ -403,11 +348,11 @@ def detect_format(src: str) -> str:
         try:
             return detect_source(path)
         except UsageError:
-            if any(p.is_file() and looks_like_records(p) for p in path.iterdir()):
+            if any(p.is_file() and looks_like_records(p.name) for p in path.iterdir()):
                 return "records"
             raise
     if path.is_file():
-        if path.name == "manifest.json" or looks_like_records(path):
+        if path.name == "manifest.json" or looks_like_records(path.name):
             return "records"
         with open(path, "rb") as f:
             if f.read(2) == b"\x1f\x8b":  # gzip: compressed TFRecords

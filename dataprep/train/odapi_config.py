@@ -33,8 +33,7 @@ from dataprep.label_map import LabelMap
 from dataprep.models import PipelineSettings, model_spec, parse_pipeline_config
 from dataprep.models.registry import PipelineSignature, ZooRecipe
 from dataprep.models.resolve import resolve_model
-
-_SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord")
+from dataprep.records.naming import SHARD_RE as _SHARD_RE
 
 # [1] Learning rate: linear scaling rule (Goyal et al., "Accurate, Large
 #     Minibatch SGD", 2017) from each zoo recipe's momentum-SGD base rate and

@@ -17,7 +17,8 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.label_map import LabelMap
-from dataprep.findings import DROPPED_BOX, ERROR, INFO, KEPT, SKIPPED_IMAGE, SWAPPED, WARNING, Finding
+from dataprep.findings import (DROPPED_BOX, ERROR, INFO, KEPT, RENAMED, SKIPPED_IMAGE, SWAPPED, WARNING,
+                               Finding)
 
 #: Boxes of one class in one image overlapping at least this much are duplicates.
 DUPLICATE_IOU = 0.95
@@ -88,12 +89,80 @@ def duplicate_boxes(image_ids: np.ndarray, classes: np.ndarray, boxes: np.ndarra
     return out_dup, out_first
 
 
+def claimed_twice(images: pd.DataFrame, boxes_per_image: pd.Series) -> tuple[dict, pd.Series, list[Finding]]:
+    """Image files claimed by two entries (two annotation files, two COCO
+    ``images[]`` entries). Both describe that image, so a later entry's boxes
+    join the first entry's (exact repeats then fall to the duplicate check)
+    and the entry is not written as a second image. An entry annotated at
+    another size drew its boxes on another picture: it is skipped, its boxes
+    counted as dropped. Returns {later image_id: first image_id}, the later
+    entries to skip (id -> reason) and the findings."""
+    dup = images["file"].duplicated(keep="first")
+    if not dup.any():
+        return {}, pd.Series(dtype=object), []
+    first = images.drop_duplicates("file").set_index("file")
+    merge, reasons, findings = {}, {}, []
+    for _, r in images[dup].iterrows():
+        f, n = first.loc[r["file"]], int(boxes_per_image.get(r["image_id"], 0))
+        sizes = [(a, b) for a, b in ((r.get("width"), f.get("width")), (r.get("height"), f.get("height")))
+                 if pd.notna(a) and pd.notna(b)]
+        where = {"image": r["file"], "annotation": r["annotation"]}
+        if all(a == b for a, b in sizes):
+            merge[r["image_id"]] = f["image_id"]
+            reasons[r["image_id"]] = "annotated twice (boxes merged into the first entry)"
+            findings.append(Finding(WARNING, "image.annotated_twice", r["file"], r["annotation"],
+                                    f"{r['file']!r} is also annotated by {f['annotation']}; this annotation's {n} "
+                                    "box(es) are merged into it (the image is written once; repeats are dropped as "
+                                    "box.duplicate)", SKIPPED_IMAGE, **where))
+        else:
+            reasons[r["image_id"]] = "annotated twice at another size"
+            findings.append(Finding(ERROR, "image.annotated_twice", r["file"], r["annotation"],
+                                    f"{r['file']!r} is also annotated by {f['annotation']} at another size "
+                                    f"({r.get('width'):g}x{r.get('height'):g} here, {f.get('width'):g}x"
+                                    f"{f.get('height'):g} there); this annotation and its {n} box(es) are skipped",
+                                    SKIPPED_IMAGE, **where))
+    return merge, pd.Series(reasons, dtype=object), findings
+
+
+def numeric_classes(texts, label_map: LabelMap) -> tuple[dict[str, str], list[Finding]]:
+    """Class texts that are numbers where the label map has names ('2' in a
+    CSV read with ``--label-map`` naming cat = 1, dog = 2): read as label-map
+    ids when every such number is one, else as 0-based class indices (YOLO's
+    and most trainers' convention, id = index + 1) when every number + 1 is
+    one; otherwise nothing is guessed (``label.unknown``). A label map with
+    names that are themselves numbers makes every reading ambiguous: nothing
+    is guessed. Returns {text: the label-map name it is read as} and a
+    finding per text."""
+    numbers = {t: int(t.strip()) for t in texts if t.strip().isdecimal()}
+    if not numbers or any(n.strip().isdecimal() for n in label_map.names):
+        return {}, []
+    ids = {item.id for item in label_map}
+    values = set(numbers.values())
+    if values <= ids:
+        shift, how = 0, "label-map id"
+    elif {v + 1 for v in values} <= ids:
+        shift, how = 1, "0-based class index (id = index + 1)"
+    else:
+        return {}, []
+    renamed = {t: label_map.name_of(v + shift) for t, v in numbers.items()}
+    findings = [Finding(WARNING, "label.numeric_class", t, label_map.source,
+                        f"class {t!r} is not a name in the label map; it is read as {how} {numbers[t]} -> "
+                        f"{renamed[t]!r} (id {numbers[t] + shift}); every number here fits that reading", RENAMED)
+                for t in sorted(renamed)]
+    return renamed, findings
+
+
 def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0) -> AnnotationCheck:
     findings: list[Finding] = []
     images = ds.images.set_index("image_id")
     objs = ds.objects.copy()
     objs["file"] = images["file"].reindex(objs["image_id"]).to_numpy()
     objs["annotation_file"] = images["annotation"].reindex(objs["image_id"]).to_numpy()
+    # 0. One image file claimed by two entries: see claimed_twice.
+    merge, skip, twice = claimed_twice(ds.images, ds.objects["image_id"].value_counts())
+    findings.extend(twice)
+    if merge:
+        objs["image_id"] = objs["image_id"].replace(merge)
     coords = objs[["xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=float, copy=True)
     drop = np.zeros(len(objs), dtype=bool)
 
@@ -155,9 +224,19 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
             findings.append(Finding(INFO, "box.tiny", item, ann,
                                     f"box is {ww:g}x{hh:g} px, below {tiny_box:g} px; kept (check it is real)", KEPT, **where))
 
-    # 6. Classes the label map does not know: drop, naming the closest names.
+    # 6. Classes the label map does not know: a number where the label map has
+    #    names is the id it plainly means (numeric_classes); the rest are
+    #    dropped, naming the closest names.
     labels = label_map.ids_for(objs["text"].tolist())
     unknown = labels < 0
+    if unknown.any():
+        renamed, numeric = numeric_classes(objs.loc[unknown, "text"].unique(), label_map)
+        findings.extend(numeric)
+        if renamed:
+            hit = unknown & objs["text"].isin(list(renamed)).to_numpy()
+            objs.loc[hit, "text"] = objs.loc[hit, "text"].map(renamed)
+            labels = label_map.ids_for(objs["text"].tolist())
+            unknown = labels < 0
     if unknown.any():
         hints = {t: label_map.unknown_message(t) for t in objs.loc[unknown, "text"].unique()}
         for (item, where), ann, t in zip(_item(objs[unknown]), objs.loc[unknown, "annotation_file"], objs.loc[unknown, "text"]):
@@ -186,16 +265,5 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
                                     f"class name {n!r} is not ASCII; kept as UTF-8 in class/text and the label map",
                                     KEPT))
 
-    # 4. One image file annotated by two entries: keep the first.
-    dup = ds.images["file"].duplicated(keep="first")
-    skip = pd.Series(dtype=object)
-    if dup.any():
-        first = ds.images.drop_duplicates("file").set_index("file")["annotation"]
-        rows = ds.images[dup]
-        for _, r in rows.iterrows():
-            findings.append(Finding(ERROR, "image.annotated_twice", r["file"], r["annotation"],
-                                    f"{r['file']!r} is already annotated by {first[r['file']]}; this annotation "
-                                    "is skipped", SKIPPED_IMAGE, image=r["file"], annotation=r["annotation"]))
-        skip = pd.Series("annotated twice", index=rows["image_id"].to_numpy())
     kept = objs[~drop].drop(columns=["file", "annotation_file"]).reset_index(drop=True)
     return AnnotationCheck(kept, skip, findings, int(drop.sum()))

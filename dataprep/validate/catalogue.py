@@ -66,10 +66,14 @@ CATALOGUE: dict[str, Code] = {
     "csv.duplicate_column": _c(WARNING, KEPT, "a CSV header names a column twice; the first is used"),
     "csv.missing_filename": _c(ERROR, DROPPED_BOX, "a CSV row has an empty filename"),
     "csv.non_numeric": _c(ERROR, DROPPED_BOX, "a CSV coordinate or size is not a number"),
+    "voc.image_ambiguous": _c(INFO, KEPT, "several images share an XML's name (a.jpg, a.png); the one its "
+                                          "<filename> names is used"),
     "voc.filename_mismatch": _c(INFO, KEPT, "the XML's <filename> differs from the image found beside it"),
     "split.conflict": _c(WARNING, KEPT, "an image is listed in two splits (ImageSets/Main, data.yaml); the first is kept"),
     "split.derived": _c(INFO, KEPT, "no ImageSets/Main lists: the splits were derived"),
     "split.missing_annotation": _c(WARNING, KEPT, "an ImageSets/Main list names an image without annotation"),
+    "split.name_resolved": _c(INFO, KEPT, "an ImageSets/Main entry names an annotation but for case or extension; "
+                                          "read as that one"),
     "split.unlisted": _c(WARNING, SKIPPED_IMAGE, "an annotated image is in no ImageSets/Main list"),
     "label.empty_name": _c(WARNING, RENAMED, "a COCO category has an empty name; named category_<id>"),
     "label.renumbered": _c(WARNING, RENAMED,
@@ -77,11 +81,29 @@ CATALOGUE: dict[str, Code] = {
                            "category 0 moved to a free id"),
     # -- YOLO (formats/yolo.py) ------------------------------------------------------------
     "yolo.malformed_line": _c(ERROR, DROPPED_BOX, "a label line is not 'class cx cy w h' or a polygon"),
-    "yolo.class_out_of_range": _c(ERROR, DROPPED_BOX, "a label line's class id is not one of data.yaml's names"),
+    "yolo.class_out_of_range": _c(ERROR, DROPPED_BOX, "a label line's class id is not one of the class names' ids"),
     "yolo.segment": _c(INFO, FIXED, "a segment (polygon) line; its bounding box is used"),
     "yolo.no_label_file": _c(INFO, KEPT, "an image without a label file; kept as a negative"),
-    "yolo.nc_mismatch": _c(WARNING, KEPT, "data.yaml's nc differs from the number of names; names are used"),
+    "yolo.nc_mismatch": _c(WARNING, KEPT, "data.yaml's nc (obj.data's classes) differs from the number of names; "
+                                          "names are used"),
     "yolo.path_ignored": _c(INFO, KEPT, "data.yaml's path is not a folder here; paths are relative to the yaml"),
+    "yolo.path_from_cwd": _c(INFO, KEPT, "data.yaml's path is a folder in the working directory (as Ultralytics "
+                                         "reads it), not beside the yaml"),
+    "yolo.split_missing": _c(WARNING, IGNORED, "a split named in data.yaml or obj.data is not there; left out, the "
+                                               "others read"),
+    "yolo.split_resolved": _c(INFO, KEPT, "a split's path is read as Ultralytics does ('../' dropped) or from its "
+                                          "val/valid twin"),
+    "yolo.list_paths_resolved": _c(INFO, KEPT, "a list file's paths are read relative to the dataset root or without "
+                                               "darknet's 'data/'"),
+    "yolo.name_resolved": _c(INFO, FIXED, "a listed image or label file differs from the file on disk in case or "
+                                          "extension; that file is read"),
+    "yolo.keypoints": _c(INFO, IGNORED, "a pose dataset (kpt_shape): each line's box is read, its keypoints left out"),
+    "yolo.label_shared": _c(WARNING, KEPT, "one label file names two images (same stem); its boxes are read for both"),
+    "yolo.numeric_names": _c((INFO, WARNING), KEPT, "class names look like numbers; read as names (a warning when "
+                                                    "name and id differ)"),
+    "yolo.names_missing": _c(WARNING, RENAMED, "no class names (nc only, or a bare tree); named class_<id>"),
+    "yolo.names_disagree": _c(WARNING, (KEPT, IGNORED), "Label Studio's notes.json and classes.txt disagree (or "
+                                                        "notes.json is unreadable); the ids win"),
     # -- other tools' records (formats/tfrecord.py) ----------------------------------------
     "record.corrupt": _c(ERROR, SKIPPED_IMAGE, "a record with a bad CRC, cut short, or not a tf.train.Example; skipped"),
     "record.repeat": _c(INFO, SKIPPED_IMAGE, "a record repeating an earlier one's name and bytes (rebalanced); read once"),
@@ -103,10 +125,14 @@ CATALOGUE: dict[str, Code] = {
     "box.duplicate": _c(WARNING, DROPPED_BOX, "a box repeats another of the same class (IoU >= 0.95)"),
     "box.tiny": _c(INFO, KEPT, "a box is smaller than 4 px; kept"),
     "label.unknown": _c(ERROR, DROPPED_BOX, "a class name is not in the label map (with the closest names)"),
+    "label.numeric_class": _c(WARNING, RENAMED, "a class that is a number where the label map has names; read as "
+                                                "that id (or 0-based index + 1) when every number fits"),
     "label.no_boxes": _c(WARNING, KEPT, "a label-map class has no box in the data"),
     "label.case_variants": _c(WARNING, KEPT, "class names differ only in case or spaces"),
     "label.non_ascii": _c(INFO, KEPT, "a class name is not ASCII; kept as UTF-8"),
-    "image.annotated_twice": _c(ERROR, SKIPPED_IMAGE, "one image file is annotated by two entries; the second skipped"),
+    "image.annotated_twice": _c((WARNING, ERROR), SKIPPED_IMAGE,
+                                "one image file is annotated by two entries; a later entry's boxes merged into the "
+                                "first (skipped if annotated at another size)"),
     # -- image checks (validate/images.py, in the workers) ------------------------------
     "image.path_escapes_root": _c(ERROR, SKIPPED_IMAGE,
                                   "an image path or symbolic link leads outside the images folder "

@@ -8,6 +8,9 @@ numbers and types as ``tensorflow/core/example/{example,feature}.proto`` and
 ``object_detection/protos/string_int_label_map.proto``, so their wire and text
 formats are identical. They live in a private descriptor pool and package so
 they never clash with TensorFlow's own classes when both are loaded.
+
+A base module: the label map (``dataprep.label_map``) and the records
+(``dataprep.records``) both build on it, so neither imports the other for it.
 """
 
 from __future__ import annotations
