@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 from dataprep.layers import LAYERS, RANK, package_of
@@ -18,8 +19,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 ALLOWED: set[tuple[str, str]] = set()
 
 
+@lru_cache(maxsize=None)
 def package_edges() -> dict[tuple[str, str], list[str]]:
-    """(importer, imported) package -> the ``module:line`` of each import making that edge."""
+    """(importer, imported) package -> the ``module:line`` of each import making that edge (read once)."""
     edges: dict[tuple[str, str], list[str]] = defaultdict(list)
     for name in MODULES:
         for target, names, line in imports(name):
