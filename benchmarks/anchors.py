@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dataprep.anchors import AnchorConfig, anchor_coverage, default_anchor_config, suggest_anchors  # noqa: E402
-from dataprep.anchors.models import MODELS  # noqa: E402
+from dataprep.anchors import AnchorConfig, anchor_coverage, suggest_anchors  # noqa: E402
+from dataprep.models import MODELS, default_anchor_config  # noqa: E402
 
 
 def peak_rss_mb() -> float:

@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def flops(model_name: str, size: int, classes: int) -> int:
     import tensorflow as tf
 
-    from dataprep.anchors.models import default_anchor_config
+    from dataprep.models.registry import default_anchor_config
     from dataprep.train.build import build_model
     from dataprep.train.config import TrainConfig
 
@@ -43,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--classes", type=int, default=3)
     args = parser.parse_args()
-    from dataprep.anchors.models import MODELS
+    from dataprep.models.registry import MODELS
 
     for name, spec in MODELS.items():
         for size in sorted({spec.input_size, 320}):

@@ -71,7 +71,7 @@ def train_arm(args: argparse.Namespace) -> None:
     """Child process: train one arm under a CPU budget, write ``result.json``."""
     import keras
 
-    from dataprep.train.anchors import load_anchor_file
+    from dataprep.models.resolve import resolve_model
     from dataprep.train.config import TrainConfig
     from dataprep.train.trainer import train
 
@@ -116,7 +116,8 @@ def train_arm(args: argparse.Namespace) -> None:
                 row["stopped_by_wall_clock"] = True
                 self.model.stop_training = True
 
-    config_anchors, size, model = load_anchor_file(args.anchors)
+    resolved = resolve_model(anchors=args.anchors)
+    config_anchors, size, model = resolved.anchors, resolved.input_size, resolved.model
     config = TrainConfig(
         model=model, input_size=size[0], anchor_config=config_anchors.to_dict(), alpha=args.alpha,
         backbone_weights="none", epochs=args.epochs, batch_size=args.batch_size, optimizer="adam",
@@ -143,7 +144,7 @@ ARM_ANCHORS = {"a": "default", "b": "suggested", "c": "suggested", "d": "suggest
 
 def advised_input(stats_doc: dict, current: int) -> int:
     """The first larger --input-size the analysis says reaches every uncoverable class."""
-    from dataprep.stats.anchors import COVERABLE_FRACTION
+    from dataprep.stats.anchor_analysis import COVERABLE_FRACTION
 
     limits = stats_doc["anchors"].get("uncoverable_classes", [])
     if not limits:

@@ -41,7 +41,7 @@ import pandas as pd
 
 from dataprep.locations import location
 from dataprep.label_map import LabelMap
-from dataprep.validate.findings import Finding
+from dataprep.findings import Finding
 
 #: The usual splits, in the order outputs, summaries and manifests list them;
 #: any other split name follows, sorted.

@@ -4,7 +4,7 @@ One root, :class:`DataprepError`, and a few structured subclasses. Expected
 problems with the user's input are raised as one of these and turned into a
 one-line message (no traceback) by the CLI; problems found *inside* a dataset
 (a bad box, an unreadable image) are not exceptions at all but
-:class:`dataprep.validate.findings.Finding` records written to ``report.json``.
+:class:`dataprep.findings.Finding` records written to ``report.json``.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 ``s3://``, ``hdfs://``) that only Apache Beam's ``FileSystems`` reads.
 
 Local paths become :class:`~pathlib.Path`; a URL stays a string (``Path``
-would fold its ``//``). Nothing here imports Beam: a URL is read through
-:mod:`dataprep.beam.urls`, imported on first use (only ``--runner beam``
-gets as far as reading one; the local runner refuses URLs up front).
+would fold its ``//``). Nothing here imports Beam: a URL is read through the
+file system :mod:`dataprep.beam` registers in :mod:`dataprep.filesystems` when
+it is imported (only ``--runner beam`` gets as far as reading one; the local
+runner refuses URLs up front).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import posixpath
 import re
 from pathlib import Path
+
+from dataprep.errors import UsageError
+from dataprep.filesystems import GLOB, url_filesystem
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
@@ -44,9 +48,7 @@ def url_join(root: str, rel: str) -> str | None:
 def read_bytes(path: str | Path) -> bytes:
     """The bytes of a local file or a URL (``FileNotFoundError`` / ``OSError`` as ``open`` raises them)."""
     if is_url(path):
-        from dataprep.beam.urls import read_url
-
-        return read_url(path)
+        return url_filesystem(path).read_bytes(path)
     with open(path, "rb") as f:
         return f.read()
 
@@ -54,17 +56,13 @@ def read_bytes(path: str | Path) -> bytes:
 def list_folder(url: str) -> dict[str, int]:
     """Name -> bytes of the files directly in the folder ``url``: one listing
     (a few paged requests on an object store), not a request per file."""
-    from dataprep.beam.urls import GLOB, list_url
-    from dataprep.errors import UsageError
-
     if GLOB.search(url):
         raise UsageError(f"{url}: a folder whose URL holds *, ? or [ cannot be listed (Beam reads them as a pattern)")
     prefix = url.rstrip("/") + "/"
-    return {p[len(prefix):]: size for p, size in list_url(prefix + "*").items() if p.startswith(prefix)}
+    found = url_filesystem(url).list(prefix + "*")
+    return {p[len(prefix):]: size for p, size in found.items() if p.startswith(prefix)}
 
 
 def url_exists(url: str) -> bool:
     """Whether the file ``url`` exists."""
-    from dataprep.beam.urls import exists
-
-    return exists(url)
+    return url_filesystem(url).exists(url)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataprep.anchors.models import DEFAULT_MODEL, MODELS, default_anchor_config
+from dataprep.models.registry import DEFAULT_MODEL, MODELS, default_anchor_config
 from dataprep.anchors.suggest import suggest_multiscale_anchors
 from dataprep.cli import main
 from dataprep.stats import analyse_anchors, format_anchor_analysis, resolve_settings
@@ -134,7 +134,7 @@ def test_pick_keeps_default_anchors_where_a_class_cannot_be_covered_and_nothing_
     """Without a remedy, the pick is the analysed model and size: with its suggested
     anchors, or its default ones where a class cannot be covered at that size (the
     suggestion there trained worse, benchmarks/RESULTS.md "Small objects" arm d)."""
-    from dataprep.stats.anchors import ClassLimit
+    from dataprep.stats.anchor_analysis import ClassLimit
 
     _, analysis = cells_analysis
     advice = analysis.advice

@@ -21,13 +21,10 @@ from dataprep.anchors import (
     box_specs,
     layer_scales,
     mobilenet_v2_feature_map_sizes,
-    parse_pipeline_config,
-    read_anchors_json,
-    read_pipeline_config,
     render_ssd_anchor_generator,
     ssd_anchors,
-    write_anchors_json,
 )
+from dataprep.models import parse_pipeline_config, read_anchors_json, read_pipeline_config, write_anchors_json
 from odapi import needs_odapi
 
 REPO = Path(__file__).resolve().parents[1]
@@ -240,9 +237,10 @@ def test_anchor_config_json_round_trip():
 
 
 # ------------------------------------------------------------------ doctests
-@pytest.mark.parametrize("module", ["generator", "coverage", "config", "suggest", "__init__"])
-def test_docstring_examples_run(module):
-    name = "dataprep.anchors" if module == "__init__" else f"dataprep.anchors.{module}"
+@pytest.mark.parametrize("name", ["dataprep.anchors.generator", "dataprep.anchors.coverage",
+                                  "dataprep.anchors.render", "dataprep.anchors.suggest", "dataprep.anchors",
+                                  "dataprep.models.pipeline_config"])
+def test_docstring_examples_run(name):
     result = doctest.testmod(importlib.import_module(name))
     assert result.failed == 0
     assert result.attempted > 0
@@ -250,7 +248,7 @@ def test_docstring_examples_run(module):
 
 def test_import_does_not_pull_tensorflow():
     code = (
-        "import sys, dataprep.anchors, dataprep.anchors.suggest, dataprep.anchors.config;"
+        "import sys, dataprep.anchors, dataprep.anchors.suggest, dataprep.models, dataprep.models.registry;"
         "print('tensorflow' in sys.modules)"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))

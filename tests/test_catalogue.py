@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dataprep.errors import FindingError, UsageError
-from dataprep.validate import findings as F
+from dataprep import findings as F
 from dataprep.validate.catalogue import CATALOGUE, COLLAPSED, describe
 from dataprep.validate.policy import ErrorPolicy
 
@@ -76,7 +76,7 @@ def test_findings_are_emitted_with_their_catalogued_severity_and_action():
 
 
 def test_no_raw_action_strings():
-    """Actions are the named constants of validate/findings.py, never string literals."""
+    """Actions are the named constants of findings.py, never string literals."""
     raw = [f"{path.relative_to(PACKAGE)}:{n.lineno}" for path, tree in sources().items() for n in ast.walk(tree)
            if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "Finding" and len(n.args) > 5
            and isinstance(n.args[5], ast.Constant)]

@@ -224,7 +224,7 @@ def test_empty_requested_split_is_listed_and_warned(tmp_path, capsys):
 
 def test_empty_requested_split_in_dataprep_split(tmp_path):
     """(issue 14 item 7) The same for a re-split of records."""
-    from dataprep.balance.resplit import resplit
+    from dataprep.convert.resplit import resplit
     from helpers import opts
 
     run(simple(tmp_path, 24), tmp_path / "src", split={"train": 0.5, "val": 0.5})

@@ -20,14 +20,14 @@ from dataprep.anchors import (
     MultiscaleAnchorConfig,
     anchor_config_from_dict,
     anchor_coverage,
-    default_anchor_config,
-    generate_anchors,
     iou_matrix,
     padded_input_size,
     scan_boxes,
 )
-from dataprep.anchors import models as models_module
+from dataprep.models import default_anchor_config, generate_anchors
+from dataprep.anchors import kinds as kinds_module
 from dataprep.anchors import multiscale as multiscale_module
+from dataprep.models import registry as registry_module
 from dataprep.errors import UsageError
 from odapi import needs_odapi
 
@@ -155,7 +155,7 @@ def test_model_table_defaults():
 
 
 def test_doctests():
-    for module in (multiscale_module, models_module):
+    for module in (multiscale_module, registry_module, kinds_module):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
 

@@ -10,13 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataprep.anchors import (
-    AnchorConfig,
-    MultiscaleAnchorConfig,
-    default_anchor_config,
-    read_pipeline_config,
-    write_anchors_json,
-)
+from dataprep.anchors import AnchorConfig, MultiscaleAnchorConfig
+from dataprep.models import default_anchor_config, read_pipeline_config, write_anchors_json
 from dataprep.cli import main
 from dataprep.label_map import LabelMap
 from dataprep.train.odapi_config import read_records, write_pipeline_config
@@ -158,14 +153,22 @@ def test_file_errors(records, tmp_path, capsys):
     assert main(["config", str(tmp_path), "--out", str(tmp_path / "q.config")]) == 2
     assert "no manifest.json" in capsys.readouterr().err
     write_anchors_json(tmp_path / "ms.json", MultiscaleAnchorConfig(), 320)
-    assert main(["config", str(records), "--anchors", str(tmp_path / "ms.json"), "--out", str(tmp_path / "q")]) == 2
+    assert main(["config", str(records), "--anchors", str(tmp_path / "ms.json"), "--model", "ssdlite_mobilenet_v2",
+                 "--out", str(tmp_path / "q")]) == 2
+    assert "anchors are for model 'ssd_mobilenet_v2_fpnlite', but --model gives 'ssdlite_mobilenet_v2'" in \
+        capsys.readouterr().err
+    data = json.loads((tmp_path / "ms.json").read_text())
+    del data["model"]  # an older file without its model: the anchor kind must still be --model's
+    (tmp_path / "ms.json").write_text(json.dumps(data))
+    assert main(["config", str(records), "--anchors", str(tmp_path / "ms.json"), "--model", "ssdlite_mobilenet_v2",
+                 "--out", str(tmp_path / "q")]) == 2
     assert "holds multiscale anchors, but ssdlite_mobilenet_v2 uses ssd anchors" in capsys.readouterr().err
     assert main(["config", str(records), "--init-from", str(tmp_path), "--out", str(tmp_path / "q")]) == 2
     assert "no pipeline.config" in capsys.readouterr().err
     zoo = make_zoo(tmp_path / "zoo", "ssd_mobilenet_v2")
     assert main(["config", str(records), "--init-from", str(zoo), "--model", "ssd_mobilenet_v2_fpnlite",
                  "--out", str(tmp_path / "q")]) == 2
-    assert "is a ssd_mobilenet_v2" in capsys.readouterr().err
+    assert "holds a ssd_mobilenet_v2 model" in capsys.readouterr().err
     text = (zoo / "pipeline.config").read_text().replace("ssd_mobilenet_v2_keras", "ssd_resnet50_v1_fpn_keras")
     (zoo / "pipeline.config").write_text(text)
     assert main(["config", str(records), "--init-from", str(zoo), "--out", str(tmp_path / "q")]) == 1

@@ -8,16 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataprep.anchors import (
-    AnchorConfig,
-    AnchorConfigError,
-    MultiscaleAnchorConfig,
-    parse_pipeline_config,
-    read_anchors_json,
-    read_pipeline_config,
-    render_anchor_generator,
-    write_anchors_json,
-)
+from dataprep.anchors import AnchorConfig, AnchorConfigError, MultiscaleAnchorConfig, render_anchor_generator
+from dataprep.models import parse_pipeline_config, read_anchors_json, read_pipeline_config, write_anchors_json
 
 FIXTURE = Path(__file__).parent / "data" / "odapi_anchors.npz"
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import distinct_jpeg
-from dataprep.balance.resplit import resplit
+from dataprep.convert.resplit import resplit
 from dataprep.convert import ConvertOptions, SplitOptions, convert
 from dataprep.errors import UsageError
 from dataprep.formats.tfrecord import read_tfrecord

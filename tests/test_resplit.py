@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import build_dataset, distinct_jpeg, near_copy
-from dataprep.balance.resplit import resplit
+from dataprep.convert.resplit import resplit
 from dataprep.cli import main
 from dataprep.convert import ConvertOptions, convert
 from dataprep.dataset import Dataset

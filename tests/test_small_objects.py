@@ -12,14 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dataprep.anchors import AnchorConfig, AnchorConfigError, anchor_coverage, read_anchors_file, write_anchors_json
-from dataprep.anchors.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL
+from dataprep.anchors import AnchorConfig, AnchorConfigError, anchor_coverage
+from dataprep.models import read_anchors_file, write_anchors_json
+from dataprep.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL
 from dataprep.anchors.reach import reachable_iou, ssd_grid_centres, stride_grid_centres
 from dataprep.anchors.multiscale import MultiscaleAnchorConfig
 from dataprep.anchors.suggest import ANCHOR_SCALE_GRID, suggest_anchors, suggest_multiscale_anchors
 from dataprep.cli import main
 from dataprep.stats import analyse_anchors, resolve_settings
-from dataprep.stats.anchors import COVERABLE_FRACTION, class_limits, format_anchor_analysis, format_limits
+from dataprep.stats.anchor_analysis import COVERABLE_FRACTION, class_limits, format_anchor_analysis, format_limits
 from dataprep.stats.collect import _make_table
 from dataprep.synth import CELL_CLASSES, generate_cells_voc, render_cells_image
 
@@ -336,8 +337,8 @@ def test_cells_stats_output_names_the_uncoverable_class(cells_records, capsys):
 def test_anchors_out_then_train_anchors_builds_exactly_the_analysed_anchors(cells_records, tmp_path, capsys):
     """``stats --anchors-out`` -> ``train --anchors``: the trainer's anchors are the
     ones ``stats --dump-anchors`` analyses from the same file."""
-    from dataprep.anchors.models import anchor_config_from_dict
-    from dataprep.train.anchors import AnchorGenerator
+    from dataprep.anchors import anchor_config_from_dict
+    from dataprep.train.anchor_generator import AnchorGenerator
     from dataprep.train.restore import model_settings
 
     out_json, dumped = tmp_path / "anchors.json", tmp_path / "anchors.npy"

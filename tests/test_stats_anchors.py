@@ -11,21 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataprep.anchors import (
-    AnchorConfig,
-    AnchorConfigError,
-    anchor_coverage,
-    coco_size_buckets,
-    read_anchors_json,
-    ssd_anchors,
-    write_anchors_json,
-)
+from dataprep.anchors import AnchorConfig, AnchorConfigError, anchor_coverage, coco_size_buckets, ssd_anchors
+from dataprep.models import read_anchors_json, write_anchors_json
 from dataprep.cli import main
 from dataprep.convert import ConvertOptions, convert
 from dataprep.errors import UsageError
 from dataprep.formats.voc import read_voc
 from dataprep.stats import analyse_anchors, collect, model_input_boxes, resolve_settings
-from dataprep.stats.anchors import KEEP, AnchorSettings, parse_floats, parse_input_size
+from dataprep.stats.anchor_analysis import KEEP, AnchorSettings, parse_floats, parse_input_size
 from dataprep.stats.collect import _make_table
 from dataprep.synth import generate_shapes_voc
 

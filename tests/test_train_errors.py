@@ -126,7 +126,7 @@ def test_offline_imagenet_download_leaves_no_run_behind(tmp_path, monkeypatch, c
 
 def test_cli_takes_anchor_settings_from_the_stats_file(tmp_path, monkeypatch):
     from dataprep.anchors import AnchorConfig
-    from dataprep.anchors.config import write_anchors_json
+    from dataprep.models import write_anchors_json
     from dataprep.cli import main
     import dataprep.train.trainer as trainer
 

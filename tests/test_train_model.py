@@ -13,9 +13,10 @@ pytest.importorskip("tensorflow")
 import keras  # noqa: E402
 
 from dataprep.anchors import AnchorConfig, AnchorConfigError, mobilenet_v2_feature_map_sizes  # noqa: E402
-from dataprep.anchors.config import write_anchors_json  # noqa: E402
+from dataprep.models import write_anchors_json  # noqa: E402
 from dataprep.errors import UsageError  # noqa: E402
-from dataprep.train.anchors import AnchorGenerator, load_anchor_config, resolve_input_size  # noqa: E402
+from dataprep.models.resolve import resolve_model  # noqa: E402
+from dataprep.train.anchor_generator import AnchorGenerator  # noqa: E402
 from dataprep.train.config import TrainConfig  # noqa: E402
 from dataprep.train.build import build_model  # noqa: E402
 from dataprep.train.model import BackboneWeightsError, build_backbone, extra_depths  # noqa: E402
@@ -88,32 +89,36 @@ def test_anchor_settings_the_model_cannot_use():
 def test_anchor_files(tmp_path):
     cfg = AnchorConfig(min_scale=0.1, aspect_ratios=(1.0, 2.0, 0.5))
     write_anchors_json(tmp_path / "anchors.json", cfg, 256)
-    loaded, size = load_anchor_config(anchors_json=tmp_path / "anchors.json")
-    assert loaded == cfg and size == (256, 256)
-    assert resolve_input_size(None, size) == 256 and resolve_input_size(192, size) == 192
-    assert resolve_input_size(None, None) == 320
-    with pytest.raises(AnchorConfigError, match="not square"):
-        resolve_input_size(None, (300, 400), "x.json")
+    resolved = resolve_model(anchors=tmp_path / "anchors.json")
+    assert resolved.anchors == cfg and resolved.input_size == (256, 256) and resolved.square_size() == 256
+    assert resolve_model(anchors=tmp_path / "anchors.json", input_size=192).square_size() == 192
+    assert resolve_model().square_size() == 320
+    write_anchors_json(tmp_path / "wide.json", cfg, (300, 400))
+    with pytest.raises(AnchorConfigError, match="wide.json: input size 300x400 is not square"):
+        resolve_model(anchors=tmp_path / "wide.json").square_size()
     (tmp_path / "pipeline.config").write_text(
         "model { ssd { num_classes: 3 image_resizer { fixed_shape_resizer { height: 192 width: 192 } }\n"
         "  anchor_generator { ssd_anchor_generator { min_scale: 0.15 aspect_ratios: [1.0, 2.0] } } } }\n")
-    loaded, size = load_anchor_config(pipeline_config=tmp_path / "pipeline.config")
-    assert loaded.min_scale == 0.15 and loaded.aspect_ratios == (1.0, 2.0) and size == (192, 192)
+    resolved = resolve_model(anchor_config=tmp_path / "pipeline.config")
+    assert resolved.anchors.min_scale == 0.15 and resolved.anchors.aspect_ratios == (1.0, 2.0)
+    assert resolved.input_size == (192, 192)
     with pytest.raises(UsageError, match="not both"):
-        load_anchor_config(tmp_path / "anchors.json", tmp_path / "pipeline.config")
+        resolve_model(anchors=tmp_path / "anchors.json", anchor_config=tmp_path / "pipeline.config")
     from dataprep.anchors import MultiscaleAnchorConfig
 
     write_anchors_json(tmp_path / "ms.json", MultiscaleAnchorConfig(), 320)
     # the file names its model (FPNLite), so it loads as that model's anchors ...
-    assert load_anchor_config(anchors_json=tmp_path / "ms.json") == (MultiscaleAnchorConfig(), (320, 320))
+    resolved = resolve_model(anchors=tmp_path / "ms.json")
+    assert (resolved.model, resolved.anchors, resolved.input_size) == (
+        "ssd_mobilenet_v2_fpnlite", MultiscaleAnchorConfig(), (320, 320))
     # ... and not as another model's
     with pytest.raises(UsageError, match="anchors are for model 'ssd_mobilenet_v2_fpnlite'"):
-        load_anchor_config(anchors_json=tmp_path / "ms.json", model="ssdlite_mobilenet_v2")
+        resolve_model("ssdlite_mobilenet_v2", anchors=tmp_path / "ms.json")
     data = json.loads((tmp_path / "ms.json").read_text())
     del data["model"]  # an older file: no model, the anchor kind must still be the model's
     (tmp_path / "ms.json").write_text(json.dumps(data))
     with pytest.raises(UsageError, match="ms.json holds multiscale anchors"):
-        load_anchor_config(anchors_json=tmp_path / "ms.json", model="ssdlite_mobilenet_v2")
+        resolve_model("ssdlite_mobilenet_v2", anchors=tmp_path / "ms.json")
 
 
 def test_train_config_round_trip_and_checks(tmp_path):

@@ -47,7 +47,7 @@ def run_dir(records, tmp_path_factory):
 
 
 def test_loss_falls_when_overfitting_one_batch(records):
-    from dataprep.train.anchors import AnchorGenerator
+    from dataprep.train.anchor_generator import AnchorGenerator
     from dataprep.train.encoder import LabelEncoder
     from dataprep.train.build import build_model
     from dataprep.train.pipeline import train_dataset

@@ -50,7 +50,7 @@ def zoo_config(folder: Path, class_names, **changes) -> TrainConfig:
 
 
 def assert_matches_reference(model, config: TrainConfig, reference: dict, rtol: float = 0.0) -> None:
-    from dataprep.train.anchors import AnchorGenerator
+    from dataprep.train.anchor_generator import AnchorGenerator
 
     out = model.predict_model()(reference["image"].astype("float32"), training=False)
     for i, fmap in enumerate(out["feature_maps"]):

@@ -1,24 +1,14 @@
-"""Anchors (SSD grid and FPN multiscale): generation, pipeline.config I/O, coverage, suggestions.
+"""Anchors (SSD grid and FPN multiscale): generation, kinds, pipeline.config text, coverage, suggestions.
 
-Pure numpy; importing this package never imports TensorFlow.
+Pure numpy; importing this package never imports TensorFlow. Which model uses
+which anchors, and reading pipeline.config / anchors JSON files, is
+:mod:`dataprep.models`.
 
 >>> from dataprep.anchors import AnchorConfig, ssd_anchors, anchor_coverage
 >>> ssd_anchors(300).shape
 (1917, 4)
 """
 
-from dataprep.anchors.config import (
-    PipelineSettings,
-    parse_pipeline_config,
-    AnchorsFile,
-    read_anchors_file,
-    read_anchors_json,
-    read_pipeline_config,
-    render_anchor_generator,
-    render_multiscale_anchor_generator,
-    render_ssd_anchor_generator,
-    write_anchors_json,
-)
 from dataprep.anchors.coverage import (
     SIZE_BUCKETS,
     CoverageReport,
@@ -40,16 +30,17 @@ from dataprep.anchors.generator import (
     padded_input_size,
     ssd_anchors,
 )
-from dataprep.anchors.models import (
-    AnyAnchorConfig,
-    anchor_config_from_dict,
-    default_anchor_config,
-    generate_anchors,
-)
+from dataprep.anchors.kinds import ANCHOR_KINDS, AnyAnchorConfig, anchor_config_from_dict
 from dataprep.anchors.multiscale import MultiscaleAnchorConfig, multiscale_anchors
+from dataprep.anchors.render import (
+    render_anchor_generator,
+    render_multiscale_anchor_generator,
+    render_ssd_anchor_generator,
+)
 from dataprep.anchors.suggest import SuggestionResult, kmeans_iou, suggest_anchors, suggest_multiscale_anchors
 
 __all__ = [
+    "ANCHOR_KINDS",
     "AnchorConfig",
     "AnchorConfigError",
     "AnchorGrid",
@@ -58,7 +49,6 @@ __all__ = [
     "GroupCoverage",
     "LayerGrid",
     "MultiscaleAnchorConfig",
-    "PipelineSettings",
     "SIZE_BUCKETS",
     "SuggestionResult",
     "anchor_config_from_dict",
@@ -66,19 +56,12 @@ __all__ = [
     "as_input_size",
     "box_specs",
     "coco_size_buckets",
-    "default_anchor_config",
-    "generate_anchors",
     "iou_matrix",
     "kmeans_iou",
     "layer_scales",
     "mobilenet_v2_feature_map_sizes",
     "multiscale_anchors",
     "padded_input_size",
-    "parse_pipeline_config",
-    "AnchorsFile",
-    "read_anchors_file",
-    "read_anchors_json",
-    "read_pipeline_config",
     "render_anchor_generator",
     "render_multiscale_anchor_generator",
     "render_ssd_anchor_generator",
@@ -86,5 +69,4 @@ __all__ = [
     "ssd_anchors",
     "suggest_anchors",
     "suggest_multiscale_anchors",
-    "write_anchors_json",
 ]

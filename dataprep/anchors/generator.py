@@ -476,14 +476,18 @@ class AnchorConfig:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))
+        """Plain JSON-able dict (tuples become lists), ``kind`` first: the dict says which settings it holds."""
+        return {"kind": self.kind, **json.loads(json.dumps(asdict(self)))}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AnchorConfig":
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
         if not isinstance(data, dict):
             raise AnchorConfigError(f"anchor config must be a JSON object, got {type(data).__name__}")
+        data = dict(data)
+        kind = data.pop("kind", cls.kind)
+        if kind != cls.kind:
+            raise AnchorConfigError(f"{kind!r} anchor settings are not {cls.kind!r} ones")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

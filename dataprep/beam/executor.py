@@ -66,7 +66,7 @@ from dataprep.locations import is_url
 from dataprep.progress import progress_bar
 from dataprep.records.output import OutputWriter
 from dataprep.records.tfrecord import ShardWriter
-from dataprep.validate.findings import Finding
+from dataprep.findings import Finding
 
 #: Job rows per chunk file at most: the unit a worker loads before the rows spread out.
 ROWS_PER_CHUNK = 256

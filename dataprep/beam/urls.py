@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from dataprep.filesystems import GLOB, register_url_filesystem
+
 RAW = CompressionTypes.UNCOMPRESSED
-#: Characters that make a path a glob pattern for ``FileSystems.match``.
-GLOB = re.compile(r"[*?[]")
 
 
 def read_url(path: str) -> bytes:
@@ -50,4 +49,19 @@ def exists(path: str) -> bool:
         return False
 
 
-__all__ = ["GLOB", "exists", "list_url", "read_url"]
+class BeamFileSystems:
+    """:class:`dataprep.filesystems.UrlFileSystem` over Beam's ``FileSystems`` (registered on import)."""
+
+    def read_bytes(self, url: str) -> bytes:
+        return read_url(url)
+
+    def list(self, pattern: str) -> dict[str, int]:
+        return list_url(pattern)
+
+    def exists(self, url: str) -> bool:
+        return exists(url)
+
+
+register_url_filesystem(BeamFileSystems())
+
+__all__ = ["GLOB", "BeamFileSystems", "exists", "list_url", "read_url"]

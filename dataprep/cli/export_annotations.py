@@ -24,7 +24,7 @@ def export_annotations_cmd(
     from dataprep.formats.export import export_records
 
     o.local_path(records, "RECORDS")
-    from dataprep.validate.findings import Report
+    from dataprep.findings import Report
 
     result, findings = export_records(records, out, fmt, label_map=label_map, overwrite=overwrite)
     if findings:

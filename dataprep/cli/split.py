@@ -52,7 +52,7 @@ def split_cmd(
 ):
     """Split (and optionally rebalance) an existing output or a source into a new output folder."""
     src = o.local_path(src, "SRC")
-    from dataprep.balance.resplit import is_records_output, resplit
+    from dataprep.convert.resplit import is_records_output, resplit
     from dataprep.convert import ConvertOptions, convert, prepare_output
     from dataprep.errors import UsageError
 

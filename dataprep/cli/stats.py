@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataprep.anchors.models import DEFAULT_MODEL, MODELS
 from dataprep.cli import options as o
+from dataprep.models.registry import DEFAULT_MODEL, model_names
 
 _ANCHORS = "Anchors (any of these implies --anchors)"
 
@@ -33,7 +33,7 @@ def stats_cmd(
         "--anchors", help="Analyse anchor coverage of the boxes (implied by any of the anchor options below).",
         rich_help_panel=_ANCHORS)] = False,
     model: Annotated[Optional[str], typer.Option(
-        "--model", help=f"Whose anchors: {', '.join(MODELS)} (default {DEFAULT_MODEL}, as dataprep train).",
+        "--model", help=f"Whose anchors: {model_names()} (default {DEFAULT_MODEL}, as dataprep train).",
         rich_help_panel=_ANCHORS)] = None,
     input_size: Annotated[Optional[str], typer.Option(
         "--input-size", help="Model input: 300, 320 or HxW (default: the config's, else the model's: 320 for the "
@@ -55,8 +55,11 @@ def stats_cmd(
         "--anchor-config", help="TF OD API pipeline.config: its ssd_anchor_generator, image_resizer and "
                                 "num_classes.", rich_help_panel=_ANCHORS)] = None,
     anchors_json: Annotated[Optional[Path], typer.Option(
-        "--anchors-json", help="dataprep anchors JSON (as written by --anchors-out).",
+        "--anchors-json", help="dataprep anchors JSON (as written by --anchors-out; dataprep train --anchors).",
         rich_help_panel=_ANCHORS)] = None,
+    init_from: Annotated[Optional[Path], typer.Option(
+        "--init-from", help="A TF2 detection-zoo folder or a dataprep run folder: its model, input size and "
+                            "anchors, as dataprep train --init-from.", rich_help_panel=_ANCHORS)] = None,
     iou_threshold: Annotated[float, typer.Option(
         "--iou-threshold", help="Matched when the best anchor IoU reaches this.", rich_help_panel=_ANCHORS)] = 0.5,
     suggest: Annotated[bool, typer.Option(
@@ -92,12 +95,12 @@ def stats_cmd(
     analysis = None
     wants_anchors = anchors or any(v is not None for v in (
         model, input_size, resizer, min_scale, max_scale, aspect_ratios, num_layers, anchor_config, anchors_json,
-        anchors_out, dump_anchors)) or suggest
+        init_from, anchors_out, dump_anchors)) or suggest
     if wants_anchors:
         settings = st.resolve_settings(
             input_size=input_size, resizer=resizer, min_scale=min_scale, max_scale=max_scale,
             aspect_ratios=aspect_ratios, num_layers=num_layers, anchor_config=anchor_config,
-            anchors_json=anchors_json, model=model)
+            anchors_json=anchors_json, model=model, init_from=init_from)
         analysis = st.analyse_anchors(table, settings, worst_k=worst, suggest=suggest, iou_threshold=iou_threshold,
                                       seed=seed)
         if suggest:  # other models and sizes that cover the worst class better (the advice train --model auto takes)
@@ -111,7 +114,7 @@ def stats_cmd(
             st.dump_anchors(dump_anchors, analysis.anchors)
             typer.echo(f"wrote {analysis.anchors.shape[0]} anchors to {dump_anchors}")
         if anchors_out is not None:
-            from dataprep.anchors import write_anchors_json
+            from dataprep.models import write_anchors_json
 
             config = analysis.suggestion.config if analysis.suggestion is not None else settings.config
             write_anchors_json(anchors_out, config, settings.input_size, settings.model)

@@ -10,6 +10,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from dataprep.models.registry import DEFAULT_MODEL, model_names
+
 Records = Annotated[str, typer.Option("--records", help="Output folder of `dataprep convert` (manifest.json).")]
 RunDir = Annotated[Path, typer.Argument(help="Run folder written by `dataprep train --out`.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -72,9 +74,9 @@ def train_cmd(
     records: Records,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, config, final weights.")],
     model: Annotated[Optional[str], typer.Option(
-        "--model", help="ssdlite_mobilenet_v2 (default), ssd_mobilenet_v2, ssd_mobilenet_v2_fpnlite, or auto: the "
-        "model, input size and anchors `stats --anchors --suggest` advises for the train split "
-        "(default with --init-from: the folder's; with --anchors: the file's).")] = None,
+        "--model", help=f"{model_names(', ')} (default {DEFAULT_MODEL}), or auto: the model, input size and "
+        "anchors `stats --anchors --suggest` advises for the train split (default with --init-from: the "
+        "folder's; with --anchors or --anchor-config: the file's).")] = None,
     init_from: Annotated[Optional[Path], typer.Option(
         "--init-from", help="Start from a TF2 detection-zoo model folder (pipeline.config + checkpoint/) or a "
         "dataprep run folder: model, input size and anchors come from it.")] = None,
@@ -97,7 +99,8 @@ def train_cmd(
         "--anchors", help="Anchors JSON from `dataprep stats --anchors --anchors-out`: its model, input size "
                           "and anchor settings.")] = None,
     anchor_config: Annotated[Optional[Path], typer.Option(
-        "--anchor-config", help="TF OD API pipeline.config to take the ssd_anchor_generator from.")] = None,
+        "--anchor-config", help="TF OD API pipeline.config: its anchor_generator, input size and model (as "
+                                "stats --anchor-config reads it).")] = None,
     optimizer: Annotated[str, typer.Option("--optimizer", help="sgd (momentum 0.9) or adam.")] = "sgd",
     learning_rate: Annotated[Optional[float], typer.Option(
         "--learning-rate", "--lr", help="Peak learning rate (default 0.02 for sgd, 0.001 for adam).")] = None,
@@ -134,6 +137,7 @@ def train_cmd(
                                quiet=quiet)
     else:
         settings = model_settings(model, init_from, input_size, alpha, anchors, anchor_config)
+        _echo_lines(f"note: {note}" for note in settings.notes)
     from dataprep.train.trainer import train
 
     config = TrainConfig(

@@ -30,7 +30,7 @@ from dataprep.balance import (
 from dataprep.convert.options import BalanceOptions, LayoutOptions
 from dataprep.dataset import split_names
 from dataprep.validate.duplicates import near_duplicate_clusters
-from dataprep.validate.findings import INFO, KEPT, SKIPPED_IMAGE, WARNING, Counts, Finding, Report
+from dataprep.findings import INFO, KEPT, SKIPPED_IMAGE, WARNING, Counts, Finding, Report
 
 
 def plan_shards(n_examples: int, est_bytes: int, num_shards: int | None, shard_target_bytes: int) -> int:

@@ -55,7 +55,7 @@ from dataprep.records.output import OutputWriter, SplitCounts
 from dataprep.validate.annotations import check_annotations
 from dataprep.validate.dataset import dataset_findings
 from dataprep.validate.duplicates import duplicate_findings
-from dataprep.validate.findings import DROPPED_BOX, ERROR, INFO, KEPT, SKIPPED_IMAGE, SWAPPED, Finding, Report
+from dataprep.findings import DROPPED_BOX, ERROR, INFO, KEPT, SKIPPED_IMAGE, SWAPPED, Finding, Report
 
 
 def validate(ds: Dataset, checks: CheckOptions) -> ConvertResult:

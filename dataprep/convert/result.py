@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataprep.label_map import LabelMap
-from dataprep.validate.findings import Report
+from dataprep.findings import Report
 
 
 @dataclass

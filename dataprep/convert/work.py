@@ -22,7 +22,7 @@ import pandas as pd
 
 from dataprep.records.example import ExampleData, encode_example
 from dataprep.records.tfrecord import frame
-from dataprep.validate.findings import CLIPPED, DROPPED_BOX, ERROR, INFO, SKIPPED_IMAGE, WARNING, Finding
+from dataprep.findings import CLIPPED, DROPPED_BOX, ERROR, INFO, SKIPPED_IMAGE, WARNING, Finding
 from dataprep.validate.geometry import fit_boxes
 from dataprep.validate.images import check_image
 from dataprep.validate.policy import ErrorPolicy

@@ -23,7 +23,7 @@ from dataprep.formats.registry import SourceFormat, require_images
 from dataprep.locations import is_url, location, url_exists
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.textio import TextFileError, read_text
-from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, IGNORED, RENAMED, SKIPPED_IMAGE, WARNING, Finding
+from dataprep.findings import DROPPED_BOX, ERROR, FIXED, IGNORED, RENAMED, SKIPPED_IMAGE, WARNING, Finding
 
 
 #: COCO ids are written as int64 (``image/source_id``, the label map's int32 ids apart).

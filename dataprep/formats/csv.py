@@ -28,7 +28,7 @@ from dataprep.errors import AnnotationError, UsageError
 from dataprep.formats.registry import SourceFormat, require_images
 from dataprep.locations import is_url, location, url_exists
 from dataprep.textio import TextFileError, read_text
-from dataprep.validate.findings import DROPPED_BOX, ERROR, KEPT, WARNING, Finding
+from dataprep.findings import DROPPED_BOX, ERROR, KEPT, WARNING, Finding
 
 ROLES_XYXY = ("filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax")
 ROLES_XYWH = ("filename", "width", "height", "class", "x", "y", "w", "h")

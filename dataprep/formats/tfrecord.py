@@ -55,7 +55,7 @@ from dataprep.records.naming import looks_like_records
 from dataprep.records.image_store import RecordImageStore
 from dataprep.records.recordset import RecordFile, RecordSet
 from dataprep.records.tfrecord import HEADER_BYTES, is_gzip
-from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, INFO, RENAMED, SKIPPED_IMAGE, WARNING, Finding
+from dataprep.findings import DROPPED_BOX, ERROR, FIXED, INFO, RENAMED, SKIPPED_IMAGE, WARNING, Finding
 from dataprep.validate.images import safe_join, sniff_format
 
 _EXT = {"jpeg": ".jpg", "png": ".png"}

@@ -30,7 +30,7 @@ from dataprep.formats.common import IMAGE_EXTENSIONS, image_names, is_file_entry
 from dataprep.formats.registry import SourceFormat
 from dataprep.locations import is_url, list_folder, location, read_bytes, sub, url_exists, url_join
 from dataprep.textio import read_text
-from dataprep.validate.findings import ERROR, INFO, KEPT, SKIPPED_IMAGE, WARNING, Finding
+from dataprep.findings import ERROR, INFO, KEPT, SKIPPED_IMAGE, WARNING, Finding
 
 SPLIT_FILES = ("train", "val", "test", "trainval")
 IMAGE_EXTS = tuple(sorted({e.lower() for e in IMAGE_EXTENSIONS}))

@@ -50,7 +50,7 @@ from dataprep.formats.yolo_layout import (  # noqa: F401  (parse_data_yaml, is_y
     resolve_name,
 )
 from dataprep.label_map import LabelMap, LabelMapItem
-from dataprep.validate.findings import DROPPED_BOX, ERROR, FIXED, INFO, KEPT, RENAMED, WARNING, Finding
+from dataprep.findings import DROPPED_BOX, ERROR, FIXED, INFO, KEPT, RENAMED, WARNING, Finding
 
 
 

@@ -53,7 +53,7 @@ from pathlib import Path
 from dataprep.errors import AnnotationError, UsageError
 from dataprep.formats.common import IMAGE_EXTENSIONS
 from dataprep.textio import TextFileError, read_text
-from dataprep.validate.findings import FIXED, IGNORED, INFO, KEPT, RENAMED, WARNING, Finding
+from dataprep.findings import FIXED, IGNORED, INFO, KEPT, RENAMED, WARNING, Finding
 
 SPLITS = ("train", "val", "test")
 YAML_NAMES = ("data.yaml", "data.yml")

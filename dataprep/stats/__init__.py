@@ -12,7 +12,7 @@ Importing this package never imports TensorFlow; matplotlib is imported only
 by :func:`write_plots`.
 """
 
-from dataprep.stats.anchors import (
+from dataprep.stats.anchor_analysis import (
     AnchorAnalysis,
     AnchorSettings,
     analyse_anchors,

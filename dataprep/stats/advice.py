@@ -18,7 +18,7 @@ that lift the worst-covered class by at least :data:`REMEDY_POINTS`::
            >= w0 + REMEDY_POINTS, best first; the pick for ``train --model auto``
 
 Callers: ``dataprep stats --suggest`` runs :func:`advise` on the analysis of
-:func:`dataprep.stats.anchors.analyse_anchors` (its suggestion and class
+:func:`dataprep.stats.anchor_analysis.analyse_anchors` (its suggestion and class
 limits) and prints :meth:`ModelAdvice.lines`; ``dataprep train --model auto``
 runs it through :func:`advise_records` on the train split and takes
 :attr:`ModelAdvice.pick` with :meth:`ModelAdvice.pick_anchors`.
@@ -43,10 +43,10 @@ import numpy as np
 
 from dataprep.anchors import AnchorConfig, anchor_coverage, suggest_anchors, suggest_multiscale_anchors
 from dataprep.anchors.generator import Size
-from dataprep.anchors.models import MODELS, default_anchor_config
+from dataprep.models.registry import MODELS, default_anchor_config
 from dataprep.anchors.reach import reachable_iou, ssd_grid_centres
 from dataprep.anchors.suggest import SuggestionResult
-from dataprep.stats.anchors import AnchorSettings, ClassLimit, class_limits, model_input_boxes
+from dataprep.stats.anchor_analysis import AnchorSettings, ClassLimit, class_limits, model_input_boxes
 from dataprep.stats.collect import BoxTable
 
 #: Multiply-adds (G) of each model at its own input size, 3 classes, measured by
@@ -290,7 +290,7 @@ def advise_records(records: str, split: str, *, iou_threshold: float = 0.5, seed
     """The advice of ``stats RECORDS --split SPLIT --anchors --suggest`` (default model
     and input size analysed), for ``dataprep train --model auto``."""
     from dataprep.errors import UsageError
-    from dataprep.stats.anchors import resolve_settings
+    from dataprep.stats.anchor_analysis import resolve_settings
     from dataprep.stats.collect import collect
 
     try:

@@ -3,7 +3,7 @@
 One file per part of the detector and of the run:
 
 - :mod:`~dataprep.train.config`   ``TrainConfig``: every setting, saved as ``RUN_DIR/config.json``
-- :mod:`~dataprep.train.anchors`  the anchor generator (the anchors of :mod:`dataprep.anchors`)
+- :mod:`~dataprep.train.anchor_generator`  the anchor generator (the anchors of :mod:`dataprep.anchors`)
 - :mod:`~dataprep.train.model`    MobileNetV2 backbone, SSD feature maps, SSDLite heads (Keras 3)
 - :mod:`~dataprep.train.zoo`      the TF2 zoo ``ssd_mobilenet_v2`` and ``ssd_mobilenet_v2_fpnlite`` (Keras 3)
 - :mod:`~dataprep.train.build`    ``build_model``: the model a ``TrainConfig`` names

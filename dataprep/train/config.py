@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from dataprep.anchors import AnchorConfig
-from dataprep.anchors.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL, MODELS, AnyAnchorConfig, anchor_config_from_dict
+from dataprep.anchors import AnchorConfig, AnyAnchorConfig, anchor_config_from_dict
 from dataprep.errors import UsageError
+from dataprep.models import DEFAULT_INPUT_SIZE, DEFAULT_MODEL, MODELS
+from dataprep.models.resolve import RUN_CONFIG_FILE
 
 #: File names inside a run folder.
-CONFIG_FILE = "config.json"
+CONFIG_FILE = RUN_CONFIG_FILE
 WEIGHTS_FILE = "model.weights.h5"
 LABEL_MAP_FILE = "label_map.pbtxt"
 SUMMARY_FILE = "summary.json"

@@ -6,7 +6,7 @@
       -> box head   (depthwise 3x3 + 1x1 conv per layer) -> "boxes"   [B, N, 4] box-coder offsets
       -> class head (depthwise 3x3 + 1x1 conv per layer) -> "classes" [B, N, K] sigmoid logits
 
-``N`` is the anchor count of :class:`dataprep.train.anchors.AnchorGenerator`
+``N`` is the anchor count of :class:`dataprep.train.anchor_generator.AnchorGenerator`
 for the same input size, in the same order (layer, y, x, box spec), and ``K``
 the number of classes (no background column: a sigmoid per class, as with the
 focal loss). Only Keras layers and ``keras.ops`` are used, so the model runs

@@ -7,7 +7,7 @@ module imports neither TensorFlow nor ``object_detection``.
 ::
 
     records/manifest.json  -> splits, shard names, label map   (read_records)
-    --model / --init-from  -> model, input size, depth, anchors (resolve_model)
+    --model / --init-from  -> model, input size, depth, anchors (choose_model: the one resolver)
     --anchors anchors.json -> anchors (stats --anchors --suggest --anchors-out)
         -> render_pipeline_config (our text, modelled on the TF2 zoo configs)
         -> parse it back with dataprep.anchors.parse_pipeline_config and
@@ -25,35 +25,21 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from dataprep.anchors import (
-    AnyAnchorConfig,
-    PipelineSettings,
-    default_anchor_config,
-    parse_pipeline_config,
-    read_anchors_json,
-    read_pipeline_config,
-    render_anchor_generator,
-)
+from dataprep.anchors import AnyAnchorConfig, render_anchor_generator
 from dataprep.anchors.generator import Size
-from dataprep.anchors.models import DEFAULT_MODEL, MODELS, model_spec
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
+from dataprep.models import PipelineSettings, model_spec, parse_pipeline_config
+from dataprep.models.registry import PipelineSignature, ZooRecipe
+from dataprep.models.resolve import resolve_model
 from dataprep.records.naming import SHARD_RE as _SHARD_RE
 
 # [1] Learning rate: linear scaling rule (Goyal et al., "Accurate, Large
 #     Minibatch SGD", 2017) from each zoo recipe's momentum-SGD base rate and
-#     batch: lr = base * batch / zoo_batch, cosine decay to 0 over num_steps,
-#     linear warmup from lr / 3 over min(zoo warmup, num_steps / 10) steps.
-#     Ref: TF2 zoo ssd_mobilenet_v2_320x320 (0.08 at 512, warmup 2000) and
-#     ssd_mobilenet_v2_fpnlite_320x320 (0.08 at 128, warmup 1000) configs.
-_RECIPES: dict[str, dict[str, Any]] = {
-    "ssd_mobilenet_v2": dict(lr=0.08, batch=512, warmup=2000, focal_alpha=0.75, bn_decay=0.97, crop="ssd"),
-    "ssdlite_mobilenet_v2": dict(lr=0.08, batch=512, warmup=2000, focal_alpha=0.75, bn_decay=0.97, crop="ssd"),
-    "ssd_mobilenet_v2_fpnlite": dict(lr=0.08, batch=128, warmup=1000, focal_alpha=0.25, bn_decay=0.997,
-                                     crop="random"),
-}
+#     batch (ModelSpec.recipe): lr = base * batch / zoo_batch, cosine decay to
+#     0 over num_steps, linear warmup from lr / 3 over min(zoo warmup,
+#     num_steps / 10) steps.
 
 
 @dataclass(frozen=True)
@@ -168,57 +154,35 @@ def _checkpoint_prefix(zoo: Path) -> str:
     return str(indexes[-1])[: -len(".index")]
 
 
-def resolve_model(
+def choose_model(
     model: str | None = None,
     *,
     anchors_json: str | os.PathLike | None = None,
     init_from: str | os.PathLike | None = None,
 ) -> tuple[ModelChoice, list[str]]:
-    """The model to write: ``--init-from``'s pipeline.config, else ``--model`` (default
-    ``DEFAULT_MODEL``) with its zoo defaults; ``--anchors`` replaces the anchors."""
-    notes: list[str] = []
-    if model is not None:
-        model_spec(model)  # UsageError listing the known models
-    if init_from is not None:
-        zoo = Path(init_from).resolve()
-        config_path = zoo / "pipeline.config"
-        if not config_path.is_file():
-            raise UsageError(f"{init_from}: no pipeline.config; expected an extracted TF2 zoo folder")
-        zoo_settings = read_pipeline_config(config_path, require_model=True)
-        zoo_model = zoo_settings.require_model()
-        if model is not None and model != zoo_model:
-            raise UsageError(f"--model {model}, but {config_path} is a {zoo_model}; leave out --model or pick "
-                             "a zoo folder of that model")
-        if zoo_settings.input_size is None:
-            raise UsageError(f"{config_path}: the model input size is not fixed (fixed_shape_resizer expected)")
-        choice = ModelChoice(
-            model=zoo_model,
-            input_size=zoo_settings.input_size,
-            anchors=zoo_settings.anchor_config,
-            depth_multiplier=zoo_settings.depth_multiplier,
-            min_depth=zoo_settings.min_depth,
-            fine_tune_checkpoint=_checkpoint_prefix(zoo),
-            origin=f"settings of {config_path}",
-        )
-    else:
-        name = model or DEFAULT_MODEL
-        size = MODELS[name].input_size
-        choice = ModelChoice(model=name, input_size=(size, size), anchors=default_anchor_config(name),
-                             origin=f"defaults of {name}")
+    """The model to write, by :func:`dataprep.models.resolve.resolve_model` (as ``train`` and
+    ``stats`` resolve it): ``--init-from``'s pipeline.config, else ``--model`` (default
+    ``DEFAULT_MODEL``, or the model ``--anchors`` records) with its zoo defaults;
+    ``--anchors`` replaces the anchors and the input size."""
+    zoo = Path(init_from).resolve() if init_from is not None else None
+    if zoo is not None and not (zoo / "pipeline.config").is_file():
+        raise UsageError(f"{init_from}: no pipeline.config; expected an extracted TF2 zoo folder")
+    resolved = resolve_model(model, anchors=anchors_json, init_from=zoo)
+    name, init = resolved.model, resolved.init
+    assert name is not None
+    origin = f"settings of {zoo / 'pipeline.config'}" if zoo is not None else f"defaults of {name}"
+    anchors, notes = resolved.anchors, []
     if anchors_json is not None:
-        anchors, size = read_anchors_json(anchors_json)
-        kind = MODELS[choice.model].anchor_kind
-        if anchors.kind != kind:
-            raise UsageError(f"{anchors_json} holds {anchors.kind} anchors, but {choice.model} uses {kind} anchors")
-        if size != choice.input_size:
-            notes.append(f"input size {size[0]}x{size[1]} from {anchors_json} (the anchors were chosen for it), "
-                         f"not {choice.model}'s {choice.input_size[0]}x{choice.input_size[1]}")
-        pad = choice.anchors.pad_to_multiple
-        choice = ModelChoice(model=choice.model, input_size=size, anchors=anchors.replace(pad_to_multiple=pad),
-                             depth_multiplier=choice.depth_multiplier, min_depth=choice.min_depth,
-                             fine_tune_checkpoint=choice.fine_tune_checkpoint,
-                             origin=f"{choice.origin}, anchors from {anchors_json}")
-    return choice, notes
+        base_size = init.input_size if init is not None else (model_spec(name).input_size,) * 2
+        if resolved.input_size != base_size:
+            notes.append(f"input size {resolved.input_size[0]}x{resolved.input_size[1]} from {anchors_json} (the "
+                         f"anchors were chosen for it), not {name}'s {base_size[0]}x{base_size[1]}")
+        pad = init.anchors.pad_to_multiple if init is not None else 1  # the feature extractor's, not the file's
+        anchors, origin = anchors.replace(pad_to_multiple=pad), f"{origin}, anchors from {anchors_json}"
+    return ModelChoice(model=name, input_size=resolved.input_size, anchors=anchors,
+                       depth_multiplier=resolved.alpha, min_depth=resolved.min_depth,
+                       fine_tune_checkpoint=_checkpoint_prefix(zoo) if zoo is not None else None,
+                       origin=origin), notes
 
 
 # ---------------------------------------------------------------- render
@@ -240,40 +204,43 @@ def _hyperparams(activation: str, initializer: str, bn_decay: float) -> str:
 }}"""
 
 
-def _feature_extractor(choice: ModelChoice, bn_decay: float) -> str:
-    fpn = choice.model == "ssd_mobilenet_v2_fpnlite"
-    lines = [f"type: {_q('ssd_mobilenet_v2_fpn_keras' if fpn else 'ssd_mobilenet_v2_keras')}",
+def _feature_extractor(choice: ModelChoice, recipe: ZooRecipe) -> str:
+    sig = _signature(choice.model)
+    lines = [f"type: {_q(sig.extractor_types[0])}",
              f"depth_multiplier: {choice.depth_multiplier!r}",
              f"min_depth: {choice.min_depth}"]
     if choice.anchors.pad_to_multiple > 1:
         lines.append(f"pad_to_multiple: {choice.anchors.pad_to_multiple}")
-    if choice.model != "ssd_mobilenet_v2":
+    if sig.extractor_depthwise or sig.predictor_depthwise:  # SSDLite / FPNLite: depthwise convolutions throughout
         lines.append("use_depthwise: true")
-    if fpn:
-        lines.append("fpn { min_level: 3 max_level: 7 additional_layer_depth: 128 }")
-    init = ("random_normal_initializer { mean: 0.0 stddev: 0.01 }" if fpn
-            else "truncated_normal_initializer { mean: 0.0 stddev: 0.03 }")
-    lines += _hyperparams("RELU_6", init, bn_decay).splitlines()
+    if sig.fpn_levels is not None:
+        lines.append(f"fpn {{ min_level: {sig.fpn_levels[0]} max_level: {sig.fpn_levels[1]} additional_layer_depth: 128 }}")
+    lines += _hyperparams("RELU_6", recipe.extractor_initializer, recipe.bn_decay).splitlines()
     lines.append("override_base_feature_extractor_hyperparams: true")
     return "feature_extractor {\n" + _indent("\n".join(lines), 2) + "\n}"
 
 
+def _signature(model: str) -> PipelineSignature:
+    sig = model_spec(model).pipeline
+    if sig is None:
+        raise UsageError(f"dataprep config cannot write a pipeline.config for {model} (no TF OD API network declared)")
+    return sig
+
+
 def _box_predictor(choice: ModelChoice, bn_decay: float) -> str:
-    if choice.model == "ssd_mobilenet_v2_fpnlite":
+    sig = _signature(choice.model)
+    if sig.box_predictor == "weight_shared_convolutional_box_predictor":
         body = ["depth: 128", "class_prediction_bias_init: -4.6", "num_layers_before_predictor: 4",
                 "share_prediction_tower: true", "use_depthwise: true", "kernel_size: 3"]
-        body += _hyperparams("RELU_6", "random_normal_initializer { mean: 0.0 stddev: 0.01 }", bn_decay).splitlines()
-        kind = "weight_shared_convolutional_box_predictor"
     else:
-        lite = choice.model == "ssdlite_mobilenet_v2"
+        lite = bool(sig.predictor_depthwise)
         body = ["min_depth: 0", "max_depth: 0", "num_layers_before_predictor: 0", "use_dropout: false",
                 f"kernel_size: {3 if lite else 1}", "box_code_size: 4", "apply_sigmoid_to_scores: false",
                 "class_prediction_bias_init: -4.6"]
         if lite:
             body.append("use_depthwise: true")
-        body += _hyperparams("RELU_6", "random_normal_initializer { mean: 0.0 stddev: 0.01 }", bn_decay).splitlines()
-        kind = "convolutional_box_predictor"
-    return "box_predictor {\n  " + kind + " {\n" + _indent("\n".join(body), 4) + "\n  }\n}"
+    body += _hyperparams("RELU_6", "random_normal_initializer { mean: 0.0 stddev: 0.01 }", bn_decay).splitlines()
+    return "box_predictor {\n  " + sig.box_predictor + " {\n" + _indent("\n".join(body), 4) + "\n  }\n}"
 
 
 # The crops of the zoo recipes: SSD's (Liu et al. 2016, Sec. 2.2 "data
@@ -289,9 +256,9 @@ _RANDOM_CROP = """random_crop_image {
 }"""
 
 
-def _learning_rate(recipe: dict[str, Any], batch_size: int, num_steps: int) -> tuple[float, float, int]:
-    base = float(f"{recipe['lr'] * batch_size / recipe['batch']:.6g}")
-    warmup_steps = max(0, min(recipe["warmup"], num_steps // 10))
+def _learning_rate(recipe: ZooRecipe, batch_size: int, num_steps: int) -> tuple[float, float, int]:
+    base = float(f"{recipe.lr * batch_size / recipe.batch:.6g}")
+    warmup_steps = max(0, min(recipe.warmup, num_steps // 10))
     return base, float(f"{base / 3:.6g}"), warmup_steps
 
 
@@ -305,11 +272,13 @@ def render_pipeline_config(
     num_steps: int = 25000,
 ) -> str:
     """The pipeline.config text (see the module docstring)."""
-    recipe = _RECIPES[choice.model]
+    recipe = model_spec(choice.model).recipe
+    if recipe is None:
+        raise UsageError(f"dataprep config cannot write a pipeline.config for {choice.model} (no zoo recipe declared)")
     height, width = choice.input_size
     anchors = render_anchor_generator(choice.anchors, indent=0, wrap=True)
     base_lr, warmup_lr, warmup_steps = _learning_rate(recipe, batch_size, num_steps)
-    crop = _SSD_CROP if recipe["crop"] == "ssd" else _RANDOM_CROP
+    crop = _SSD_CROP if recipe.crop == "ssd" else _RANDOM_CROP
     model_body = "\n".join([
         f"num_classes: {records.num_classes}",
         "image_resizer {\n  fixed_shape_resizer {\n" f"    height: {height}\n    width: {width}\n  }}\n}}",
@@ -322,10 +291,10 @@ def render_pipeline_config(
         "encode_background_as_zeros: true",
         "inplace_batchnorm_update: true",
         "freeze_batchnorm: false",
-        _feature_extractor(choice, recipe["bn_decay"]),
-        _box_predictor(choice, recipe["bn_decay"]),
+        _feature_extractor(choice, recipe),
+        _box_predictor(choice, recipe.bn_decay),
         "loss {\n  classification_loss {\n    weighted_sigmoid_focal {\n"
-        f"      alpha: {recipe['focal_alpha']!r}\n      gamma: 2.0\n    }}\n  }}\n"
+        f"      alpha: {recipe.focal_alpha!r}\n      gamma: 2.0\n    }}\n  }}\n"
         "  localization_loss {\n    weighted_smooth_l1 {\n      delta: 1.0\n    }\n  }\n"
         "  classification_weight: 1.0\n  localization_weight: 1.0\n}",
         "normalize_loss_by_num_matches: true",
@@ -423,7 +392,7 @@ def write_pipeline_config(
     if eval_split is not None and eval_split not in info.splits:
         notes.append(f"no split {eval_split!r} in {records}: no eval_input_reader written")
         eval_split = None
-    choice, model_notes = resolve_model(model, anchors_json=anchors_json, init_from=init_from)
+    choice, model_notes = choose_model(model, anchors_json=anchors_json, init_from=init_from)
     text = render_pipeline_config(choice, info, train_split=train_split, eval_split=eval_split,
                                   batch_size=batch_size, num_steps=num_steps)
     settings = _check_round_trip(text, choice, info, str(out_path))
@@ -448,6 +417,6 @@ __all__ = [
     "RecordsInfo",
     "read_records",
     "render_pipeline_config",
-    "resolve_model",
+    "choose_model",
     "write_pipeline_config",
 ]

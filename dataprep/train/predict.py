@@ -51,7 +51,7 @@ class Detector:
 
     @classmethod
     def from_config(cls, config: TrainConfig, model, nms: str = "auto") -> "Detector":
-        from dataprep.train.anchors import AnchorGenerator
+        from dataprep.train.anchor_generator import AnchorGenerator
         from dataprep.train.decoder import DetectionDecoder
 
         anchors = AnchorGenerator(config.anchors, config.input_size).anchors()

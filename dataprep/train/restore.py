@@ -81,11 +81,13 @@ def _layer_slots(layer, prefix: str, part: str, anchors: int = 0) -> list[Slot]:
 
 def checkpoint_slots(model) -> list[Slot]:
     """Every variable of a zoo model with its zoo checkpoint key, in model order."""
-    from dataprep.train.zoo import ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite, weighted_layers
+    from dataprep.models.registry import MODELS, load_builder
+    from dataprep.train.zoo import ZooSSDMobileNetV2FPNLite, weighted_layers
 
-    if not isinstance(model, (ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite)):
-        raise UsageError(f"--init-from needs a TF2 detection-zoo architecture (--model ssd_mobilenet_v2 or "
-                         f"ssd_mobilenet_v2_fpnlite), not {model.name}")
+    zoo = [spec for spec in MODELS.values() if spec.zoo_checkpoint]
+    if not isinstance(model, tuple(load_builder(spec) for spec in zoo)):
+        raise UsageError(f"--init-from needs a TF2 detection-zoo architecture "
+                         f"(--model {' or '.join(spec.name for spec in zoo)}), not {model.name}")
     fe = "model/_feature_extractor"
     slots = []
     for n, layer in enumerate(weighted_layers(model.backbone)):
@@ -165,14 +167,13 @@ class CheckpointSource:
 
     def describe(self) -> str:
         """A guess at the model this checkpoint belongs to, from its keys and shapes."""
+        from dataprep.models.registry import model_of_checkpoint
+
         keys = self.shapes
-        if any("_fpn_features_generator" in k for k in keys):
-            kind = "ssd_mobilenet_v2_fpnlite"
-        elif any("feature_map_generator/convolutions" in k for k in keys):
-            kind = "ssd_mobilenet_v2"
-        elif any("_feature_extractor" in k for k in keys):
+        kind = model_of_checkpoint(list(keys))
+        if kind is None and any("_feature_extractor" in k for k in keys):
             kind = "a TF OD API SSD with another feature extractor"
-        else:
+        elif kind is None:
             return "not a TF OD API detection checkpoint (no model/_feature_extractor variables)"
         details = []
         # Conv_1, MobileNetV2's last conv (layer_with_weights-102), has make_divisible(1280 * alpha) filters.
@@ -214,13 +215,15 @@ def _checkpoint_prefix(folder: Path) -> str:
 
 
 def read_init_source(folder: str | os.PathLike) -> InitSource:
-    """Model, input size, anchors, classes and checkpoint of ``--init-from DIR``."""
-    from dataprep.anchors import read_pipeline_config
+    """Model, input size, anchors, classes and checkpoint of ``--init-from DIR``
+    (the model part is :func:`dataprep.models.resolve.read_init_folder`'s)."""
+    from dataprep.models.resolve import read_init_folder
     from dataprep.train.config import CONFIG_FILE, TrainConfig
     from dataprep.train.model import MIN_DEPTH
 
-    folder = Path(folder)
-    if (folder / CONFIG_FILE).is_file():
+    init = read_init_folder(folder)
+    folder = init.path
+    if init.kind == "run":
         from dataprep.train.predict import latest_weights
 
         config = TrainConfig.load(folder)
@@ -229,22 +232,17 @@ def read_init_source(folder: str | os.PathLike) -> InitSource:
                              source=os.fspath(folder / CONFIG_FILE))
         return InitSource(folder, "run", config.model, config.input_size, config.alpha, config.num_classes,
                           config.anchor_config, label_map, os.fspath(latest_weights(folder)))
-    pipeline = folder / "pipeline.config"
-    if not pipeline.is_file():
-        raise UsageError(f"{folder}: neither a TF2 zoo model folder (pipeline.config) nor a dataprep run "
-                         f"folder ({CONFIG_FILE})")
-    settings = read_pipeline_config(pipeline)
-    model = settings.require_model()
-    size = settings.input_size
-    if size is None or size[0] != size[1]:
-        raise UsageError(f"{pipeline}: the zoo models dataprep builds need a square fixed_shape_resizer, "
+    settings = init.pipeline
+    assert settings is not None
+    size = init.input_size
+    if size[0] != size[1]:
+        raise UsageError(f"{settings.source}: the zoo models dataprep builds need a square fixed_shape_resizer, "
                          f"got {settings.resizer} {size}")
-    if settings.min_depth != MIN_DEPTH:
-        raise UsageError(f"{pipeline}: feature_extractor min_depth {settings.min_depth}; dataprep builds the zoo "
+    if init.min_depth != MIN_DEPTH:
+        raise UsageError(f"{settings.source}: feature_extractor min_depth {init.min_depth}; dataprep builds the zoo "
                          f"models with min_depth {MIN_DEPTH}")
-    return InitSource(folder, "zoo", model, int(size[0]), settings.depth_multiplier, settings.num_classes,
-                      settings.anchor_config.to_dict(),
-                      zoo_label_map(folder, settings.label_map_path, settings.num_classes),
+    return InitSource(folder, "zoo", init.model, int(size[0]), init.alpha, settings.num_classes,
+                      init.anchors.to_dict(), zoo_label_map(folder, settings.label_map_path, settings.num_classes),
                       _checkpoint_prefix(folder))
 
 
@@ -278,38 +276,23 @@ class ModelSettings:
     input_size: int
     alpha: float
     anchor_config: dict
+    #: What the resolver decided that the user did not ask for, to print.
+    notes: tuple[str, ...] = ()
 
 
 def model_settings(model: str | None = None, init_from: str | os.PathLike | None = None,
                    input_size: int | None = None, alpha: float | None = None,
                    anchors_json: str | os.PathLike | None = None,
                    pipeline_config: str | os.PathLike | None = None) -> ModelSettings:
-    """The model, input size, width and anchors of ``dataprep train``: what the user gave, else
-    the ``--init-from`` folder's, else the anchor file's, else the model's defaults.
+    """The model, input size, width and anchors of ``dataprep train``:
+    :func:`dataprep.models.resolve.resolve_model` (the resolver ``stats``, ``config``
+    and ``export`` use too), with a square input size."""
+    from dataprep.models.resolve import resolve_model
 
-    ``dataprep train --anchors anchors.json`` thus takes model, input size and anchors
-    from the file ``dataprep stats --anchors-out`` wrote; an explicit ``--model``
-    (or ``--init-from`` model) other than the one the file records is a usage error."""
-    from dataprep.anchors.models import DEFAULT_MODEL, model_spec
-    from dataprep.train.anchors import load_anchor_file, resolve_input_size
-
-    source = read_init_source(init_from) if init_from is not None else None
-    if source is not None and model is not None and model != source.model:
-        raise UsageError(f"--model {model} but --init-from {init_from} holds a {source.model} model")
-    name = model or (source.model if source is not None else DEFAULT_MODEL)
-    spec = model_spec(name)
-    if source is not None and anchors_json is None and pipeline_config is None:
-        anchor_config, file_size = source.anchor_config, (source.input_size, source.input_size)
-        where = os.fspath(init_from)
-    else:  # an anchors JSON names its model: it is the run's unless --model / --init-from say another
-        given = model or (source.model if source is not None else None)
-        settings, file_size, name = load_anchor_file(
-            anchors_json, pipeline_config, given, "--model" if model is not None else f"--init-from {init_from}")
-        anchor_config, where = settings.to_dict(), os.fspath(anchors_json or pipeline_config or "")
-        spec = model_spec(name)
-    size = resolve_input_size(input_size, file_size, where, default=spec.input_size)
-    width = alpha if alpha is not None else (source.alpha if source is not None else 1.0)
-    return ModelSettings(name, size, float(width), dict(anchor_config))
+    resolved = resolve_model(model, input_size=input_size, anchors=anchors_json, anchor_config=pipeline_config,
+                             init_from=init_from, alpha=alpha)
+    return ModelSettings(resolved.model, resolved.square_size(), resolved.alpha, resolved.anchors.to_dict(),
+                         resolved.notes)
 
 
 # ------------------------------------------------------------------ restore

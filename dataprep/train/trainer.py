@@ -32,7 +32,7 @@ import tensorflow as tf
 from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap
 from dataprep.records.tfdata import named_record_errors
-from dataprep.train.anchors import AnchorGenerator
+from dataprep.train.anchor_generator import AnchorGenerator
 from dataprep.train.build import build_model
 from dataprep.train.config import CONFIG_FILE, HISTORY_FILE, LABEL_MAP_FILE, SUMMARY_FILE, WEIGHTS_FILE, TrainConfig
 from dataprep.train.devices import setup_devices

@@ -17,8 +17,8 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.label_map import LabelMap
-from dataprep.validate.findings import (DROPPED_BOX, ERROR, INFO, KEPT, RENAMED, SKIPPED_IMAGE, SWAPPED, WARNING,
-                                       Finding)
+from dataprep.findings import (DROPPED_BOX, ERROR, INFO, KEPT, RENAMED, SKIPPED_IMAGE, SWAPPED, WARNING,
+                               Finding)
 
 #: Boxes of one class in one image overlapping at least this much are duplicates.
 DUPLICATE_IOU = 0.95

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dataprep.validate.findings import (
+from dataprep.findings import (
     CLIPPED,
     DROPPED_BOX,
     ERROR,
@@ -203,7 +203,7 @@ CATALOGUE: dict[str, Code] = {
     "image.byte_identical": _c(WARNING, KEPT, "two image files have identical bytes", "IAV"),
     "image.near_duplicate": _c((WARNING, INFO), KEPT, "two images look alike (perceptual hash); leakage across splits",
                                "IAV"),
-    # -- layout and output (convert/layout.py, balance/resplit.py) -------------------
+    # -- layout and output (convert/layout.py, convert/resplit.py) -------------------
     "balance.dropped": _c(INFO, SKIPPED_IMAGE, "rebalancing dropped an image (--max-per-class, --negative-ratio)",
                           "IA"),
     "split.empty": _c(WARNING, KEPT, "a split --split asked for got no example; listed with 0", "V"),

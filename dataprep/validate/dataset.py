@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dataprep.validate.findings import INFO, KEPT, WARNING, Finding
+from dataprep.findings import INFO, KEPT, WARNING, Finding
 
 IMBALANCE_RATIO = 10.0
 MIN_BOXES_FOR_OUTLIERS = 20

@@ -112,7 +112,7 @@ def duplicate_findings(files, splits, ok, sha, hashes, labels, annotations=None)
     """Findings for byte-identical and near-duplicate images among those
     written (``ok``); a pair across two splits is reported as leakage. Each
     names the annotation that referenced the image (``annotations``, by position)."""
-    from dataprep.validate.findings import INFO, KEPT, WARNING, Finding
+    from dataprep.findings import INFO, KEPT, WARNING, Finding
 
     annotations = files if annotations is None else annotations
     out = []

@@ -22,7 +22,7 @@ from PIL import Image, ImageOps
 
 from dataprep.locations import url_join
 from dataprep.validate.duplicates import phash as perceptual_hash
-from dataprep.validate.findings import ERROR, INFO, KEPT, REENCODED, ROTATED, SKIPPED_IMAGE, WARNING, Finding
+from dataprep.findings import ERROR, INFO, KEPT, REENCODED, ROTATED, SKIPPED_IMAGE, WARNING, Finding
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -44,7 +44,12 @@ def sniff_format(data: bytes) -> str | None:
 
 
 @dataclass
-class ImageResult:
+class CheckedImage:
+    """One image file after :func:`check_image`: its bytes to write (None: skipped), size, findings, hashes.
+
+    (The per-image result of the conversion, record included, is :class:`dataprep.convert.work.ImageResult`.)
+    """
+
     data: bytes | None  # None: the image is skipped (see findings)
     format: str = ""
     width: int = 0
@@ -121,16 +126,16 @@ def check_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     follow_symlinks: bool = False,
     store=None,
-) -> ImageResult:
+) -> CheckedImage:
     """Check one image file; see the module docstring. ``store`` reads it
     instead of the local disk (``store.read(path) -> bytes``, raising
     ``FileNotFoundError`` or ``OSError``; ``root`` is then a URL or path string)."""
     findings: list[Finding] = []
 
     # Each finding names the image; the per-image work adds the annotation that referenced it.
-    def skip(code: str, detail: str, value=None) -> ImageResult:
+    def skip(code: str, detail: str, value=None) -> CheckedImage:
         findings.append(Finding(ERROR, code, rel, rel, detail, SKIPPED_IMAGE, image=rel, value=value))
-        return ImageResult(None, findings=findings)
+        return CheckedImage(None, findings=findings)
 
     path = safe_join(root, rel, follow_symlinks=follow_symlinks) if store is None else url_join(str(root), rel)
     if path is None:
@@ -261,5 +266,5 @@ def check_image(
     except Exception as exc:
         del findings[:]
         return skip("image.undecodable", f"the {fmt or im.format} data does not decode: {_why(exc)}")
-    return ImageResult(data, fmt, width, height, findings, sha256=sha256, phash=phash,
+    return CheckedImage(data, fmt, width, height, findings, sha256=sha256, phash=phash,
                        data_is_original=reencode_to is None)

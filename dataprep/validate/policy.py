@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from dataprep.errors import FindingError, UsageError
-from dataprep.validate.findings import ERROR, Finding
+from dataprep.findings import ERROR, Finding
 
 MODES = ("fix", "skip", "fail")
 

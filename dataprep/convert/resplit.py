@@ -60,7 +60,7 @@ from dataprep.records.recordset import RecordSet
 from dataprep.records.tfrecord import HEADER_BYTES, RecordError, frame, framed_size, is_gzip, scan_records
 from dataprep.validate.catalogue import COLLAPSED
 from dataprep.validate.duplicates import duplicate_findings, phash
-from dataprep.validate.findings import INFO, KEPT, WARNING, Counts, Finding, Report
+from dataprep.findings import INFO, KEPT, WARNING, Counts, Finding, Report
 
 
 

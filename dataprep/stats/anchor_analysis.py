@@ -6,7 +6,7 @@ The anchor math (generators, coverage scan, suggestion search) lives in
 a TF OD API ``pipeline.config`` or dataprep's anchors JSON), maps the boxes
 into the model input frame, and names the results (classes, files) for the
 report. The anchors are those of one model of
-:data:`dataprep.anchors.models.MODELS` (SSD grid or FPN multiscale), by default
+:data:`dataprep.models.registry.MODELS` (SSD grid or FPN multiscale), by default
 ``DEFAULT_MODEL`` at ``DEFAULT_INPUT_SIZE``, the trainer's default.
 """
 
@@ -26,16 +26,16 @@ from dataprep.anchors import (
     CoverageReport,
     SuggestionResult,
     anchor_coverage,
-    read_pipeline_config,
     render_anchor_generator,
     suggest_anchors,
     suggest_multiscale_anchors,
 )
 from dataprep.anchors.generator import Size
-from dataprep.anchors.models import DEFAULT_INPUT_SIZE as DEFAULT_MODEL_INPUT
-from dataprep.anchors.models import DEFAULT_MODEL, MODELS, default_anchor_config, model_spec
 from dataprep.anchors.reach import reachable_iou, scaled_size, ssd_grid_centres, stride_grid_centres
 from dataprep.errors import UsageError
+from dataprep.models import DEFAULT_INPUT_SIZE as DEFAULT_MODEL_INPUT
+from dataprep.models import DEFAULT_MODEL, default_anchor_config, model_spec, read_pipeline_config
+from dataprep.models.resolve import resolve_model
 from dataprep.stats.collect import BoxTable
 from dataprep.stats.summary import fmt_num, table_lines
 
@@ -121,49 +121,45 @@ def resolve_settings(
     anchor_config: Path | None = None,
     anchors_json: Path | None = None,
     model: str | None = None,
+    init_from: Path | None = None,
 ) -> AnchorSettings:
-    """Settings from a pipeline.config or an anchors JSON, else the defaults of
-    ``model`` (default :data:`DEFAULT_MODEL` at :data:`DEFAULT_INPUT_SIZE`, what
-    ``dataprep train`` builds), with any flag given overriding. An anchors JSON
-    names its model; a ``model`` other than the one it records is a usage error."""
+    """The model, anchors and input size of :func:`dataprep.models.resolve.resolve_model`
+    (what ``dataprep train`` builds from the same arguments; default
+    :data:`DEFAULT_MODEL` at :data:`DEFAULT_INPUT_SIZE`), the resizer of a
+    pipeline.config, then any ``--min-scale`` ... flag overriding."""
     if anchor_config is not None and anchors_json is not None:
         raise UsageError("give --anchor-config or --anchors-json, not both")
-    if model is not None:
-        model_spec(model)  # UsageError listing the known models
-    name = model or DEFAULT_MODEL
-    config: AnyAnchorConfig = default_anchor_config(name)
-    size: Size | None = None
-    kind: str | None = None
-    lo = hi = num_classes = None
-    origin = f"defaults of {name}"
-    if anchor_config is not None:
-        p = read_pipeline_config(anchor_config)
-        config, size, kind, num_classes = p.anchor_config, p.input_size, p.resizer, p.num_classes
-        lo, hi = p.min_dimension, p.max_dimension
-        origin = f"pipeline.config {anchor_config}"
-        if model is not None and p.model is not None and p.model != model:
-            raise UsageError(f"--model {model}, but {anchor_config} describes {p.model}; give one of them")
-        name = model or p.model
-        if kind not in (FIXED, KEEP, None):
-            raise UsageError(f"{anchor_config}: image_resizer {kind} is not supported; "
+    p = read_pipeline_config(anchor_config) if anchor_config is not None else None
+    if p is not None:
+        if p.resizer not in (FIXED, KEEP, None):
+            raise UsageError(f"{anchor_config}: image_resizer {p.resizer} is not supported; "
                              "expected fixed_shape_resizer or keep_aspect_ratio_resizer")
-        if size is None and input_size is None:
+        if p.input_size is None and input_size is None:
             raise UsageError(f"{anchor_config}: the model input size varies per image (keep_aspect_ratio_resizer "
                              "without pad_to_max_dimension, or no image_resizer); give --input-size")
-    elif anchors_json is not None:
-        from dataprep.anchors.config import read_anchors_file
+    resolved = resolve_model(model, input_size=None if input_size is None else parse_input_size(input_size),
+                             anchors=anchors_json, anchor_config=anchor_config, init_from=init_from,
+                             need_model=False)
+    config, origin = _flag_overrides(resolved.anchors, resolved.origin, resolved.model, min_scale=min_scale,
+                                     max_scale=max_scale, aspect_ratios=aspect_ratios, num_layers=num_layers)
+    kind, lo, hi = (p.resizer, p.min_dimension, p.max_dimension) if p is not None else (None, None, None)
+    if input_size is not None and kind == KEEP:
+        lo = hi = None  # the flag's input is what the image is fitted into
+    if resizer is not None:
+        if resizer not in RESIZERS:
+            raise UsageError(f"--resizer must be fixed or keep-aspect, got {resizer!r}")
+        if RESIZERS[resizer] != kind:
+            lo = hi = None
+        kind = RESIZERS[resizer]
+    return AnchorSettings(config=config, input_size=resolved.input_size, resizer=kind or FIXED,
+                          min_dimension=lo, max_dimension=hi, num_classes=p.num_classes if p is not None else None,
+                          origin=origin, model=resolved.model)
 
-        saved = read_anchors_file(anchors_json)  # its model: recorded, else the default of its anchor kind
-        config, size = saved.config, saved.input_size
-        origin = f"anchors JSON {anchors_json}"
-        if model is not None and saved.model_recorded and saved.model != model:
-            raise UsageError(f"--model {model}, but {anchors_json} holds anchors for {saved.model}; give one of them")
-        name = model or saved.model
-    else:
-        size = (MODELS[name].input_size,) * 2  # type: ignore[assignment]
-    if name is not None and config.kind != MODELS[name].anchor_kind:
-        raise UsageError(f"--model {name} uses {MODELS[name].anchor_kind} anchors, but "
-                         f"{anchor_config or anchors_json} holds {config.kind} anchors")
+
+def _flag_overrides(config: AnyAnchorConfig, origin: str, model: str | None, *, min_scale: float | None,
+                    max_scale: float | None, aspect_ratios: str | None,
+                    num_layers: int | None) -> tuple[AnyAnchorConfig, str]:
+    """``--min-scale``, ``--max-scale``, ``--aspect-ratios``, ``--num-layers`` applied to SSD-grid settings."""
     changes: dict[str, Any] = {}
     if min_scale is not None:
         changes.update(min_scale=float(min_scale), scales=None)
@@ -174,25 +170,13 @@ def resolve_settings(
     if num_layers is not None:
         changes.update(num_layers=int(num_layers), scales=None, anchor_strides=None, anchor_offsets=None,
                        feature_map_sizes=None)
-    if changes and not isinstance(config, AnchorConfig):
+    if not changes:
+        return config, origin
+    if not isinstance(config, AnchorConfig):
         raise UsageError(f"--min-scale, --max-scale, --aspect-ratios and --num-layers set ssd_anchor_generator "
-                         f"values; {name or 'these settings'} use {config.kind} anchors")
-    if changes:
-        config = config.replace(**changes)  # AnchorConfigError (exit 1) names a bad value
-        origin = f"{origin} with flag overrides" if anchor_config or anchors_json else "flags"
-    if input_size is not None:
-        size = parse_input_size(input_size)
-        if kind == KEEP:
-            lo = hi = None  # the flag's input is what the image is fitted into
-    if resizer is not None:
-        if resizer not in RESIZERS:
-            raise UsageError(f"--resizer must be fixed or keep-aspect, got {resizer!r}")
-        if RESIZERS[resizer] != kind:
-            lo = hi = None
-        kind = RESIZERS[resizer]
-    return AnchorSettings(config=config, input_size=size or DEFAULT_INPUT_SIZE, resizer=kind or FIXED,
-                          min_dimension=lo, max_dimension=hi, num_classes=num_classes, origin=origin,
-                          model=name)
+                         f"values; {model or 'these settings'} use {config.kind} anchors")
+    config = config.replace(**changes)  # AnchorConfigError (exit 1) names a bad value
+    return config, (f"{origin} with flag overrides" if not origin.startswith("defaults of") else "flags")
 
 
 def resized_size(width: np.ndarray, height: np.ndarray, settings: AnchorSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -435,7 +419,7 @@ def class_limits(table: BoxTable, settings: AnchorSettings, *, iou_threshold: fl
 def _default_coverage(model: str, boxes: np.ndarray, size: Size, lab: np.ndarray, num: int,
                       iou_threshold: float) -> np.ndarray:
     """Per-class coverage by ``model``'s own default anchors (multiscale for
-    FPNLite: :func:`dataprep.anchors.models.default_anchor_config`) at ``size``."""
+    FPNLite: :func:`dataprep.models.registry.default_anchor_config`) at ``size``."""
     from dataprep.anchors.coverage import scan_boxes
 
     best, _, _ = scan_boxes(boxes, default_anchor_config(model).grid(size), iou_threshold=iou_threshold,
