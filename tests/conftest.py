@@ -151,7 +151,7 @@ def session_reports():
 @pytest.fixture(autouse=True, scope="session")
 def _collect_reports():
     from dataprep.dataset import Dataset
-    from dataprep.validate.findings import Report
+    from dataprep.findings import Report
 
     original, build = Report.to_dict, Dataset.__dict__["build"]
 

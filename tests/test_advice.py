@@ -209,7 +209,7 @@ def test_model_auto_refuses_options_it_would_override_and_empty_splits(blood_rec
 
     with pytest.raises(UsageError, match="--model auto chooses the model, input size and anchors"):
         _auto_model(blood_records, "train", None, 480, None, None, None, quiet=True)
-    with pytest.raises(UsageError, match="--model auto: --split 'val': no such split"):
+    with pytest.raises(UsageError, match="no split 'val'; splits: train"):
         advise_records(str(blood_records), "val")
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from dataprep.validate import report_schema
 from dataprep.validate.catalogue import CATALOGUE
-from dataprep.validate.findings import ERROR, KEPT, REPORT_FIELDS, SKIPPED_IMAGE, Counts, Finding, Report
+from dataprep.findings import ERROR, KEPT, REPORT_FIELDS, SKIPPED_IMAGE, Counts, Finding, Report
 
 jsonschema = pytest.importorskip("jsonschema")
 

@@ -2,7 +2,7 @@
 
 The schema is a file shipped in the package for other programs to validate
 against or read (``dataprep/schemas/report-v{N}.schema.json``, JSON Schema
-draft 2020-12, N = :data:`~dataprep.validate.findings.REPORT_VERSION`); this
+draft 2020-12, N = :data:`~dataprep.findings.REPORT_VERSION`); this
 module is what writes it, so the catalogue stays the one place a code, its
 severities, actions and structured fields are declared::
 
@@ -23,7 +23,7 @@ import json
 from importlib import resources
 
 from dataprep.validate.catalogue import CATALOGUE
-from dataprep.validate.findings import DISPLAY_FIELDS, ERROR, INFO, REPORT_VERSION, STRUCTURED_FIELDS, WARNING
+from dataprep.findings import DISPLAY_FIELDS, ERROR, INFO, REPORT_VERSION, STRUCTURED_FIELDS, WARNING
 
 SCHEMA_NAME = f"report-v{REPORT_VERSION}.schema.json"
 
@@ -97,7 +97,7 @@ def schema() -> dict:
         "$id": f"urn:dataprep:report:v{REPORT_VERSION}",
         "title": f"dataprep report.json, version {REPORT_VERSION}",
         "description": "Every finding of a dataprep conversion or check (convert, split, validate --report). "
-                       "Written by dataprep.validate.findings.Report.to_dict; made from the finding-code "
+                       "Written by dataprep.findings.Report.to_dict; made from the finding-code "
                        "catalogue by dataprep.validate.report_schema.",
         "type": "object",
         "properties": {
