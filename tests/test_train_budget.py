@@ -172,3 +172,28 @@ def test_vertical_flips_and_quarter_turns_move_boxes_with_the_pixels():
         np.testing.assert_allclose(moved.numpy()[0], pixels, atol=1e-6)
         seen.add((mask.shape, tuple(np.round(pixels, 3))))
     assert len(seen) == 4  # identity, vertical flip, quarter turn, both
+
+
+def test_best_keeper_keeps_the_best_stops_after_patience_and_draws_the_curves(tmp_path):
+    from dataprep.train.evaluate import EvalResult
+    from dataprep.train.trainer import BestKeeper
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    lines = []
+    rows = []
+    with RunFolder(tmp_path / "run") as folder:
+        keeper = BestKeeper(folder, patience=2, log=lines.append, title="test")
+        stops = []
+        for epoch, score in enumerate([0.1, 0.3, 0.2, 0.3, 0.25], start=1):
+            rows.append({"epoch": epoch, "loss": 1.0 / epoch, "box_loss": 0.5 / epoch, "class_loss": 0.5 / epoch})
+            model.layers[0].bias.assign(np.full((1,), float(epoch), "float32"))
+            result = EvalResult(score / 2, score, 0.0, 0.0, 0.0, 0.0, {"a": score / 2}, {"a": score})
+            stops.append(keeper.update(model, epoch, result))
+            keeper.draw(rows)
+    assert stops == [False, False, False, True, True]  # 0.3 again is no gain: the first of equals stays
+    assert keeper.to_dict()["epoch"] == 2 and keeper.to_dict()["mAP50"] == 0.3
+    assert "Early stop: 2 evaluations without a better val mAP@0.5 than 0.300 (epoch 2)" in lines[0]
+    model.load_weights(tmp_path / "run" / "best" / "model.weights.h5")
+    assert float(keras.ops.convert_to_numpy(model.layers[0].bias)[0]) == 2.0
+    png = (tmp_path / "run" / "curves.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

@@ -133,7 +133,8 @@ class TimeBudget(keras.callbacks.Callback):
     def _describe(self, epochs: int) -> str:
         every = self.report.eval_every
         evals = f", an evaluation every {every} epoch{'s' if every != 1 else ''}" if every else ""
-        return (f"{epochs} epochs{evals} ({self.per_step:.2f} s per step of {self.batch_size}, "
+        plural = "s" if epochs != 1 else ""
+        return (f"{epochs} epoch{plural}{evals} ({self.per_step:.2f} s per step of {self.batch_size}, "
                 f"{format_duration(self.budget)} {'of CPU in the training steps' if self.clock == 'cpu-steps' else ''}"
                 .rstrip() + ")")
 
