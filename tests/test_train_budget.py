@@ -197,3 +197,14 @@ def test_best_keeper_keeps_the_best_stops_after_patience_and_draws_the_curves(tm
     assert float(keras.ops.convert_to_numpy(model.layers[0].bias)[0]) == 2.0
     png = (tmp_path / "run" / "curves.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_a_run_that_fails_before_writing_leaves_no_folder(tmp_path):
+    with pytest.raises(RuntimeError):
+        with RunFolder(tmp_path / "run"):
+            raise RuntimeError("the model could not be built")
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "kept").mkdir()
+    with RunFolder(tmp_path / "kept"):
+        pass
+    assert (tmp_path / "kept").is_dir()  # not ours to remove

@@ -46,18 +46,22 @@ class RunFolder:
         self.path = Path(path)
         self.run = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._lock: OutputLock | None = None
+        self._created = False
 
     def open(self) -> "RunFolder":
+        self._created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "checkpoints").mkdir(exist_ok=True)
         self._lock = OutputLock(self.path).acquire()
         self._recover()
         return self
 
     def close(self) -> None:
+        """Drop the lock; a folder this run created and left empty (it failed before writing) goes too."""
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+            if self._created and not any(self.path.iterdir()):
+                self.path.rmdir()
 
     def __enter__(self) -> "RunFolder":
         return self.open()
@@ -68,7 +72,7 @@ class RunFolder:
     def _recover(self) -> None:
         """Remove what a killed run left half-written; give back a best/ it had moved aside."""
         for folder in (self.path, self.path / "checkpoints"):
-            for p in sorted(folder.iterdir()):
+            for p in sorted(folder.iterdir()) if folder.is_dir() else ():
                 if not PARTIAL_RE.match(p.name):
                     continue
                 if p.name.startswith(f".{BEST_DIR}.") and p.name.endswith(".old") and \
@@ -91,6 +95,7 @@ class RunFolder:
 
     def save_weights(self, model, name: str) -> Path:
         stem = Path(name).name.removesuffix(".weights.h5")
+        (self.path / name).parent.mkdir(parents=True, exist_ok=True)
         tmp = (self.path / name).parent / f".{stem}.{self.run}.partial.weights.h5"
         model.save_weights(os.fspath(tmp))
         os.replace(tmp, self.path / name)

@@ -1,17 +1,23 @@
 """The training loop: ``keras.Model.fit`` over the ``tf.data`` pipeline, with
 checkpoints every epoch, ``--resume``, TensorBoard logs, a progress bar with
-the losses and images/s, per-epoch history and a final COCO evaluation.
+the losses, images/s and val mAP@0.5, per-epoch history, evaluations during
+the run with the best kept, ``--early-stop``, learning curves and
+``--time-budget`` (:mod:`dataprep.train.budget`).
 
-Run folder::
+Run folder (written as :mod:`dataprep.train.run_folder` says: locked,
+partial names, summary.json last)::
 
     RUN_DIR/config.json            TrainConfig (everything needed to rebuild the model)
+    RUN_DIR/recipe.json            the recipe chosen for the options not given (dataprep.train.recipe)
     RUN_DIR/label_map.pbtxt        the records' label map
     RUN_DIR/model.weights.h5       final weights
+    RUN_DIR/best/                  model.weights.h5 + evaluation.json of the best val mAP@0.5
     RUN_DIR/checkpoints/epoch-NNN.weights.h5   model weights after every epoch
     RUN_DIR/backup/                model + optimizer state for --resume (Keras BackupAndRestore)
     RUN_DIR/logs/                  TensorBoard
     RUN_DIR/history.csv            one row per epoch: losses, learning rate, images/s, mAP
-    RUN_DIR/summary.json           final figures
+    RUN_DIR/curves.png             loss and per-class val AP@0.5 over the epochs (dataprep.train.curves)
+    RUN_DIR/summary.json           final figures, the best evaluation, the time budget's plan
     RUN_DIR/init_from.json         with --init-from: which variables came from the checkpoint
 """
 
@@ -305,7 +311,7 @@ class TrainResult:
             lines += ["  eval     " + self.evaluation.summary_lines()[0]]
             lines += ["  " + line for line in self.evaluation.summary_lines()[1:]]
         best = self.extra.get("best")
-        if best:
+        if best and best["mAP50"] is not None:
             lines.append(f"  best     val mAP@0.5 {best['mAP50']:.3f} after epoch {best['epoch']}: {best['weights']} "
                          "(evaluate and export use it)")
         lines.append(f"  final    {self.run_dir / WEIGHTS_FILE}")
