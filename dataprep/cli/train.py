@@ -138,7 +138,11 @@ def train_cmd(
     from dataprep.train.trainer import records_info, train
 
     weights = backbone_weights or ("none" if init_from else "imagenet")
-    recipe = choose_recipe(start_of(weights, init_from), records_info(records, train_split).examples(train_split),
+    try:
+        train_images = records_info(records, train_split).examples(train_split)
+    except UsageError:
+        train_images = 0  # train() reports what is wrong with the records
+    recipe = choose_recipe(start_of(weights, init_from), train_images,
                            {"optimizer": optimizer, "learning_rate": learning_rate, "weight_decay": weight_decay,
                             "batch_size": batch_size, "warmup_epochs": warmup_epochs, "epochs": epochs},
                            rotate=rotate)

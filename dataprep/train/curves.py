@@ -47,8 +47,11 @@ def draw_curves(rows: list[dict], evaluations: list[dict], path: str | Path, tit
     else:
         ax_ap.text(0.5, 0.5, "no evaluation yet", ha="center", va="center", transform=ax_ap.transAxes)
     ax_ap.set(xlabel="epoch", ylabel="AP@0.5 on val", ylim=(0, 1), title="val AP@0.5 (mAP and per class)")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax_loss, ax_ap):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
