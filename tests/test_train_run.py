@@ -40,7 +40,7 @@ def records(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_dir(records, tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "run"
-    code = main(["train", "--records", str(records), "--out", str(run), *TINY, "--epochs", "1",
+    code = main(["train", "--records", str(records), "--out", str(run), *TINY, "--epochs", "2", "--eval-every", "1",
                  "--steps-per-epoch", "2", "--optimizer", "adam", "--quiet"])
     assert code == 0
     return run
@@ -67,16 +67,40 @@ def test_loss_falls_when_overfitting_one_batch(records):
 
 def test_train_writes_a_complete_run(run_dir):
     for name in ("config.json", "label_map.pbtxt", "model.weights.h5", "history.csv", "summary.json",
-                 "checkpoints/epoch-001.weights.h5", "backup/latest.weights.h5"):
+                 "checkpoints/epoch-001.weights.h5", "checkpoints/epoch-002.weights.h5", "backup/latest.weights.h5",
+                 "best/model.weights.h5", "best/evaluation.json", "curves.png", "recipe.json"):
         assert (run_dir / name).is_file(), name
+    assert not [p for p in run_dir.rglob("*") if "partial" in p.name or p.name.endswith(".old")]
     config = TrainConfig.load(run_dir)
     assert config.class_names == ("circle", "square", "triangle") and config.input_size == 96
     rows = history(run_dir)
-    assert len(rows) == 1 and float(rows[0]["loss"]) > 0 and rows[0]["mAP50"] != "nan"
+    assert len(rows) == 2 and float(rows[0]["loss"]) > 0 and all(r["mAP50"] != "nan" for r in rows)
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["evaluation"]["split"] == "val" and summary["epochs_run"] == 1
+    assert summary["evaluation"]["split"] == "val" and summary["epochs_run"] == 2
+    recipe = json.loads((run_dir / "recipe.json").read_text())
+    assert recipe["start"] == "random" and recipe["settings"]["optimizer"] == "adam"
+    assert recipe["reasons"]["optimizer"] == "given" and recipe["reasons"]["weight_decay"] != "given"
     events = list((run_dir / "logs").rglob("events.out.tfevents.*"))
     assert events and all(e.stat().st_size > 0 for e in events)  # TensorBoard logs
+
+
+def test_best_is_what_evaluate_reports(run_dir, records, tmp_path):
+    """best/ holds the evaluation with the highest val mAP@0.5 (the first of equals), and `evaluate RUN`
+    gives the figures the run printed for it; `--weights final` the last epoch's."""
+    rows = history(run_dir)
+    best = json.loads((run_dir / "best" / "evaluation.json").read_text())
+    scores = [float(r["mAP50"]) for r in rows]
+    assert best["epoch"] == 1 + scores.index(max(scores)) and best["mAP50"] == pytest.approx(max(scores), abs=1e-5)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["best"]["epoch"] == best["epoch"] and summary["best"]["mAP50"] == best["mAP50"]
+    for weights, expected in (("best", best), ("final", summary["evaluation"])):
+        out = tmp_path / f"{weights}.json"
+        assert main(["evaluate", str(run_dir), "--records", str(records), "--weights", weights,
+                     "--json", str(out)]) == 0
+        got = json.loads(out.read_text())
+        assert got["detections"] == expected["detections"] and got["mAP50"] == pytest.approx(expected["mAP50"],
+                                                                                             abs=1e-9)
+        assert got["per_class50"] == pytest.approx(expected["per_class50"], abs=1e-9, nan_ok=True)
 
 
 def test_existing_run_needs_resume(records, run_dir, capsys):
@@ -163,13 +187,13 @@ def test_resume_continues_from_the_last_epoch(run_dir, records, tmp_path):
 
     run = tmp_path / "resumed"
     shutil.copytree(run_dir, run)
-    assert main(["train", "--records", str(records), "--out", str(run), "--resume", "--epochs", "2", "--quiet"]) == 0
+    assert main(["train", "--records", str(records), "--out", str(run), "--resume", "--epochs", "3", "--quiet"]) == 0
     rows = history(run)
-    assert [int(r["epoch"]) for r in rows] == [1, 2]
-    assert (run / "checkpoints" / "epoch-002.weights.h5").is_file()
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert (run / "checkpoints" / "epoch-003.weights.h5").is_file()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["epochs_run"] == 1
-    assert TrainConfig.load(run).epochs == 2
+    assert TrainConfig.load(run).epochs == 3
     with pytest.raises(UsageError, match="not a training run folder"):
         TrainConfig.load(tmp_path / "nothing")
 

@@ -10,6 +10,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from dataprep.errors import UsageError
 from dataprep.models.registry import DEFAULT_MODEL, model_names
 
 Records = Annotated[str, typer.Option("--records", help="Output folder of `dataprep convert` (manifest.json).")]
@@ -54,7 +55,6 @@ def _echo_lines(lines) -> None:
 
 def _auto_model(records: Path, split: str, alpha: float | None, *given_with_auto, quiet: bool = False):
     """``--model auto``: the pick of :func:`dataprep.stats.advice.advise_records`, and why."""
-    from dataprep.errors import UsageError
     from dataprep.stats.advice import advise_records
     from dataprep.train.restore import ModelSettings
 
@@ -92,31 +92,48 @@ def train_cmd(
     backbone_weights: Annotated[Optional[str], typer.Option(
         "--backbone-weights", help="imagenet (downloaded by Keras; the default without --init-from), none "
         "(random), or a weights file.")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs in all (default 20; with --resume: "
-                                                  "the saved run's).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Global batch size.")] = 16,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs in all (default 20, or sized by "
+                                                  "--time-budget; with --resume: the saved run's).")] = None,
+    time_budget: Annotated[Optional[str], typer.Option(
+        "--time-budget", help="How long you can wait, e.g. 30m, 90s, 2h: the epochs, the cosine schedule and the "
+        "evaluations are sized to it from the measured speed of the first steps (instead of --epochs).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Global batch size (default: the "
+                                                      "recipe's, 16).")] = None,
     anchors: Annotated[Optional[Path], typer.Option(
         "--anchors", help="Anchors JSON from `dataprep stats --anchors --anchors-out`: its model, input size "
                           "and anchor settings.")] = None,
     anchor_config: Annotated[Optional[Path], typer.Option(
         "--anchor-config", help="TF OD API pipeline.config: its anchor_generator, input size and model (as "
                                 "stats --anchor-config reads it).")] = None,
-    optimizer: Annotated[str, typer.Option("--optimizer", help="sgd (momentum 0.9) or adam.")] = "sgd",
+    optimizer: Annotated[Optional[str], typer.Option(
+        "--optimizer", help="sgd (momentum 0.9) or adam (default: the recipe's: adam from random weights, sgd "
+        "from pretrained ones).")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(
-        "--learning-rate", "--lr", help="Peak learning rate (default 0.02 for sgd, 0.001 for adam).")] = None,
-    warmup_epochs: Annotated[float, typer.Option("--warmup-epochs", help="Linear warmup length.")] = 1.0,
+        "--learning-rate", "--lr", help="Peak learning rate (default: the recipe's).")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(
+        "--weight-decay", help="Decoupled weight decay (default: the recipe's, 0).")] = None,
+    warmup_epochs: Annotated[Optional[float], typer.Option("--warmup-epochs", help="Linear warmup length "
+                                                           "(default 1).")] = None,
     steps_per_epoch: Annotated[Optional[int], typer.Option(
         "--steps-per-epoch", help="Steps per epoch (default: one pass over the train split).")] = None,
     hard_negative_ratio: Annotated[Optional[float], typer.Option(
         "--hard-negative-ratio", help="Keep only the hardest negatives, this many per positive (SSD: 3).")] = None,
     train_split: Annotated[str, typer.Option("--train-split", help="Split to train on.")] = "train",
     eval_split: Annotated[str, typer.Option("--eval-split", help="Split for mAP (skipped if absent).")] = "val",
-    eval_every: Annotated[int, typer.Option("--eval-every", help="Epochs between mAP evaluations; 0: at the end.")] = 0,
+    eval_every: Annotated[Optional[int], typer.Option(
+        "--eval-every", min=0, help="Epochs between val mAP evaluations (the best is kept in RUN/best/); 0: only "
+        "at the end; default: about 8 in the run.")] = None,
+    early_stop: Annotated[int, typer.Option(
+        "--early-stop", min=0, help="Stop after this many evaluations without a better val mAP@0.5 (0: never).")
+    ] = 0,
     precise_bn_images: Annotated[int, typer.Option(
         "--precise-bn-images", min=0, help="Recompute the batch-norm statistics from the final weights on up to "
         "this many train images before each evaluation and the final save (0: keep training's moving "
         "averages, which lag behind the weights in short runs).")] = 512,
     no_augment: Annotated[bool, typer.Option("--no-augment", help="No crop, flip or colour jitter.")] = False,
+    rotate: Annotated[bool, typer.Option(
+        "--rotate", help="Also vertical flips and quarter turns: for images with no 'up' (microscopy, aerial, "
+        "documents scanned any way round).")] = False,
     mixed_precision: Annotated[str, typer.Option(
         "--mixed-precision", help="auto (on when a GPU is visible), on or off.")] = "auto",
     xla: Annotated[str, typer.Option("--xla", help="auto (on with one GPU), on or off.")] = "auto",
@@ -127,9 +144,14 @@ def train_cmd(
     """Train an SSD MobileNetV2 detector on the records; checkpoints every epoch, mAP at the end."""
     records = _local_records(records)
     quiet_tensorflow()
+    from dataprep.train.budget import parse_duration
     from dataprep.train.config import TrainConfig
+    from dataprep.train.recipe import choose_recipe, start_of
     from dataprep.train.restore import model_settings
 
+    budget = parse_duration(time_budget) if time_budget is not None else None
+    if budget is not None and epochs is not None:
+        raise UsageError("give --epochs or --time-budget, not both")
     # --model, --init-from, --anchors (whose model, input size and anchors stats
     # --anchors-out recorded), --input-size; settled before TensorFlow loads
     if model == "auto":
@@ -138,22 +160,31 @@ def train_cmd(
     else:
         settings = model_settings(model, init_from, input_size, alpha, anchors, anchor_config)
         _echo_lines(f"note: {note}" for note in settings.notes)
-    from dataprep.train.trainer import train
+    from dataprep.train.trainer import records_info, train
 
+    weights = backbone_weights or ("none" if init_from else "imagenet")
+    try:
+        train_images = records_info(records, train_split).examples(train_split)
+    except UsageError:
+        train_images = 0  # train() reports what is wrong with the records
+    recipe = choose_recipe(start_of(weights, init_from), train_images,
+                           {"optimizer": optimizer, "learning_rate": learning_rate, "weight_decay": weight_decay,
+                            "batch_size": batch_size, "warmup_epochs": warmup_epochs, "epochs": epochs},
+                           rotate=rotate)
+    if budget is not None:
+        recipe.settings["epochs"], recipe.reasons["epochs"] = "sized by --time-budget", time_budget
     config = TrainConfig(
-        model=settings.model, input_size=settings.input_size, alpha=settings.alpha,
-        backbone_weights=backbone_weights or ("none" if init_from else "imagenet"),
+        model=settings.model, input_size=settings.input_size, alpha=settings.alpha, backbone_weights=weights,
         anchor_config=settings.anchor_config, init_from=None if init_from is None else str(init_from),
-        init_parts=init_parts,
-        epochs=epochs or 20, batch_size=batch_size, optimizer=optimizer,
-        learning_rate=learning_rate or (1e-3 if optimizer == "adam" else 0.02), warmup_epochs=warmup_epochs,
-        steps_per_epoch=steps_per_epoch, hard_negative_ratio=hard_negative_ratio, train_split=train_split,
-        eval_split=eval_split, eval_every=eval_every, augment=not no_augment, mixed_precision=mixed_precision,
-        jit_compile=xla, seed=seed, precise_bn_images=precise_bn_images,
+        init_parts=init_parts, steps_per_epoch=steps_per_epoch, hard_negative_ratio=hard_negative_ratio,
+        train_split=train_split, eval_split=eval_split, eval_every=eval_every, early_stop=early_stop,
+        time_budget=budget, augment=not no_augment, mixed_precision=mixed_precision, jit_compile=xla, seed=seed,
+        precise_bn_images=precise_bn_images,
+        **{k: v for k, v in recipe.settings.items() if not (k == "epochs" and not isinstance(v, int))},
     )
     if resume and epochs is None:
         config = config.replace(epochs=TrainConfig.load(out).epochs)
-    result = train(config, records, out, resume=resume, progress=not quiet)
+    result = train(config, records, out, resume=resume, progress=not quiet, recipe=recipe)
     typer.echo("")
     _echo_lines(result.summary_lines())
 
@@ -164,6 +195,9 @@ def evaluate_cmd(
     split: Annotated[str, typer.Option("--split", help="Split of the records to evaluate on.")] = "val",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per inference batch.")] = 8,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the figures to this file.")] = None,
+    weights: Annotated[str, typer.Option(
+        "--weights", help="best (RUN/best/: the run's best val mAP@0.5; the final weights when there is none), "
+        "final, or a weights file.")] = "best",
     precise_bn_images: Annotated[int, typer.Option(
         "--precise-bn-images", min=0, help="First recompute the batch-norm statistics from the weights on up to "
         "this many images of the run's train split (for runs saved with training's moving averages: "
@@ -179,7 +213,7 @@ def evaluate_cmd(
     records_info(records, split)  # a clear error before building the model
     from dataprep.records.tfdata import named_record_errors
 
-    detector = Detector.from_run(run_dir)
+    detector = Detector.from_run(run_dir, weights)
     if precise_bn_images:
         from dataprep.train.config import TrainConfig
         from dataprep.train.precise_bn import recalibrate_on_records
@@ -207,7 +241,6 @@ def export_cmd(
 ):
     """SavedModel (uint8 images of any size -> detection_boxes/scores/classes, num_detections) + label map."""
     quiet_tensorflow()
-    from dataprep.errors import UsageError
     from dataprep.train.export import export_init_from, export_saved_model
 
     if (run_dir is None) == (init_from is None):

@@ -25,8 +25,12 @@ WEIGHTS_FILE = "model.weights.h5"
 LABEL_MAP_FILE = "label_map.pbtxt"
 SUMMARY_FILE = "summary.json"
 HISTORY_FILE = "history.csv"
+CURVES_FILE = "curves.png"
 
 OPTIMIZERS = ("sgd", "adam")
+BUDGET_CLOCKS = ("wall", "cpu-steps")
+#: With ``eval_every=None``: evaluations in a run (the last epoch always evaluates).
+EVALUATIONS_PER_RUN = 8
 AUTO_CHOICES = ("auto", "on", "off")
 
 
@@ -58,6 +62,7 @@ class TrainConfig:
     augment: bool = True
     random_crop: bool = True
     random_flip: bool = True
+    random_rotate: bool = False  # vertical flips and quarter turns, for data with no canonical "up"
     photometric: bool = True
     shuffle_buffer: int = 1024
     seed: int = 0
@@ -86,7 +91,12 @@ class TrainConfig:
     iou_threshold: float = 0.6
     max_detections: int = 100
     # -- evaluation during training
-    eval_every: int = 0  # epochs between mAP evaluations on eval_split; 0: only at the end
+    eval_every: int | None = None  # epochs between mAP evaluations on eval_split; 0: only at the end;
+    #                                None: about EVALUATIONS_PER_RUN evaluations in the run
+    early_stop: int = 0  # stop after this many evaluations without a better val mAP@0.5; 0: never
+    # -- time budget: epochs, the cosine's length and the evaluations sized from the measured speed
+    time_budget: float | None = None  # seconds; None: train ``epochs``
+    budget_clock: str = "wall"  # wall (everything counts) or cpu-steps (CPU time of the training steps)
     # -- batch-norm statistics recomputed from the final weights before every evaluation and the
     #    final save (precise BN, dataprep.train.precise_bn); at most this many train images, 0: off
     precise_bn_images: int = 512
@@ -116,6 +126,14 @@ class TrainConfig:
                 raise bad(name, "an integer >= 1")
         if not isinstance(self.precise_bn_images, int) or self.precise_bn_images < 0:
             raise bad("precise_bn_images", "an integer >= 0 (0: keep the moving averages of training)")
+        if self.eval_every is not None and (not isinstance(self.eval_every, int) or self.eval_every < 0):
+            raise bad("eval_every", "an integer >= 0 (0: only at the end) or None (automatic)")
+        if not isinstance(self.early_stop, int) or self.early_stop < 0:
+            raise bad("early_stop", "an integer >= 0 (evaluations without gain; 0: never stop early)")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise bad("time_budget", "a positive number of seconds or None")
+        if self.budget_clock not in BUDGET_CLOCKS:
+            raise bad("budget_clock", " or ".join(BUDGET_CLOCKS))
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise bad("steps_per_epoch", "an integer >= 1 or None")
         if self.optimizer not in OPTIMIZERS:
@@ -147,6 +165,13 @@ class TrainConfig:
     @property
     def anchors(self) -> AnyAnchorConfig:
         return anchor_config_from_dict(self.anchor_config)
+
+    def evaluation_interval(self) -> int:
+        """Epochs between evaluations: ``eval_every``, or with None about
+        :data:`EVALUATIONS_PER_RUN` over ``epochs``."""
+        if self.eval_every is not None:
+            return self.eval_every
+        return max(1, -(-self.epochs // EVALUATIONS_PER_RUN))
 
     def weights_path(self) -> str | None:
         """``backbone_weights`` as Keras wants it: "imagenet", None or a path."""

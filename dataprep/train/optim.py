@@ -11,19 +11,45 @@ from dataprep.train.config import TrainConfig
 from dataprep.train.losses import BoxLoss, FocalLoss
 
 
-def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """SGD with momentum (or Adam), linear warmup then cosine decay to 0.
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup then cosine decay to 0, whose length can be changed while
+    training (``--time-budget`` sizes it from the measured speed).
 
-    [1] lr(t) = lr * t / T_w for t < T_w, then lr * (1 + cos(pi (t - T_w) / (T - T_w))) / 2.
+    [1] lr(t) = lr * t / T_w for t < T_w, then lr * (1 + cos(pi min(t - T_w, T - T_w) / (T - T_w))) / 2.
         Ref: Goyal et al., "Accurate, Large Minibatch SGD", 2017 (warmup);
         Loshchilov & Hutter, "SGDR", ICLR 2017 (cosine).
     """
+
+    def __init__(self, peak: float, warmup_steps: int, total_steps: int):
+        self.peak = float(peak)
+        self.warmup_steps = int(warmup_steps)
+        # A variable, so that a traced train step sees a new length (set_total_steps).
+        self.total_steps = keras.Variable(float(max(1, total_steps)), dtype="float32", trainable=False,
+                                          name="schedule_total_steps")
+
+    def set_total_steps(self, total_steps: int) -> None:
+        self.total_steps.assign(float(max(self.warmup_steps + 1, total_steps)))
+
+    def __call__(self, step):
+        t = keras.ops.cast(step, "float32")
+        w = float(self.warmup_steps)
+        decay = keras.ops.maximum(self.total_steps - w, 1.0)
+        progress = keras.ops.clip((t - w) / decay, 0.0, 1.0)
+        cosine = self.peak * 0.5 * (1.0 + keras.ops.cos(np.pi * progress))
+        if not self.warmup_steps:
+            return cosine
+        return keras.ops.where(t < w, self.peak * t / w, cosine)
+
+    def get_config(self) -> dict:
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps,
+                "total_steps": int(keras.ops.convert_to_numpy(self.total_steps))}
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """SGD with momentum (or Adam) on a :class:`WarmupCosine` schedule over ``config.epochs``."""
     total = max(1, config.epochs * steps_per_epoch)
     warmup = min(int(round(config.warmup_epochs * steps_per_epoch)), total - 1)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else config.learning_rate, decay_steps=max(1, total - warmup),
-        warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup, alpha=0.0,
-    )
+    schedule = WarmupCosine(config.learning_rate, warmup, total)
     common = {"learning_rate": schedule, "weight_decay": config.weight_decay or None,
               "global_clipnorm": config.clipnorm}
     if config.optimizer == "adam":

@@ -97,6 +97,28 @@ def random_flip(image, boxes, seed):
     return tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image), tf.where(flip, flipped_boxes, boxes)
 
 
+def random_rotate(image, boxes, seed):
+    """Vertical flip, then a quarter turn, each with probability 0.5: with
+    :func:`random_flip` every one of the 8 symmetries of the square, for data
+    with no canonical "up" (microscopy, aerial).
+
+    [1] vertical flip: y -> 1 - y; quarter turn counter-clockwise
+        (``tf.image.rot90``): pixel (r, c) of an H x W image goes to
+        (W - 1 - c, r), so in normalized coordinates (y, x) -> (1 - x, y) and a
+        box (ymin, xmin, ymax, xmax) -> (1 - xmax, ymin, 1 - xmin, ymax).
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    flip = tf.random.stateless_uniform([], seeds[0]) < 0.5
+    flipped_boxes = tf.stack([1.0 - boxes[:, 2], boxes[:, 1], 1.0 - boxes[:, 0], boxes[:, 3]], axis=1)
+    image = tf.cond(flip, lambda: tf.reverse(image, [0]), lambda: image)
+    boxes = tf.where(flip, flipped_boxes, boxes)
+    turn = tf.random.stateless_uniform([], seeds[1]) < 0.5
+    turned_boxes = tf.stack([1.0 - boxes[:, 3], boxes[:, 0], 1.0 - boxes[:, 1], boxes[:, 2]], axis=1)
+    image = tf.cond(turn, lambda: tf.image.rot90(image), lambda: image)
+    image.set_shape([None, None, 3])
+    return image, tf.where(turn, turned_boxes, boxes)
+
+
 def photometric(image, seed):
     """Brightness, contrast, saturation and hue jitter on a float 0..255 image."""
     seeds = tf.random.experimental.stateless_split(seed, 4)
@@ -109,13 +131,15 @@ def photometric(image, seed):
 
 
 def augment(image, boxes, classes, seed, input_size: int, crop: bool = True, flip: bool = True,
-            jitter: bool = True):
-    """Crop (uint8, full size), flip, resize, jitter: ``(float image, boxes, classes)``."""
+            jitter: bool = True, rotate: bool = False):
+    """Crop (uint8, full size), flip, rotate, resize, jitter: ``(float image, boxes, classes)``."""
     seeds = tf.random.experimental.stateless_split(seed, 3)
     if crop:
         image, boxes, classes = random_crop(image, boxes, classes, seeds[0])
     if flip:
         image, boxes = random_flip(image, boxes, seeds[1])
+    if rotate:
+        image, boxes = random_rotate(image, boxes, tf.random.experimental.stateless_fold_in(seed, 3))
     image = resize(image, input_size)
     if jitter:
         image = photometric(image, seeds[2])
@@ -124,8 +148,8 @@ def augment(image, boxes, classes, seed, input_size: int, crop: bool = True, fli
 
 def train_dataset(records: str | os.PathLike, split: str, encoder: LabelEncoder, input_size: int,
                   batch_size: int, *, augment_images: bool = True, crop: bool = True, flip: bool = True,
-                  jitter: bool = True, shuffle_buffer: int = 1024, seed: int = 0, repeat: bool = True,
-                  ) -> tf.data.Dataset:
+                  jitter: bool = True, rotate: bool = False, shuffle_buffer: int = 1024, seed: int = 0,
+                  repeat: bool = True) -> tf.data.Dataset:
     """``(images [B, S, S, 3] float32 0..255, {"boxes": [B, N, 5], "classes": [B, N]})`` batches."""
     ds = load_dataset(records, split, decode_image=False)
     ds = ds.map(lambda ex: {"image": ex["image"], "boxes": ex["boxes"], "classes": ex["classes"]})
@@ -138,7 +162,8 @@ def train_dataset(records: str | os.PathLike, split: str, encoder: LabelEncoder,
     def prepare(ex, seed_pair):
         image, boxes, classes = decode(ex["image"]), ex["boxes"], ex["classes"]
         if augment_images:
-            image, boxes, classes = augment(image, boxes, classes, seed_pair, input_size, crop, flip, jitter)
+            image, boxes, classes = augment(image, boxes, classes, seed_pair, input_size, crop, flip, jitter,
+                                            rotate)
         else:
             image = resize(image, input_size)
         image.set_shape([input_size, input_size, 3])

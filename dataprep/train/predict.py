@@ -24,6 +24,26 @@ _COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f
            "#008080"]
 
 
+WEIGHTS_CHOICES = ("best", "final")
+
+
+def run_weights(run_dir: str | os.PathLike, which: str = "best") -> Path:
+    """The weights of a run that evaluate, export and predict use: ``best``
+    (``best/``, the evaluation with the highest val mAP@0.5, else the final
+    weights), ``final`` (the last epoch's, else the last checkpoint), or a
+    weights file."""
+    run_dir = Path(run_dir)
+    if which == "best":
+        best = run_dir / "best" / WEIGHTS_FILE
+        return best if best.is_file() else latest_weights(run_dir)
+    if which == "final":
+        return latest_weights(run_dir)
+    path = Path(which)
+    if not path.is_file():
+        raise UsageError(f"--weights: expected best, final or a weights file, got {which!r} (no such file)")
+    return path
+
+
 def latest_weights(run_dir: str | os.PathLike) -> Path:
     """The final weights of a run, else its last epoch checkpoint."""
     run_dir = Path(run_dir)
@@ -62,12 +82,14 @@ class Detector:
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, weights: str | os.PathLike | None = None,
                  nms: str = "auto") -> "Detector":
-        """Rebuild the model of ``run_dir`` (its config.json) and load its weights."""
+        """Rebuild the model of ``run_dir`` (its config.json) and load its weights
+        (``weights``: a file, else :func:`run_weights`' choice, best/ first)."""
         from dataprep.train.build import build_model
 
         config = TrainConfig.load(run_dir)
         model = build_model(config, weights=False)
-        model.load_weights(os.fspath(weights or latest_weights(run_dir)))
+        path = run_weights(run_dir, os.fspath(weights) if weights is not None else "best")
+        model.load_weights(os.fspath(path))
         return cls.from_config(config, model, nms)
 
     # ------------------------------------------------------------ inference
