@@ -3,13 +3,16 @@ standard output order and metadata, so MediaPipe Tasks' ObjectDetector loads
 the file as it is and finds what our SavedModel finds; int8 calibrated on the
 records; LiteRT runs the same file for ``evaluate``.
 
-The model is a tiny random one (input 96, alpha 0.35) whose class head is
-scaled up so that its scores spread instead of tying at the prior; the image
-is given at the model's input size, so no runtime resizes it and the
+The model is the small TF OD API zoo fixture (tests/data/zoo/ssd_mobilenet_v2:
+input 128, depth multiplier 0.25, random weights whose scores are spread, not
+tied as those of a freshly initialised dataprep model); the image is its
+fixed one, given at the model's input size, so no runtime resizes it and the
 detections must match closely.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +20,9 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 mp = pytest.importorskip("mediapipe", reason="pip install 'dataprep[edge]'")
 
-from dataprep.train.config import TrainConfig  # noqa: E402
 
-SIZE = 96
-NAMES = ("circle", "square", "triangle")
+ZOO = Path(__file__).parent / "data" / "zoo"
+SIZE = 128  # the zoo fixtures' input size
 
 
 @pytest.fixture(scope="module")
@@ -37,41 +39,21 @@ def records(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A run folder (config, label map, weights) of a random model with spread-out scores."""
-    from dataprep.label_map import LabelMap
-    from dataprep.train.build import build_model
-
-    run = tmp_path_factory.mktemp("run")
-    config = TrainConfig(input_size=SIZE, alpha=0.35, backbone_weights="none", class_ids=(1, 2, 3),
-                         class_names=NAMES, score_threshold=0.05)
-    model = build_model(config, weights=False)
-    for var in model.weights:  # spread the class logits: a random head scores every anchor ~ the prior
-        if "class" in var.path and var.path.endswith("kernel"):
-            var.assign(var.numpy() * 40.0)
-    config.save(run)
-    LabelMap.from_names(NAMES).write(run / "label_map.pbtxt")
-    model.save_weights(run / "model.weights.h5")
-    return run
-
-
-@pytest.fixture(scope="module")
-def exports(run_dir, records, tmp_path_factory):
-    from dataprep.train.export import TFLiteOptions, export_saved_model
+def exports(records, tmp_path_factory):
+    """float32 and int8 exports of the zoo fixture (int8 calibrated on the shapes records)."""
+    from dataprep.train.export import TFLiteOptions, export_init_from
 
     root = tmp_path_factory.mktemp("exports")
-    float_export = export_saved_model(run_dir, root / "float", tflite=True)
-    int8 = export_saved_model(run_dir, root / "int8", tflite=True, tflite_options=TFLiteOptions(
-        quantize="int8", records=records, calibration_images=6, evaluate_split=None))
+    # export_tflite_graph_tf2 writes the zoo's score threshold 1e-8 with "%f": 0.000000
+    float_export = export_init_from(ZOO / "ssd_mobilenet_v2", root / "float", tflite=True,
+                                    tflite_options=TFLiteOptions(score_threshold=0.0))
+    int8 = export_init_from(ZOO / "ssd_mobilenet_v2", root / "int8", tflite=True, tflite_options=TFLiteOptions(
+        quantize="int8", records=records, calibration_images=6, evaluate_split=None, score_threshold=0.0))
     return float_export, int8
 
 
-def _image(seed=0):
-    rng = np.random.default_rng(seed)
-    image = np.full((SIZE, SIZE, 3), 200, np.uint8)
-    image[20:70, 15:60] = rng.integers(0, 80, 3)
-    image += rng.integers(0, 30, image.shape).astype(np.uint8)
-    return image
+def _image():
+    return np.load(ZOO / "ssd_mobilenet_v2" / "outputs.npz")["image"][0]
 
 
 def _mediapipe(path, image, max_results=5):
@@ -93,8 +75,9 @@ def _mediapipe(path, image, max_results=5):
 def _reference(export_dir, image, k):
     from dataprep.train.predict import SavedModelDetector
 
-    ref = SavedModelDetector(export_dir).detect(image)
-    names = dict(zip((1, 2, 3), NAMES))
+    detector = SavedModelDetector(export_dir)
+    ref = detector.detect(image)
+    names = dict(zip(detector.class_ids, detector.class_names))
     k = min(k, int(ref["num_detections"]))
     return [(names[int(c)], float(s), b * SIZE) for b, s, c in
             zip(ref["detection_boxes"][:k], ref["detection_scores"][:k], ref["detection_classes"][:k])]
@@ -154,17 +137,16 @@ def test_int8_is_full_integer_with_pixel_input_and_mediapipe_reads_it(exports):
     name, score, box = got[0]
     assert score == pytest.approx(float(ours["detection_scores"][0]), abs=1e-3)
     np.testing.assert_allclose(box, ours["detection_boxes"][0] * SIZE, atol=1.5)
-    float_top = _reference(exports[0].out, image, 1)[0]
-    assert name == float_top[0]  # quantised, still the float model's top class
 
 
 def test_litert_runs_the_float_file_like_the_saved_model(exports):
     from dataprep.train.litert import TFLiteDetector
 
-    image = _image(1)
-    ours = TFLiteDetector(exports[0].tflite).detect(image)
+    image = _image()
+    detector = TFLiteDetector(exports[0].tflite)
+    ours = detector.detect(image)
     n = int(ours["num_detections"])
-    names = dict(zip((1, 2, 3), NAMES))
+    names = dict(zip(detector.class_ids, detector.class_names))
     got = [(names[int(c)], float(s), b * SIZE) for b, s, c in
            zip(ours["detection_boxes"][:n], ours["detection_scores"][:n], ours["detection_classes"][:n])]
     want = _reference(exports[0].out, image, 10)
@@ -173,21 +155,21 @@ def test_litert_runs_the_float_file_like_the_saved_model(exports):
 
 
 @pytest.mark.parametrize("model", ["ssd_mobilenet_v2", "ssd_mobilenet_v2_fpnlite"])
-def test_zoo_export_equals_the_tf_od_api_tflite(model, tmp_path):
+def test_zoo_export_equals_the_tf_od_api_tflite(model, exports, tmp_path):
     """``export --init-from ZOO --tflite`` against the TF OD API's own TFLite path
     (export_tflite_graph_tf2 + TFLiteConverter, run by tools/make_tflite_zoo_fixtures.py)
     on the fixture's image: the same boxes, classes, scores and count."""
-    from pathlib import Path
-
     from dataprep.train.export import TFLiteOptions, export_init_from
     from dataprep.train.litert import TFLiteDetector
 
-    zoo = Path(__file__).parent / "data" / "zoo" / model
-    want = np.load(zoo / "tflite_outputs.npz")
-    image = np.load(zoo / "outputs.npz")["image"][0]
-    # export_tflite_graph_tf2 writes the zoo's score threshold 1e-8 with "%f": 0.000000
-    result = export_init_from(zoo, tmp_path / "export", tflite=True, tflite_options=TFLiteOptions(score_threshold=0.0))
-    boxes, classes, scores, count = TFLiteDetector(result.tflite)._run(image.astype(np.float32))
+    want = np.load(ZOO / model / "tflite_outputs.npz")
+    image = np.load(ZOO / model / "outputs.npz")["image"][0]
+    if model == "ssd_mobilenet_v2":
+        path = exports[0].tflite
+    else:
+        path = export_init_from(ZOO / model, tmp_path / "export", tflite=True,
+                                tflite_options=TFLiteOptions(score_threshold=0.0)).tflite
+    boxes, classes, scores, count = TFLiteDetector(path)._run(image.astype(np.float32))
     assert int(count) == int(want["count"][0]) == 10
     np.testing.assert_allclose(scores, want["scores"][0], atol=1e-3)
     np.testing.assert_allclose(boxes, want["boxes"][0], atol=1e-3)

@@ -69,9 +69,12 @@ class TFLiteDetector:
         for image in images:
             b, c, s, n = self._run(image)
             n = int(n)
-            index = np.clip(c.astype(int), 0, len(ids) - 1)
+            valid = np.arange(len(c)) < n  # the op leaves the rows past the count unset
+            index = np.clip(np.where(valid, np.nan_to_num(c), 0).astype(int), 0, len(ids) - 1)
+            s = np.where(valid, s, 0.0)
+            b = np.where(valid[:, None], np.nan_to_num(b), 0.0)
             boxes.append(np.clip(b, 0.0, 1.0))
-            classes.append(np.where(np.arange(len(c)) < n, ids[index], 0.0))
+            classes.append(np.where(valid, ids[index], 0.0))
             scores.append(s)
             counts.append(n)
         return {"detection_boxes": np.stack(boxes), "detection_classes": np.stack(classes),
