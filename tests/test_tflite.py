@@ -174,3 +174,16 @@ def test_zoo_export_equals_the_tf_od_api_tflite(model, exports, tmp_path):
     np.testing.assert_allclose(scores, want["scores"][0], atol=1e-3)
     np.testing.assert_allclose(boxes, want["boxes"][0], atol=1e-3)
     assert classes.tolist() == want["classes"][0].tolist()
+
+
+def test_export_usage_errors(tmp_path, capsys):
+    from dataprep.cli import main
+
+    zoo = str(ZOO / "ssd_mobilenet_v2")
+    assert main(["export", "--init-from", zoo, "--out", str(tmp_path / "a"), "--tflite", "--quantize", "int4"]) == 2
+    assert "--quantize must be one of none, float16, dynamic, int8, got 'int4'" in capsys.readouterr().err
+    assert main(["export", "--init-from", zoo, "--out", str(tmp_path / "a"), "--quantize", "int8"]) == 2
+    assert "add --tflite" in capsys.readouterr().err
+    assert main(["export", "--init-from", zoo, "--out", str(tmp_path / "a"), "--tflite", "--quantize", "int8"]) == 2
+    assert "give --records" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
