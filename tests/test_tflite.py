@@ -159,7 +159,7 @@ def test_litert_runs_the_float_file_like_the_saved_model(exports):
 
 
 @pytest.mark.parametrize("model", ["ssd_mobilenet_v2", "ssd_mobilenet_v2_fpnlite"])
-def test_zoo_export_equals_the_tf_od_api_tflite(model, exports, tmp_path):
+def test_zoo_export_equals_the_tf_od_api_tflite(model, request, tmp_path):
     """``export --init-from ZOO --tflite`` against the TF OD API's own TFLite path
     (export_tflite_graph_tf2 + TFLiteConverter, run by tools/make_tflite_zoo_fixtures.py)
     on the fixture's image: the same boxes, classes, scores and count."""
@@ -169,7 +169,7 @@ def test_zoo_export_equals_the_tf_od_api_tflite(model, exports, tmp_path):
     want = np.load(ZOO / model / "tflite_outputs.npz")
     image = np.load(ZOO / model / "outputs.npz")["image"][0]
     if model == "ssd_mobilenet_v2":
-        path = exports[0].tflite
+        path = request.getfixturevalue("exports")[0].tflite  # the same export, converted once
     else:
         path = export_init_from(ZOO / model, tmp_path / "export", tflite=True,
                                 tflite_options=TFLiteOptions(score_threshold=0.0)).tflite
