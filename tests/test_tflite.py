@@ -191,3 +191,20 @@ def test_export_usage_errors(tmp_path, capsys):
     assert main(["export", "--init-from", zoo, "--out", str(tmp_path / "a"), "--tflite", "--quantize", "int8"]) == 2
     assert "give --records" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
+
+
+def test_evaluate_an_exported_tflite_and_compare_with_the_saved_model(exports, records, tmp_path, capsys):
+    import json
+
+    from dataprep.cli import main
+
+    tflite, saved = exports[0].tflite, exports[0].out
+    assert main(["evaluate", str(tflite), "--records", str(records), "--split", "val", "--threads", "1",
+                 "--compare", str(saved), "--json", str(tmp_path / "ev.json")]) == 0
+    out = capsys.readouterr().out
+    assert "mAP@0.5" in out and "latency per image median" in out and "Compared with" in out
+    figures = json.loads((tmp_path / "ev.json").read_text())
+    assert figures["images"] == figures["compare"]["images"] == 6
+    assert figures["model"]["file_bytes"] == tflite.stat().st_size and figures["model"]["threads"] == 1
+    assert figures["model"]["latency_median_ms"] > 0
+    assert main(["evaluate", str(saved), "--records", str(records), "--precise-bn-images", "8"]) == 2
