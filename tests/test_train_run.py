@@ -160,28 +160,6 @@ def test_cli_evaluate_export_predict(run_dir, export_dir, records, tmp_path, cap
     assert main(["predict", str(images[0]), "--model", str(tmp_path), "--out", str(tmp_path / "p2")]) == 2
 
 
-@pytest.mark.slow
-def test_tflite_export(run_dir, tmp_path):
-    import warnings
-
-    from dataprep.train.export import export_saved_model
-    from dataprep.train.predict import Detector
-
-    result = export_saved_model(run_dir, tmp_path / "lite", tflite=True)
-    assert result.tflite is not None and result.tflite.stat().st_size > 1_000_000  # the weights are inside
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter is deprecated in favour of ai_edge_litert
-        interpreter = tf.lite.Interpreter(model_path=str(result.tflite))
-    out = interpreter.get_signature_runner("serving_default")(
-        images=np.random.default_rng(1).integers(0, 255, (1, 96, 96, 3), dtype=np.uint8))
-    reference = Detector.from_run(run_dir, nms="ops").detect(np.asarray(
-        np.random.default_rng(1).integers(0, 255, (1, 96, 96, 3), dtype=np.uint8)))
-    assert out["num_detections"].tolist() == reference["num_detections"].tolist()
-    # Scores of an untrained model tie, so compare them as sorted values rather than by position.
-    np.testing.assert_allclose(np.sort(out["detection_scores"][0]), np.sort(reference["detection_scores"][0]),
-                               atol=1e-4)
-
-
 def test_resume_continues_from_the_last_epoch(run_dir, records, tmp_path):
     import shutil
 

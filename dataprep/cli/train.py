@@ -190,7 +190,9 @@ def train_cmd(
 
 
 def evaluate_cmd(
-    run_dir: RunDir,
+    run_dir: Annotated[Path, typer.Argument(
+        help="Run folder (`dataprep train --out`), export folder (SavedModel of `dataprep export`) or an "
+        "exported model.tflite.")],
     records: Records,
     split: Annotated[str, typer.Option("--split", help="Split of the records to evaluate on.")] = "val",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per inference batch.")] = 8,
@@ -202,32 +204,67 @@ def evaluate_cmd(
         "--precise-bn-images", min=0, help="First recompute the batch-norm statistics from the weights on up to "
         "this many images of the run's train split (for runs saved with training's moving averages: "
         "trained with --precise-bn-images 0, or before dataprep did it; the run folder is not changed).")] = 0,
+    compare: Annotated[Optional[Path], typer.Option(
+        "--compare", help="Another run, export folder or .tflite: evaluate it too and print a per-class delta "
+        "table.")] = None,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", min=1, help="CPU threads of a .tflite (LiteRT's default otherwise).")] = None,
 ):
-    """COCO mAP (mAP, mAP@0.5, per class) of a trained run on a split, with pycocotools."""
+    """COCO mAP (mAP, mAP@0.5, per class) of a trained run or an exported model on a split, with pycocotools;
+    exported models also get their file size and latency per image."""
     records = _local_records(records)
     quiet_tensorflow()
-    from dataprep.train.evaluate import evaluate_model
-    from dataprep.train.predict import Detector
     from dataprep.train.trainer import records_info
 
     records_info(records, split)  # a clear error before building the model
-    from dataprep.records.tfdata import named_record_errors
+    result, cost = _evaluate_one(run_dir, records, split, batch_size, precise_bn_images, threads, weights)
+    _echo_lines(result.summary_lines())
+    if cost is not None:
+        typer.echo(cost.summary_line())
+    figures = {**result.to_dict(), **({"model": cost.to_dict()} if cost is not None else {})}
+    if compare is not None:
+        from dataprep.train.evaluate import delta_lines
 
-    detector = Detector.from_run(run_dir, weights)
+        other, other_cost = _evaluate_one(compare, records, split, batch_size, precise_bn_images, threads, weights)
+        typer.echo("")
+        _echo_lines(delta_lines(result, other, str(run_dir), str(compare)))
+        if other_cost is not None:
+            typer.echo(other_cost.summary_line())
+        figures["compare"] = {**other.to_dict(), **({"model": other_cost.to_dict()} if other_cost else {})}
+    if json_out is not None:
+        json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+def _evaluate_one(path: Path, records: Path, split: str, batch_size: int, precise_bn_images: int,
+                  threads: Optional[int], weights: str = "best"):
+    """(EvalResult, ModelCost or None) of a run folder, export folder or .tflite file."""
+    from dataprep.records.tfdata import named_record_errors
+    from dataprep.train.config import CONFIG_FILE
+    from dataprep.train.evaluate import evaluate_exported, evaluate_model
+    from dataprep.train.predict import Detector, load_detector
+
+    if not (path / CONFIG_FILE).is_file():  # an exported model
+        if precise_bn_images:
+            from dataprep.errors import UsageError
+
+            raise UsageError(f"{path}: --precise-bn-images recomputes a run's statistics; an exported model's "
+                             "are frozen in it")
+        detector = load_detector(path, threads)
+        with named_record_errors(records, split):
+            return evaluate_exported(detector, path, records, split, threads)
+    detector = Detector.from_run(path, weights)
     if precise_bn_images:
         from dataprep.train.config import TrainConfig
         from dataprep.train.precise_bn import recalibrate_on_records
+        from dataprep.train.trainer import records_info
 
-        train_split = TrainConfig.load(run_dir).train_split
+        train_split = TrainConfig.load(path).train_split
         records_info(records, train_split)
         used = recalibrate_on_records(detector.model, records, train_split, detector.input_size, batch_size,
                                       precise_bn_images)
         typer.echo(f"Batch-norm statistics recomputed on {used} {train_split} images (the run folder is unchanged)")
     with named_record_errors(records, split):
-        result = evaluate_model(detector, records, split, batch_size)
-    _echo_lines(result.summary_lines())
-    if json_out is not None:
-        json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return evaluate_model(detector, records, split, batch_size), None
 
 
 def export_cmd(
@@ -236,19 +273,48 @@ def export_cmd(
     init_from: Annotated[Optional[Path], typer.Option(
         "--init-from", help="Instead of a run: a TF2 detection-zoo model folder (pipeline.config + checkpoint/), "
         "exported as it is, with no training.")] = None,
-    tflite: Annotated[bool, typer.Option("--tflite", help="Also write model.tflite.")] = False,
+    tflite: Annotated[bool, typer.Option("--tflite", help="Also write model.tflite (TFLite_Detection_PostProcess, "
+                                         "metadata and labels for MediaPipe Tasks).")] = False,
+    quantize: Annotated[str, typer.Option(
+        "--quantize", help="With --tflite: none (float32), float16, dynamic (int8 weights) or int8 (full integer, "
+        "uint8 input, calibrated on --records).")] = "none",
+    records: Annotated[Optional[str], typer.Option(
+        "--records", help="Records of the model (`dataprep convert` output): int8 calibration images from the "
+        "train split; after quantising, float and quantised mAP@0.5 on --evaluate-split.")] = None,
+    calibration_images: Annotated[int, typer.Option(
+        "--calibration-images", min=1, help="Train images for the int8 calibration.")] = 300,
+    evaluate_split: Annotated[str, typer.Option(
+        "--evaluate-split", help="Split to compare the quantised file with the float one on; 'none' skips it.")
+    ] = "val",
+    max_detections: Annotated[int, typer.Option(
+        "--max-detections", min=1, help="Detections of the TFLite post-processing op (TF OD API default).")] = 10,
+    regular_nms: Annotated[bool, typer.Option(
+        "--regular-nms", help="TFLite: per-class NMS instead of the op's fast class-agnostic NMS.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out.")] = False,
 ):
-    """SavedModel (uint8 images of any size -> detection_boxes/scores/classes, num_detections) + label map."""
-    quiet_tensorflow()
-    from dataprep.train.export import export_init_from, export_saved_model
+    """SavedModel (uint8 images of any size -> detection_boxes/scores/classes, num_detections) + label map;
+    --tflite adds model.tflite for phones and edge devices."""
+    from dataprep.train.tflite import QUANTIZE_CHOICES
 
     if (run_dir is None) == (init_from is None):
         raise UsageError("give a run folder or --init-from DIR (one of them)")
+    if quantize not in QUANTIZE_CHOICES:
+        raise UsageError(f"--quantize must be one of {', '.join(QUANTIZE_CHOICES)}, got {quantize!r}")
+    if quantize != "none" and not tflite:
+        raise UsageError("--quantize applies to the TFLite file: add --tflite")
+    if quantize == "int8" and records is None:
+        raise UsageError("--quantize int8 calibrates on the model's records: give --records")
+    records_path = None if records is None else _local_records(records)
+    quiet_tensorflow()
+    from dataprep.train.export import TFLiteOptions, export_init_from, export_saved_model
+
+    options = TFLiteOptions(quantize=quantize, records=records_path, calibration_images=calibration_images,
+                            max_detections=max_detections, regular_nms=regular_nms,
+                            evaluate_split=None if evaluate_split == "none" else evaluate_split)
     if init_from is not None:
-        result = export_init_from(init_from, out, tflite=tflite, overwrite=overwrite)
+        result = export_init_from(init_from, out, tflite=tflite, overwrite=overwrite, tflite_options=options)
     else:
-        result = export_saved_model(run_dir, out, tflite=tflite, overwrite=overwrite)
+        result = export_saved_model(run_dir, out, tflite=tflite, overwrite=overwrite, tflite_options=options)
     _echo_lines(result.summary_lines())
 
 

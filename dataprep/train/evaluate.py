@@ -172,3 +172,86 @@ def evaluate_model(detector, records: str | os.PathLike, split: str, batch_size:
     """COCO evaluation of a :class:`dataprep.train.predict.Detector` on ``split`` of ``records``."""
     gts, dets = collect(records, split, detector.input_size, detector.detect_resized, batch_size)
     return coco_evaluate(gts, dets, detector.class_ids, detector.class_names, split=split)
+
+
+# ------------------------------------------------------------------ exported files
+@dataclass
+class ModelCost:
+    """Size on disk and latency per image (one image per call, on this CPU) of an exported model."""
+
+    path: str
+    file_bytes: int
+    latencies: list[float]  # seconds per image
+    threads: int | None = None
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "file_bytes": self.file_bytes, "latency_median_ms": self.median_ms,
+                "latency_p90_ms": self.p90_ms, "threads": self.threads}
+
+    @property
+    def median_ms(self) -> float:
+        return float(np.median(self.latencies) * 1e3) if self.latencies else math.nan
+
+    @property
+    def p90_ms(self) -> float:
+        return float(np.percentile(self.latencies, 90) * 1e3) if self.latencies else math.nan
+
+    def summary_line(self) -> str:
+        threads = "" if self.threads is None else f", {self.threads} thread{'s' * (self.threads != 1)}"
+        return (f"  {self.path}: {self.file_bytes / 2**20:.2f} MiB; latency per image median {self.median_ms:.1f} ms, "
+                f"p90 {self.p90_ms:.1f} ms (this CPU{threads})")
+
+
+def model_bytes(path: str | os.PathLike) -> int:
+    """Size of a file, or of every file under a folder (a SavedModel)."""
+    from pathlib import Path
+
+    path = Path(path)
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+class _Timed:
+    """``detect_resized`` of a detector, one image per call, timing each call."""
+
+    def __init__(self, detector):
+        self.detector = detector
+        self.latencies: list[float] = []
+
+    def __call__(self, images):
+        import time
+
+        outs = []
+        for image in np.asarray(images):
+            start = time.perf_counter()
+            outs.append(self.detector.detect_resized(image[None]))
+            self.latencies.append(time.perf_counter() - start)
+        return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+
+def evaluate_exported(detector, path: str | os.PathLike, records: str | os.PathLike, split: str,
+                      threads: int | None = None) -> tuple[EvalResult, ModelCost]:
+    """COCO evaluation of an exported model (SavedModel folder or ``.tflite``) with its size and latency.
+    The first image's time (graph building, allocation) is left out of the latency."""
+    timed = _Timed(detector)
+    gts, dets = collect(records, split, detector.input_size, timed, batch_size=1)
+    result = coco_evaluate(gts, dets, detector.class_ids, detector.class_names, split=split)
+    return result, ModelCost(os.fspath(path), model_bytes(path), timed.latencies[1:] or timed.latencies, threads)
+
+
+def delta_lines(result: EvalResult, other: EvalResult, name: str, other_name: str) -> list[str]:
+    """A per-class table of AP@0.5 and AP of ``result`` and ``other`` and their difference."""
+    width = max([len(n) for n in result.per_class] + [5])
+    lines = [f"{'class':<{width}}  {'AP@0.5':>7} {'other':>7} {'delta':>7}   {'AP':>6} {'other':>6} {'delta':>7}",
+             f"{'(all)':<{width}}  {_fmt(result.mAP50):>7} {_fmt(other.mAP50):>7} "
+             f"{_delta(result.mAP50, other.mAP50):>7}   {_fmt(result.mAP):>6} {_fmt(other.mAP):>6} "
+             f"{_delta(result.mAP, other.mAP):>7}"]
+    for cls in result.per_class:
+        a50, b50 = result.per_class50.get(cls, math.nan), other.per_class50.get(cls, math.nan)
+        a, b = result.per_class[cls], other.per_class.get(cls, math.nan)
+        lines.append(f"{cls:<{width}}  {_fmt(a50):>7} {_fmt(b50):>7} {_delta(a50, b50):>7}   {_fmt(a):>6} "
+                     f"{_fmt(b):>6} {_delta(a, b):>7}")
+    return [f"Compared with {other_name} (delta = {name} - other):"] + lines
+
+
+def _delta(a: float, b: float) -> str:
+    return "  n/a" if math.isnan(a) or math.isnan(b) else f"{a - b:+.3f}"

@@ -143,6 +143,11 @@ class SavedModelDetector:
         self.loaded = tf.saved_model.load(os.fspath(export_dir))
         self.serve = self.loaded.signatures["serving_default"]
 
+    def detect_resized(self, images) -> dict[str, np.ndarray]:
+        """Detections for float images already resized to the model input: rounded to uint8, the
+        signature's input type (its resize to the same size changes nothing)."""
+        return self.detect(np.clip(np.round(np.asarray(images)), 0, 255).astype(np.uint8))
+
     def detect(self, images) -> dict[str, np.ndarray]:
         import tensorflow as tf
 
@@ -152,14 +157,20 @@ class SavedModelDetector:
         return {k: v[0] for k, v in out.items()} if single else out
 
 
-def load_detector(path: str | os.PathLike):
-    """A :class:`Detector` for a run folder, a :class:`SavedModelDetector` for an export folder."""
+def load_detector(path: str | os.PathLike, threads: int | None = None):
+    """A :class:`Detector` for a run folder, a :class:`SavedModelDetector` for an export folder,
+    a :class:`~dataprep.train.litert.TFLiteDetector` for a ``.tflite`` file of an export folder."""
     path = Path(path)
+    if path.suffix == ".tflite" and path.is_file():
+        from dataprep.train.litert import TFLiteDetector
+
+        return TFLiteDetector(path, threads)
     if (path / CONFIG_FILE).is_file():
         return Detector.from_run(path)
     if (path / "saved_model.pb").is_file():
         return SavedModelDetector(path)
-    raise UsageError(f"{path}: neither a training run ({CONFIG_FILE}) nor an exported model (saved_model.pb)")
+    raise UsageError(f"{path}: neither a training run ({CONFIG_FILE}), an exported model (saved_model.pb) nor "
+                     "a .tflite file")
 
 
 @dataclass

@@ -1,0 +1,55 @@
+"""TFLite float32 / float16 / int8 of one trained run: mAP@0.5 per class, file size, latency.
+
+    python benchmarks/export_tflite.py --run RUN --records RECORDS [--split val] [--calibration-images 300]
+
+Exports RUN three times with ``--tflite`` (``--quantize none``, ``float16``,
+``int8`` calibrated on the run's train split), evaluates each file with LiteRT
+on ``--split`` of RECORDS with 1 and 2 threads (latency per image, median and
+p90, first image left out) and prints one table; the figures go to
+benchmarks/RESULTS.md by hand with the date, the command and ``uptime``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--records", type=Path, required=True)
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--calibration-images", type=int, default=300)
+    args = parser.parse_args()
+
+    from dataprep.train.evaluate import evaluate_exported
+    from dataprep.train.export import TFLiteOptions, export_saved_model
+    from dataprep.train.litert import TFLiteDetector
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for quantize in ("none", "float16", "int8"):
+            options = TFLiteOptions(quantize=quantize, records=args.records,
+                                    calibration_images=args.calibration_images, evaluate_split=None)
+            result = export_saved_model(args.run, Path(tmp) / quantize, tflite=True, tflite_options=options)
+            timings = {}
+            for threads in (1, 2):
+                evaluation, cost = evaluate_exported(TFLiteDetector(result.tflite, threads), result.tflite,
+                                                     args.records, args.split, threads)
+                timings[threads] = cost
+            rows.append((quantize, evaluation, timings))
+    names = list(rows[0][1].per_class50)
+    print(f"| file | size MiB | mAP@0.5 | {' | '.join(names)} | 1 thread median / p90 ms | 2 threads median / p90 ms |")
+    print("|" + "---|" * (5 + len(names)))
+    for quantize, evaluation, timings in rows:
+        per_class = " | ".join(f"{evaluation.per_class50[n]:.3f}" for n in names)
+        t1, t2 = timings[1], timings[2]
+        print(f"| {'float32' if quantize == 'none' else quantize} | {t1.file_bytes / 2**20:.2f} | "
+              f"{evaluation.mAP50:.3f} | {per_class} | {t1.median_ms:.1f} / {t1.p90_ms:.1f} | "
+              f"{t2.median_ms:.1f} / {t2.p90_ms:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
