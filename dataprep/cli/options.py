@@ -86,7 +86,7 @@ def check_output_path(option: str, path: Path | None, kind: str) -> None:
 
 # -- the source options, declared once -------------------------------------------------
 
-SOURCE_PANEL = "Source annotation sets"
+from dataprep.options import SOURCE_PANEL  # noqa: E402
 SourceFormatOpt = Annotated[str, typer.Option(
     "--format", help="auto (detected), or a reader: voc, coco, csv, yolo, tfrecord (any tool's records; "
               "stats and split also take a dataprep output as records).")]
@@ -123,15 +123,16 @@ def local_path(value, name: str) -> Path | None:
 
 def source_spec(src, *, fmt: str = "auto", images=None, annotations=None, year=None, columns=None,
                 header: bool = True, normalized: bool = False, box_format: str = "xyxy", workers=None,
-                progress: bool = False, label_map=None, parse_annotations=None):
-    """The registry's description of the source the options name."""
+                progress: bool = False, label_map=None, parse_files=None):
+    """The registry's description of the source the options name (each reader
+    takes the options its dataclass declares)."""
     from dataprep.formats.registry import SourceSpec
     from dataprep.locations import location
 
-    return SourceSpec(location(src) if src is not None else None, format=fmt, images=images, annotations=annotations,
-                      year=year, columns=columns, header=header, normalized=normalized, box_format=box_format,
-                      workers=workers, progress=progress, label_map=label_map,
-                      parse_annotations=parse_annotations)
+    return SourceSpec(location(src) if src is not None else None, format=fmt, workers=workers, progress=progress,
+                      label_map=label_map, parse_files=parse_files,
+                      options=dict(images=images, annotations=annotations, year=year, columns=columns, header=header,
+                                   normalized=normalized, box_format=box_format))
 
 
 # -- where the per-image work runs ----------------------------------------------------

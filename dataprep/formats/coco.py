@@ -11,6 +11,7 @@ label map unless the user passes ``--label-map``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, LabelMapError, UsageError
-from dataprep.formats.registry import SourceFormat, require_images
+from dataprep.formats.registry import Argument, SourceFormat, option, require_images
 from dataprep.locations import is_url, location, url_exists
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.textio import TextFileError, read_text
@@ -224,9 +225,67 @@ def detect(path: Path) -> bool:
     return path.suffix.lower() == ".json" and not path.is_dir()
 
 
+@dataclass(frozen=True)
+class CocoOptions:
+    """``dataprep convert coco``'s reader options."""
+
+    images: str | None = field(default=None, metadata=option(
+        "--images", help="Folder the JSON's file_name values are relative to (with --runner beam also a gs://, "
+                         "s3:// or hdfs:// URL).", required=True))
+
+
 def open_source(spec) -> Dataset:
-    require_images(spec, "COCO")
-    return read_coco(spec.path, images=spec.images)
+    opts = spec.options_for(CocoOptions)
+    require_images(spec, opts.images, "COCO")
+    return read_coco(spec.path, images=opts.images)
 
 
-SOURCE = SourceFormat("coco", detect, open_source, "a COCO .json", urls=True)
+# -- writing (export-annotations) -------------------------------------------------------
+
+def from_hub(boxes: np.ndarray) -> np.ndarray:
+    """Hub ``xyxy`` pixel corners -> ``bbox`` ``[x, y, w, h]``, continuous (module docstring)."""
+    return convert(boxes, "xyxy", "xywh")
+
+
+def write_coco(ds: Dataset, path: str | Path, *, label_map: LabelMap | None = None, split: str | None = None) -> Path:
+    """COCO detection JSON (``bbox`` = ``[x, y, w, h]`` in the hub frame)."""
+    if ds.box_units != "pixel":
+        raise ValueError("write_coco needs pixel boxes")
+    label_map = label_map or ds.label_map or LabelMap.from_names(ds.class_names())
+    images = ds.images if split is None else ds.images[ds.images["split"] == split]
+    objs = ds.objects[ds.objects["image_id"].isin(images["image_id"])]
+    xywh = from_hub(objs[["xmin", "ymin", "xmax", "ymax"]].to_numpy())
+    ids = label_map.ids_for(objs["text"].tolist())
+    data = {
+        "images": [{"id": int(r.image_id), "file_name": r.file, "width": int(r.width), "height": int(r.height)}
+                   for r in images.itertuples()],
+        "annotations": [
+            {"id": k + 1, "image_id": int(i), "category_id": int(c), "bbox": [float(v) for v in b],
+             "area": float(b[2] * b[3]), "iscrowd": int(crowd)}
+            for k, (i, c, b, crowd) in enumerate(zip(objs["image_id"], ids, xywh, objs["is_crowd"]))
+        ],
+        "categories": [{"id": i.id, "name": i.name, "supercategory": ""} for i in label_map],
+    }
+    path = Path(path)
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_coco_folder(ds, images, boxes, label_map, out, result, move):
+    """``OUT/images/<file>``, ``OUT/annotations/instances_<split>.json`` (bbox: :func:`from_hub`)."""
+    from dataprep.formats.export import place
+
+    for row in images.itertuples():
+        place(ds.images_root / row.file, out / "images" / row.file, move)
+    pixel = Dataset(images, ds.objects.assign(xmin=boxes[:, 0], ymin=boxes[:, 1], xmax=boxes[:, 2], ymax=boxes[:, 3]),
+                    out / "images", "pixel", label_map)
+    (out / "annotations").mkdir(parents=True, exist_ok=True)
+    for split in images["split"].unique():
+        result.files.append(write_coco(pixel, out / "annotations" / f"instances_{split}.json", label_map=label_map,
+                                       split=split))
+
+
+SOURCE = SourceFormat(
+    "coco", detect, open_source, "a COCO .json", urls=True, options=CocoOptions,
+    argument=Argument("annotations", "COCO instances JSON (with --runner beam also a URL, read by the launcher)."),
+    summary="COCO detection JSON; category ids are kept (1..90 with gaps).", write=write_coco_folder)
