@@ -16,15 +16,19 @@ from typing import Any, Callable
 SOURCE_PANEL = "Source annotation sets"
 
 
+#: ``cli_default`` not given: the command line's default is the field's.
+SAME = object()
+
+
 def option(*flags: str, help: str, panel: str | None = None, required: bool = False, name: str | None = None,
-           type: Any = None, default: Any = None, parse: Callable[[Any], Any] | None = None) -> dict:
+           type: Any = None, cli_default: Any = SAME, parse: Callable[[Any], Any] | None = None) -> dict:
     """A field's command-line option, as the field's metadata:
     ``year: str | None = field(default=None, metadata=option("--year", help="..."))``.
 
     ``required``: no default on the command line. Where the command line says
     it differently from the field, ``name`` is the CLI parameter's name,
-    ``type`` and ``default`` its type and default there, and ``parse`` turns
+    ``type`` and ``cli_default`` its type and default there, and ``parse`` turns
     the CLI value into the field's (``--no-decode-check`` -> ``decode_check = not value``).
     """
     return {"cli": {"flags": flags, "help": help, "panel": panel, "required": required, "name": name,
-                    "type": type, "default": default, "parse": parse}}
+                    "type": type, "default": cli_default, "parse": parse}}

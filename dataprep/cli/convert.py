@@ -10,7 +10,6 @@ shares; the command reads the source through the registry and converts it.
 import dataclasses
 import functools
 import inspect
-import types
 import typing
 from typing import Annotated, Optional
 
@@ -29,31 +28,18 @@ LabelMapLocation = Annotated[Optional[str], typer.Option(
 app = typer.Typer(help="Convert annotations to sharded TFRecords.", no_args_is_help=True)
 
 
+#: The options every ``convert <format>`` shares, in their order on the command line.
+COMMON = ("out", "label_map", "num_shards", "compression", "workers", "overwrite", "on_error", "strict", "drop_empty",
+          "seed", "decode_check", "max_pixels", "follow_symlinks", "split", "group_by", "rebalance",
+          "repeat_threshold", "max_per_class", "negative_ratio", "progress")
+
+
 def _common_parameters() -> list[inspect.Parameter]:
     def p(name, annotation, default):
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
     return [
-        p("out", OutLocation, ...),
-        p("label_map", LabelMapLocation, None),
-        p("num_shards", o.NumShards, None),
-        p("compression", o.Compression, "none"),
-        p("workers", o.Workers, None),
-        p("overwrite", o.Overwrite, False),
-        p("on_error", o.OnError, "fix"),
-        p("strict", o.Strict, False),
-        p("drop_empty", o.DropEmpty, False),
-        p("seed", o.Seed, 0),
-        p("no_decode_check", o.NoDecode, False),
-        p("max_pixels", o.MaxPixels, 100_000_000),
-        p("follow_symlinks", o.FollowSymlinks, False),
-        p("split", o.Split, None),
-        p("group_by", o.GroupBy, None),
-        p("rebalance", o.Rebalance, None),
-        p("repeat_threshold", o.RepeatThreshold, "auto"),
-        p("max_per_class", o.MaxPerClass, None),
-        p("negative_ratio", o.NegativeRatio, None),
-        p("quiet", o.Quiet, False),
+        *o.declared(*COMMON, out=OutLocation, label_map=LabelMapLocation),
         p("runner", o.Runner, "local"),
         p("beam_option", o.BeamOption, None),
         p("beam_pipeline_options", o.BeamPipelineOptions, None),
@@ -74,24 +60,14 @@ def _check_urls(fmt: str, source_urls: list[str], shared: dict) -> None:
             raise UsageError(f"{url}: URLs are read and written through Apache Beam's file systems: add --runner beam")
 
 
-def _run(read, *, out, label_map, num_shards, compression, workers, overwrite, on_error, strict, drop_empty, seed,
-         no_decode_check, max_pixels, follow_symlinks, split, group_by, rebalance, repeat_threshold, max_per_class,
-         negative_ratio, quiet, runner, beam_option, beam_pipeline_options) -> None:
+def _run(read, *, runner, beam_option, beam_pipeline_options, **options) -> None:
     from dataprep.convert import ConvertOptions, convert, prepare_output
 
-    executor = _executor(runner, beam_option, beam_pipeline_options, quiet)
-
-    opts = ConvertOptions(
-        out=out, label_map=label_map, num_shards=num_shards,
-        compression=o.parse_compression(compression),
-        workers=workers, overwrite=overwrite, on_error=on_error, strict=strict, drop_empty=drop_empty, seed=seed,
-        decode_check=not no_decode_check, max_pixels=max_pixels, follow_symlinks=follow_symlinks, progress=not quiet,
-        split=split, group_by=group_by, rebalance=rebalance, repeat_threshold=o.parse_threshold(repeat_threshold),
-        max_per_class=max_per_class, negative_ratio=negative_ratio,
-    )
+    executor = _executor(runner, beam_option, beam_pipeline_options, options["quiet"])
+    opts = o.from_cli(ConvertOptions, options)
     if not is_url(opts.out):  # a URL: checked by the Beam runner's writer, before any pipeline runs
         prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
-    echo_result(convert(read(executor), opts, executor=executor), strict)
+    echo_result(convert(read(executor), opts, executor=executor), opts.strict)
 
 
 def _executor(runner: str, beam_option, beam_pipeline_options, quiet: bool = False):
@@ -132,16 +108,7 @@ def _format_parameters(fmt) -> list[inspect.Parameter]:
     params = [inspect.Parameter(arg.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=... if arg.required else None,
                                 annotation=Annotated[annotation, typer.Argument(help=arg.help)])]
     hints = typing.get_type_hints(fmt.options)
-    for f in dataclasses.fields(fmt.options):
-        cli = f.metadata["cli"]
-        kind = hints[f.name]
-        if cli["required"]:  # required on the command line: no None
-            kind = next(t for t in typing.get_args(kind) if t is not type(None))
-        elif typing.get_origin(kind) is types.UnionType:
-            kind = Optional[next(t for t in typing.get_args(kind) if t is not type(None))]
-        option = typer.Option(*cli["flags"], help=cli["help"], rich_help_panel=cli["panel"])
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, option],
-                                        default=... if cli["required"] else f.default))
+    params += [o.parameter(f, hints[f.name]) for f in dataclasses.fields(fmt.options)]
     return params
 
 

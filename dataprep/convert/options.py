@@ -4,22 +4,31 @@ each command takes only what it uses.
 * :class:`CheckOptions` -- how images and boxes are checked (``validate``).
 * :class:`LayoutOptions` -- how the output is laid out: shards, compression, order.
 * :class:`BalanceOptions` -- ``--split`` and ``--rebalance``.
+* :class:`OutputOptions` -- ``--out``, ``--overwrite``.
 * :class:`SplitOptions` -- ``dataprep split`` on records: layout + balance, no checks.
-* :class:`ConvertOptions` -- ``convert``: all three groups, flat (one keyword
+* :class:`ConvertOptions` -- ``convert``: all the groups, flat (one keyword
   per option, as the CLI fills it); ``.checks``, ``.layout`` and ``.balance``
   give the groups.
+
+Every option is declared once, on its group's field: its default, and its
+flags and help (:func:`dataprep.options.option`), from which the CLI builds
+its options (``dataprep/cli/options.py``). The flat classes take their fields
+from the groups by name (:func:`_flat`), declaring nothing again.
 
 Each group checks its own values; a bad one is a :class:`UsageError` naming the option.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Optional
 
 from dataprep.errors import UsageError
 from dataprep.locations import location
+from dataprep.options import option
 from dataprep.validate.images import DEFAULT_MAX_PIXELS
 from dataprep.validate.policy import ErrorPolicy
 
@@ -27,19 +36,50 @@ from dataprep.validate.policy import ErrorPolicy
 SHARD_TARGET_BYTES = 150 * 2**20
 
 
+def _opt(default, *flags: str, help: str, **cli):
+    """A field with its default and its command-line option (:func:`dataprep.options.option`)."""
+    return field(default=default, metadata=option(*flags, help=help, **cli))
+
+
+def parse_compression(value: str) -> str | None:
+    """``--compression``: None for none (or empty), else the lower-cased name."""
+    return None if value.lower() in ("", "none") else value.lower()
+
+
+def parse_threshold(value: str) -> float | str:
+    """``--repeat-threshold``: a number, or ``auto``."""
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError(f"--repeat-threshold must be a number or auto, got {value!r}") from None
+
+
+def _not(value: bool) -> bool:
+    return not value
+
+
 @dataclass
 class CheckOptions:
-    label_map: Path | None = None
-    workers: int | None = None  # None: all cores
-    on_error: str = "fix"  # fix | skip | fail
-    strict: bool = False
-    drop_empty: bool = False
-    decode_check: bool = True
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    label_map: Path | None = _opt(
+        None, "--label-map", help="StringIntLabelMap .pbtxt to use; default: derived from the data (sorted names, "
+                                  "ids from 1).")
+    workers: int | None = _opt(None, "--workers", "-j", help="Worker processes; default: all cores.")
+    on_error: str = _opt(  # fix | skip | fail
+        "fix", "--on-error", help="fix: fix what is safe, drop the rest; skip: skip images with errors; fail: stop "
+                                  "at the first.")
+    strict: bool = _opt(False, "--strict", help="Exit 1 if there is any error finding (after the full report).")
+    drop_empty: bool = _opt(False, "--drop-empty", help="Drop images without objects (kept as negatives by default).")
+    decode_check: bool = _opt(True, "--no-decode-check", help="Skip the full decode of every image (faster, unsafe).",
+                              name="no_decode_check", cli_default=False, parse=_not)
+    max_pixels: int = _opt(DEFAULT_MAX_PIXELS, "--max-pixels", help="Refuse images with more pixels than this.")
     #: ``--follow-symlinks``: read images through links that lead outside the images folder.
-    follow_symlinks: bool = False
+    follow_symlinks: bool = _opt(
+        False, "--follow-symlinks", help="Read images through symbolic links that lead outside the images folder "
+                                         "(refused by default: image.path_escapes_root).")
     min_box_size: float = 1.0
-    progress: bool = True
+    progress: bool = _opt(True, "--quiet", "-q", help="No progress bar.", name="quiet", cli_default=False, parse=_not)
 
     def __post_init__(self):
         ErrorPolicy(self.on_error)  # a clear error for an unknown mode
@@ -49,9 +89,10 @@ class CheckOptions:
 
 @dataclass
 class LayoutOptions:
-    num_shards: int | None = None
-    compression: str | None = None  # None or "gzip"
-    seed: int = 0
+    num_shards: int | None = _opt(None, "--num-shards", help="Shards per split; default keeps shards near 100-200 MB.")
+    compression: str | None = _opt(  # None or "gzip"
+        None, "--compression", help="none or gzip.", type=str, cli_default="none", parse=parse_compression)
+    seed: int = _opt(0, "--seed", help="Seed for the order of examples in shards.")
     shard_target_bytes: int = SHARD_TARGET_BYTES
 
     def __post_init__(self):
@@ -67,15 +108,24 @@ class LayoutOptions:
 class BalanceOptions:
     #: ``--split train=0.8,val=0.2``: replace the source's splits by a
     #: stratified split over leakage groups.
-    split: dict | None = None
-    group_by: str | None = None
+    split: dict | None = _opt(
+        None, "--split", help="Re-split: 'train=0.8,val=0.1,test=0.1', stratified per class, duplicates kept "
+                              "together.", type=Optional[str])
+    group_by: str | None = _opt(
+        None, "--group-by", help="With --split: regex on the file name; images with the same match stay in one "
+                                 "split.")
     #: ``--rebalance images|instances``: repeat-factor sampling of the train split.
-    rebalance: str | None = None
+    rebalance: str | None = _opt(
+        None, "--rebalance", help="Repeat-factor sampling of the train split: images (LVIS) or instances.")
     rebalance_split: str = "train"
-    repeat_threshold: float | str | None = "auto"
-    max_per_class: int | None = None
-    negative_ratio: float | None = None
-    seed: int = 0
+    repeat_threshold: float | str | None = _opt(
+        "auto", "--repeat-threshold", help="Repeat-factor threshold t, or auto.", type=str, parse=parse_threshold)
+    max_per_class: int | None = _opt(
+        None, "--max-per-class", help="With --rebalance: cap on the boxes of any class in the train split.")
+    negative_ratio: float | None = _opt(
+        None, "--negative-ratio", help="With --rebalance: keep at most this many images without objects per image "
+                                       "with.")
+    seed: int = LayoutOptions.seed  # the layout's --seed
 
     def __post_init__(self):
         if isinstance(self.split, str):
@@ -115,27 +165,39 @@ def _group(options, cls):
 
 
 @dataclass
-class SplitOptions:
-    """``dataprep split`` on a records folder: the layout and balance groups, the output, the scan."""
+class OutputOptions:
+    """Where the records go (``convert`` and ``split``; ``validate`` writes nothing)."""
 
-    out: Path
-    num_shards: int | None = None
-    compression: str | None = None
-    workers: int | None = None
-    overwrite: bool = False
-    seed: int = 0
-    #: The scan decodes each image for its perceptual hash; larger ones are not decoded.
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    shard_target_bytes: int = SHARD_TARGET_BYTES
-    split: dict | None = None
-    group_by: str | None = None
-    rebalance: str | None = None
-    rebalance_split: str = "train"
-    repeat_threshold: float | str | None = "auto"
-    max_per_class: int | None = None
-    negative_ratio: float | None = None
-    progress: bool = True
+    out: Path | str = field(metadata=option("--out", "-o", help="Output folder for the records.", required=True,
+                                            type=Path))
+    overwrite: bool = _opt(False, "--overwrite", help="Replace the dataprep outputs in an existing OUT.")
+    #: Run every check but write nothing (``dataprep validate``).
+    dry_run: bool = False
 
+
+#: Every declared option field by name (the first group that declares a name owns it).
+GROUPS = (OutputOptions, CheckOptions, LayoutOptions, BalanceOptions)
+DECLARED = {}
+for _cls in GROUPS:
+    for _f in fields(_cls):
+        DECLARED.setdefault(_f.name, _f)
+
+
+def _flat(name: str, doc: str, names: tuple[str, ...], base: type) -> type:
+    """A flat options class (one keyword per option, as the CLI fills it) with
+    the fields ``names`` in that order, as the groups declare them: their
+    defaults and options are not written a second time. The order is the
+    manifest's ``options`` order."""
+    specs = []
+    for n in names:
+        f = DECLARED[n]
+        specs.append((n, f.type, field(default=f.default, metadata=f.metadata)))
+    cls = dataclasses.make_dataclass(name, specs, bases=(base,))
+    cls.__module__, cls.__doc__ = __name__, doc
+    return cls
+
+
+class _SplitMethods:
     def __post_init__(self):
         self.out = Path(self.out)
         _check_workers(self.workers)
@@ -158,37 +220,17 @@ class SplitOptions:
         return d
 
 
-@dataclass
-class ConvertOptions:
-    out: Path | str  # a URL stays a string (--runner beam)
-    label_map: Path | str | None = None  # a URL with --runner beam
-    num_shards: int | None = None
-    compression: str | None = None  # None or "gzip"
-    workers: int | None = None  # None: all cores
-    overwrite: bool = False
-    on_error: str = "fix"  # fix | skip | fail
-    strict: bool = False
-    drop_empty: bool = False
-    seed: int = 0
-    decode_check: bool = True
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    #: ``--follow-symlinks``: read images through links that lead outside the images folder.
-    follow_symlinks: bool = False
-    min_box_size: float = 1.0
-    shard_target_bytes: int = SHARD_TARGET_BYTES
-    progress: bool = True
-    #: Run every check but write nothing (``dataprep validate``).
-    dry_run: bool = False
-    split: dict | None = None
-    group_by: str | None = None
-    rebalance: str | None = None
-    rebalance_split: str = "train"
-    repeat_threshold: float | str | None = "auto"
-    max_per_class: int | None = None
-    negative_ratio: float | None = None
+SplitOptions = _flat(
+    "SplitOptions", "``dataprep split`` on a records folder: the layout and balance groups, the output, the scan "
+                    "(it decodes each image for its perceptual hash; larger than ``max_pixels``: not decoded).",
+    ("out", "num_shards", "compression", "workers", "overwrite", "seed", "max_pixels", "shard_target_bytes",
+     "split", "group_by", "rebalance", "rebalance_split", "repeat_threshold", "max_per_class", "negative_ratio",
+     "progress"), _SplitMethods)
 
+
+class _ConvertMethods:
     def __post_init__(self):
-        self.out = location(self.out)
+        self.out = location(self.out)  # a URL stays a string (--runner beam)
         if self.label_map is not None:
             self.label_map = location(self.label_map)
         for group in (CheckOptions, LayoutOptions):  # each group checks its own values
@@ -222,7 +264,7 @@ class ConvertOptions:
         (``--split``, ``--rebalance``): check all, plan, then encode."""
         return not self.dry_run and (self.split is not None or self.rebalance is not None)
 
-    def for_split(self) -> SplitOptions:
+    def for_split(self) -> "SplitOptions":
         """The options ``dataprep split`` on records uses."""
         return _group(self, SplitOptions)
 
@@ -233,3 +275,12 @@ class ConvertOptions:
         d.pop("progress")
         d.pop("dry_run")
         return d
+
+
+ConvertOptions = _flat(
+    "ConvertOptions", "``convert``: the output, checks, layout and balance groups, flat; ``.checks``, ``.layout`` "
+                      "and ``.balance`` give the groups.",
+    ("out", "label_map", "num_shards", "compression", "workers", "overwrite", "on_error", "strict", "drop_empty",
+     "seed", "decode_check", "max_pixels", "follow_symlinks", "min_box_size", "shard_target_bytes", "progress",
+     "dry_run", "split", "group_by", "rebalance", "rebalance_split", "repeat_threshold", "max_per_class",
+     "negative_ratio"), _ConvertMethods)
