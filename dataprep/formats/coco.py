@@ -97,6 +97,25 @@ def _iscrowd(values: pd.Series, ann_ids: pd.Series, src: str, findings: list[Fin
 
 def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     """Read a COCO detection JSON into a :class:`Dataset`."""
+    path, img_dir, data = _load(annotations, images)
+    src = str(path)
+    findings: list[Finding] = []
+
+    imgs, _ = _frame(data.get("images", []), ["id", "file_name", "width", "height"], "images", src, findings)
+    anns, bad_annotation_entries = _frame(data.get("annotations", []),
+                                          ["image_id", "category_id", "bbox", "iscrowd", "area", "id"],
+                                          "annotations", src, findings)
+    cats, _ = _frame(data.get("categories", []), ["id", "name"], "categories", src, findings)
+    label_map, cat_name = _categories(cats, anns, src, findings)
+    images_df = _images(imgs, src, findings)
+    objects_df, orphan = _objects(anns, images_df, cat_name, src, findings)
+    return Dataset.build(images_df, objects_df, img_dir, label_map=label_map, findings=findings,
+                         dropped_boxes=bad_annotation_entries + orphan,
+                         source={"format": "coco", "annotations": src, "images": str(img_dir)})
+
+
+def _load(annotations: str | Path, images: str | Path):
+    """The JSON file's path, the images folder and the parsed JSON (a clear error for each way it fails)."""
     path = location(annotations)  # a URL (--runner beam) is read whole by the launcher, through Beam's FileSystems
     img_dir = location(images)
     if not (url_exists(path) if is_url(path) else path.is_file()):
@@ -113,15 +132,11 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         raise AnnotationError(f"{path}: JSON nested too deeply to be a COCO file") from None
     if not isinstance(data, dict) or "images" not in data:
         raise AnnotationError(f"{path}: not a COCO detection file (no top-level 'images' list)")
-    src = str(path)
-    findings: list[Finding] = []
+    return path, img_dir, data
 
-    imgs, _ = _frame(data.get("images", []), ["id", "file_name", "width", "height"], "images", src, findings)
-    anns, bad_annotation_entries = _frame(data.get("annotations", []),
-                                          ["image_id", "category_id", "bbox", "iscrowd", "area", "id"],
-                                          "annotations", src, findings)
-    cats, _ = _frame(data.get("categories", []), ["id", "name"], "categories", src, findings)
 
+def _categories(cats: pd.DataFrame, anns: pd.DataFrame, src: str, findings: list):
+    """The label map (None without categories) and category id -> name."""
     # Categories -> label map with the original ids. Id 0 cannot be kept (it is
     # the background): renumber from names and say so.
     label_map = None
@@ -143,7 +158,11 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     cat_name = dict(zip(pd.to_numeric(cats["id"], errors="coerce"), cats["name"].astype(str))) if len(cats) else {}
     if len(cats) and "source_id" in cats.columns:  # a category whose id moved: its boxes follow it
         cat_name.update(zip(pd.to_numeric(cats["source_id"], errors="coerce"), cats["name"].astype(str)))
+    return label_map, cat_name
 
+
+def _images(imgs: pd.DataFrame, src: str, findings: list) -> pd.DataFrame:
+    """The images table."""
     # Images. Ids must be integers, unique; file names present. A bad entry
     # stays in the table (it is an image read) with an error, so it is counted
     # as skipped; it gets a negative placeholder id no annotation can refer to.
@@ -174,8 +193,13 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     images_df.loc[bad & images_df["file"].duplicated(keep=False).to_numpy(), "file"] = [
         f"<images[{k}]>" for k in np.flatnonzero(bad & images_df["file"].duplicated(keep=False).to_numpy())]
 
+    return images_df
+
+
+def _objects(anns: pd.DataFrame, images_df: pd.DataFrame, cat_name: dict, src: str, findings: list):
+    """The objects table, and how many annotations refer to no image (dropped)."""
     # Annotations.
-    orphan = bad_annotation_entries
+    orphan = 0
     if len(anns):
         anns = anns.reset_index(drop=True)
         anns["image_id"] = pd.to_numeric(anns["image_id"], errors="coerce")
@@ -214,8 +238,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         })
     else:
         objects_df = pd.DataFrame(columns=["image_id", "index", "text", "xmin", "ymin", "xmax", "ymax"])
-    return Dataset.build(images_df, objects_df, img_dir, label_map=label_map, findings=findings,
-                         dropped_boxes=orphan, source={"format": "coco", "annotations": src, "images": str(img_dir)})
+    return objects_df, orphan
 
 
 # -- the source registry's declaration (see dataprep.formats.registry) -----------------
