@@ -131,3 +131,19 @@ def test_commands_list_the_declared_options_by_name():
         for name in ("max_pixels", "on_error", "label_map", *o.SOURCE_OPTIONS):
             declared = o.declared(name)[0]
             assert params[declared.name].default == declared.default, (command.__name__, name)
+
+
+def test_records_are_a_registered_format_outside_the_readers_detection(tmp_path, capsys):
+    from dataprep.cli import main
+
+    fmt = registry.records_format()
+    (tmp_path / "out").mkdir()
+    assert not fmt.detect(tmp_path / "out")
+    (tmp_path / "out" / "manifest.json").write_text("{}")
+    assert fmt.detect(tmp_path / "out") and fmt.name == "records" and fmt.argument is None
+    assert registry.format_names(records=True) == ("auto", "records", *registry.READERS)
+    assert "records" not in registry.formats()  # convert and validate detect annotation readers only
+    assert main(["split", str(tmp_path / "out"), "--out", str(tmp_path / "new"), "--split", "train=1",
+                 "--format", "kitti"]) == 2
+    assert "--format must be one of auto, records, voc, coco, csv, yolo, tfrecord, got 'kitti'" in \
+        capsys.readouterr().err

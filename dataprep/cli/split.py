@@ -29,17 +29,17 @@ def split_cmd(
 ):
     """Split (and optionally rebalance) an existing output or a source into a new output folder."""
     src = o.local_path(src, "SRC")
-    from dataprep.balance.resplit import is_records_output, resplit
+    from dataprep.balance.resplit import resplit
     from dataprep.convert import ConvertOptions, convert, prepare_output
     from dataprep.errors import UsageError
 
     if options["split"] is None:
         raise UsageError("dataprep split needs --split, e.g. --split train=0.8,val=0.1,test=0.1")
-    from dataprep.formats.registry import READERS, open_source
+    from dataprep.formats.registry import RECORDS, format_names, open_source, records_format
 
-    if fmt not in ("auto", "records", *READERS):
-        raise UsageError(f"--format must be one of {', '.join(('auto', 'records', *READERS))}, got {fmt!r}")
-    records = fmt == "records" or (fmt == "auto" and is_records_output(src))
+    if fmt not in format_names(records=True):
+        raise UsageError(f"--format must be one of {', '.join(format_names(records=True))}, got {fmt!r}")
+    records = fmt == RECORDS or (fmt == "auto" and records_format().detect(src))
     opts = o.from_cli(ConvertOptions, options)
     source = o.from_cli(o.SourceOptions, options)
     if records:

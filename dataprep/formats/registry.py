@@ -136,8 +136,19 @@ def formats() -> dict[str, SourceFormat]:
     return {name: importlib.import_module(f"dataprep.formats.{name}").SOURCE for name in READERS}
 
 
-def format_names() -> tuple[str, ...]:
-    return ("auto", *READERS)
+#: Records (a dataprep output folder, :mod:`dataprep.formats.records`): a registered
+#: format outside the readers' detection order, taken by the commands that read records.
+RECORDS = "records"
+
+
+def format_names(records: bool = False) -> tuple[str, ...]:
+    """What ``--format`` accepts: ``auto``, (``records``,) then the readers."""
+    return ("auto", RECORDS, *READERS) if records else ("auto", *READERS)
+
+
+def records_format() -> SourceFormat:
+    """The registered records format."""
+    return importlib.import_module(f"dataprep.formats.{RECORDS}").SOURCE
 
 
 def writers() -> dict[str, SourceFormat]:
