@@ -16,7 +16,7 @@ import typer
 from typer.testing import CliRunner
 
 from dataprep.cli import options as o
-from dataprep.cli.convert import COMMON, _format_command, app as convert_app
+from dataprep.cli.convert import COMMON, _format_command
 from dataprep.convert import CheckOptions, ConvertOptions, LayoutOptions, SplitOptions
 from dataprep.convert.options import DECLARED
 from dataprep.dataset import Dataset
@@ -32,18 +32,36 @@ def _flags(command) -> set[str]:
 
 
 def test_convert_has_one_subcommand_per_registered_format_with_its_own_options():
-    click = typer.main.get_command(convert_app)
-    assert sorted(click.commands) == sorted(registry.READERS)
+    from dataprep.cli import app as root
+
+    group = typer.main.get_command(root).commands["convert"]
+    ctx = group.make_context("convert", ["--help"], resilient_parsing=True)
+    assert group.list_commands(ctx) == list(registry.READERS)
     shared = {flag for name in COMMON for flag in DECLARED[name].metadata["cli"]["flags"]}
     for name, fmt in registry.formats().items():
+        command = group.get_command(ctx, name)
         own = {flag.split("/")[0] for f in dataclasses.fields(fmt.options) for flag in f.metadata["cli"]["flags"]}
-        flags = {f for f in _flags(click.commands[name]) if f not in ("--help", "--no-header")}
+        flags = {f for f in _flags(command) if f not in ("--help", "--no-header")}
         assert flags - shared - {"--runner", "--beam-option", "--beam-pipeline-options"} == own, name
-        assert click.commands[name].help == fmt.summary
+        assert command.help == fmt.summary
+    assert group.get_command(ctx, "kitti") is None
+
+
+def test_the_cli_starts_without_importing_the_readers():
+    """`convert`'s subcommands are built when asked for: other commands start without pandas and the readers."""
+    import subprocess
+
+    code = ("import sys\nfrom dataprep.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('dataprep.formats') or m == 'pandas'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 def test_export_formats_are_the_formats_with_a_writer():
+    from dataprep.cli.export_annotations import FORMAT_HELP, format_help
+
     assert export_formats() == ("coco", "voc", "yolo")
+    assert FORMAT_HELP == format_help(export_formats())  # the help names exactly the registry's writers
     assert all(registry.formats()[name].write is not None for name in export_formats())
 
 

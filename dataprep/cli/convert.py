@@ -14,6 +14,7 @@ import typing
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from dataprep.cli import options as o
 from dataprep.locations import is_url
@@ -24,9 +25,6 @@ OutLocation = Annotated[str, typer.Option(
 LabelMapLocation = Annotated[Optional[str], typer.Option(
     "--label-map", help="StringIntLabelMap .pbtxt to use (with --runner beam also a URL); default: derived from the "
                         "data (sorted names, ids from 1).")]
-
-app = typer.Typer(help="Convert annotations to sharded TFRecords.", no_args_is_help=True)
-
 
 #: The options every ``convert <format>`` shares, in their order on the command line.
 COMMON = ("out", "label_map", "num_shards", "compression", "workers", "overwrite", "on_error", "strict", "drop_empty",
@@ -141,12 +139,27 @@ def _format_command(fmt):
     return command
 
 
-def _register() -> None:
-    from dataprep.formats.registry import formats
+class _FormatCommands(TyperGroup):
+    """``convert``'s subcommands, one per registered format, built when asked
+    for (``dataprep convert <format>``, ``dataprep convert --help``): other
+    commands do not import the readers."""
 
-    for name, fmt in formats().items():
-        if fmt.argument is not None:
-            app.command(name)(_format_command(fmt))
+    def list_commands(self, ctx) -> list[str]:
+        from dataprep.formats.registry import READERS
+
+        return [*READERS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx, name: str):
+        from dataprep.formats.registry import READERS, source_format
+
+        if name in READERS and name not in self.commands:
+            fmt = source_format(name)
+            if fmt.argument is None:
+                return None
+            single = typer.Typer(rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False)
+            single.command(name)(_format_command(fmt))
+            self.commands[name] = typer.main.get_command(single)
+        return super().get_command(ctx, name)
 
 
-_register()
+app = typer.Typer(help="Convert annotations to sharded TFRecords.", no_args_is_help=True, cls=_FormatCommands)

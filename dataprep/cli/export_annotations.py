@@ -11,11 +11,15 @@ import typer
 from dataprep.cli import options as o
 
 
-def _format_help() -> str:
-    """``coco, voc or yolo.``: the formats of the registry with a writer."""
-    from dataprep.formats.export import formats
+#: ``--format``'s help: the formats of the registry with a writer (checked against the
+#: registry by tests/test_format_plugins.py; written out so that the CLI starts
+#: without importing every reader).
+FORMAT_HELP = "coco, voc or yolo."
 
-    *rest, last = formats()
+
+def format_help(names: tuple[str, ...]) -> str:
+    """``coco, voc or yolo.`` for the writers' names."""
+    *rest, last = names
     return f"{', '.join(rest)} or {last}." if rest else f"{last}."
 
 
@@ -23,7 +27,7 @@ def export_annotations_cmd(
     records: Annotated[str, typer.Argument(
         help="Records: a dataprep output folder, a TFRecord file or a quoted glob (any tool's records).",
         show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", help=_format_help(), show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP, show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the images and annotations to.",
                                       show_default=False)],
     label_map: o.LabelMapOpt = None,

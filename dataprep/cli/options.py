@@ -52,7 +52,7 @@ def parameter(f: dataclasses.Field, hint, *, kind=inspect.Parameter.KEYWORD_ONLY
 
 def _declarations() -> dict[str, tuple[dataclasses.Field, object]]:
     """Every declared option of the commands' groups by field name: (field, type)."""
-    from dataprep.convert.options import DECLARED, GROUPS
+    from dataprep.options import DECLARED, GROUPS
 
     hints = {}
     for cls in (*GROUPS, SourceOptions):

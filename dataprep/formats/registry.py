@@ -133,7 +133,12 @@ class SourceFormat:
 
 def formats() -> dict[str, SourceFormat]:
     """Every registered reader by name, in detection order."""
-    return {name: importlib.import_module(f"dataprep.formats.{name}").SOURCE for name in READERS}
+    return {name: source_format(name) for name in READERS}
+
+
+def source_format(name: str) -> SourceFormat:
+    """One registered format's declaration (only its module is imported)."""
+    return importlib.import_module(f"dataprep.formats.{name}").SOURCE
 
 
 #: Records (a dataprep output folder, :mod:`dataprep.formats.records`): a registered
@@ -148,7 +153,7 @@ def format_names(records: bool = False) -> tuple[str, ...]:
 
 def records_format() -> SourceFormat:
     """The registered records format."""
-    return importlib.import_module(f"dataprep.formats.{RECORDS}").SOURCE
+    return source_format(RECORDS)
 
 
 def writers() -> dict[str, SourceFormat]:

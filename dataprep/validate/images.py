@@ -20,13 +20,12 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from dataprep.locations import url_join
+from dataprep.options import DEFAULT_MAX_PIXELS  # noqa: F401  (declared with --max-pixels; used here)
 from dataprep.validate.duplicates import phash as perceptual_hash
 from dataprep.validate.findings import ERROR, INFO, KEPT, REENCODED, ROTATED, SKIPPED_IMAGE, WARNING, Finding
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-#: Images with more pixels than this are refused, not decoded (decompression bombs).
-DEFAULT_MAX_PIXELS = 100_000_000
 _EXIF_ORIENTATION = 0x0112
 #: Quality of a JPEG that a fix had to re-encode (with 4:4:4 chroma).
 JPEG_QUALITY = 95
