@@ -251,6 +251,31 @@ def _parse_all(paths: list[str], workers: int | None, progress: bool) -> list:
     return out
 
 
+def _image_of(stem: str, tag: str, ann_name: str, on_disk, image_exists, findings: list[Finding]) -> str:
+    """The image an annotation file annotates: the file whose stem is the XML's
+    stem (split files name stems), else its ``<filename>`` tag; an ambiguous
+    name and a disagreeing tag are reported."""
+    shared = on_disk.shared.get(stem)
+    if shared and tag in shared:
+        file = tag
+    elif stem in on_disk:
+        file = on_disk[stem]
+    elif tag and image_exists(tag):
+        file = tag
+    else:
+        file = tag or stem + ".jpg"
+    if shared:
+        why = "its <filename>" if file == tag else "the first by name; <filename> names none of them"
+        findings.append(Finding(INFO, "voc.image_ambiguous", stem, ann_name,
+                                f"images {', '.join(shared)} share the name of {ann_name}; {file} is the one "
+                                f"annotated ({why})", KEPT, image=file, annotation=ann_name, value=list(shared)))
+    if tag and tag != file and os.path.splitext(tag)[0] != stem:
+        findings.append(Finding(INFO, "voc.filename_mismatch", stem, ann_name,
+                                f"<filename> says {tag!r} but the image used is {file!r}", KEPT,
+                                image=file, annotation=ann_name, value=tag))
+    return file
+
+
 def read_voc(
     root: str | Path | None = None,
     *,
@@ -303,27 +328,7 @@ def read_voc(
                                     annotation=ann_name))
             img_rows.append(row)
             continue
-        # The image: the file whose stem is the XML's stem (split files name
-        # stems), else the <filename> tag; a disagreeing tag is reported.
-        tag = parsed["filename"]
-        shared = on_disk.shared.get(stem)
-        if shared and tag in shared:
-            file = tag
-        elif stem in on_disk:
-            file = on_disk[stem]
-        elif tag and image_exists(tag):
-            file = tag
-        else:
-            file = tag or stem + ".jpg"
-        if shared:
-            why = "its <filename>" if file == tag else "the first by name; <filename> names none of them"
-            findings.append(Finding(INFO, "voc.image_ambiguous", stem, ann_name,
-                                    f"images {', '.join(shared)} share the name of {ann_name}; {file} is the one "
-                                    f"annotated ({why})", KEPT, image=file, annotation=ann_name, value=list(shared)))
-        if tag and tag != file and os.path.splitext(tag)[0] != stem:
-            findings.append(Finding(INFO, "voc.filename_mismatch", stem, ann_name,
-                                    f"<filename> says {tag!r} but the image used is {file!r}", KEPT,
-                                    image=file, annotation=ann_name, value=tag))
+        file = _image_of(stem, parsed["filename"], ann_name, on_disk, image_exists, findings)
         row.update(file=file, width=parsed["width"], height=parsed["height"])
         if splits is not None and not split:
             row["error"] = "listed in no ImageSets/Main split file"
