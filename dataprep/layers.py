@@ -13,8 +13,10 @@ from __future__ import annotations
 
 #: (layer, packages, what the layer is for), bottom up.
 LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("base", ("errors", "progress", "parallel", "textio", "boxes", "filesystems", "locations", "protos", "layers"),
-     "errors, progress bars, process pools, text files, box maths, the file-system seam, paths and URLs"),
+    ("base", ("errors", "progress", "parallel", "textio", "boxes", "filesystems", "locations", "protos", "layers",
+              "options"),
+     "errors, progress bars, process pools, text files, box maths, the file-system seam, paths and URLs, "
+     "option declarations"),
     ("model", ("label_map", "findings", "dataset"),
      "the data every layer passes: label maps, findings, the dataset tables"),
     ("records", ("records",), "record files: naming, framing, the example codec, the output writer"),

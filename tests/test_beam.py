@@ -19,6 +19,7 @@ from dataprep.cli import main  # noqa: E402
 from dataprep.convert import ConvertOptions, convert  # noqa: E402
 from dataprep.errors import UsageError  # noqa: E402
 from dataprep.formats import read_coco, read_csv, read_voc  # noqa: E402
+from dataprep.formats import voc  # noqa: E402
 from dataprep.formats.write import write_coco, write_csv  # noqa: E402
 from dataprep.records.tfrecord import read_records  # noqa: E402
 from dataprep.synth import generate_shapes_voc  # noqa: E402
@@ -289,7 +290,7 @@ def test_voc_xml_parsed_in_workers_gives_the_local_dataset(sources, tmp_path, mo
 
     def parse(paths):
         paths_seen.extend(paths)
-        return real(executor, paths)
+        return real(executor, paths, voc.parse_file)
 
     local, on_beam = read_voc(root), read_voc(root, parse=parse)
     assert len(paths_seen) == len(xmls)  # every XML file went through the workers
@@ -303,7 +304,7 @@ def test_voc_xml_parsed_in_workers_gives_the_local_dataset(sources, tmp_path, mo
     # And through the CLI: the whole conversion, with the XML parsed in the workers, is the local one's.
     args = ["convert", "voc", str(root), "-q", "--num-shards", "2"]
     assert main(args + ["--out", str(tmp_path / "local")]) == 0
-    monkeypatch.setattr(BeamExecutor, "parse_annotations", lambda self, paths: parse(paths))
+    monkeypatch.setattr(BeamExecutor, "parse_annotations", lambda self, paths, parse_file: parse(paths))
     paths_seen.clear()
     assert main(args + ["--out", str(tmp_path / "beam"), "--runner", "beam"]) == 0
     assert len(paths_seen) == len(xmls)

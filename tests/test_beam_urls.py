@@ -279,9 +279,11 @@ def test_workers_count_what_they_did(voc_root):
     """The counters the bar polls are the workers': one per annotation parsed."""
     import apache_beam as beam
 
+    from dataprep.formats import voc
+
     paths = [str(p) for p in sorted((voc_root / "Annotations").glob("*.xml"))][:5]
     p = beam.Pipeline(runner="FnApiRunner")
-    _ = p | beam.Create(list(enumerate(paths))) | beam.Map(beam_executor._parse_xml)
+    _ = p | beam.Create(list(enumerate(paths))) | beam.Map(beam_executor._parse_xml, voc.parse_file)
     result = p.run()
     result.wait_until_finish()
     assert beam_executor._counter(result, beam_executor.PARSED) == 5

@@ -149,9 +149,9 @@ def test_readers_of_relative_names_need_images(tmp_path, name):
 
 def test_format_auto_and_unknown(tmp_path):
     spec = make_csv(tmp_path)
-    assert len(open_source(SourceSpec(spec.path, format="auto", images=spec.images)).objects) == 3
+    assert len(open_source(SourceSpec(spec.path, format="auto", images=spec.options["images"])).objects) == 3
     with pytest.raises(UsageError, match="--format must be one of auto, voc, coco, csv, yolo, tfrecord, got 'kitti'"):
-        open_source(SourceSpec(spec.path, format="kitti", images=spec.images))
+        open_source(SourceSpec(spec.path, format="kitti", images=spec.options["images"]))
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(UsageError, match=r"notes.txt: unknown kind of file; expected a Pascal VOC folder .*a COCO "
                                          r"\.json; a \.csv; a YOLO folder .*; TFRecords .*; or give --format "

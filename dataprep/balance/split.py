@@ -17,7 +17,6 @@ manifest.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -25,66 +24,11 @@ import numpy as np
 import pandas as pd
 
 from dataprep.errors import UsageError
+from dataprep.options import (  # noqa: F401  (--split is parsed where it is declared)
+    FRACTION_TOLERANCE, SPLIT_NAME_RE, check_fractions, parse_split_spec)
 
-#: How far the fractions may sum from 1.
-FRACTION_TOLERANCE = 1e-6
-#: Split names become shard file names (``{split}-00000-of-00004.tfrecord``).
-SPLIT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 #: Label weights: boxes per class, or images containing the class.
 WEIGHTS = ("boxes", "images")
-_EXAMPLE = "e.g. 'train=0.8,val=0.1,test=0.1'"
-
-
-# ----------------------------------------------------------------- the option
-def parse_split_spec(spec: str) -> dict[str, float]:
-    """Parse ``--split``: ``"train=0.8,val=0.1,test=0.1"`` -> ``{"train": 0.8, ...}`` in the order given.
-
-    Every fraction must be a number > 0 and together they must sum to 1
-    (within :data:`FRACTION_TOLERANCE`); names must be unique and usable in a
-    shard file name. Anything else raises :class:`~dataprep.errors.UsageError`
-    naming the offending value.
-
-    >>> parse_split_spec("train=0.8, val=0.1, test=0.1")
-    {'train': 0.8, 'val': 0.1, 'test': 0.1}
-    """
-    if not isinstance(spec, str) or not spec.strip():
-        raise UsageError(f"--split: expected NAME=FRACTION pairs separated by commas ({_EXAMPLE}), got {spec!r}")
-    fractions: dict[str, float] = {}
-    for part in spec.split(","):
-        item = part.strip()
-        name, sep, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep:
-            raise UsageError(f"--split: expected NAME=FRACTION, got {item!r} in {spec!r} ({_EXAMPLE})")
-        if not SPLIT_NAME_RE.match(name):
-            raise UsageError(
-                f"--split: split name {name!r} in {spec!r} must start with a letter or digit and contain only "
-                "letters, digits, '_' and '-' (it names the shard files)"
-            )
-        if name in fractions:
-            raise UsageError(f"--split: split {name!r} is given twice in {spec!r}")
-        try:
-            fraction = float(value)
-        except ValueError:
-            raise UsageError(f"--split: fraction {value!r} of split {name!r} is not a number ({_EXAMPLE})") from None
-        fractions[name] = fraction
-    return check_fractions(fractions, spec)
-
-
-def check_fractions(fractions: Mapping[str, float], spec: str | None = None) -> dict[str, float]:
-    """Check split fractions (each finite and > 0, sum 1); return them as a plain ordered dict."""
-    where = f" in {spec!r}" if spec is not None else ""
-    out = {str(k): float(v) for k, v in dict(fractions).items()}
-    if not out:
-        raise UsageError(f"--split: no splits given ({_EXAMPLE})")
-    for name, fraction in out.items():
-        if not math.isfinite(fraction) or fraction <= 0:
-            raise UsageError(f"--split: fraction of split {name!r} must be a number > 0, got {fraction!r}{where}")
-    total = math.fsum(out.values())
-    if abs(total - 1.0) > FRACTION_TOLERANCE:
-        listed = ", ".join(f"{k}={v:g}" for k, v in out.items())
-        raise UsageError(f"--split: fractions must sum to 1, got {total:.6g} ({listed}){where}")
-    return out
 
 
 # ------------------------------------------------------------- column helpers

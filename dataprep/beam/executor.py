@@ -61,7 +61,6 @@ from dataprep.beam.options import is_dask, pipeline_options, unknown_flags
 from dataprep.convert import work
 from dataprep.convert.work import Codes, ImageResult, Job
 from dataprep.errors import DataprepError, UsageError
-from dataprep.formats import voc
 from dataprep.locations import is_url
 from dataprep.progress import progress_bar
 from dataprep.records.output import OutputWriter
@@ -132,10 +131,10 @@ def _check(item) -> str:
     })
 
 
-def _parse_xml(item) -> str:
-    """One VOC annotation file parsed in a worker, read through FileSystems."""
+def _parse_xml(item, parse_file) -> str:
+    """One annotation file parsed in a worker by its format's hook, read through FileSystems."""
     pos, path = item
-    parsed = voc.parse_file(path, BeamExecutor.store.read)
+    parsed = parse_file(path, BeamExecutor.store.read)
     _COUNTERS[PARSED].inc()
     if isinstance(parsed, Exception):
         return json.dumps({"pos": pos, "error": str(parsed)})
@@ -263,8 +262,9 @@ class BeamExecutor:
             FileSystems.delete([self.tmp])
         self.tmp = None
 
-    def parse_annotations(self, paths: list[str]) -> list:
-        """VOC annotation files parsed in the workers (``read_voc(parse=...)``):
+    def parse_annotations(self, paths: list[str], parse_file) -> list:
+        """Annotation files parsed in the workers by their format's
+        ``parse_file`` hook (:mod:`dataprep.formats.registry`; ``read_voc(parse=...)``):
         the launcher lists the files and gets back each one's parsed metadata
         (or its error), in order. Runs before OUT is touched, so its scratch
         files go under ``--temp_location`` (a local temp folder without it)."""
@@ -281,7 +281,7 @@ class BeamExecutor:
             with self._pipeline(len(paths), PARSED, "parse", "xml") as p:
                 _ = (p | "chunks" >> beam.Create(chunks) | "spread chunks" >> beam.Reshuffle()
                      | "paths" >> beam.FlatMap(_load_rows) | "spread paths" >> beam.Reshuffle()
-                     | "parse" >> beam.Map(_parse_xml) | "parsed" >> beam.ParDo(WriteLines(prefix)))
+                     | "parse" >> beam.Map(_parse_xml, parse_file) | "parsed" >> beam.ParDo(WriteLines(prefix)))
             got = {r.pop("pos"): r for r in self._read_lines(prefix)}
         finally:
             self._remove_scratch()

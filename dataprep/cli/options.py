@@ -1,68 +1,108 @@
-"""Option types shared by several commands.
+"""The command line's options, built from their declarations.
 
-The source options (``--format``, ``--images``, ``--annotations``, ``--year``
-and the CSV ones) are declared once here and used by ``convert``,
-``validate``, ``stats`` and ``split``; :func:`source_spec` turns them into the registry's
-:class:`~dataprep.formats.registry.SourceSpec`. A new reader's option goes
-here, beside them.
+Options are declared once, as dataclass fields with their default, flags and
+help (:func:`dataprep.options.option`): the option groups of ``convert``,
+``validate`` and ``split`` in :mod:`dataprep.convert.options`, each reader's
+options in its format module, and here :class:`SourceOptions`, the source
+options of the commands that take any format. :func:`declared` and
+:func:`with_options` make a command's parameters from them, :func:`from_cli`
+turns the parsed values back into the options dataclass, and
+:func:`source_spec` into the registry's
+:class:`~dataprep.formats.registry.SourceSpec`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import types
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder for the records.")]
-LabelMapOpt = Annotated[Optional[Path], typer.Option(
-    "--label-map", help="StringIntLabelMap .pbtxt to use; default: derived from the data (sorted names, ids from 1).")]
-NumShards = Annotated[Optional[int], typer.Option(
-    "--num-shards", help="Shards per split; default keeps shards near 100-200 MB.")]
-Compression = Annotated[str, typer.Option("--compression", help="none or gzip.")]
-Workers = Annotated[Optional[int], typer.Option("--workers", "-j", help="Worker processes; default: all cores.")]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the dataprep outputs in an existing OUT.")]
-OnError = Annotated[str, typer.Option(
-    "--on-error", help="fix: fix what is safe, drop the rest; skip: skip images with errors; fail: stop at the first.")]
-Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 if there is any error finding (after the full report).")]
-DropEmpty = Annotated[bool, typer.Option("--drop-empty", help="Drop images without objects (kept as negatives by default).")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for the order of examples in shards.")]
-NoDecode = Annotated[bool, typer.Option(
-    "--no-decode-check", help="Skip the full decode of every image (faster, unsafe).")]
-MaxPixels = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels than this.")]
-FollowSymlinks = Annotated[bool, typer.Option(
-    "--follow-symlinks", help="Read images through symbolic links that lead outside the images folder "
-                              "(refused by default: image.path_escapes_root).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-Split = Annotated[Optional[str], typer.Option(
-    "--split", help="Re-split: 'train=0.8,val=0.1,test=0.1', stratified per class, duplicates kept together.")]
-GroupBy = Annotated[Optional[str], typer.Option(
-    "--group-by", help="With --split: regex on the file name; images with the same match stay in one split.")]
-Rebalance = Annotated[Optional[str], typer.Option(
-    "--rebalance", help="Repeat-factor sampling of the train split: images (LVIS) or instances.")]
-RepeatThreshold = Annotated[str, typer.Option(
-    "--repeat-threshold", help="Repeat-factor threshold t, or auto.")]
-MaxPerClass = Annotated[Optional[int], typer.Option(
-    "--max-per-class", help="With --rebalance: cap on the boxes of any class in the train split.")]
-NegativeRatio = Annotated[Optional[float], typer.Option(
-    "--negative-ratio", help="With --rebalance: keep at most this many images without objects per image with.")]
+from dataprep.options import SAME, SOURCE_PANEL, option
+
+def cli_type(hint, required: bool = False):
+    """The command-line type of a field's type: ``str | None`` -> ``Optional[str]``
+    (what typer reads); a required option's without ``None``."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (types.UnionType, typing.Union) and type(None) in args:
+        inner = next(t for t in args if t is not type(None))
+        return inner if required else Optional[inner]
+    return hint
 
 
-def parse_compression(value: str) -> str | None:
-    """``--compression``: None for none (or empty), else the lower-cased name."""
-    return None if value.lower() in ("", "none") else value.lower()
+def parameter(f: dataclasses.Field, hint, *, kind=inspect.Parameter.KEYWORD_ONLY, annotation=None) -> inspect.Parameter:
+    """The CLI parameter a declared field (:func:`dataprep.options.option`) becomes:
+    its name, type, default, flags and help as declared (``annotation``: the
+    command's own type and option instead, where it says more, e.g. URLs)."""
+    cli = f.metadata["cli"]
+    if cli["required"]:
+        default = ...
+    else:
+        default = f.default if cli["default"] is SAME else cli["default"]
+    if annotation is None:
+        annotation = Annotated[cli["type"] or cli_type(hint, cli["required"]),
+                               typer.Option(*cli["flags"], help=cli["help"], rich_help_panel=cli["panel"])]
+    return inspect.Parameter(cli["name"] or f.name, kind, annotation=annotation, default=default)
 
 
-def parse_threshold(value: str) -> float | str:
-    """``--repeat-threshold``: a number, or ``auto``."""
-    if value == "auto":
-        return value
-    try:
-        return float(value)
-    except ValueError:
-        from dataprep.errors import UsageError
+def _declarations() -> dict[str, tuple[dataclasses.Field, object]]:
+    """Every declared option of the commands' groups by field name: (field, type)."""
+    from dataprep.options import DECLARED, GROUPS
 
-        raise UsageError(f"--repeat-threshold must be a number or auto, got {value!r}") from None
+    hints = {}
+    for cls in (*GROUPS, SourceOptions):
+        hints.update({k: v for k, v in typing.get_type_hints(cls).items() if k not in hints})
+    return {**{n: (f, hints[n]) for n, f in DECLARED.items() if "cli" in f.metadata},
+            **{f.name: (f, hints[f.name]) for f in dataclasses.fields(SourceOptions)}}
+
+
+def declared(*names: str, **annotations) -> list[inspect.Parameter]:
+    """The CLI parameters of the declared options ``names`` (field names), in
+    that order; ``annotations``: a command's own type and option for a name."""
+    known = _declarations()
+    return [parameter(*known[n], annotation=annotations.get(n)) for n in names]
+
+
+def annotated(name: str):
+    """A declared option as a type for a hand-written signature (``quiet: o.Quiet = False``)."""
+    return declared(name)[0].annotation
+
+
+def from_cli(cls, values: dict):
+    """``cls`` (an options dataclass) from the CLI's values by parameter name:
+    each declared field from its parameter (``--no-decode-check`` -> ``decode_check``)."""
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        cli = f.metadata.get("cli")
+        if cli is None or (cli["name"] or f.name) not in values:
+            continue
+        value = values[cli["name"] or f.name]
+        kwargs[f.name] = cli["parse"](value) if cli["parse"] else value
+    return cls(**kwargs)
+
+
+def with_options(*order: str, **annotations):
+    """A command whose signature is ``order``: its own parameters where it
+    declares them, the declared options (:func:`declared`) for the others, which
+    reach it in ``**options`` by parameter name."""
+    def wrap(command):
+        own = {n: q for n, q in inspect.signature(command).parameters.items() if q.kind != q.VAR_KEYWORD}
+        hints = typing.get_type_hints(command, include_extras=True)
+        known = _declarations()
+        params = []
+        for n in order:
+            if n in own:
+                params.append(own[n].replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[n]))
+            else:
+                params.append(parameter(*known[n], annotation=annotations.get(n)))
+        command.__signature__ = inspect.Signature(params)
+        return command
+    return wrap
 
 
 def check_output_path(option: str, path: Path | None, kind: str) -> None:
@@ -86,26 +126,36 @@ def check_output_path(option: str, path: Path | None, kind: str) -> None:
 
 # -- the source options, declared once -------------------------------------------------
 
-SOURCE_PANEL = "Source annotation sets"
 SourceFormatOpt = Annotated[str, typer.Option(
     "--format", help="auto (detected), or a reader: voc, coco, csv, yolo, tfrecord (any tool's records; "
               "stats and split also take a dataprep output as records).")]
-Images = Annotated[Optional[Path], typer.Option(
-    "--images", help="Images folder (COCO and CSV; VOC with --annotations).", rich_help_panel=SOURCE_PANEL)]
-Annotations = Annotated[Optional[Path], typer.Option(
-    "--annotations", help="VOC folder of XML files (with --images).", rich_help_panel=SOURCE_PANEL)]
-Year = Annotated[Optional[str], typer.Option(
-    "--year", help="VOCdevkit year: SRC/VOC{year}.", rich_help_panel=SOURCE_PANEL)]
-Columns = Annotated[Optional[str], typer.Option(
-    "--columns", help="CSV: map roles to columns, 'class=cell_type,xmin=x1'; or all column names in order "
-                      "(for files without a header, with --no-header).", rich_help_panel=SOURCE_PANEL)]
-Header = Annotated[bool, typer.Option(
-    "--header/--no-header", help="CSV: whether the first row names the columns.", rich_help_panel=SOURCE_PANEL)]
-Normalized = Annotated[bool, typer.Option(
-    "--normalized", help="CSV: coordinates are fractions of the image size.", rich_help_panel=SOURCE_PANEL)]
-BoxFormat = Annotated[str, typer.Option(
-    "--box-format", help="CSV: xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).", rich_help_panel=SOURCE_PANEL)]
 
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """The source options of the commands that take any format (``validate``,
+    ``stats``, ``split``): every reader's options, with help that names the
+    readers each applies to (``convert <format>`` has each reader's own)."""
+
+    images: Path | None = field(default=None, metadata=option(
+        "--images", help="Images folder (COCO and CSV; VOC with --annotations).", panel=SOURCE_PANEL))
+    annotations: Path | None = field(default=None, metadata=option(
+        "--annotations", help="VOC folder of XML files (with --images).", panel=SOURCE_PANEL))
+    year: str | None = field(default=None, metadata=option(
+        "--year", help="VOCdevkit year: SRC/VOC{year}.", panel=SOURCE_PANEL))
+    columns: str | None = field(default=None, metadata=option(
+        "--columns", help="CSV: map roles to columns, 'class=cell_type,xmin=x1'; or all column names in order "
+                          "(for files without a header, with --no-header).", panel=SOURCE_PANEL))
+    header: bool = field(default=True, metadata=option(
+        "--header/--no-header", help="CSV: whether the first row names the columns.", panel=SOURCE_PANEL))
+    normalized: bool = field(default=False, metadata=option(
+        "--normalized", help="CSV: coordinates are fractions of the image size.", panel=SOURCE_PANEL))
+    box_format: str = field(default="xyxy", metadata=option(
+        "--box-format", help="CSV: xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).", panel=SOURCE_PANEL))
+
+
+#: The names of the source options, in their order on the command line.
+SOURCE_OPTIONS = tuple(f.name for f in dataclasses.fields(SourceOptions))
 
 def local_path(value, name: str) -> Path | None:
     """A command's local-only input: a URL is refused by name (before ``Path()``
@@ -121,17 +171,15 @@ def local_path(value, name: str) -> Path | None:
     return Path(value)
 
 
-def source_spec(src, *, fmt: str = "auto", images=None, annotations=None, year=None, columns=None,
-                header: bool = True, normalized: bool = False, box_format: str = "xyxy", workers=None,
-                progress: bool = False, label_map=None, parse_annotations=None):
-    """The registry's description of the source the options name."""
+def source_spec(src, *, fmt: str = "auto", workers=None, progress: bool = False, label_map=None, parse_files=None,
+                **options):
+    """The registry's description of the source the options name: ``options``
+    are reader options by name (each reader takes the ones its dataclass declares)."""
     from dataprep.formats.registry import SourceSpec
     from dataprep.locations import location
 
-    return SourceSpec(location(src) if src is not None else None, format=fmt, images=images, annotations=annotations,
-                      year=year, columns=columns, header=header, normalized=normalized, box_format=box_format,
-                      workers=workers, progress=progress, label_map=label_map,
-                      parse_annotations=parse_annotations)
+    return SourceSpec(location(src) if src is not None else None, format=fmt, workers=workers, progress=progress,
+                      label_map=label_map, parse_files=parse_files, options=options)
 
 
 # -- where the per-image work runs ----------------------------------------------------
@@ -145,3 +193,13 @@ BeamOption = Annotated[Optional[list[str]], typer.Option(
 BeamPipelineOptions = Annotated[Optional[str], typer.Option(
     "--beam-pipeline-options", help="With --runner beam: Beam's flags as one string, "
                                     "e.g. '--runner=DataflowRunner --project=p --temp_location=gs://b/tmp'.")]
+
+
+# -- the declared options as types, for hand-written signatures -------------------------
+
+Out = annotated("out")
+LabelMapOpt = annotated("label_map")
+Overwrite = annotated("overwrite")
+Quiet = annotated("progress")
+Workers = annotated("workers")
+Images, Annotations, Year, Columns, Header, Normalized, BoxFormat = (annotated(n) for n in SOURCE_OPTIONS)

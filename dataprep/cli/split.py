@@ -4,76 +4,47 @@ annotation set (the same as ``dataprep convert ... --split``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
+import dataclasses
+from typing import Annotated
 
 import typer
 
 from dataprep.cli import options as o
 
 
-
+@o.with_options(
+    "src", "out", "split", "group_by", "rebalance", "repeat_threshold", "max_per_class", "negative_ratio", "seed",
+    "num_shards", "compression", "workers", "overwrite", "progress", "fmt", *o.SOURCE_OPTIONS, "label_map",
+    "on_error", "strict", "drop_empty", "decode_check", "max_pixels", "follow_symlinks")
 def split_cmd(
     src: Annotated[str, typer.Argument(
         help="A dataprep output folder (with manifest.json: its records are re-split and copied unchanged) or a "
              "source annotation set (VOC folder, COCO .json, .csv, YOLO folder, or another tool's TFRecords: "
              "converted with --split).", show_default=False)],
-    out: o.Out,
-    split: o.Split = None,
-    group_by: o.GroupBy = None,
-    rebalance: o.Rebalance = None,
-    repeat_threshold: o.RepeatThreshold = "auto",
-    max_per_class: o.MaxPerClass = None,
-    negative_ratio: o.NegativeRatio = None,
-    seed: o.Seed = 0,
-    num_shards: o.NumShards = None,
-    compression: o.Compression = "none",
-    workers: o.Workers = None,
-    overwrite: o.Overwrite = False,
-    quiet: o.Quiet = False,
     fmt: Annotated[str, typer.Option(
         "--format", help="auto (records if SRC has a manifest.json), records, or a reader: voc, coco, csv, yolo, "
                         "tfrecord (any tool's records, converted with --split).",
         rich_help_panel=o.SOURCE_PANEL)] = "auto",
-    images: o.Images = None,
-    annotations: o.Annotations = None,
-    year: o.Year = None,
-    columns: o.Columns = None,
-    header: o.Header = True,
-    normalized: o.Normalized = False,
-    box_format: o.BoxFormat = "xyxy",
-    label_map: o.LabelMapOpt = None,
-    on_error: o.OnError = "fix",
-    strict: o.Strict = False,
-    drop_empty: o.DropEmpty = False,
-    no_decode_check: o.NoDecode = False,
-    max_pixels: o.MaxPixels = 100_000_000,
-    follow_symlinks: o.FollowSymlinks = False,
+    **options,
 ):
     """Split (and optionally rebalance) an existing output or a source into a new output folder."""
     src = o.local_path(src, "SRC")
-    from dataprep.convert.resplit import is_records_output, resplit
+    from dataprep.convert.resplit import resplit
     from dataprep.convert import ConvertOptions, convert, prepare_output
     from dataprep.errors import UsageError
 
-    if split is None:
+    if options["split"] is None:
         raise UsageError("dataprep split needs --split, e.g. --split train=0.8,val=0.1,test=0.1")
-    from dataprep.formats.registry import READERS, open_source
+    from dataprep.formats.registry import RECORDS, format_names, open_source, records_format
 
-    if fmt not in ("auto", "records", *READERS):
-        raise UsageError(f"--format must be one of {', '.join(('auto', 'records', *READERS))}, got {fmt!r}")
-    records = fmt == "records" or (fmt == "auto" and is_records_output(src))
-    opts = ConvertOptions(
-        out=out, label_map=label_map, num_shards=num_shards, compression=o.parse_compression(compression), workers=workers,
-        overwrite=overwrite, on_error=on_error, strict=strict, drop_empty=drop_empty, seed=seed,
-        decode_check=not no_decode_check, max_pixels=max_pixels, follow_symlinks=follow_symlinks,
-        progress=not quiet, split=split, group_by=group_by,
-        rebalance=rebalance, repeat_threshold=o.parse_threshold(repeat_threshold), max_per_class=max_per_class,
-        negative_ratio=negative_ratio,
-    )
+    if fmt not in format_names(records=True):
+        raise UsageError(f"--format must be one of {', '.join(format_names(records=True))}, got {fmt!r}")
+    records = fmt == RECORDS or (fmt == "auto" and records_format().detect(src))
+    opts = o.from_cli(ConvertOptions, options)
+    source = o.from_cli(o.SourceOptions, options)
     if records:
-        given = [name for name, value in (("--images", images), ("--annotations", annotations), ("--year", year),
-                                          ("--columns", columns)) if value is not None]
+        given = [name for name, value in (("--images", source.images), ("--annotations", source.annotations),
+                                          ("--year", source.year), ("--columns", source.columns)) if value is not None]
         if given:
             raise UsageError(f"{src} holds records; {', '.join(given)} only apply to annotation sources")
         result = resplit(src, opts)
@@ -88,10 +59,9 @@ def split_cmd(
         return
 
     prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
-    ds = open_source(o.source_spec(src, fmt=fmt, images=images, annotations=annotations, year=year, columns=columns,
-                                   header=header, normalized=normalized, box_format=box_format, workers=workers,
-                                   label_map=label_map))
+    ds = open_source(o.source_spec(src, fmt=fmt, workers=opts.workers, label_map=opts.label_map,
+                                   **dataclasses.asdict(source)))
     from dataprep.cli.convert import echo_result
 
-    echo_result(convert(ds, opts), strict)
+    echo_result(convert(ds, opts), opts.strict)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,34 +11,24 @@ import typer
 from dataprep.cli import options as o
 
 
+@o.with_options("src", "format", *o.SOURCE_OPTIONS, "report", "label_map", "workers", "on_error", "strict",
+                "drop_empty", "decode_check", "max_pixels", "follow_symlinks", "progress")
 def validate_cmd(
     src: Annotated[Optional[str], typer.Argument(
         help="VOC folder, COCO .json, .csv, YOLO folder (data.yaml) or TFRecords (a file, folder or quoted glob); "
              "format detected.")] = None,
     format: o.SourceFormatOpt = "auto",
-    images: o.Images = None,
-    annotations: o.Annotations = None,
-    year: o.Year = None,
-    columns: o.Columns = None,
-    header: o.Header = True,
-    normalized: o.Normalized = False,
-    box_format: o.BoxFormat = "xyxy",
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the findings as JSON here.")] = None,
-    label_map: o.LabelMapOpt = None, workers: o.Workers = None, on_error: o.OnError = "fix", strict: o.Strict = False,
-    drop_empty: o.DropEmpty = False, no_decode_check: o.NoDecode = False, max_pixels: o.MaxPixels = 100_000_000,
-    follow_symlinks: o.FollowSymlinks = False, quiet: o.Quiet = False,
+    **options,
 ):
     """Check annotations and images without writing records; exit 1 with --strict if anything is an error."""
     src = o.local_path(src, "SRC")
     from dataprep.convert import CheckOptions, validate
     from dataprep.formats.registry import open_source
 
-    checks = CheckOptions(label_map=label_map, workers=workers, on_error=on_error, strict=strict,
-                          drop_empty=drop_empty, decode_check=not no_decode_check, max_pixels=max_pixels,
-                          follow_symlinks=follow_symlinks, progress=not quiet)
-    ds = open_source(o.source_spec(src, fmt=format, images=images, annotations=annotations, year=year,
-                                   columns=columns, header=header, normalized=normalized, box_format=box_format,
-                                   workers=workers, label_map=label_map))
+    checks = o.from_cli(CheckOptions, options)
+    ds = open_source(o.source_spec(src, fmt=format, workers=checks.workers, label_map=checks.label_map,
+                                   **dataclasses.asdict(o.from_cli(o.SourceOptions, options))))
     result = validate(ds, checks)
     for line in result.report.summary_lines():
         typer.echo(line)
@@ -50,5 +41,5 @@ def validate_cmd(
     if report is not None:
         result.report.write(report)
         typer.echo(f"report   {report}")
-    if strict and result.report.has_errors():
+    if checks.strict and result.report.has_errors():
         raise typer.Exit(1)

@@ -11,6 +11,7 @@ label map unless the user passes ``--label-map``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, LabelMapError, UsageError
-from dataprep.formats.registry import SourceFormat, require_images
+from dataprep.formats.registry import Argument, SourceFormat, option, require_images
 from dataprep.locations import is_url, location, url_exists
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.textio import TextFileError, read_text
@@ -99,6 +100,25 @@ def _iscrowd(values: pd.Series, ann_ids: pd.Series, src: str, findings: list[Fin
 
 def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     """Read a COCO detection JSON into a :class:`Dataset`."""
+    path, img_dir, data = _load(annotations, images)
+    src = str(path)
+    findings: list[Finding] = []
+
+    imgs, _ = _frame(data.get("images", []), ["id", "file_name", "width", "height"], "images", src, findings)
+    anns, bad_annotation_entries = _frame(data.get("annotations", []),
+                                          ["image_id", "category_id", "bbox", "iscrowd", "area", "id"],
+                                          "annotations", src, findings)
+    cats, _ = _frame(data.get("categories", []), ["id", "name"], "categories", src, findings)
+    label_map, cat_name = _categories(cats, anns, src, findings)
+    images_df = _images(imgs, src, findings)
+    objects_df, orphan = _objects(anns, images_df, cat_name, src, findings)
+    return Dataset.build(images_df, objects_df, img_dir, label_map=label_map, findings=findings,
+                         dropped_boxes=bad_annotation_entries + orphan,
+                         source={"format": "coco", "annotations": src, "images": str(img_dir)})
+
+
+def _load(annotations: str | Path, images: str | Path):
+    """The JSON file's path, the images folder and the parsed JSON (a clear error for each way it fails)."""
     path = location(annotations)  # a URL (--runner beam) is read whole by the launcher, through Beam's FileSystems
     img_dir = location(images)
     if not (url_exists(path) if is_url(path) else path.is_file()):
@@ -115,15 +135,11 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         raise AnnotationError(f"{path}: JSON nested too deeply to be a COCO file") from None
     if not isinstance(data, dict) or "images" not in data:
         raise AnnotationError(f"{path}: not a COCO detection file (no top-level 'images' list)")
-    src = str(path)
-    findings: list[Finding] = []
+    return path, img_dir, data
 
-    imgs, _ = _frame(data.get("images", []), ["id", "file_name", "width", "height"], "images", src, findings)
-    anns, bad_annotation_entries = _frame(data.get("annotations", []),
-                                          ["image_id", "category_id", "bbox", "iscrowd", "area", "id"],
-                                          "annotations", src, findings)
-    cats, _ = _frame(data.get("categories", []), ["id", "name"], "categories", src, findings)
 
+def _categories(cats: pd.DataFrame, anns: pd.DataFrame, src: str, findings: list):
+    """The label map (None without categories) and category id -> name."""
     # Categories -> label map with the original ids. Id 0 cannot be kept (it is
     # the background): renumber from names and say so.
     label_map = None
@@ -147,7 +163,11 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     cat_name = dict(zip(pd.to_numeric(cats["id"], errors="coerce"), cats["name"].astype(str))) if len(cats) else {}
     if len(cats) and "source_id" in cats.columns:  # a category whose id moved: its boxes follow it
         cat_name.update(zip(pd.to_numeric(cats["source_id"], errors="coerce"), cats["name"].astype(str)))
+    return label_map, cat_name
 
+
+def _images(imgs: pd.DataFrame, src: str, findings: list) -> pd.DataFrame:
+    """The images table."""
     # Images. Ids must be integers, unique; file names present. A bad entry
     # stays in the table (it is an image read) with an error, so it is counted
     # as skipped; it gets a negative placeholder id no annotation can refer to.
@@ -178,8 +198,13 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
     images_df.loc[bad & images_df["file"].duplicated(keep=False).to_numpy(), "file"] = [
         f"<images[{k}]>" for k in np.flatnonzero(bad & images_df["file"].duplicated(keep=False).to_numpy())]
 
+    return images_df
+
+
+def _objects(anns: pd.DataFrame, images_df: pd.DataFrame, cat_name: dict, src: str, findings: list):
+    """The objects table, and how many annotations refer to no image (dropped)."""
     # Annotations.
-    orphan = bad_annotation_entries
+    orphan = 0
     if len(anns):
         anns = anns.reset_index(drop=True)
         anns["image_id"] = pd.to_numeric(anns["image_id"], errors="coerce")
@@ -218,8 +243,7 @@ def read_coco(annotations: str | Path, *, images: str | Path) -> Dataset:
         })
     else:
         objects_df = pd.DataFrame(columns=["image_id", "index", "text", "xmin", "ymin", "xmax", "ymax"])
-    return Dataset.build(images_df, objects_df, img_dir, label_map=label_map, findings=findings,
-                         dropped_boxes=orphan, source={"format": "coco", "annotations": src, "images": str(img_dir)})
+    return objects_df, orphan
 
 
 # -- the source registry's declaration (see dataprep.formats.registry) -----------------
@@ -229,9 +253,67 @@ def detect(path: Path) -> bool:
     return path.suffix.lower() == ".json" and not path.is_dir()
 
 
+@dataclass(frozen=True)
+class CocoOptions:
+    """``dataprep convert coco``'s reader options."""
+
+    images: str | None = field(default=None, metadata=option(
+        "--images", help="Folder the JSON's file_name values are relative to (with --runner beam also a gs://, "
+                         "s3:// or hdfs:// URL).", required=True))
+
+
 def open_source(spec) -> Dataset:
-    require_images(spec, "COCO")
-    return read_coco(spec.path, images=spec.images)
+    opts = spec.options_for(CocoOptions)
+    require_images(spec, opts.images, "COCO")
+    return read_coco(spec.path, images=opts.images)
 
 
-SOURCE = SourceFormat("coco", detect, open_source, "a COCO .json", urls=True)
+# -- writing (export-annotations) -------------------------------------------------------
+
+def from_hub(boxes: np.ndarray) -> np.ndarray:
+    """Hub ``xyxy`` pixel corners -> ``bbox`` ``[x, y, w, h]``, continuous (module docstring)."""
+    return convert(boxes, "xyxy", "xywh")
+
+
+def write_coco(ds: Dataset, path: str | Path, *, label_map: LabelMap | None = None, split: str | None = None) -> Path:
+    """COCO detection JSON (``bbox`` = ``[x, y, w, h]`` in the hub frame)."""
+    if ds.box_units != "pixel":
+        raise ValueError("write_coco needs pixel boxes")
+    label_map = label_map or ds.label_map or LabelMap.from_names(ds.class_names())
+    images = ds.images if split is None else ds.images[ds.images["split"] == split]
+    objs = ds.objects[ds.objects["image_id"].isin(images["image_id"])]
+    xywh = from_hub(objs[["xmin", "ymin", "xmax", "ymax"]].to_numpy())
+    ids = label_map.ids_for(objs["text"].tolist())
+    data = {
+        "images": [{"id": int(r.image_id), "file_name": r.file, "width": int(r.width), "height": int(r.height)}
+                   for r in images.itertuples()],
+        "annotations": [
+            {"id": k + 1, "image_id": int(i), "category_id": int(c), "bbox": [float(v) for v in b],
+             "area": float(b[2] * b[3]), "iscrowd": int(crowd)}
+            for k, (i, c, b, crowd) in enumerate(zip(objs["image_id"], ids, xywh, objs["is_crowd"]))
+        ],
+        "categories": [{"id": i.id, "name": i.name, "supercategory": ""} for i in label_map],
+    }
+    path = Path(path)
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_coco_folder(ds, images, boxes, label_map, out, result, move):
+    """``OUT/images/<file>``, ``OUT/annotations/instances_<split>.json`` (bbox: :func:`from_hub`)."""
+    from dataprep.formats.export import place
+
+    for row in images.itertuples():
+        place(ds, row.file, out / "images" / row.file, move)
+    pixel = Dataset(images, ds.objects.assign(xmin=boxes[:, 0], ymin=boxes[:, 1], xmax=boxes[:, 2], ymax=boxes[:, 3]),
+                    out / "images", "pixel", label_map)
+    (out / "annotations").mkdir(parents=True, exist_ok=True)
+    for split in images["split"].unique():
+        result.files.append(write_coco(pixel, out / "annotations" / f"instances_{split}.json", label_map=label_map,
+                                       split=split))
+
+
+SOURCE = SourceFormat(
+    "coco", detect, open_source, "a COCO .json", urls=True, options=CocoOptions,
+    argument=Argument("annotations", "COCO instances JSON (with --runner beam also a URL, read by the launcher)."),
+    summary="COCO detection JSON; category ids are kept (1..90 with gaps).", write=write_coco_folder)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv as _csv
 import itertools
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ import pandas as pd
 from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, UsageError
-from dataprep.formats.registry import SourceFormat, require_images
+from dataprep.formats.registry import SOURCE_PANEL, Argument, SourceFormat, option, require_images
 from dataprep.locations import is_url, location, url_exists
 from dataprep.textio import TextFileError, read_text
 from dataprep.findings import DROPPED_BOX, ERROR, KEPT, WARNING, Finding
@@ -245,11 +246,33 @@ def detect(path: Path) -> bool:
     return path.suffix.lower() == ".csv" and not path.is_dir()
 
 
+@dataclass(frozen=True)
+class CsvOptions:
+    """``dataprep convert csv``'s reader options."""
+
+    images: str | None = field(default=None, metadata=option(
+        "--images", help="Folder the filename column is relative to (with --runner beam also a gs://, s3:// or "
+                         "hdfs:// URL).", required=True))
+    columns: str | None = field(default=None, metadata=option(
+        "--columns", help="CSV: map roles to columns, 'class=cell_type,xmin=x1'; or all column names in order "
+                          "(for files without a header, with --no-header).", panel=SOURCE_PANEL))
+    header: bool = field(default=True, metadata=option(
+        "--header/--no-header", help="CSV: whether the first row names the columns.", panel=SOURCE_PANEL))
+    normalized: bool = field(default=False, metadata=option(
+        "--normalized", help="CSV: coordinates are fractions of the image size.", panel=SOURCE_PANEL))
+    box_format: str = field(default="xyxy", metadata=option(
+        "--box-format", help="CSV: xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).", panel=SOURCE_PANEL))
+
+
 def open_source(spec) -> Dataset:
-    require_images(spec, "CSV")
-    mapping, names = parse_columns(spec.columns)
-    return read_csv(spec.path, images=spec.images, columns=mapping, names=names, header=spec.header,
-                    normalized=spec.normalized, box_format=spec.box_format)
+    opts = spec.options_for(CsvOptions)
+    require_images(spec, opts.images, "CSV")
+    mapping, names = parse_columns(opts.columns)
+    return read_csv(spec.path, images=opts.images, columns=mapping, names=names, header=opts.header,
+                    normalized=opts.normalized, box_format=opts.box_format)
 
 
-SOURCE = SourceFormat("csv", detect, open_source, "a .csv", urls=True)
+SOURCE = SourceFormat(
+    "csv", detect, open_source, "a .csv", urls=True, options=CsvOptions,
+    argument=Argument("file", "CSV with one row per box (with --runner beam also a URL, read by the launcher)."),
+    summary="CSV, TF OD API layout filename,width,height,class,xmin,ymin,xmax,ymax by default.")

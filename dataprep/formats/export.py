@@ -2,15 +2,12 @@
 included (``dataprep export-annotations`` after reading records, and the
 bundled sample data).
 
-Each format's own pixel convention, from the hub (continuous ``xyxy`` pixel
-corners, :mod:`dataprep.boxes`), in this one table; each reader states the
-inverse where it applies it::
-
-    voc   <bndbox> 1-based inclusive pixel columns:  xmin = x0 + 1, ymin = y0 + 1, xmax = x1, ymax = y1
-    coco  bbox [x, y, w, h], continuous:               x = x0, y = y0, w = x1 - x0, h = y1 - y0
-    yolo  cx cy w h as fractions of the image size:  cx = (x0 + x1) / 2 / W, w = (x1 - x0) / W, ...
-
-Layouts::
+Each format owns its writer and pixel convention (``from_hub``: the hub's
+continuous ``xyxy`` pixel corners, :mod:`dataprep.boxes`, to the format's
+numbers, beside the reader's inverse) in its module, and registers the writer
+as ``SourceFormat.write`` (:mod:`dataprep.formats.registry`). This module holds
+what every writer shares: the usable images and their sizes, pixel boxes,
+stem-unique names, placing the image files. Layouts::
 
     voc   OUT/JPEGImages/<name>  OUT/Annotations/<stem>.xml  OUT/ImageSets/Main/<split>.txt
     coco  OUT/images/<file>      OUT/annotations/instances_<split>.json
@@ -25,30 +22,24 @@ as that integer; others keep six decimals.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
 
-from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap
 from dataprep.records.image_store import place_image
 
-FORMATS = ("coco", "voc", "yolo")
+def formats() -> tuple[str, ...]:
+    """The formats ``export-annotations`` writes: those of the registry with a writer."""
+    from dataprep.formats.registry import writers
 
-#: hub xyxy pixels -> the format's numbers (see the module docstring).
-_FROM_HUB = {
-    "voc": lambda b, w, h: b + np.array([1.0, 1.0, 0.0, 0.0]),
-    "coco": lambda b, w, h: convert(b, "xyxy", "xywh"),
-    "yolo": lambda b, w, h: convert(b, "xyxy", "cxcywh") / np.stack([w, h, w, h], axis=1),
-}
+    return tuple(sorted(writers()))
 
 
 @dataclass
@@ -89,7 +80,7 @@ def pixel_boxes(ds: Dataset, images: pd.DataFrame) -> np.ndarray:
     return np.where(np.abs(boxes - near) <= tol, near, boxes)
 
 
-def _num(v: float) -> str:
+def number(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.6f}".rstrip("0")
 
 
@@ -102,7 +93,7 @@ def _short(file: str, split: str) -> str:
     return file
 
 
-def _flat_names(images: pd.DataFrame, flat: bool = True) -> list[str]:
+def flat_names(images: pd.DataFrame, flat: bool = True) -> list[str]:
     """Stem-unique names (VOC and YOLO find annotations by stem), flat for VOC."""
     out, seen = [], {}
     for f, split in zip(images["file"], images["split"]):
@@ -114,7 +105,7 @@ def _flat_names(images: pd.DataFrame, flat: bool = True) -> list[str]:
     return out
 
 
-def _place(ds: Dataset, file: str, dest: Path, move: bool) -> None:
+def place(ds: Dataset, file: str, dest: Path, move: bool) -> None:
     """Image ``file`` of ``ds`` to ``dest``: moved, copied, or written from
     the records that hold it (a dataset read from records without staging)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -129,8 +120,11 @@ def export_annotations(ds: Dataset, out: str | Path, fmt: str, *, label_map: Lab
     """Write ``ds`` (annotations and images) to ``out`` as ``fmt`` (see the
     module docstring). ``move_images`` moves the files out of the dataset's
     images root instead of copying them (for a staging folder)."""
-    if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    from dataprep.formats.registry import writers
+
+    known = writers()
+    if fmt not in known:
+        raise UsageError(f"--format must be one of {', '.join(sorted(known))}, got {fmt!r}")
     out = Path(out)
     label_map = label_map or ds.label_map or LabelMap.from_names(ds.class_names())
     images = image_sizes(ds)  # the usable images only: the reader's skipped ones have no file
@@ -139,96 +133,15 @@ def export_annotations(ds: Dataset, out: str | Path, fmt: str, *, label_map: Lab
                   image_store=ds.image_store)
     boxes = pixel_boxes(sub, images)
     result = ExportResult(out, fmt, images=len(images), boxes=len(objs))
-    writer = {"voc": _write_voc, "coco": _write_coco, "yolo": _write_yolo}[fmt]
-    writer(sub, images, boxes, label_map, out, result, move_images)
+    known[fmt].write(sub, images, boxes, label_map, out, result, move_images)
     return result
 
 
-def _objects_by_image(ds: Dataset, boxes: np.ndarray) -> dict:
+def objects_by_image(ds: Dataset, boxes: np.ndarray) -> dict:
     groups: dict = {}
     for k, image_id in enumerate(ds.objects["image_id"].to_numpy()):
         groups.setdefault(int(image_id), []).append(k)
     return groups
-
-
-def _write_voc(ds, images, boxes, label_map, out, result, move):
-    numbers = _FROM_HUB["voc"](boxes, None, None)
-    by_image = _objects_by_image(ds, boxes)
-    o = ds.objects
-    splits: dict[str, list[str]] = {}
-    for row, name in zip(images.itertuples(), _flat_names(images)):
-        stem = os.path.splitext(name)[0]
-        _place(ds, row.file, out / "JPEGImages" / name, move)
-        objects = []
-        for k in by_image.get(int(row.image_id), []):
-            xmin, ymin, xmax, ymax = (_num(v) for v in numbers[k])
-            pose = f"<pose>{escape(o['view'].iat[k])}</pose>" if o["view"].iat[k] else ""
-            objects.append(
-                f"  <object><name>{escape(o['text'].iat[k])}</name>{pose}"
-                f"<truncated>{int(o['truncated'].iat[k])}</truncated><difficult>{int(o['difficult'].iat[k])}"
-                f"</difficult><bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax><ymax>{ymax}</ymax>"
-                f"</bndbox></object>\n")
-        xml = (f"<annotation>\n  <folder>JPEGImages</folder>\n  <filename>{escape(name)}</filename>\n"
-               f"  <size><width>{int(row.width)}</width><height>{int(row.height)}</height><depth>3</depth></size>\n"
-               f"  <segmented>0</segmented>\n{''.join(objects)}</annotation>\n")
-        path = out / "Annotations" / f"{stem}.xml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(xml, encoding="utf-8")
-        splits.setdefault(row.split, []).append(stem)
-    main = out / "ImageSets" / "Main"
-    main.mkdir(parents=True, exist_ok=True)
-    for split, stems in splits.items():
-        (main / f"{split}.txt").write_text("".join(s + "\n" for s in stems), encoding="utf-8")
-        result.files.append(main / f"{split}.txt")
-
-
-def _write_coco(ds, images, boxes, label_map, out, result, move):
-    from dataprep.formats.write import write_coco
-
-    for row in images.itertuples():
-        _place(ds, row.file, out / "images" / row.file, move)
-    pixel = Dataset(images, ds.objects.assign(xmin=boxes[:, 0], ymin=boxes[:, 1], xmax=boxes[:, 2], ymax=boxes[:, 3]),
-                    out / "images", "pixel", label_map)
-    (out / "annotations").mkdir(parents=True, exist_ok=True)
-    for split in images["split"].unique():
-        result.files.append(write_coco(pixel, out / "annotations" / f"instances_{split}.json", label_map=label_map,
-                                       split=split))
-
-
-def _write_yolo(ds, images, boxes, label_map, out, result, move):
-    size = images.set_index("image_id").reindex(ds.objects["image_id"])[["width", "height"]].to_numpy(np.float64)
-    numbers = _FROM_HUB["yolo"](boxes, size[:, 0], size[:, 1]) if len(boxes) else np.zeros((0, 4))
-    yolo_id = {item.name: k for k, item in enumerate(label_map)}  # YOLO ids are 0..K-1 in label-map order
-    by_image = _objects_by_image(ds, boxes)
-    texts = ds.objects["text"].to_numpy()
-    splits = []
-    for row, name in zip(images.itertuples(), _flat_names(images, flat=False)):
-        stem = os.path.splitext(name)[0]
-        _place(ds, row.file, out / "images" / row.split / name, move)
-        lines = []
-        for k in by_image.get(int(row.image_id), []):
-            if texts[k] not in yolo_id:
-                raise UsageError(f"{row.file}: class {texts[k]!r} is not in the label map "
-                                 f"({', '.join(label_map.names)})")
-            lines.append(f"{yolo_id[texts[k]]} " + " ".join(f"{v:.8g}" for v in numbers[k]) + "\n")
-        path = out / "labels" / row.split / f"{stem}.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(lines), encoding="utf-8")
-        if row.split not in splits:
-            splits.append(row.split)
-    order = ("train", "val", "test")
-    splits.sort(key=lambda s: (order.index(s) if s in order else len(order), s))
-    names = "".join(f"  {k}: {_yaml_str(item.name)}\n" for k, item in enumerate(label_map))
-    yaml = ("# Ultralytics YOLO dataset written by dataprep export-annotations\npath: .\n"
-            + "".join(f"{s}: images/{s}\n" for s in splits) + f"nc: {len(label_map)}\nnames:\n{names}")
-    (out / "data.yaml").write_text(yaml, encoding="utf-8")
-    result.files.append(out / "data.yaml")
-
-
-def _yaml_str(name: str) -> str:
-    plain = name and name.strip() == name and not any(c in name for c in ":#'\"[]{},&*!|>%@`") \
-        and name not in ("null", "~", "None") and not name.lstrip("-").isdigit()
-    return name if plain else "'" + name.replace("'", "''") + "'"
 
 
 def export_records(records: str | Path, out: str | Path, fmt: str, *, label_map: str | Path | None = None,
@@ -240,8 +153,8 @@ def export_records(records: str | Path, out: str | Path, fmt: str, *, label_map:
     from dataprep.records.output import prepare_output
     from dataprep.formats.tfrecord import read_tfrecord
 
-    if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt not in formats():
+        raise UsageError(f"--format must be one of {', '.join(formats())}, got {fmt!r}")
     out = Path(out)
     if label_map is None and Path(records).is_dir() and (Path(records) / "label_map.pbtxt").is_file():
         label_map = Path(records) / "label_map.pbtxt"  # a dataprep output: keep its ids and order

@@ -30,6 +30,6 @@ def read_source(
 ) -> Dataset:
     """Read any supported source into a :class:`Dataset`."""
     return open_source(SourceSpec(
-        location(src) if src is not None else None, format=format, images=images, annotations=annotations, year=year,
-        columns=columns, header=header, normalized=normalized, box_format=box_format, workers=workers,
-        progress=progress))
+        location(src) if src is not None else None, format=format, workers=workers, progress=progress,
+        options=dict(images=images, annotations=annotations, year=year, columns=columns, header=header,
+                     normalized=normalized, box_format=box_format)))

@@ -48,7 +48,7 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.errors import LabelMapError, UsageError
-from dataprep.formats.registry import SourceFormat
+from dataprep.formats.registry import Argument, SourceFormat
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.records.example import parse_features
 from dataprep.records.naming import looks_like_records
@@ -477,4 +477,9 @@ def open_source(spec) -> Dataset:
     return read_tfrecord(os.fspath(spec.path), label_map=spec.label_map)
 
 
-SOURCE = SourceFormat("tfrecord", detect, open_source, "TFRecords (*.tfrecord, *.record-*, a quoted glob)")
+SOURCE = SourceFormat(
+    "tfrecord", detect, open_source, "TFRecords (*.tfrecord, *.record-*, a quoted glob)",
+    argument=Argument("pattern", "TFRecords written by any tool: a file, a folder or a quoted glob "
+                                 "('in/train-*.tfrecord'); GZIP detected per file (local disk only)."),
+    summary="TFRecords of any tool (TF OD API keys): repaired, checked like any source and rewritten to the "
+            "contract.\nClasses come from --label-map, or from the records' class/text + class/label.")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,7 +28,7 @@ from lxml import etree
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
 from dataprep.formats.common import IMAGE_EXTENSIONS, image_names, is_file_entry, list_images, to_flag, to_float
-from dataprep.formats.registry import SourceFormat
+from dataprep.formats.registry import SOURCE_PANEL, Argument, SourceFormat, option
 from dataprep.locations import is_url, list_folder, location, read_bytes, sub, url_exists, url_join
 from dataprep.textio import read_text
 from dataprep.findings import ERROR, INFO, KEPT, SKIPPED_IMAGE, WARNING, Finding
@@ -250,6 +251,31 @@ def _parse_all(paths: list[str], workers: int | None, progress: bool) -> list:
     return out
 
 
+def _image_of(stem: str, tag: str, ann_name: str, on_disk, image_exists, findings: list[Finding]) -> str:
+    """The image an annotation file annotates: the file whose stem is the XML's
+    stem (split files name stems), else its ``<filename>`` tag; an ambiguous
+    name and a disagreeing tag are reported."""
+    shared = on_disk.shared.get(stem)
+    if shared and tag in shared:
+        file = tag
+    elif stem in on_disk:
+        file = on_disk[stem]
+    elif tag and image_exists(tag):
+        file = tag
+    else:
+        file = tag or stem + ".jpg"
+    if shared:
+        why = "its <filename>" if file == tag else "the first by name; <filename> names none of them"
+        findings.append(Finding(INFO, "voc.image_ambiguous", stem, ann_name,
+                                f"images {', '.join(shared)} share the name of {ann_name}; {file} is the one "
+                                f"annotated ({why})", KEPT, image=file, annotation=ann_name, value=list(shared)))
+    if tag and tag != file and os.path.splitext(tag)[0] != stem:
+        findings.append(Finding(INFO, "voc.filename_mismatch", stem, ann_name,
+                                f"<filename> says {tag!r} but the image used is {file!r}", KEPT,
+                                image=file, annotation=ann_name, value=tag))
+    return file
+
+
 def read_voc(
     root: str | Path | None = None,
     *,
@@ -302,27 +328,7 @@ def read_voc(
                                     annotation=ann_name))
             img_rows.append(row)
             continue
-        # The image: the file whose stem is the XML's stem (split files name
-        # stems), else the <filename> tag; a disagreeing tag is reported.
-        tag = parsed["filename"]
-        shared = on_disk.shared.get(stem)
-        if shared and tag in shared:
-            file = tag
-        elif stem in on_disk:
-            file = on_disk[stem]
-        elif tag and image_exists(tag):
-            file = tag
-        else:
-            file = tag or stem + ".jpg"
-        if shared:
-            why = "its <filename>" if file == tag else "the first by name; <filename> names none of them"
-            findings.append(Finding(INFO, "voc.image_ambiguous", stem, ann_name,
-                                    f"images {', '.join(shared)} share the name of {ann_name}; {file} is the one "
-                                    f"annotated ({why})", KEPT, image=file, annotation=ann_name, value=list(shared)))
-        if tag and tag != file and os.path.splitext(tag)[0] != stem:
-            findings.append(Finding(INFO, "voc.filename_mismatch", stem, ann_name,
-                                    f"<filename> says {tag!r} but the image used is {file!r}", KEPT,
-                                    image=file, annotation=ann_name, value=tag))
+        file = _image_of(stem, parsed["filename"], ann_name, on_disk, image_exists, findings)
         row.update(file=file, width=parsed["width"], height=parsed["height"])
         if splits is not None and not split:
             row["error"] = "listed in no ImageSets/Main split file"
@@ -401,10 +407,73 @@ def detect(path: Path) -> bool:
                               or any(p.is_dir() and (p / "Annotations").is_dir() for p in path.glob("VOC*")))
 
 
+@dataclass(frozen=True)
+class VocOptions:
+    """``dataprep convert voc``'s reader options."""
+
+    year: str | None = field(default=None, metadata=option(
+        "--year", help="VOCdevkit year: SRC/VOC{year}.", panel=SOURCE_PANEL))
+    annotations: str | None = field(default=None, metadata=option(
+        "--annotations", help="Folder of XML files, with --images (with --runner beam also a URL).",
+        panel=SOURCE_PANEL))
+    images: str | None = field(default=None, metadata=option(
+        "--images", help="Images folder, with --annotations (with --runner beam also a URL).", panel=SOURCE_PANEL))
+
+
 def open_source(spec) -> Dataset:
-    return read_voc(spec.path, year=spec.year, annotations=spec.annotations, images=spec.images,
-                    workers=spec.workers, progress=spec.progress, parse=spec.parse_annotations)
+    opts = spec.options_for(VocOptions)
+    return read_voc(spec.path, year=opts.year, annotations=opts.annotations, images=opts.images,
+                    workers=spec.workers, progress=spec.progress, parse=spec.parse_files)
 
 
-SOURCE = SourceFormat("voc", detect, open_source, "a Pascal VOC folder (Annotations/, or VOCdevkit/VOC*/Annotations/)",
-                      urls=True)
+# -- writing (export-annotations) -------------------------------------------------------
+
+def from_hub(boxes: np.ndarray) -> np.ndarray:
+    """Hub ``xyxy`` pixel corners -> ``<bndbox>`` numbers: 1-based inclusive
+    pixel columns (the inverse of the reader's ``- 1``, module docstring)."""
+    return boxes + np.array([1.0, 1.0, 0.0, 0.0])
+
+
+def write_voc(ds, images, boxes, label_map, out, result, move):
+    """``OUT/JPEGImages/<name>``, ``OUT/Annotations/<stem>.xml``, ``OUT/ImageSets/Main/<split>.txt``."""
+    from xml.sax.saxutils import escape
+
+    from dataprep.formats.export import flat_names, number, objects_by_image, place
+
+    numbers = from_hub(boxes)
+    by_image = objects_by_image(ds, boxes)
+    o = ds.objects
+    splits: dict[str, list[str]] = {}
+    for row, name in zip(images.itertuples(), flat_names(images)):
+        stem = os.path.splitext(name)[0]
+        place(ds, row.file, out / "JPEGImages" / name, move)
+        objects = []
+        for k in by_image.get(int(row.image_id), []):
+            xmin, ymin, xmax, ymax = (number(v) for v in numbers[k])
+            pose = f"<pose>{escape(o['view'].iat[k])}</pose>" if o["view"].iat[k] else ""
+            objects.append(
+                f"  <object><name>{escape(o['text'].iat[k])}</name>{pose}"
+                f"<truncated>{int(o['truncated'].iat[k])}</truncated><difficult>{int(o['difficult'].iat[k])}"
+                f"</difficult><bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax><ymax>{ymax}</ymax>"
+                f"</bndbox></object>\n")
+        xml = (f"<annotation>\n  <folder>JPEGImages</folder>\n  <filename>{escape(name)}</filename>\n"
+               f"  <size><width>{int(row.width)}</width><height>{int(row.height)}</height><depth>3</depth></size>\n"
+               f"  <segmented>0</segmented>\n{''.join(objects)}</annotation>\n")
+        path = out / "Annotations" / f"{stem}.xml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(xml, encoding="utf-8")
+        splits.setdefault(row.split, []).append(stem)
+    main = out / "ImageSets" / "Main"
+    main.mkdir(parents=True, exist_ok=True)
+    for split, stems in splits.items():
+        (main / f"{split}.txt").write_text("".join(s + "\n" for s in stems), encoding="utf-8")
+        result.files.append(main / f"{split}.txt")
+
+
+SOURCE = SourceFormat(
+    "voc", detect, open_source, "a Pascal VOC folder (Annotations/, or VOCdevkit/VOC*/Annotations/)", urls=True,
+    options=VocOptions,
+    argument=Argument("root", "VOC folder (Annotations/, JPEGImages/) or VOCdevkit root (with --runner beam also a "
+                              "gs://, s3:// or hdfs:// URL).", required=False),
+    summary="Pascal VOC: ImageSets/Main/{train,val,test}.txt define the splits when present.",
+    parse_file=parse_file, write=write_voc)

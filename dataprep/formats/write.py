@@ -2,47 +2,22 @@
 
 Used to express one dataset in every format (the bundled sample data, the
 round-trip tests) and by users who want to move annotations between tools.
-Boxes leave the hub with each format's convention (see the readers).
+Boxes leave the hub with each format's convention (see the readers);
+COCO's writer lives in :mod:`dataprep.formats.coco`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from dataprep.boxes import convert
 from dataprep.dataset import Dataset
-from dataprep.label_map import LabelMap
+from dataprep.formats.coco import write_coco  # noqa: F401  (COCO owns its writing; kept here for the callers)
 
 
 def _sizes(ds: Dataset) -> pd.DataFrame:
     return ds.images.set_index("image_id")[["file", "width", "height", "split"]]
-
-
-def write_coco(ds: Dataset, path: str | Path, *, label_map: LabelMap | None = None, split: str | None = None) -> Path:
-    """COCO detection JSON (``bbox`` = ``[x, y, w, h]`` in the hub frame)."""
-    if ds.box_units != "pixel":
-        raise ValueError("write_coco needs pixel boxes")
-    label_map = label_map or ds.label_map or LabelMap.from_names(ds.class_names())
-    images = ds.images if split is None else ds.images[ds.images["split"] == split]
-    objs = ds.objects[ds.objects["image_id"].isin(images["image_id"])]
-    xywh = convert(objs[["xmin", "ymin", "xmax", "ymax"]].to_numpy(), "xyxy", "xywh")
-    ids = label_map.ids_for(objs["text"].tolist())
-    data = {
-        "images": [{"id": int(r.image_id), "file_name": r.file, "width": int(r.width), "height": int(r.height)}
-                   for r in images.itertuples()],
-        "annotations": [
-            {"id": k + 1, "image_id": int(i), "category_id": int(c), "bbox": [float(v) for v in b],
-             "area": float(b[2] * b[3]), "iscrowd": int(crowd)}
-            for k, (i, c, b, crowd) in enumerate(zip(objs["image_id"], ids, xywh, objs["is_crowd"]))
-        ],
-        "categories": [{"id": i.id, "name": i.name, "supercategory": ""} for i in label_map],
-    }
-    path = Path(path)
-    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
 
 
 def write_csv(ds: Dataset, path: str | Path, *, split: str | None = None) -> Path:

@@ -40,7 +40,7 @@ import pandas as pd
 from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
-from dataprep.formats.registry import SourceFormat
+from dataprep.formats.registry import Argument, SourceFormat
 from dataprep.formats.yolo_layout import (  # noqa: F401  (parse_data_yaml, is_yolo: this reader's API)
     Layout,
     find_layout,
@@ -245,5 +245,54 @@ def open_source(spec) -> Dataset:
     return read_yolo(spec.path)
 
 
-SOURCE = SourceFormat("yolo", detect, open_source,
-                      "a YOLO folder (data.yaml, obj.data, or images/ with labels/ or classes.txt)")
+# -- writing (export-annotations) -------------------------------------------------------
+
+def from_hub(boxes: np.ndarray, width: np.ndarray, height: np.ndarray) -> np.ndarray:
+    """Hub ``xyxy`` pixel corners -> ``cx cy w h`` as fractions of the image size."""
+    return convert(boxes, "xyxy", "cxcywh") / np.stack([width, height, width, height], axis=1)
+
+
+def write_yolo(ds, images, boxes, label_map, out, result, move):
+    """``OUT/images/<split>/<name>``, ``OUT/labels/<split>/<stem>.txt``, ``OUT/data.yaml``."""
+    from dataprep.formats.export import flat_names, objects_by_image, place
+
+    size = images.set_index("image_id").reindex(ds.objects["image_id"])[["width", "height"]].to_numpy(np.float64)
+    numbers = from_hub(boxes, size[:, 0], size[:, 1]) if len(boxes) else np.zeros((0, 4))
+    yolo_id = {item.name: k for k, item in enumerate(label_map)}  # YOLO ids are 0..K-1 in label-map order
+    by_image = objects_by_image(ds, boxes)
+    texts = ds.objects["text"].to_numpy()
+    splits = []
+    for row, name in zip(images.itertuples(), flat_names(images, flat=False)):
+        stem = os.path.splitext(name)[0]
+        place(ds, row.file, out / "images" / row.split / name, move)
+        lines = []
+        for k in by_image.get(int(row.image_id), []):
+            if texts[k] not in yolo_id:
+                raise UsageError(f"{row.file}: class {texts[k]!r} is not in the label map "
+                                 f"({', '.join(label_map.names)})")
+            lines.append(f"{yolo_id[texts[k]]} " + " ".join(f"{v:.8g}" for v in numbers[k]) + "\n")
+        path = out / "labels" / row.split / f"{stem}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(lines), encoding="utf-8")
+        if row.split not in splits:
+            splits.append(row.split)
+    order = ("train", "val", "test")
+    splits.sort(key=lambda s: (order.index(s) if s in order else len(order), s))
+    names = "".join(f"  {k}: {_yaml_str(item.name)}\n" for k, item in enumerate(label_map))
+    yaml = ("# Ultralytics YOLO dataset written by dataprep export-annotations\npath: .\n"
+            + "".join(f"{s}: images/{s}\n" for s in splits) + f"nc: {len(label_map)}\nnames:\n{names}")
+    (out / "data.yaml").write_text(yaml, encoding="utf-8")
+    result.files.append(out / "data.yaml")
+
+
+def _yaml_str(name: str) -> str:
+    plain = name and name.strip() == name and not any(c in name for c in ":#'\"[]{},&*!|>%@`") \
+        and name not in ("null", "~", "None") and not name.lstrip("-").isdigit()
+    return name if plain else "'" + name.replace("'", "''") + "'"
+
+
+SOURCE = SourceFormat(
+    "yolo", detect, open_source, "a YOLO folder (data.yaml, obj.data, or images/ with labels/ or classes.txt)",
+    argument=Argument("root", "YOLO dataset folder (with data.yaml) or the data.yaml itself (local disk only)."),
+    summary="YOLO, Ultralytics layout: data.yaml (names; train/val/test image folders or list files) + "
+            "labels/*.txt.", write=write_yolo)

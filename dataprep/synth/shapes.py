@@ -576,31 +576,10 @@ def generate_shapes_voc(
     Returns:
         ``pathlib.Path(root)``.
     """
-    if int(num_images) != num_images or num_images < 0:
-        raise ValueError(f"num_images must be a non-negative integer, got {num_images!r}")
-    num_images = int(num_images)
-    if int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if not 0.0 <= negatives <= 1.0:
-        raise ValueError(f"negatives must be within [0, 1], got {negatives!r}")
-    if not 1 <= int(jpeg_quality) <= 100:
-        raise ValueError(f"jpeg_quality must be within [1, 100], got {jpeg_quality!r}")
-    if not prefix or any(ch in prefix for ch in "/\\"):
-        raise ValueError(f"invalid prefix {prefix!r}")
+    num_images = _check_voc_arguments(num_images, seed, negatives, jpeg_quality, prefix)
     _check_common(width, height, classes, objects_per_image, size_range, aspect_range,
                   background, noise, max_overlap)
-    split_items: list[tuple[str, float]] = []
-    if splits is not None:
-        split_items = [(str(k), float(v)) for k, v in dict(splits).items()]
-        if not split_items:
-            raise ValueError("splits must be None or a non-empty mapping")
-        for name, frac in split_items:
-            if not name or any(ch in name for ch in "/\\") or name in (".", ".."):
-                raise ValueError(f"invalid split name {name!r}")
-            if not 0.0 <= frac <= 1.0:
-                raise ValueError(f"split fraction for {name!r} must be within [0, 1], got {frac}")
-        if abs(sum(f for _, f in split_items) - 1.0) > 1e-6:
-            raise ValueError(f"split fractions must sum to 1, got {dict(split_items)!r}")
+    split_items = _split_items(splits)
 
     root = pathlib.Path(root)
     (root / "Annotations").mkdir(parents=True, exist_ok=True)
@@ -624,40 +603,83 @@ def generate_shapes_voc(
             "background": background, "noise": float(noise), "max_overlap": float(max_overlap),
         },
     }
+    _generate_all(cfg, negative_flags, workers)
+    if splits is not None:
+        _write_split_files(root, seed, num_images, split_items, prefix)
+    return root
 
+
+def _check_voc_arguments(num_images, seed, negatives: float, jpeg_quality: int, prefix: str) -> int:
+    """:func:`generate_shapes_voc`'s own arguments checked; the number of images as an int."""
+    if int(num_images) != num_images or num_images < 0:
+        raise ValueError(f"num_images must be a non-negative integer, got {num_images!r}")
+    if int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not 0.0 <= negatives <= 1.0:
+        raise ValueError(f"negatives must be within [0, 1], got {negatives!r}")
+    if not 1 <= int(jpeg_quality) <= 100:
+        raise ValueError(f"jpeg_quality must be within [1, 100], got {jpeg_quality!r}")
+    if not prefix or any(ch in prefix for ch in "/\\"):
+        raise ValueError(f"invalid prefix {prefix!r}")
+    return int(num_images)
+
+
+def _split_items(splits: Mapping[str, float] | None) -> list[tuple[str, float]]:
+    """``{split: fraction}`` checked, as a list in its order (empty for None)."""
+    if splits is None:
+        return []
+    split_items = [(str(k), float(v)) for k, v in dict(splits).items()]
+    if not split_items:
+        raise ValueError("splits must be None or a non-empty mapping")
+    for name, frac in split_items:
+        if not name or any(ch in name for ch in "/\\") or name in (".", ".."):
+            raise ValueError(f"invalid split name {name!r}")
+        if not 0.0 <= frac <= 1.0:
+            raise ValueError(f"split fraction for {name!r} must be within [0, 1], got {frac}")
+    if abs(sum(f for _, f in split_items) - 1.0) > 1e-6:
+        raise ValueError(f"split fractions must sum to 1, got {dict(split_items)!r}")
+    return split_items
+
+
+def _generate_all(cfg: dict, negative_flags: np.ndarray, workers: int | None) -> None:
+    """Render and write every image, in ``workers`` processes (fork) when more than one."""
+    num_images, seed, render = cfg["num_images"], cfg["seed"], cfg["render"]
     if workers is None or workers == 0:
         workers = os.cpu_count() or 1
     workers = max(1, min(int(workers), num_images or 1))
     if workers == 1:
         _generate_range(cfg, 0, num_images, negative_flags)
-    else:
-        if background == "photo" and noise > 0:
-            _noise_bank(seed, int(width), int(height), float(noise))  # build once, inherited on fork
-        chunk = max(1, min(256, -(-num_images // (workers * 8))))
-        tasks = [(cfg, s, min(s + chunk, num_images), negative_flags[s:s + chunk])
-                 for s in range(0, num_images, chunk)]
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-        with warnings.catch_warnings():
-            # Python >= 3.12 warns about fork() in a process with threads (numpy's
-            # BLAS pool counts); the workers only use numpy/Pillow single-threaded.
-            warnings.filterwarnings("ignore", message=r".*fork\(\)", category=DeprecationWarning)
-            with ctx.Pool(workers) as pool:
-                for _ in pool.imap_unordered(_generate_range_star, tasks):
-                    pass
+        return
+    if render["background"] == "photo" and render["noise"] > 0:
+        _noise_bank(seed, render["width"], render["height"], render["noise"])  # build once, inherited on fork
+    chunk = max(1, min(256, -(-num_images // (workers * 8))))
+    tasks = [(cfg, s, min(s + chunk, num_images), negative_flags[s:s + chunk])
+             for s in range(0, num_images, chunk)]
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns about fork() in a process with threads (numpy's
+        # BLAS pool counts); the workers only use numpy/Pillow single-threaded.
+        warnings.filterwarnings("ignore", message=r".*fork\(\)", category=DeprecationWarning)
+        with ctx.Pool(workers) as pool:
+            for _ in pool.imap_unordered(_generate_range_star, tasks):
+                pass
 
-    if splits is not None:
-        sets_dir = root / "ImageSets" / "Main"
-        sets_dir.mkdir(parents=True, exist_ok=True)
-        order = stream_rng(seed, _STREAM_SPLITS).permutation(num_images)
-        counts = split_counts(num_images, [f for _, f in split_items])
-        pos = 0
-        for (name, _), count in zip(split_items, counts):
-            members = sorted(int(i) for i in order[pos:pos + count])
-            pos += count
-            text = "".join(stem_for_index(i, num_images, prefix) + "\n" for i in members)
-            (sets_dir / f"{name}.txt").write_bytes(text.encode("utf-8"))
-    return root
+
+def _write_split_files(root: pathlib.Path, seed: int, num_images: int, split_items: list[tuple[str, float]],
+                       prefix: str) -> None:
+    """``ImageSets/Main/<split>.txt``: the stems shuffled (seeded), partitioned
+    with largest-remainder rounding, each list written sorted."""
+    sets_dir = root / "ImageSets" / "Main"
+    sets_dir.mkdir(parents=True, exist_ok=True)
+    order = stream_rng(seed, _STREAM_SPLITS).permutation(num_images)
+    counts = split_counts(num_images, [f for _, f in split_items])
+    pos = 0
+    for (name, _), count in zip(split_items, counts):
+        members = sorted(int(i) for i in order[pos:pos + count])
+        pos += count
+        text = "".join(stem_for_index(i, num_images, prefix) + "\n" for i in members)
+        (sets_dir / f"{name}.txt").write_bytes(text.encode("utf-8"))
 
 
 def _main(argv: Sequence[str] | None = None) -> None:

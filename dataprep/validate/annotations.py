@@ -154,6 +154,8 @@ def numeric_classes(texts, label_map: LabelMap) -> tuple[dict[str, str], list[Fi
 
 
 def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0) -> AnnotationCheck:
+    """The annotation checks, numbered as they run (each step's function says
+    what it finds and does); boxes an earlier step drops are not checked again."""
     findings: list[Finding] = []
     images = ds.images.set_index("image_id")
     objs = ds.objects.copy()
@@ -167,15 +169,35 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
     coords = objs[["xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=float, copy=True)
     drop = np.zeros(len(objs), dtype=bool)
 
-    # 1. Missing, non-numeric or infinite coordinates: nothing to fix, drop.
+    bad = _missing_coordinates(objs, coords, findings)
+    drop |= bad
+    _swap_inverted(objs, coords, bad, findings)
+    if ds.box_units == "pixel":
+        drop |= _looks_normalized(objs, coords, images, bad, drop, findings)
+    drop |= _duplicates(objs, coords, drop, findings)
+    if ds.box_units == "pixel" and tiny_box > 0:
+        _tiny(objs, coords, drop, tiny_box, findings)
+    labels, unknown = _unknown_classes(objs, label_map, findings)
+    drop |= unknown
+    objs["label"] = labels
+    _class_notes(objs, drop, label_map, findings)
+
+    kept = objs[~drop].drop(columns=["file", "annotation_file"]).reset_index(drop=True)
+    return AnnotationCheck(kept, skip, findings, int(drop.sum()))
+
+
+def _missing_coordinates(objs: pd.DataFrame, coords: np.ndarray, findings: list) -> np.ndarray:
+    """1. Missing, non-numeric or infinite coordinates: nothing to fix, drop."""
     bad = ~np.isfinite(coords).all(axis=1)
     for (item, where), ann, c in zip(_item(objs[bad]), objs.loc[bad, "annotation_file"], coords[bad]):
         findings.append(Finding(ERROR, "box.nan", item, ann,
                                 f"coordinates (xmin, ymin, xmax, ymax) = ({', '.join(f'{v:g}' for v in c)}) "
                                 "are missing, not numbers or infinite", DROPPED_BOX, value=c, **where))
-    drop |= bad
+    return bad
 
-    # 2. Inverted boxes (min > max): the corners were swapped; swap them back.
+
+def _swap_inverted(objs: pd.DataFrame, coords: np.ndarray, bad: np.ndarray, findings: list) -> None:
+    """2. Inverted boxes (min > max): the corners were swapped; swap them back (in ``coords`` and ``objs``)."""
     inv_x = ~bad & (coords[:, 0] > coords[:, 2])
     inv_y = ~bad & (coords[:, 1] > coords[:, 3])
     inverted = inv_x | inv_y
@@ -187,23 +209,27 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
     coords[inv_y, 1], coords[inv_y, 3] = coords[inv_y, 3].copy(), coords[inv_y, 1].copy()
     objs[["xmin", "ymin", "xmax", "ymax"]] = coords
 
-    # 3. Pixel boxes whose every coordinate is in [0, 1] on an image larger than
-    #    a few pixels: normalized coordinates in a pixel format. They would be
-    #    sub-pixel boxes; drop them and say what to pass instead.
-    if ds.box_units == "pixel":
-        size = images[["width", "height"]].reindex(objs["image_id"]).to_numpy(dtype=float)
-        big = ~(size <= 2).any(axis=1)  # unknown (NaN) sizes count as big: real images are
-        looks = ~bad & ~drop & big & (coords >= 0).all(axis=1) & (coords <= 1.0).all(axis=1) & \
-            ((coords[:, 2] - coords[:, 0]) < 1) & ((coords[:, 3] - coords[:, 1]) < 1)
-        for (item, where), ann, c in zip(_item(objs[looks]), objs.loc[looks, "annotation_file"], coords[looks]):
-            findings.append(Finding(ERROR, "box.looks_normalized", item, ann,
-                                    f"coordinates ({', '.join(f'{v:g}' for v in c)}) are all within [0, 1] in a pixel "
-                                    "format; if the file holds fractions of the image size, convert with --normalized",
-                                    DROPPED_BOX, value=c, **where))
-        drop |= looks
 
-    # 4. Duplicates: a box of the same class in the same image with IoU >= 0.95
-    #    to an earlier one is an annotation slip (double click); drop the repeat.
+def _looks_normalized(objs: pd.DataFrame, coords: np.ndarray, images: pd.DataFrame, bad: np.ndarray,
+                      drop: np.ndarray, findings: list) -> np.ndarray:
+    """3. Pixel boxes whose every coordinate is in [0, 1] on an image larger than
+    a few pixels: normalized coordinates in a pixel format. They would be
+    sub-pixel boxes; drop them and say what to pass instead."""
+    size = images[["width", "height"]].reindex(objs["image_id"]).to_numpy(dtype=float)
+    big = ~(size <= 2).any(axis=1)  # unknown (NaN) sizes count as big: real images are
+    looks = ~bad & ~drop & big & (coords >= 0).all(axis=1) & (coords <= 1.0).all(axis=1) & \
+        ((coords[:, 2] - coords[:, 0]) < 1) & ((coords[:, 3] - coords[:, 1]) < 1)
+    for (item, where), ann, c in zip(_item(objs[looks]), objs.loc[looks, "annotation_file"], coords[looks]):
+        findings.append(Finding(ERROR, "box.looks_normalized", item, ann,
+                                f"coordinates ({', '.join(f'{v:g}' for v in c)}) are all within [0, 1] in a pixel "
+                                "format; if the file holds fractions of the image size, convert with --normalized",
+                                DROPPED_BOX, value=c, **where))
+    return looks
+
+
+def _duplicates(objs: pd.DataFrame, coords: np.ndarray, drop: np.ndarray, findings: list) -> np.ndarray:
+    """4. Duplicates: a box of the same class in the same image with IoU >= 0.95
+    to an earlier one is an annotation slip (double click); drop the repeat."""
     ok = ~drop
     dup_ok, first_ok = duplicate_boxes(objs["image_id"].to_numpy()[ok], objs["text"].to_numpy()[ok], coords[ok])
     dup = np.zeros(len(objs), dtype=bool)
@@ -215,22 +241,25 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
                                 f"box ({', '.join(f'{v:g}' for v in c)}) repeats object {k} of the same class "
                                 f"(IoU >= {DUPLICATE_IOU:g}); the repeat was dropped", DROPPED_BOX, value=c,
                                 **where))
-    drop |= dup
+    return dup
 
-    # 5. Tiny boxes: kept (they may be real), but few anchors can match them.
-    if ds.box_units == "pixel" and tiny_box > 0:
-        w = coords[:, 2] - coords[:, 0]
-        h = coords[:, 3] - coords[:, 1]
-        tiny = ~drop & (np.minimum(w, h) < tiny_box) & (np.minimum(w, h) >= 1)
-        for (item, where), ann, ww, hh, c in zip(_item(objs[tiny]), objs.loc[tiny, "annotation_file"], w[tiny], h[tiny],
-                                                 coords[tiny]):
-            findings.append(Finding(INFO, "box.tiny", item, ann,
-                                    f"box is {ww:g}x{hh:g} px, below {tiny_box:g} px; kept (check it is real)", KEPT,
-                                    value=c, **where))
 
-    # 6. Classes the label map does not know: a number where the label map has
-    #    names is the id it plainly means (numeric_classes); the rest are
-    #    dropped, naming the closest names.
+def _tiny(objs: pd.DataFrame, coords: np.ndarray, drop: np.ndarray, tiny_box: float, findings: list) -> None:
+    """5. Tiny boxes: kept (they may be real), but few anchors can match them."""
+    w = coords[:, 2] - coords[:, 0]
+    h = coords[:, 3] - coords[:, 1]
+    tiny = ~drop & (np.minimum(w, h) < tiny_box) & (np.minimum(w, h) >= 1)
+    for (item, where), ann, ww, hh, c in zip(_item(objs[tiny]), objs.loc[tiny, "annotation_file"], w[tiny], h[tiny],
+                                             coords[tiny]):
+        findings.append(Finding(INFO, "box.tiny", item, ann,
+                                f"box is {ww:g}x{hh:g} px, below {tiny_box:g} px; kept (check it is real)", KEPT,
+                                value=c, **where))
+
+
+def _unknown_classes(objs: pd.DataFrame, label_map: LabelMap, findings: list) -> tuple[np.ndarray, np.ndarray]:
+    """6. Classes the label map does not know: a number where the label map has
+    names is the id it plainly means (numeric_classes, renamed in ``objs``); the
+    rest are dropped, naming the closest names. Returns the labels and which are unknown."""
     labels = label_map.ids_for(objs["text"].tolist())
     unknown = labels < 0
     if unknown.any():
@@ -245,10 +274,11 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
         hints = {t: label_map.unknown_message(t) for t in objs.loc[unknown, "text"].unique()}
         for (item, where), ann, t in zip(_item(objs[unknown]), objs.loc[unknown, "annotation_file"], objs.loc[unknown, "text"]):
             findings.append(Finding(ERROR, "label.unknown", item, ann, hints[t], DROPPED_BOX, value=t, **where))
-    drop |= unknown
-    objs["label"] = labels
+    return labels, unknown
 
-    # 7. Label map entries without any box, and names that need care.
+
+def _class_notes(objs: pd.DataFrame, drop: np.ndarray, label_map: LabelMap, findings: list) -> None:
+    """7. Label map entries without any box, and names that need care."""
     present = set(objs.loc[~drop, "text"].unique())
     for item in label_map:
         if item.name not in present and item.display_name not in present:
@@ -269,6 +299,3 @@ def check_annotations(ds: Dataset, label_map: LabelMap, *, tiny_box: float = 4.0
             findings.append(Finding(INFO, "label.non_ascii", n, "",
                                     f"class name {n!r} is not ASCII; kept as UTF-8 in class/text and the label map",
                                     KEPT, value=n))
-
-    kept = objs[~drop].drop(columns=["file", "annotation_file"]).reset_index(drop=True)
-    return AnnotationCheck(kept, skip, findings, int(drop.sum()))

@@ -21,13 +21,12 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from dataprep.locations import url_join
+from dataprep.options import DEFAULT_MAX_PIXELS  # noqa: F401  (declared with --max-pixels; used here)
 from dataprep.validate.duplicates import phash as perceptual_hash
 from dataprep.findings import ERROR, INFO, KEPT, REENCODED, ROTATED, SKIPPED_IMAGE, WARNING, Finding
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-#: Images with more pixels than this are refused, not decoded (decompression bombs).
-DEFAULT_MAX_PIXELS = 100_000_000
 _EXIF_ORIENTATION = 0x0112
 #: Quality of a JPEG that a fix had to re-encode (with 4:4:4 chroma).
 JPEG_QUALITY = 95
@@ -117,6 +116,14 @@ def _encode(im: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+class _Skip(Exception):
+    """The image is skipped: its finding's code, detail and value."""
+
+    def __init__(self, code: str, detail: str, value=None):
+        super().__init__(detail)
+        self.code, self.detail, self.value = code, detail, value
+
+
 def check_image(
     root: Path,
     rel: str,
@@ -130,52 +137,74 @@ def check_image(
     """Check one image file; see the module docstring. ``store`` reads it
     instead of the local disk (``store.read(path) -> bytes``, raising
     ``FileNotFoundError`` or ``OSError``; ``root`` is then a URL or path string)."""
-    findings: list[Finding] = []
+    try:
+        data = _read(root, rel, follow_symlinks, store)
+        fmt = sniff_format(data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        im = _open(data, fmt, max_pixels)
+        findings: list[Finding] = []
+        reencode_to, high_bit = _format_fixes(im, fmt, rel, findings)
+        width, height, orientation_fix = _orientation(im, fmt, rel, annotated_size, findings)
+        if orientation_fix:
+            reencode_to = reencode_to or "jpeg"
+        _colour_and_size(im, fmt, rel, annotated_size, (width, height), reencode_to, findings)
+        data, fmt, phash = _decode(im, data, fmt, reencode_to, orientation_fix, high_bit, decode)
+    except _Skip as skip:
+        # Each finding names the image; the per-image work adds the annotation that referenced it.
+        return CheckedImage(None, findings=[Finding(ERROR, skip.code, rel, rel, skip.detail, SKIPPED_IMAGE, image=rel,
+                                                    value=skip.value)])
+    return CheckedImage(data, fmt, width, height, findings, sha256=sha256, phash=phash,
+                        data_is_original=reencode_to is None)
 
-    # Each finding names the image; the per-image work adds the annotation that referenced it.
-    def skip(code: str, detail: str, value=None) -> CheckedImage:
-        findings.append(Finding(ERROR, code, rel, rel, detail, SKIPPED_IMAGE, image=rel, value=value))
-        return CheckedImage(None, findings=findings)
 
+def _read(root, rel: str, follow_symlinks: bool, store) -> bytes:
+    """The file's bytes, read inside the images folder only."""
     path = safe_join(root, rel, follow_symlinks=follow_symlinks) if store is None else url_join(str(root), rel)
     if path is None:
         if store is None and safe_join(root, rel, follow_symlinks=True) is not None:
-            return skip("image.path_escapes_root",
+            raise _Skip("image.path_escapes_root",
                         f"image path {rel!r} is a symbolic link to {os.path.realpath(os.path.join(root, rel))}, "
                         f"outside the images folder {root}; refused (pass --follow-symlinks to allow it)")
-        return skip("image.path_escapes_root", f"image path {rel!r} is outside the images folder {root}; refused")
+        raise _Skip("image.path_escapes_root", f"image path {rel!r} is outside the images folder {root}; refused")
     try:
         data = path.read_bytes() if store is None else store.read(path)
     except FileNotFoundError:
-        return skip("image.missing", f"image file not found: {path}")
+        raise _Skip("image.missing", f"image file not found: {path}") from None
     except (IsADirectoryError, PermissionError, OSError) as exc:
-        return skip("image.unreadable", f"cannot read {path}: {exc.strerror or exc}")
+        raise _Skip("image.unreadable", f"cannot read {path}: {exc.strerror or exc}") from None
     if not data:
-        return skip("image.not_an_image", "the file is empty (0 bytes)")
+        raise _Skip("image.not_an_image", "the file is empty (0 bytes)")
+    return data
 
-    fmt = sniff_format(data)
-    sha256 = hashlib.sha256(data).hexdigest()
-    phash = 0
+
+def _open(data: bytes, fmt: str | None, max_pixels: int) -> Image.Image:
+    """The image's header opened (nothing decoded yet); refused above ``max_pixels``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        return skip("image.too_large", f"refused, not decoded: {exc}")
+        raise _Skip("image.too_large", f"refused, not decoded: {exc}") from None
     except Exception as exc:  # Pillow raises many types for non-images
         if fmt is not None:  # the magic bytes say JPEG or PNG: the header itself is broken or cut short
-            return skip("image.undecodable", f"the {fmt.upper()} header does not decode ({_why(exc)})")
-        return skip("image.not_an_image", f"not a readable image ({_why(exc)})")
+            raise _Skip("image.undecodable", f"the {fmt.upper()} header does not decode ({_why(exc)})") from None
+        raise _Skip("image.not_an_image", f"not a readable image ({_why(exc)})") from None
     width, height = im.size
     if width * height > max_pixels:
-        return skip("image.too_large",
+        raise _Skip("image.too_large",
                     f"{width}x{height} = {width * height:,} pixels is over the limit of {max_pixels:,} "
                     "(a decompression bomb?); refused, not decoded (raise --max-pixels to allow it)", [width, height])
     if width <= 0 or height <= 0:
-        return skip("image.not_an_image", f"image size {width}x{height}")
+        raise _Skip("image.not_an_image", f"image size {width}x{height}")
+    return im
+
+
+def _format_fixes(im: Image.Image, fmt: str | None, rel: str, findings: list) -> tuple[str | None, bool]:
+    """The format's findings: what TF cannot decode is re-encoded (PNG); returns
+    the format to re-encode to (or None) and whether the PNG is high bit depth."""
     ext_fmt = _EXTENSION_FORMAT.get(os.path.splitext(rel)[1].lower())
     reencode_to: str | None = None
-    high_bit = orientation_fix = False
+    high_bit = False
     if fmt is None:
         findings.append(Finding(WARNING, "image.unsupported_format", rel, rel,
                                 f"{im.format} images are not readable by TF detection decoders; re-encoded as PNG",
@@ -192,38 +221,53 @@ def check_image(
                                 image=rel, value=im.mode))
         high_bit = True
         reencode_to = "png"
+    return reencode_to, high_bit
 
-    # EXIF orientation. TensorFlow's decoders ignore it, so the record's pixels
-    # are the stored pixels. If the annotation's size matches the *rotated*
-    # image, the annotator saw it upright: bake the rotation into the pixels.
+
+def _known_size(annotated_size: tuple[float, float]) -> bool:
+    ann_w, ann_h = annotated_size
+    return math.isfinite(ann_w) and math.isfinite(ann_h) and ann_w > 0 and ann_h > 0
+
+
+def _orientation(im: Image.Image, fmt: str | None, rel: str, annotated_size: tuple[float, float],
+                 findings: list) -> tuple[int, int, bool]:
+    """EXIF orientation. TensorFlow's decoders ignore it, so the record's pixels
+    are the stored pixels. If the annotation's size matches the *rotated*
+    image, the annotator saw it upright: bake the rotation into the pixels.
+    Returns the record's width and height and whether to rotate."""
+    width, height = im.size
     orientation = im.getexif().get(_EXIF_ORIENTATION, 1) if fmt == "jpeg" else 1
     ann_w, ann_h = annotated_size
-    known = math.isfinite(ann_w) and math.isfinite(ann_h) and ann_w > 0 and ann_h > 0
+    known = _known_size(annotated_size)
     if not known and (math.isinf(ann_w) or math.isinf(ann_h) or ann_w > 2**31 or ann_h > 2**31):
         findings.append(Finding(WARNING, "image.bad_annotated_size", rel, rel,
                                 f"the annotation's size {ann_w:g}x{ann_h:g} is not a usable pixel size; "
                                 f"the image's real size {width}x{height} is used", KEPT, image=rel,
                                 value=[ann_w, ann_h]))
-    if orientation not in (None, 1):
-        swaps = orientation in (5, 6, 7, 8)
-        if known and swaps and (int(ann_w), int(ann_h)) == (height, width) and width != height:
-            orientation_fix = True
-            width, height = height, width
-            reencode_to = reencode_to or "jpeg"
-            findings.append(Finding(WARNING, "image.exif_rotated", rel, rel,
-                                    f"EXIF orientation {orientation}: the annotation's size {int(ann_w)}x{int(ann_h)} "
-                                    f"is the upright image, so the rotation was applied to the pixels", ROTATED,
-                                    image=rel, value=orientation))
-        elif known and (int(ann_w), int(ann_h)) == (width, height) and swaps:
-            findings.append(Finding(INFO, "image.exif_ignored", rel, rel,
-                                    f"EXIF orientation {orientation}: the annotation's size matches the stored "
-                                    "pixels, so they were kept as stored", KEPT, image=rel, value=orientation))
-        else:
-            findings.append(Finding(WARNING, "image.exif_ambiguous", rel, rel,
-                                    f"EXIF orientation {orientation} and the annotation's size cannot tell whether "
-                                    "the annotator saw the image rotated; pixels kept as stored (as TensorFlow "
-                                    "decodes them): check the boxes", KEPT, image=rel, value=orientation))
+    if orientation in (None, 1):
+        return width, height, False
+    swaps = orientation in (5, 6, 7, 8)
+    if known and swaps and (int(ann_w), int(ann_h)) == (height, width) and width != height:
+        findings.append(Finding(WARNING, "image.exif_rotated", rel, rel,
+                                f"EXIF orientation {orientation}: the annotation's size {int(ann_w)}x{int(ann_h)} "
+                                f"is the upright image, so the rotation was applied to the pixels", ROTATED,
+                                image=rel, value=orientation))
+        return height, width, True
+    if known and (int(ann_w), int(ann_h)) == (width, height) and swaps:
+        findings.append(Finding(INFO, "image.exif_ignored", rel, rel,
+                                f"EXIF orientation {orientation}: the annotation's size matches the stored "
+                                "pixels, so they were kept as stored", KEPT, image=rel, value=orientation))
+    else:
+        findings.append(Finding(WARNING, "image.exif_ambiguous", rel, rel,
+                                f"EXIF orientation {orientation} and the annotation's size cannot tell whether "
+                                "the annotator saw the image rotated; pixels kept as stored (as TensorFlow "
+                                "decodes them): check the boxes", KEPT, image=rel, value=orientation))
+    return width, height, False
 
+
+def _colour_and_size(im: Image.Image, fmt: str | None, rel: str, annotated_size: tuple[float, float],
+                     size: tuple[int, int], reencode_to: str | None, findings: list) -> None:
+    """CMYK/YCCK JPEGs, and an annotated size that is not the record's."""
     if fmt == "jpeg" and im.mode in ("CMYK", "YCCK"):
         # TensorFlow's JPEG decoder (decode_jpeg / decode_image, channels=3 or
         # 0: what the TF OD API and Model Garden decoders call) converts CMYK
@@ -237,12 +281,20 @@ def check_image(
             findings.append(Finding(INFO, "image.cmyk", rel, rel,
                                     f"{im.mode} JPEG re-encoded as RGB JPEG (quality {JPEG_QUALITY}, no chroma "
                                     "subsampling) for the fix above", REENCODED, image=rel, value=im.mode))
-    if known and (int(round(ann_w)), int(round(ann_h))) != (width, height):
+    ann_w, ann_h = annotated_size
+    if _known_size(annotated_size) and (int(round(ann_w)), int(round(ann_h))) != size:
         findings.append(Finding(WARNING, "image.size_mismatch", rel, rel,
-                                f"the annotation says {ann_w:g}x{ann_h:g} but the image is {width}x{height}; "
+                                f"the annotation says {ann_w:g}x{ann_h:g} but the image is {size[0]}x{size[1]}; "
                                 "boxes are normalized by the real size", KEPT, image=rel,
                                 value=[ann_w, ann_h]))
 
+
+def _decode(im: Image.Image, data: bytes, fmt: str | None, reencode_to: str | None, orientation_fix: bool,
+            high_bit: bool, decode: bool) -> tuple[bytes, str | None, int]:
+    """Decode the pixels (re-encoded where a fix needs it): the record's bytes,
+    format and perceptual hash (0 when not decoded)."""
+    width, height = im.size
+    phash = 0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -264,7 +316,5 @@ def check_image(
                 im.load()
                 phash = perceptual_hash(im)
     except Exception as exc:
-        del findings[:]
-        return skip("image.undecodable", f"the {fmt or im.format} data does not decode: {_why(exc)}")
-    return CheckedImage(data, fmt, width, height, findings, sha256=sha256, phash=phash,
-                       data_is_original=reencode_to is None)
+        raise _Skip("image.undecodable", f"the {fmt or im.format} data does not decode: {_why(exc)}") from None
+    return data, fmt, phash

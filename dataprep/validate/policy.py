@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from dataprep.errors import FindingError, UsageError
+from dataprep.errors import FindingError
 from dataprep.findings import ERROR, Finding
+from dataprep.options import ON_ERROR_MODES, check_on_error
 
-MODES = ("fix", "skip", "fail")
+MODES = ON_ERROR_MODES
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,7 @@ class ErrorPolicy:
     mode: str = "fix"
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise UsageError(f"--on-error must be fix, skip or fail, got {self.mode!r}")
+        check_on_error(self.mode)
 
     @property
     def skips_images(self) -> bool:
