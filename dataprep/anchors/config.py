@@ -327,7 +327,8 @@ _MULTISCALE_ANCHOR_FIELDS = {
 #     samples/configs/ssdlite_mobilenet_v2_coco.config, model_builder.py.
 _EXTRACTOR_FAMILIES = {
     "ssd_mobilenet_v2_keras": "ssd",
-    "ssd_mobilenet_v2": "ssd",
+    "ssd_mobilenet_v2": "tf1",  # TF1 slim networks (issue 20): dataprep.train.tf1
+    "ssd_mobilenet_v1": "tf1",
     "ssd_mobilenet_v2_fpn_keras": "fpn",
     "ssd_mobilenet_v2_fpn": "fpn",
 }
@@ -336,7 +337,9 @@ _SUPPORTED_MODELS_TEXT = (
     "the same with use_depthwise: true in the box predictor -> ssdlite_mobilenet_v2; "
     "'ssd_mobilenet_v2_fpn_keras' with use_depthwise: true, fpn levels 3..7 + "
     "weight_shared_convolutional_box_predictor -> ssd_mobilenet_v2_fpnlite "
-    "(TF1 names without '_keras' are accepted too)"
+    "(TF1 names without '_keras' are accepted too); TF1: 'ssd_mobilenet_v1' + convolutional_box_predictor "
+    "-> ssd_mobilenet_v1; 'ssd_mobilenet_v2' + convolutional_box_predictor -> ssd_mobilenet_v2_tf1, both "
+    "with use_depthwise: true -> ssdlite_mobilenet_v2_tf1"
 )
 
 
@@ -502,6 +505,8 @@ def _model_name(
     family = _EXTRACTOR_FAMILIES.get(kind or "")
     if family is None:
         return None, f"feature_extractor.type {kind!r} is not a model dataprep builds"
+    if family == "tf1":
+        return _tf1_model_name(kind, extractor, predictor, predictor_depthwise)
     if family == "ssd":
         if predictor != "convolutional_box_predictor":
             return None, f"{kind!r} with a {predictor or 'missing'} box predictor is not a model dataprep builds"
@@ -513,6 +518,22 @@ def _model_name(
     if predictor != "weight_shared_convolutional_box_predictor":
         return None, f"{kind!r} with a {predictor or 'missing'} box predictor is not FPNLite"
     return "ssd_mobilenet_v2_fpnlite", None
+
+
+def _tf1_model_name(kind: str, extractor: dict[str, Any], predictor: str | None,
+                    predictor_depthwise: bool) -> tuple[str | None, str | None]:
+    """The TF1 zoo SSDs (slim networks): ssd_mobilenet_v1, ssd_mobilenet_v2, ssdlite_mobilenet_v2."""
+    if predictor != "convolutional_box_predictor":
+        return None, f"{kind!r} with a {predictor or 'missing'} box predictor is not a model dataprep builds"
+    depthwise = bool(extractor.get("use_depthwise"))
+    if depthwise != predictor_depthwise:
+        return None, (f"{kind!r} with use_depthwise {depthwise} in the feature extractor but {predictor_depthwise} "
+                      "in the box predictor is not a model dataprep builds")
+    if kind == "ssd_mobilenet_v1":
+        if depthwise:
+            return None, "'ssd_mobilenet_v1' with use_depthwise (SSDLite MobileNetV1) is not a model dataprep builds"
+        return "ssd_mobilenet_v1", None
+    return ("ssdlite_mobilenet_v2_tf1" if depthwise else "ssd_mobilenet_v2_tf1"), None
 
 
 def _training(root: _Message) -> dict[str, Any]:

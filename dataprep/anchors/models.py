@@ -10,6 +10,9 @@ model                          input  anchors        feature-map strides (pixels
 ``ssdlite_mobilenet_v2``       320    SSD grid       16, 32, 64, 128, 256, 512
 ``ssd_mobilenet_v2``           300    SSD grid       16, 32, 64, 128, 256, 512
 ``ssd_mobilenet_v2_fpnlite``   320    multiscale     8, 16, 32, 64, 128
+``ssd_mobilenet_v1``           300    SSD grid       16, 32, 64, 128, 256, 512   (TF1)
+``ssd_mobilenet_v2_tf1``       300    SSD grid       16, 32, 64, 128, 256, 512   (TF1)
+``ssdlite_mobilenet_v2_tf1``   300    SSD grid       16, 32, 64, 128, 256, 512   (TF1)
 =============================  =====  =============  ===============================
 
 The input sizes of the two zoo models are those of their TF2 detection-zoo
@@ -59,6 +62,13 @@ MODELS: dict[str, ModelSpec] = {
                   "TF2 zoo 'SSD MobileNet v2 320x320': plain SSD heads, 6 feature maps"),
         ModelSpec("ssd_mobilenet_v2_fpnlite", 320, MULTISCALE, (8, 16, 32, 64, 128),
                   "TF2 zoo 'SSD MobileNet V2 FPNLite 320x320': FPN with a stride-8 level"),
+        # -- TF1 models (issue 20; their builders: dataprep.train.tf1.TF1_ARCHITECTURES)
+        ModelSpec("ssd_mobilenet_v1", 300, SSD_GRID, (16, 32, 64, 128, 256, 512),
+                  "TF1 zoo 'ssd_mobilenet_v1_coco': slim MobileNetV1, plain SSD heads, 6 feature maps"),
+        ModelSpec("ssd_mobilenet_v2_tf1", 300, SSD_GRID, (16, 32, 64, 128, 256, 512),
+                  "TF1 zoo 'ssd_mobilenet_v2_coco': slim MobileNetV2, plain SSD heads, 6 feature maps"),
+        ModelSpec("ssdlite_mobilenet_v2_tf1", 300, SSD_GRID, (16, 32, 64, 128, 256, 512),
+                  "TF1 zoo 'ssdlite_mobilenet_v2_coco': slim MobileNetV2, SSDLite (depthwise) layers and heads"),
     )
 }
 

@@ -29,6 +29,13 @@ def build_model(config, weights: str | None | bool = True) -> keras.Model:
             backbone_weights=backbone_weights,
             batchnorm_momentum=config.batchnorm_momentum,
         )
+    from dataprep.train.tf1 import TF1_ARCHITECTURES, TF1SSD
+
+    if config.model in TF1_ARCHITECTURES:
+        return TF1SSD(config.model, num_classes=config.num_classes,
+                      anchors_per_location=config.anchors.num_anchors_per_location(), input_size=config.input_size,
+                      alpha=config.alpha, backbone_weights=backbone_weights,
+                      batchnorm_momentum=config.batchnorm_momentum)
     if config.model != "ssdlite_mobilenet_v2":
         raise UsageError(f"unknown model {config.model!r} (known: ssdlite_mobilenet_v2, ssd_mobilenet_v2, "
                          "ssd_mobilenet_v2_fpnlite)")
