@@ -169,6 +169,17 @@ def _checkpoint_prefix(zoo: Path) -> str:
     return str(indexes[-1])[: -len(".index")]
 
 
+def _refuse_tf1(model: str, what: str) -> None:
+    """TF1 models have no TF2 TF OD API config (issue 20: migration to a TF2 zoo folder is not built yet)."""
+    from dataprep.train.tf1_specs import TF1_ARCHITECTURES
+
+    if model in TF1_ARCHITECTURES:
+        raise UsageError(f"{what}: dataprep config writes TF2 TF OD API configs, and the TF2 TF OD API cannot "
+                         "build the TF1 slim networks nor read TF1 checkpoints; train and export the model with "
+                         "dataprep (train/export --init-from), or pick a TF2 model: "
+                         f"{', '.join(m for m in MODELS if m not in TF1_ARCHITECTURES)}")
+
+
 def resolve_model(
     model: str | None = None,
     *,
@@ -180,6 +191,7 @@ def resolve_model(
     notes: list[str] = []
     if model is not None:
         model_spec(model)  # UsageError listing the known models
+        _refuse_tf1(model, f"--model {model}")
     if init_from is not None:
         zoo = Path(init_from).resolve()
         config_path = zoo / "pipeline.config"
@@ -187,6 +199,7 @@ def resolve_model(
             raise UsageError(f"{init_from}: no pipeline.config; expected an extracted TF2 zoo folder")
         zoo_settings = read_pipeline_config(config_path, require_model=True)
         zoo_model = zoo_settings.require_model()
+        _refuse_tf1(zoo_model, f"{config_path} (a TF1 {zoo_model})")
         if model is not None and model != zoo_model:
             raise UsageError(f"--model {model}, but {config_path} is a {zoo_model}; leave out --model or pick "
                              "a zoo folder of that model")

@@ -80,9 +80,13 @@ def _layer_slots(layer, prefix: str, part: str, anchors: int = 0) -> list[Slot]:
 
 
 def checkpoint_slots(model) -> list[Slot]:
-    """Every variable of a zoo model with its zoo checkpoint key, in model order."""
+    """Every variable of a zoo model with its zoo checkpoint key, in model order
+    (TF1 models: the TF1 variable names, :func:`dataprep.train.tf1.tf1_slots`)."""
+    from dataprep.train.tf1 import TF1SSD, tf1_slots
     from dataprep.train.zoo import ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite, weighted_layers
 
+    if isinstance(model, TF1SSD):
+        return [Slot(key, variable, part, anchors) for key, variable, part, anchors in tf1_slots(model)]
     if not isinstance(model, (ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite)):
         raise UsageError(f"--init-from needs a TF2 detection-zoo architecture (--model ssd_mobilenet_v2 or "
                          f"ssd_mobilenet_v2_fpnlite), not {model.name}")
@@ -165,7 +169,12 @@ class CheckpointSource:
 
     def describe(self) -> str:
         """A guess at the model this checkpoint belongs to, from its keys and shapes."""
+        from dataprep.train.tf1_sources import describe_tf1
+
         keys = self.shapes
+        tf1 = describe_tf1(keys)
+        if tf1 is not None:
+            return tf1
         if any("_fpn_features_generator" in k for k in keys):
             kind = "ssd_mobilenet_v2_fpnlite"
         elif any("feature_map_generator/convolutions" in k for k in keys):
@@ -194,14 +203,17 @@ class InitSource:
     """What ``--init-from DIR`` points at: a zoo folder or a dataprep run folder."""
 
     path: Path
-    kind: str  # "zoo" or "run"
+    kind: str  # "zoo", "tf1" or "run"
     model: str
     input_size: int
     alpha: float
     num_classes: int
     anchor_config: dict
     label_map: LabelMap | None  # id = the class-head column of each class
-    checkpoint: str  # the TF checkpoint prefix, or the run's weights file
+    checkpoint: str  # the TF checkpoint prefix, the run's weights file, or a TF1 frozen graph
+    tf1_weights: object = None  # TF1 folders: a dataprep.train.tf1_sources.TF1Weights
+    ema: bool = False  # TF1 folders: read ExponentialMovingAverage shadows (use_moving_averages)
+    note: str = ""  # what was decided while reading the folder (which checkpoint, EMA)
 
 
 def _checkpoint_prefix(folder: Path) -> str:
@@ -209,13 +221,13 @@ def _checkpoint_prefix(folder: Path) -> str:
     candidates = sorted((folder / "checkpoint").glob("*.index")) + sorted(folder.glob("*.index"))
     if not candidates:
         raise UsageError(f"{folder}: no TF checkpoint (checkpoint/ckpt-0.index); --init-from needs an extracted "
-                         "TF2 zoo folder (pipeline.config + checkpoint/) or a dataprep run folder")
+                         "TF2 zoo folder (pipeline.config + checkpoint/), a TF1 folder (pipeline.config + model.ckpt[-N] or "
+                         "frozen_inference_graph.pb) or a dataprep run folder")
     return os.fspath(candidates[0].with_suffix(""))
 
 
 def read_init_source(folder: str | os.PathLike) -> InitSource:
     """Model, input size, anchors, classes and checkpoint of ``--init-from DIR``."""
-    from dataprep.anchors import read_pipeline_config
     from dataprep.train.config import CONFIG_FILE, TrainConfig
     from dataprep.train.model import MIN_DEPTH
 
@@ -231,10 +243,11 @@ def read_init_source(folder: str | os.PathLike) -> InitSource:
                           config.anchor_config, label_map, os.fspath(latest_weights(folder)))
     pipeline = folder / "pipeline.config"
     if not pipeline.is_file():
-        raise UsageError(f"{folder}: neither a TF2 zoo model folder (pipeline.config) nor a dataprep run "
+        raise UsageError(f"{folder}: neither a TF2 zoo model folder (pipeline.config + checkpoint/), a TF1 one "
+                         f"(pipeline.config + model.ckpt or {'frozen_inference_graph.pb'}) nor a dataprep run "
                          f"folder ({CONFIG_FILE})")
-    settings = read_pipeline_config(pipeline)
-    model = settings.require_model()
+    settings, tf1 = _folder_settings(folder, pipeline)
+    model = settings.model
     size = settings.input_size
     if size is None or size[0] != size[1]:
         raise UsageError(f"{pipeline}: the zoo models dataprep builds need a square fixed_shape_resizer, "
@@ -242,10 +255,45 @@ def read_init_source(folder: str | os.PathLike) -> InitSource:
     if settings.min_depth != MIN_DEPTH:
         raise UsageError(f"{pipeline}: feature_extractor min_depth {settings.min_depth}; dataprep builds the zoo "
                          f"models with min_depth {MIN_DEPTH}")
+    label_map = zoo_label_map(folder, settings.label_map_path, settings.num_classes)
+    if tf1 is not None:
+        from dataprep.train.tf1_sources import use_moving_averages
+
+        ema = tf1.kind == "checkpoint" and use_moving_averages(pipeline.read_text(errors="replace"))
+        note = tf1.note + ("; use_moving_averages: the ExponentialMovingAverage shadows" if ema else "")
+        return InitSource(folder, "tf1", model, int(size[0]), settings.depth_multiplier, settings.num_classes,
+                          settings.anchor_config.to_dict(), label_map, tf1.path, tf1, ema, note)
     return InitSource(folder, "zoo", model, int(size[0]), settings.depth_multiplier, settings.num_classes,
-                      settings.anchor_config.to_dict(),
-                      zoo_label_map(folder, settings.label_map_path, settings.num_classes),
-                      _checkpoint_prefix(folder))
+                      settings.anchor_config.to_dict(), label_map, _checkpoint_prefix(folder))
+
+
+def _folder_settings(folder: Path, pipeline: Path):
+    """The pipeline.config settings (a model dataprep builds) and, for a TF1 folder, its weights.
+
+    A TF1 folder holds model.ckpt[-N], a ``checkpoint`` state file, a frozen graph or a TF1
+    SavedModel, and no ``checkpoint/`` directory (the TF2 zoo layout)."""
+    from dataprep.anchors import read_pipeline_config
+    from dataprep.anchors.config import AnchorConfigError
+    from dataprep.anchors.models import MODELS
+    from dataprep.train.tf1_specs import TF1_ARCHITECTURES
+    from dataprep.train.tf1_sources import find_tf1_weights, has_tf1_weights
+
+    is_tf1 = not (folder / "checkpoint").is_dir() and has_tf1_weights(folder)
+    try:
+        settings = read_pipeline_config(pipeline)
+        settings.require_model()
+    except AnchorConfigError as exc:
+        if not is_tf1:
+            raise
+        raise UsageError(f"{exc}. --init-from builds these TF1 models: {', '.join(TF1_ARCHITECTURES)} "
+                         f"(and the TF2 zoo's {', '.join(m for m in MODELS if m not in TF1_ARCHITECTURES)})") from None
+    if not is_tf1:
+        return settings, None
+    if settings.model not in TF1_ARCHITECTURES:
+        raise UsageError(f"{pipeline}: feature extractor {settings.feature_extractor_type!r} is a TF2 network but "
+                         f"{folder} holds TF1 weights (model.ckpt / frozen graph); TF1 models: "
+                         f"{', '.join(TF1_ARCHITECTURES)}")
+    return settings, find_tf1_weights(folder)
 
 
 def zoo_label_map(folder: Path, label_map_path: str | None, num_classes: int) -> LabelMap | None:
@@ -260,7 +308,25 @@ def zoo_label_map(folder: Path, label_map_path: str | None, num_classes: int) ->
     return None
 
 
+def complete_label_map(label_map: LabelMap | None, num_classes: int, where: str) -> LabelMap:
+    """``label_map`` with an item ``class_<id>`` for every id in 1..num_classes it lacks, so a model
+    exported whole keeps every class column (COCO's 90 ids include 10 unused ones, which the TF
+    OD API's postprocess still reports); ids above ``num_classes`` are a usage error."""
+    items = list(label_map) if label_map is not None else []
+    too_big = [i.id for i in items if i.id > num_classes]
+    if too_big:
+        raise UsageError(f"{where}: label-map ids {too_big} exceed the model's {num_classes} classes")
+    have = {i.id for i in items}
+    items += [LabelMapItem(i, f"class_{i}") for i in range(1, num_classes + 1) if i not in have]
+    return LabelMap(sorted(items, key=lambda i: i.id),
+                    source=label_map.source if label_map is not None else "<class ids of the model>")
+
+
 def open_source(source: InitSource) -> CheckpointSource:
+    if source.kind == "tf1":
+        from dataprep.train.tf1_sources import open_tf1_weights
+
+        return open_tf1_weights(source.tf1_weights, source.ema)
     if source.kind == "zoo":
         return CheckpointSource.from_tf_checkpoint(source.checkpoint)
     from dataprep.train.config import TrainConfig
@@ -387,9 +453,13 @@ def restore(model, source: CheckpointSource, parts: str = "feature-extractor",
         s.variable.assign(value.astype(np.float32))
         report.restored.append(s.key)
     used = {s.key for s in wanted}
-    report.skipped = sorted(k for k in source.shapes if k not in used and k.startswith("model/"))
+    report.skipped = sorted(k for k in source.shapes if k not in used and k.startswith(_MODEL_KEY_PREFIXES))
     report.fresh = [s.key for s in slots if s.key not in used]
     return report
+
+
+#: Checkpoint keys of model variables: TF2 object-based, TF1 feature extractor and box predictor.
+_MODEL_KEY_PREFIXES = ("model/", "FeatureExtractor/", "BoxPredictor")
 
 
 def _class_columns(names: list[str], label_map: LabelMap | None, report: RestoreReport) -> dict[int, int]:

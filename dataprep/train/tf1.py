@@ -37,7 +37,6 @@ Ref: TF1 TF OD API (tensorflow/models research/object_detection, TF1 era):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import keras
@@ -45,30 +44,9 @@ from keras import layers
 
 from dataprep.errors import UsageError
 from dataprep.train.model import MIN_DEPTH, PredictionHead, SSDFeatureMaps, record_detector_settings
+from dataprep.train.tf1_specs import TF1_ARCHITECTURES, TF1Architecture  # noqa: F401  (re-exported)
 from dataprep.train.zoo import BATCHNORM_EPSILON, ZOO_BATCHNORM_MOMENTUM, depth_fn, make_divisible
 
-
-# ============================================================================================
-# TF1 MODEL DECLARATIONS (issue 20). One entry per model; the coordinator moves these into the
-# model registry (dataprep.anchors.models.ModelSpec + builder) at merge. Nothing else in this
-# module names a model.
-# ============================================================================================
-@dataclass(frozen=True)
-class TF1Architecture:
-    name: str  # dataprep's model name
-    backbone: str  # "mobilenet_v1" or "mobilenet_v2" (slim)
-    extractor_type: str  # the TF1 pipeline.config feature_extractor.type
-    depthwise: bool  # SSDLite: depthwise extra layers (feature_extractor.use_depthwise) and heads
-    head_kernel: int  # convolutional_box_predictor.kernel_size
-    input_size: int  # the TF1 zoo config's fixed_shape_resizer
-
-
-TF1_ARCHITECTURES: dict[str, TF1Architecture] = {a.name: a for a in (
-    TF1Architecture("ssd_mobilenet_v1", "mobilenet_v1", "ssd_mobilenet_v1", False, 1, 300),
-    TF1Architecture("ssd_mobilenet_v2_tf1", "mobilenet_v2", "ssd_mobilenet_v2", False, 1, 300),
-    TF1Architecture("ssdlite_mobilenet_v2_tf1", "mobilenet_v2", "ssd_mobilenet_v2", True, 3, 300),
-)}
-# ============================================================================================
 
 #: Depth and stride of slim MobileNetV1's 13 depthwise-separable layers (mobilenet_v1.MOBILENETV1_CONV_DEFS).
 _V1_SEPARABLE = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1),
