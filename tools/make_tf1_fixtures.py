@@ -127,6 +127,11 @@ def build_one(name: str, research: str, out: str, seed: int, full_size: bool = F
             for step in steps:
                 saver.save(sess, os.path.join(folder, "model.ckpt"), global_step=step)
     prefix = os.path.join(folder, "model.ckpt" if steps[-1] is None else f"model.ckpt-{steps[-1]}")
+    state = os.path.join(folder, "checkpoint")  # relative paths, as a folder copied elsewhere has them
+    with open(state) as f:
+        text = re.sub(r'"[^"]*[/\\](model\.ckpt[^"/\\]*)"', r'"\1"', f.read())
+    with open(state, "w") as f:
+        f.write(text)
     for meta in [f for f in os.listdir(folder) if f.endswith(".meta")]:
         os.remove(os.path.join(folder, meta))  # the graph, not needed to restore (and the largest file)
     if frozen:
