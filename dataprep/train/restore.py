@@ -326,7 +326,7 @@ def open_source(source: InitSource) -> CheckpointSource:
     if source.kind == "tf1":
         from dataprep.train.tf1_sources import open_tf1_weights
 
-        return open_tf1_weights(source.tf1_weights, source.ema)
+        return CheckpointSource(*open_tf1_weights(source.tf1_weights, source.ema))
     if source.kind == "zoo":
         return CheckpointSource.from_tf_checkpoint(source.checkpoint)
     from dataprep.train.config import TrainConfig

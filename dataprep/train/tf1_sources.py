@@ -3,7 +3,7 @@
     DIR/pipeline.config + DIR/model.ckpt[-N].{index,data-*}   (a TF1 zoo folder, a TF1 OD API training folder)
     DIR/pipeline.config + DIR/frozen_inference_graph.pb       (what the TF1 exporter writes)
     DIR/pipeline.config + DIR/saved_model/saved_model.pb      (the TF1 exporter's SavedModel: the same frozen graph)
-      -> CheckpointSource {TF1 variable name: array} (dataprep.train.restore)
+      -> (path, shapes, getter) by TF1 variable name: a CheckpointSource (dataprep.train.restore)
 
 Which checkpoint: the one the ``checkpoint`` state file names (``model_checkpoint_path``; an
 absolute path from the training machine is looked up by its file name in DIR), else the
@@ -101,7 +101,8 @@ def use_moving_averages(pipeline_text: str) -> bool:
 
 
 def open_tf1_weights(weights: TF1Weights, ema: bool):
-    """A :class:`dataprep.train.restore.CheckpointSource` over TF1 variable names."""
+    """``(path, {TF1 variable name: shape}, name -> array)``: what a
+    :class:`dataprep.train.restore.CheckpointSource` is made of."""
     if weights.kind == "checkpoint":
         return _checkpoint_source(weights.path, ema)
     return _graph_source(weights.path)
@@ -109,8 +110,6 @@ def open_tf1_weights(weights: TF1Weights, ema: bool):
 
 def _checkpoint_source(prefix: str, ema: bool):
     import tensorflow as tf
-
-    from dataprep.train.restore import CheckpointSource
 
     try:
         reader = tf.train.load_checkpoint(prefix)
@@ -124,13 +123,11 @@ def _checkpoint_source(prefix: str, ema: bool):
             return reader.get_tensor(key + EMA_SUFFIX)
         return reader.get_tensor(key)
 
-    return CheckpointSource(prefix, shapes, get)
+    return prefix, shapes, get
 
 
 def _graph_source(path: str):
     import tensorflow as tf
-
-    from dataprep.train.restore import CheckpointSource
 
     data = Path(path).read_bytes()
     try:
@@ -148,7 +145,7 @@ def _graph_source(path: str):
         raise UsageError(f"{path}: not a TensorFlow GraphDef ({type(exc).__name__}: {exc})") from None
     consts = {n.name: n for n in nodes if n.op == "Const" and not _NOT_MODEL.search(n.name)}
     shapes = {k: tuple(d.size for d in n.attr["value"].tensor.tensor_shape.dim) for k, n in consts.items()}
-    return CheckpointSource(path, shapes, lambda key: tf.make_ndarray(consts[key].attr["value"].tensor))
+    return path, shapes, lambda key: tf.make_ndarray(consts[key].attr["value"].tensor)
 
 
 def describe_tf1(keys) -> str | None:
