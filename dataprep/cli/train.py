@@ -200,8 +200,12 @@ def export_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the SavedModel.")],
     run_dir: Annotated[Optional[Path], typer.Argument(help="Run folder written by `dataprep train --out`.")] = None,
     init_from: Annotated[Optional[Path], typer.Option(
-        "--init-from", help="Instead of a run: a TF2 detection-zoo model folder (pipeline.config + checkpoint/), "
-        "exported as it is, with no training.")] = None,
+        "--init-from", help="Instead of a run: a TF2 detection-zoo model folder (pipeline.config + checkpoint/) "
+        "or a TF1 one (pipeline.config + model.ckpt[-N] or frozen_inference_graph.pb), exported as it is, with "
+        "no training.")] = None,
+    label_map: Annotated[Optional[Path], typer.Option(
+        "--label-map", help="With --init-from: the model's class names (label-map id i = the model's class i), "
+        "where the folder has none of its own.")] = None,
     tflite: Annotated[bool, typer.Option("--tflite", help="Also write model.tflite.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out.")] = False,
 ):
@@ -212,8 +216,10 @@ def export_cmd(
 
     if (run_dir is None) == (init_from is None):
         raise UsageError("give a run folder or --init-from DIR (one of them)")
+    if label_map is not None and init_from is None:
+        raise UsageError("--label-map goes with --init-from (a run folder has its own label map)")
     if init_from is not None:
-        result = export_init_from(init_from, out, tflite=tflite, overwrite=overwrite)
+        result = export_init_from(init_from, out, tflite=tflite, overwrite=overwrite, label_map_path=label_map)
     else:
         result = export_saved_model(run_dir, out, tflite=tflite, overwrite=overwrite)
     _echo_lines(result.summary_lines())
