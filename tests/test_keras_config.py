@@ -22,6 +22,7 @@ import dataprep.train  # noqa: E402
 from dataprep.train.decoder import DetectionDecoder  # noqa: E402
 from dataprep.train.losses import BoxLoss, FocalLoss  # noqa: E402
 from dataprep.train.model import PredictionHead, SSDFeatureMaps, SSDMobileNetV2  # noqa: E402
+from dataprep.train.tf1 import TF1SSD  # noqa: E402
 from dataprep.train.zoo import (  # noqa: E402
     FPNLiteFeatureMaps,
     WeightSharedHead,
@@ -83,6 +84,8 @@ CASES = {
                                                   batchnorm_momentum=0.9), None),
     ZooSSDMobileNetV2FPNLite: (lambda: ZooSSDMobileNetV2FPNLite(3, [6, 6, 6, 6, 6], input_size=128, alpha=0.35,
                                                                 batchnorm_momentum=0.9), None),
+    TF1SSD: (lambda: TF1SSD("ssdlite_mobilenet_v2_tf1", 3, [3, 6, 6, 6, 6, 6], input_size=96, alpha=0.35,
+                            batchnorm_momentum=0.9), None),
 }
 
 
@@ -106,5 +109,5 @@ def test_get_config_from_config_round_trip(cls):
         got = clone(x)
         for a, b in zip(keras.tree.flatten(want), keras.tree.flatten(got)):
             np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-6)
-    if cls in (SSDMobileNetV2, ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite):
+    if cls in (SSDMobileNetV2, ZooSSDMobileNetV2, ZooSSDMobileNetV2FPNLite, TF1SSD):
         assert [w.shape for w in clone.get_weights()] == [w.shape for w in part.get_weights()]

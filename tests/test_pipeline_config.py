@@ -93,7 +93,11 @@ def test_fpnlite_model_settings():
     "text, model",
     [
         (ssd(), "ssd_mobilenet_v2"),
-        (ssd("ssd_mobilenet_v2"), "ssd_mobilenet_v2"),  # TF1 name of the same network
+        # TF1 names: the slim networks (their depths differ from the Keras ones below depth 1)
+        (ssd("ssd_mobilenet_v2"), "ssd_mobilenet_v2_tf1"),
+        (ssd("ssd_mobilenet_v2", extractor="use_depthwise: true", predictor="use_depthwise: true"),
+         "ssdlite_mobilenet_v2_tf1"),
+        (ssd("ssd_mobilenet_v1"), "ssd_mobilenet_v1"),
         (ssd(predictor="use_depthwise: true"), "ssdlite_mobilenet_v2"),
         (ssd(extractor="use_depthwise: true", predictor="use_depthwise: true"), "ssdlite_mobilenet_v2"),
     ],
@@ -110,6 +114,9 @@ def test_ssd_model_names(text, model):
     "text, problem",
     [
         (ssd("ssd_mobilenet_v1_keras"), "'ssd_mobilenet_v1_keras' is not a model dataprep builds"),
+        (ssd("ssd_mobilenet_v1", extractor="use_depthwise: true", predictor="use_depthwise: true"),
+         "SSDLite MobileNetV1"),
+        (ssd("ssd_mobilenet_v2", predictor="use_depthwise: true"), "use_depthwise: true in both the feature extractor and the box predictor"),
         (ssd().replace("convolutional_box_predictor", "weight_shared_convolutional_box_predictor"),
          "box predictor"),
         (FPNLITE.replace("use_depthwise: true\n      fpn", "fpn"), "full FPN, not FPNLite"),

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataprep.models.registry import DEFAULT_MODEL, model_names
+from dataprep.models.registry import DEFAULT_MODEL, tf2_models
 
 
 def config_cmd(
@@ -15,7 +15,7 @@ def config_cmd(
                                             show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The pipeline.config file to write.")],
     model: Annotated[Optional[str], typer.Option(
-        "--model", help=f"{model_names()} (default: the --init-from folder's, else the --anchors file's, "
+        "--model", help=f"{', '.join(tf2_models())} (TF2 TF OD API models; default: the --init-from folder's, else the --anchors file's, "
                         f"else {DEFAULT_MODEL}).")] = None,
     anchors: Annotated[Optional[Path], typer.Option(
         "--anchors", help="Anchors JSON from `dataprep stats --anchors [--suggest] --anchors-out`.")] = None,

@@ -271,8 +271,12 @@ def export_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the SavedModel.")],
     run_dir: Annotated[Optional[Path], typer.Argument(help="Run folder written by `dataprep train --out`.")] = None,
     init_from: Annotated[Optional[Path], typer.Option(
-        "--init-from", help="Instead of a run: a TF2 detection-zoo model folder (pipeline.config + checkpoint/), "
-        "exported as it is, with no training.")] = None,
+        "--init-from", help="Instead of a run: a TF2 detection-zoo model folder (pipeline.config + checkpoint/) "
+        "or a TF1 one (pipeline.config + model.ckpt[-N] or frozen_inference_graph.pb), exported as it is, with "
+        "no training.")] = None,
+    label_map: Annotated[Optional[Path], typer.Option(
+        "--label-map", help="With --init-from: the model's class names (label-map id i = the model's class i), "
+        "where the folder has none of its own.")] = None,
     tflite: Annotated[bool, typer.Option("--tflite", help="Also write model.tflite (TFLite_Detection_PostProcess, "
                                          "metadata and labels for MediaPipe Tasks).")] = False,
     quantize: Annotated[str, typer.Option(
@@ -298,6 +302,8 @@ def export_cmd(
 
     if (run_dir is None) == (init_from is None):
         raise UsageError("give a run folder or --init-from DIR (one of them)")
+    if label_map is not None and init_from is None:
+        raise UsageError("--label-map goes with --init-from (a run folder has its own label map)")
     if quantize not in QUANTIZE_CHOICES:
         raise UsageError(f"--quantize must be one of {', '.join(QUANTIZE_CHOICES)}, got {quantize!r}")
     if quantize != "none" and not tflite:
@@ -312,7 +318,8 @@ def export_cmd(
                             max_detections=max_detections, regular_nms=regular_nms,
                             evaluate_split=None if evaluate_split == "none" else evaluate_split)
     if init_from is not None:
-        result = export_init_from(init_from, out, tflite=tflite, overwrite=overwrite, tflite_options=options)
+        result = export_init_from(init_from, out, tflite=tflite, overwrite=overwrite, tflite_options=options,
+                                  label_map_path=label_map)
     else:
         result = export_saved_model(run_dir, out, tflite=tflite, overwrite=overwrite, tflite_options=options)
     _echo_lines(result.summary_lines())

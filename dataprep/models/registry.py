@@ -12,12 +12,19 @@ model                          input  anchors        feature-map strides (pixels
 ``ssdlite_mobilenet_v2``       320    SSD grid       16, 32, 64, 128, 256, 512
 ``ssd_mobilenet_v2``           300    SSD grid       16, 32, 64, 128, 256, 512
 ``ssd_mobilenet_v2_fpnlite``   320    multiscale     8, 16, 32, 64, 128
+``ssd_mobilenet_v1``           300    SSD grid       16, 32, 64, 128, 256, 512   (TF1)
+``ssd_mobilenet_v2_tf1``       300    SSD grid       16, 32, 64, 128, 256, 512   (TF1)
+``ssdlite_mobilenet_v2_tf1``   300    SSD grid       16, 32, 64, 128, 256, 512   (TF1)
 =============================  =====  =============  ===============================
 
 The input sizes of the two zoo models are those of their TF2 detection-zoo
 ``pipeline.config`` (``ssd_mobilenet_v2_320x320_coco17_tpu-8`` really resizes
 to 300x300; the FPNLite one to 320x320). ``ssdlite_mobilenet_v2`` is dataprep's
-own default since its first trainer.
+own default since its first trainer. The TF1 models are the TF1 zoo's
+``ssd_mobilenet_v1_coco``, ``ssd_mobilenet_v2_coco`` and
+``ssdlite_mobilenet_v2_coco`` (slim networks, TF1 variable names): dataprep
+trains and exports them from TF1 folders (``--init-from``) but writes no TF2
+pipeline.config for them (no zoo recipe).
 """
 
 from __future__ import annotations
@@ -91,6 +98,9 @@ class ModelSpec:
     recipe: ZooRecipe | None = None
     #: Whether its variables map onto TF2 zoo checkpoint keys (``--init-from`` a zoo folder).
     zoo_checkpoint: bool = False
+    #: Whether its variables carry the TF1 OD API's slim names (``--init-from`` a TF1 folder:
+    #: model.ckpt[-N], frozen_inference_graph.pb or a TF1 saved_model).
+    tf1_checkpoint: bool = False
     #: A fragment of a TF2 checkpoint key only this model's checkpoints have.
     checkpoint_marker: str | None = None
     #: Anchor settings of the zoo pipeline.config (default: the kind's defaults).
@@ -125,7 +135,9 @@ def register(spec: ModelSpec) -> ModelSpec:
 #     1000) configs. Ref: TF OD API configs/tf2/*.config,
 #     samples/configs/ssdlite_mobilenet_v2_coco.config, model_builder.py.
 _SSD_RECIPE = ZooRecipe(lr=0.08, batch=512, warmup=2000, focal_alpha=0.75, bn_decay=0.97, crop="ssd")
-_MOBILENET_V2 = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2")
+#     The TF1 name "ssd_mobilenet_v2" is the slim network (its depths differ
+#     from the Keras one below depth 1): it reads as the TF1 models below [2].
+_MOBILENET_V2 = ("ssd_mobilenet_v2_keras",)
 register(ModelSpec(
     "ssdlite_mobilenet_v2", 320, SSD_GRID, (16, 32, 64, 128, 256, 512),
     "MobileNetV2 + SSDLite heads (depthwise), 6 SSD feature maps",
@@ -150,6 +162,37 @@ register(ModelSpec(
     recipe=ZooRecipe(lr=0.08, batch=128, warmup=1000, focal_alpha=0.25, bn_decay=0.997, crop="random",
                      extractor_initializer="random_normal_initializer { mean: 0.0 stddev: 0.01 }"),
     zoo_checkpoint=True, checkpoint_marker="_fpn_features_generator",
+))
+
+# [2] The TF1 zoo SSDs (issue 20): slim MobileNetV1 / MobileNetV2 with SAME
+#     padding, TF1 extra layers and heads (dataprep.train.tf1). SSDLite is
+#     use_depthwise in both the feature extractor and the box predictor.
+#     Ref: TF1 TF OD API samples/configs/ssd{,lite}_mobilenet_v{1,2}_coco.config.
+_TF1_V2_FAMILY = "TF1 SSD MobileNetV2 (SSDLite: use_depthwise: true in both the feature extractor and the box predictor)"
+register(ModelSpec(
+    "ssd_mobilenet_v1", 300, SSD_GRID, (16, 32, 64, 128, 256, 512),
+    "TF1 zoo 'ssd_mobilenet_v1_coco': slim MobileNetV1, plain SSD heads, 6 feature maps",
+    builder="dataprep.train.tf1:ssd_mobilenet_v1",
+    pipeline=PipelineSignature(("ssd_mobilenet_v1",), "convolutional_box_predictor", predictor_depthwise=False,
+                               extractor_depthwise=False,
+                               family="TF1 SSD MobileNetV1 (dataprep builds no SSDLite MobileNetV1)"),
+    tf1_checkpoint=True,
+))
+register(ModelSpec(
+    "ssd_mobilenet_v2_tf1", 300, SSD_GRID, (16, 32, 64, 128, 256, 512),
+    "TF1 zoo 'ssd_mobilenet_v2_coco': slim MobileNetV2, plain SSD heads, 6 feature maps",
+    builder="dataprep.train.tf1:ssd_mobilenet_v2_tf1",
+    pipeline=PipelineSignature(("ssd_mobilenet_v2",), "convolutional_box_predictor", predictor_depthwise=False,
+                               extractor_depthwise=False, family=_TF1_V2_FAMILY),
+    tf1_checkpoint=True,
+))
+register(ModelSpec(
+    "ssdlite_mobilenet_v2_tf1", 300, SSD_GRID, (16, 32, 64, 128, 256, 512),
+    "TF1 zoo 'ssdlite_mobilenet_v2_coco': slim MobileNetV2, SSDLite (depthwise) layers and heads",
+    builder="dataprep.train.tf1:ssdlite_mobilenet_v2_tf1",
+    pipeline=PipelineSignature(("ssd_mobilenet_v2",), "convolutional_box_predictor", predictor_depthwise=True,
+                               extractor_depthwise=True, family=_TF1_V2_FAMILY),
+    tf1_checkpoint=True,
 ))
 
 #: The model (and its input size) that ``stats --anchors`` assumes and ``train`` builds by default.
@@ -218,6 +261,16 @@ def load_builder(spec: ModelSpec) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def tf1_models() -> list[str]:
+    """The models built from TF1 folders (``--init-from`` model.ckpt / frozen graph)."""
+    return [spec.name for spec in MODELS.values() if spec.tf1_checkpoint]
+
+
+def tf2_models() -> list[str]:
+    """The models of TF2 TF OD API configs and checkpoints (every model but the TF1 ones)."""
+    return [spec.name for spec in MODELS.values() if not spec.tf1_checkpoint]
+
+
 def model_of_checkpoint(keys: Sequence[str]) -> str | None:
     """The registered model whose checkpoint keys these are (by its ``checkpoint_marker``), or None."""
     for spec in MODELS.values():
@@ -233,8 +286,10 @@ def _mismatch(spec: ModelSpec, kind: str, found: dict[str, Any]) -> str | None:
     assert sig is not None
     family = sig.family or "a model dataprep builds"
     if sig.extractor_depthwise is not None and bool(found["extractor_depthwise"]) != sig.extractor_depthwise:
-        if sig.extractor_depthwise:
+        if sig.extractor_depthwise and sig.fpn_levels is not None:
             return f"{kind!r} without use_depthwise: true is the full FPN, not {family}"
+        if sig.extractor_depthwise:
+            return f"{kind!r} without use_depthwise: true is not {family}"
         return f"{kind!r} with use_depthwise: true is not {family}"
     if sig.fpn_levels is not None and found["fpn_levels"] not in (None, sig.fpn_levels):
         lo, hi = sig.fpn_levels
@@ -285,4 +340,4 @@ def supported_pipelines_text() -> str:
         if sig.fpn_levels is not None:
             details.append(f"fpn levels {sig.fpn_levels[0]}..{sig.fpn_levels[1]}")
         parts.append(f"{sig.extractor_types[0]!r} + {', '.join(details)} -> {spec.name}")
-    return "; ".join(parts) + " (TF1 names without '_keras' are accepted too)"
+    return "; ".join(parts) + " (the TF1 FPN name without '_keras' is accepted too)"

@@ -5,7 +5,8 @@
 :func:`resolve_model`, so the same arguments mean the same model everywhere
 (the anchors ``stats`` analyses are the anchors ``train`` builds)::
 
-    --init-from DIR     a TF2 zoo folder (pipeline.config) or a dataprep run (config.json)
+    --init-from DIR     a TF2 zoo folder (pipeline.config), a TF1 one (pipeline.config of a
+                        TF1 model) or a dataprep run (config.json)
     --anchors FILE      dataprep's anchors JSON (stats --anchors-out)       } one of them
     --anchor-config P   a TF OD API pipeline.config                         }
     --model NAME        a registered model
@@ -58,7 +59,9 @@ class InitFolder:
     """The model described by an ``--init-from`` folder (its weights are :mod:`dataprep.train.restore`'s job)."""
 
     path: Path
-    kind: str  # "zoo" (pipeline.config + checkpoint/) or "run" (a dataprep run folder)
+    #: "zoo" (pipeline.config + checkpoint/), "tf1" (pipeline.config of a model with
+    #: ``tf1_checkpoint``: model.ckpt[-N] or a frozen graph) or "run" (a dataprep run folder)
+    kind: str
     model: str
     input_size: Size
     alpha: float
@@ -89,19 +92,22 @@ def _read_zoo_folder(folder: Path) -> InitFolder:
     if size is None or settings.resizer != "fixed_shape_resizer":
         raise UsageError(f"{path}: the model input size is not fixed; the zoo models dataprep builds need a "
                          f"square fixed_shape_resizer, got {settings.resizer} {size}")
-    return InitFolder(folder, "zoo", settings.require_model(), size, settings.depth_multiplier,
-                      settings.anchor_config, settings.min_depth, settings)
+    model = settings.require_model()
+    kind = "tf1" if model_spec(model).tf1_checkpoint else "zoo"
+    return InitFolder(folder, kind, model, size, settings.depth_multiplier, settings.anchor_config,
+                      settings.min_depth, settings)
 
 
 def read_init_folder(folder: PathLike) -> InitFolder:
     """The model of ``--init-from DIR``: a dataprep run folder (``config.json``) or an
-    extracted TF2 zoo folder (``pipeline.config``)."""
+    extracted TF2 or TF1 zoo folder (``pipeline.config``; TF1 training folders too)."""
     folder = Path(folder)
     if (folder / RUN_CONFIG_FILE).is_file():
         return _read_run_folder(folder)
     if (folder / ZOO_CONFIG_FILE).is_file():
         return _read_zoo_folder(folder)
-    raise UsageError(f"{folder}: neither a TF2 zoo model folder ({ZOO_CONFIG_FILE}) nor a dataprep run "
+    raise UsageError(f"{folder}: neither a TF2 zoo model folder ({ZOO_CONFIG_FILE} + checkpoint/), a TF1 one "
+                     f"({ZOO_CONFIG_FILE} + model.ckpt[-N] or frozen_inference_graph.pb) nor a dataprep run "
                      f"folder ({RUN_CONFIG_FILE})")
 
 

@@ -197,14 +197,17 @@ def _pct(x: float) -> str:
 
 
 def candidate_options(settings: AnchorSettings) -> list[tuple[str, Size]]:
-    """Every model of MODELS at every size of INPUT_STEPS (and its own) whose
-    cost is at most that of ``settings``, plus each model's next size up; the
-    analysed model and size excluded. Models with the same default anchors
+    """Every model of MODELS with a measured cost (:data:`MODEL_COST`; not the TF1
+    models, which start only from a TF1 checkpoint) at every size of INPUT_STEPS
+    (and its own) whose cost is at most that of ``settings``, plus each model's
+    next size up; the analysed model and size excluded. Models with the same default anchors
     (``ssd_mobilenet_v2`` and ``ssdlite_mobilenet_v2``) cover boxes alike at one
     size: only the cheaper is kept there."""
     budget = model_cost(settings.model, settings.input_size) * (1 + 1e-9)
     found: dict[tuple, tuple[float, str, Size]] = {}
     for name, spec in MODELS.items():
+        if name not in MODEL_COST:
+            continue
         sizes = sorted(set(INPUT_STEPS) | {spec.input_size})
         costs = [model_cost(name, (s, s)) for s in sizes]
         within = [(s, c) for s, c in zip(sizes, costs) if c <= budget]

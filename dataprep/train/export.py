@@ -46,6 +46,7 @@ class ExportResult:
     restored: int | None = None  # variables taken from an --init-from checkpoint
     quantize: str = "none"
     comparison: list[str] = field(default_factory=list)  # float vs quantised mAP@0.5 lines
+    note: str = ""  # what --init-from decided (which TF1 checkpoint, EMA shadows)
 
     def summary_lines(self) -> list[str]:
         lines = [f"Exported {self.out}" + (f" ({self.restored} variables from the checkpoint, no training)"
@@ -54,6 +55,8 @@ class ExportResult:
                  "detection_scores, detection_classes, num_detections",
                  f"  model input {self.input_size}x{self.input_size}, {self.num_classes} classes, "
                  f"label map {self.out / LABEL_MAP_FILE}"]
+        if self.note:
+            lines.append(f"  from   {self.note}")
         if self.tflite is not None:
             kind = "float32" if self.quantize == "none" else self.quantize
             lines.append(f"  tflite   {self.tflite} ({kind}, {self.tflite.stat().st_size / 2**20:.2f} MiB; "
@@ -88,18 +91,22 @@ def export_saved_model(run_dir: str | os.PathLike, out: str | os.PathLike, *, tf
 
 
 def export_init_from(folder: str | os.PathLike, out: str | os.PathLike, *, tflite: bool = False,
-                     overwrite: bool = False, tflite_options: "TFLiteOptions | None" = None) -> ExportResult:
-    """Export a TF2 detection-zoo model folder (or a run folder) as it is, with no training:
-    the whole checkpoint (feature extractor, box head, the classes of its label map) in our
-    Keras 3 model, with the same SavedModel interface as a trained run."""
+                     overwrite: bool = False, tflite_options: "TFLiteOptions | None" = None,
+                     label_map_path: str | os.PathLike | None = None) -> ExportResult:
+    """Export a TF2 or TF1 detection-zoo model folder (or a run folder) as it is, with no training:
+    the whole checkpoint (feature extractor, box head, every class column) in our Keras 3 model,
+    with the same SavedModel interface as a trained run. ``label_map_path`` names the classes
+    (label-map id i = the model's class i) where the folder has no label map of its own."""
     from dataprep.train.config import TrainConfig
     from dataprep.train.build import build_model
-    from dataprep.train.restore import open_source, read_init_source, restore
+    from dataprep.train.restore import complete_label_map, open_source, read_init_source, restore
 
     out = Path(out)
     occupied = _check_out(out, overwrite)
     source = read_init_source(folder)
-    label_map = source.label_map or LabelMap.from_names(f"class_{i}" for i in range(1, source.num_classes + 1))
+    given = LabelMap.read(label_map_path) if label_map_path is not None else None
+    label_map = complete_label_map(given or source.label_map, source.num_classes,
+                                   os.fspath(label_map_path or folder))
     config = TrainConfig(model=source.model, input_size=source.input_size, alpha=source.alpha,
                          anchor_config=source.anchor_config, backbone_weights="none",
                          class_ids=tuple(i.id for i in label_map), class_names=tuple(i.name for i in label_map))
@@ -110,6 +117,7 @@ def export_init_from(folder: str | os.PathLike, out: str | os.PathLike, *, tflit
                            {"source_model": os.fspath(Path(folder).resolve()), "model": config.model,
                             "restored_variables": len(report.restored)}, tflite_options or TFLiteOptions())
     result.restored = len(report.restored)
+    result.note = source.note
     return result
 
 

@@ -31,7 +31,7 @@ from dataprep.anchors.generator import Size
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
 from dataprep.models import PipelineSettings, model_spec, parse_pipeline_config
-from dataprep.models.registry import PipelineSignature, ZooRecipe
+from dataprep.models.registry import PipelineSignature, ZooRecipe, tf2_models
 from dataprep.models.resolve import resolve_model
 from dataprep.records.naming import SHARD_RE as _SHARD_RE
 
@@ -154,6 +154,14 @@ def _checkpoint_prefix(zoo: Path) -> str:
     return str(indexes[-1])[: -len(".index")]
 
 
+def _refuse_tf1(model: str, what: str) -> None:
+    """TF1 models have no TF2 TF OD API config (issue 20: migration to a TF2 zoo folder is not built yet)."""
+    if model_spec(model).tf1_checkpoint:
+        raise UsageError(f"{what}: dataprep config writes TF2 TF OD API configs, and the TF2 TF OD API cannot "
+                         "build the TF1 slim networks nor read TF1 checkpoints; train and export the model with "
+                         f"dataprep (train/export --init-from), or pick a TF2 model: {', '.join(tf2_models())}")
+
+
 def choose_model(
     model: str | None = None,
     *,
@@ -170,6 +178,8 @@ def choose_model(
     resolved = resolve_model(model, anchors=anchors_json, init_from=zoo)
     name, init = resolved.model, resolved.init
     assert name is not None
+    _refuse_tf1(name, f"--model {name}" if model is not None else (
+        f"{zoo / 'pipeline.config'} (a TF1 {name})" if zoo is not None else f"{anchors_json} (anchors of {name})"))
     origin = f"settings of {zoo / 'pipeline.config'}" if zoo is not None else f"defaults of {name}"
     anchors, notes = resolved.anchors, []
     if anchors_json is not None:

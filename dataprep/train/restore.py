@@ -35,6 +35,8 @@ import numpy as np
 
 from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap, LabelMapItem
+from dataprep.models.registry import tf1_models, tf2_models
+from dataprep.models.resolve import ZOO_CONFIG_FILE
 
 INIT_PARTS = ("feature-extractor", "all")
 #: Written into the run folder by ``dataprep train --init-from``.
@@ -80,14 +82,19 @@ def _layer_slots(layer, prefix: str, part: str, anchors: int = 0) -> list[Slot]:
 
 
 def checkpoint_slots(model) -> list[Slot]:
-    """Every variable of a zoo model with its zoo checkpoint key, in model order."""
+    """Every variable of a zoo model with its zoo checkpoint key, in model order
+    (TF1 models: the TF1 variable names, :func:`dataprep.train.tf1.tf1_slots`)."""
     from dataprep.models.registry import MODELS, load_builder
+    from dataprep.train.tf1 import TF1SSD, tf1_slots
     from dataprep.train.zoo import ZooSSDMobileNetV2FPNLite, weighted_layers
 
+    if isinstance(model, TF1SSD):
+        return [Slot(key, variable, part, anchors) for key, variable, part, anchors in tf1_slots(model)]
     zoo = [spec for spec in MODELS.values() if spec.zoo_checkpoint]
     if not isinstance(model, tuple(load_builder(spec) for spec in zoo)):
         raise UsageError(f"--init-from needs a TF2 detection-zoo architecture "
-                         f"(--model {' or '.join(spec.name for spec in zoo)}), not {model.name}")
+                         f"(--model {' or '.join(spec.name for spec in zoo)}) or a TF1 one "
+                         f"({', '.join(tf1_models())}), not {model.name}")
     fe = "model/_feature_extractor"
     slots = []
     for n, layer in enumerate(weighted_layers(model.backbone)):
@@ -168,8 +175,12 @@ class CheckpointSource:
     def describe(self) -> str:
         """A guess at the model this checkpoint belongs to, from its keys and shapes."""
         from dataprep.models.registry import model_of_checkpoint
+        from dataprep.train.tf1_sources import describe_tf1
 
         keys = self.shapes
+        tf1 = describe_tf1(keys)
+        if tf1 is not None:
+            return tf1
         kind = model_of_checkpoint(list(keys))
         if kind is None and any("_feature_extractor" in k for k in keys):
             kind = "a TF OD API SSD with another feature extractor"
@@ -195,14 +206,17 @@ class InitSource:
     """What ``--init-from DIR`` points at: a zoo folder or a dataprep run folder."""
 
     path: Path
-    kind: str  # "zoo" or "run"
+    kind: str  # "zoo", "tf1" or "run"
     model: str
     input_size: int
     alpha: float
     num_classes: int
     anchor_config: dict
     label_map: LabelMap | None  # id = the class-head column of each class
-    checkpoint: str  # the TF checkpoint prefix, or the run's weights file
+    checkpoint: str  # the TF checkpoint prefix, the run's weights file, or a TF1 frozen graph
+    tf1_weights: object = None  # TF1 folders: a dataprep.train.tf1_sources.TF1Weights
+    ema: bool = False  # TF1 folders: read ExponentialMovingAverage shadows (use_moving_averages)
+    note: str = ""  # what was decided while reading the folder (which checkpoint, EMA)
 
 
 def _checkpoint_prefix(folder: Path) -> str:
@@ -210,18 +224,18 @@ def _checkpoint_prefix(folder: Path) -> str:
     candidates = sorted((folder / "checkpoint").glob("*.index")) + sorted(folder.glob("*.index"))
     if not candidates:
         raise UsageError(f"{folder}: no TF checkpoint (checkpoint/ckpt-0.index); --init-from needs an extracted "
-                         "TF2 zoo folder (pipeline.config + checkpoint/) or a dataprep run folder")
+                         "TF2 zoo folder (pipeline.config + checkpoint/), a TF1 folder (pipeline.config + model.ckpt[-N] or "
+                         "frozen_inference_graph.pb) or a dataprep run folder")
     return os.fspath(candidates[0].with_suffix(""))
 
 
 def read_init_source(folder: str | os.PathLike) -> InitSource:
     """Model, input size, anchors, classes and checkpoint of ``--init-from DIR``
     (the model part is :func:`dataprep.models.resolve.read_init_folder`'s)."""
-    from dataprep.models.resolve import read_init_folder
     from dataprep.train.config import CONFIG_FILE, TrainConfig
     from dataprep.train.model import MIN_DEPTH
 
-    init = read_init_folder(folder)
+    init = _read_init_folder(Path(folder))
     folder = init.path
     if init.kind == "run":
         from dataprep.train.predict import latest_weights
@@ -241,9 +255,46 @@ def read_init_source(folder: str | os.PathLike) -> InitSource:
     if init.min_depth != MIN_DEPTH:
         raise UsageError(f"{settings.source}: feature_extractor min_depth {init.min_depth}; dataprep builds the zoo "
                          f"models with min_depth {MIN_DEPTH}")
+    label_map = zoo_label_map(folder, settings.label_map_path, settings.num_classes)
+    if init.kind == "tf1":
+        from dataprep.train.tf1_sources import find_tf1_weights, use_moving_averages
+
+        tf1 = find_tf1_weights(folder)
+        pipeline = folder / ZOO_CONFIG_FILE
+        ema = tf1.kind == "checkpoint" and use_moving_averages(pipeline.read_text(errors="replace"))
+        note = tf1.note + ("; use_moving_averages: the ExponentialMovingAverage shadows" if ema else "")
+        return InitSource(folder, "tf1", init.model, int(size[0]), init.alpha, settings.num_classes,
+                          init.anchors.to_dict(), label_map, tf1.path, tf1, ema, note)
     return InitSource(folder, "zoo", init.model, int(size[0]), init.alpha, settings.num_classes,
-                      init.anchors.to_dict(), zoo_label_map(folder, settings.label_map_path, settings.num_classes),
-                      _checkpoint_prefix(folder))
+                      init.anchors.to_dict(), label_map, _checkpoint_prefix(folder))
+
+
+def _read_init_folder(folder: Path):
+    """:func:`dataprep.models.resolve.read_init_folder`, with what TF1 folders need besides.
+
+    A TF1 folder holds model.ckpt[-N], a ``checkpoint`` state file, a frozen graph or a TF1
+    SavedModel, and no ``checkpoint/`` directory (the TF2 zoo layout). One of a network dataprep
+    does not build (Faster R-CNN, SSD Inception ...) names the TF1 models it builds; TF1 weights
+    with a TF2 network's pipeline.config are refused."""
+    from dataprep.anchors.generator import AnchorConfigError
+    from dataprep.models.resolve import read_init_folder
+    from dataprep.train.tf1_sources import has_tf1_weights
+
+    is_tf1 = not (folder / "checkpoint").is_dir() and has_tf1_weights(folder)
+    try:
+        init = read_init_folder(folder)
+    except AnchorConfigError as exc:
+        if not is_tf1:
+            raise
+        raise UsageError(f"{exc}. --init-from builds these TF1 models: {', '.join(tf1_models())} "
+                         f"(and the TF2 zoo's {', '.join(tf2_models())})") from None
+    if is_tf1 and init.kind == "zoo":
+        settings = init.pipeline
+        assert settings is not None
+        raise UsageError(f"{settings.source}: feature extractor {settings.feature_extractor_type!r} is a TF2 network "
+                         f"but {folder} holds TF1 weights (model.ckpt / frozen graph); TF1 models: "
+                         f"{', '.join(tf1_models())}")
+    return init
 
 
 def zoo_label_map(folder: Path, label_map_path: str | None, num_classes: int) -> LabelMap | None:
@@ -258,7 +309,25 @@ def zoo_label_map(folder: Path, label_map_path: str | None, num_classes: int) ->
     return None
 
 
+def complete_label_map(label_map: LabelMap | None, num_classes: int, where: str) -> LabelMap:
+    """``label_map`` with an item ``class_<id>`` for every id in 1..num_classes it lacks, so a model
+    exported whole keeps every class column (COCO's 90 ids include 10 unused ones, which the TF
+    OD API's postprocess still reports); ids above ``num_classes`` are a usage error."""
+    items = list(label_map) if label_map is not None else []
+    too_big = [i.id for i in items if i.id > num_classes]
+    if too_big:
+        raise UsageError(f"{where}: label-map ids {too_big} exceed the model's {num_classes} classes")
+    have = {i.id for i in items}
+    items += [LabelMapItem(i, f"class_{i}") for i in range(1, num_classes + 1) if i not in have]
+    return LabelMap(sorted(items, key=lambda i: i.id),
+                    source=label_map.source if label_map is not None else "<class ids of the model>")
+
+
 def open_source(source: InitSource) -> CheckpointSource:
+    if source.kind == "tf1":
+        from dataprep.train.tf1_sources import open_tf1_weights
+
+        return CheckpointSource(*open_tf1_weights(source.tf1_weights, source.ema))
     if source.kind == "zoo":
         return CheckpointSource.from_tf_checkpoint(source.checkpoint)
     from dataprep.train.config import TrainConfig
@@ -370,9 +439,13 @@ def restore(model, source: CheckpointSource, parts: str = "feature-extractor",
         s.variable.assign(value.astype(np.float32))
         report.restored.append(s.key)
     used = {s.key for s in wanted}
-    report.skipped = sorted(k for k in source.shapes if k not in used and k.startswith("model/"))
+    report.skipped = sorted(k for k in source.shapes if k not in used and k.startswith(_MODEL_KEY_PREFIXES))
     report.fresh = [s.key for s in slots if s.key not in used]
     return report
+
+
+#: Checkpoint keys of model variables: TF2 object-based, TF1 feature extractor and box predictor.
+_MODEL_KEY_PREFIXES = ("model/", "FeatureExtractor/", "BoxPredictor")
 
 
 def _class_columns(names: list[str], label_map: LabelMap | None, report: RestoreReport) -> dict[int, int]:

@@ -71,9 +71,10 @@ _BLOCKS = ((16, 1, 1), (24, 2, 6), (24, 1, 6), (32, 2, 6), (32, 1, 6), (32, 1, 6
            (320, 1, 6))
 
 
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """The nearest multiple of ``divisor``, never more than 10 % below ``value`` (MobileNetV2's rounding)."""
-    new = max(divisor, int(value + divisor / 2) // divisor * divisor)
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """The nearest multiple of ``divisor``, never more than 10 % below ``value`` and never below
+    ``min_value`` (default ``divisor``): MobileNetV2's rounding (slim ``mobilenet._make_divisible``)."""
+    new = max(divisor if min_value is None else min_value, int(value + divisor / 2) // divisor * divisor)
     return new + divisor if new < 0.9 * value else new
 
 
