@@ -109,6 +109,9 @@ def test_recipe_by_start_and_given_settings():
     assert given.settings["learning_rate"] == 0.02 and given.settings["batch_size"] == 8
     assert given.reasons["batch_size"] == "given"
     assert any("batch_size" in line and "8" in line for line in given.lines())
+    # the CLI passes every option, unset ones as None: the recipe's own optimizer keeps its own rate
+    unset = choose_recipe("random", 200, {"optimizer": None, "learning_rate": None, "batch_size": None})
+    assert unset.settings["optimizer"] == "adam" and unset.settings["learning_rate"] == 1e-3
 
 
 def test_run_folder_removes_what_a_killed_run_left_and_gives_back_best(tmp_path):

@@ -98,11 +98,12 @@ def choose_recipe(start: str, train_images: int, given: dict[str, Any] | None = 
     recipe.settings["random_rotate"] = bool(rotate)
     recipe.reasons["random_rotate"] = ("--rotate: vertical flips and quarter turns (no canonical 'up')" if rotate
                                        else "off: the images have an 'up' (pass --rotate for microscopy, aerial)")
-    if recipe.settings["optimizer"] != (given or {}).get("optimizer", recipe.settings["optimizer"]) and \
+    optimizer = (given or {}).get("optimizer")
+    if optimizer is not None and optimizer != recipe.settings["optimizer"] and \
             (given or {}).get("learning_rate") is None:
         # another optimizer given without a rate: that optimizer's usual rate
-        recipe.settings["learning_rate"] = 1e-3 if given["optimizer"] == "adam" else 0.02
-        recipe.reasons["learning_rate"] = f"the usual rate of {given['optimizer']}"
+        recipe.settings["learning_rate"] = 1e-3 if optimizer == "adam" else 0.02
+        recipe.reasons["learning_rate"] = f"the usual rate of {optimizer}"
     for name, value in (given or {}).items():
         if value is not None:
             recipe.settings[name], recipe.reasons[name] = value, "given"
