@@ -45,7 +45,7 @@ from keras import layers
 from dataprep.errors import UsageError
 from dataprep.train.model import MIN_DEPTH, PredictionHead, SSDFeatureMaps, record_detector_settings
 from dataprep.train.tf1_specs import TF1_ARCHITECTURES, TF1Architecture  # noqa: F401  (re-exported)
-from dataprep.train.zoo import BATCHNORM_EPSILON, ZOO_BATCHNORM_MOMENTUM, depth_fn, make_divisible
+from dataprep.train.zoo import BATCHNORM_EPSILON, ZOO_BATCHNORM_MOMENTUM, OdapiParts, depth_fn, make_divisible
 
 
 #: Depth and stride of slim MobileNetV1's 13 depthwise-separable layers (mobilenet_v1.MOBILENETV1_CONV_DEFS).
@@ -113,7 +113,7 @@ def slim_mobilenet_v2(input_size: int, alpha: float = 1.0, min_depth: int = MIN_
     return keras.Model(images, [stride16, x], name="backbone")
 
 
-class TF1SSD(keras.Model):
+class TF1SSD(OdapiParts, keras.Model):
     """A TF1 zoo SSD (see the module docstring): ``images -> {"boxes": [B, N, 4], "classes": [B, N, K]}``.
 
     Same interface as :class:`dataprep.train.zoo.ZooSSDMobileNetV2`; the class head
@@ -154,16 +154,6 @@ class TF1SSD(keras.Model):
         self.box_head = box_head
         self.class_head = class_head
         self.num_predictions = int(outputs["boxes"].shape[1])
-
-    def feature_map_sizes(self) -> list[tuple[int, int]]:
-        shapes = self.feature_maps.compute_output_shape([tuple(t.shape) for t in self.backbone.outputs])
-        return [(int(s[1]), int(s[2])) for s in shapes]
-
-    def predict_model(self) -> keras.Model:
-        """The TF OD API's ``predict()`` outputs as a Keras model (for parity checks)."""
-        return keras.Model(self.input, {"feature_maps": self.feature_maps.output,
-                                        "box_encodings": self.box_head.output,
-                                        "class_predictions_with_background": self.class_head.output})
 
     def get_config(self):
         return {"architecture": self.architecture, "num_classes": self.num_classes,

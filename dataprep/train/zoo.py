@@ -161,7 +161,24 @@ def load_imagenet_backbone(backbone: keras.Model, input_size: int, alpha: float,
             a.assign(b)
 
 
-class ZooSSDMobileNetV2(keras.Model):
+class OdapiParts:
+    """What the detectors built as the TF OD API builds them (the two zoo models
+    here, the TF1 ones in :mod:`dataprep.train.tf1`) share through their named
+    parts ``backbone``, ``feature_maps``, ``box_head`` and ``class_head``."""
+
+    def feature_map_sizes(self) -> list[tuple[int, int]]:
+        shapes = self.feature_maps.compute_output_shape([tuple(t.shape) for t in self.backbone.outputs])
+        return [(int(s[1]), int(s[2])) for s in shapes]
+
+    def predict_model(self) -> keras.Model:
+        """The TF OD API's ``predict()`` outputs as a Keras model: ``feature_maps``,
+        ``box_encodings`` and ``class_predictions_with_background`` (for parity checks)."""
+        return keras.Model(self.input, {"feature_maps": self.feature_maps.output,
+                                        "box_encodings": self.box_head.output,
+                                        "class_predictions_with_background": self.class_head.output})
+
+
+class ZooSSDMobileNetV2(OdapiParts, keras.Model):
     """The zoo ``ssd_mobilenet_v2``: ``images -> {"boxes": [B, N, 4], "classes": [B, N, K]}``.
 
     Same interface as :class:`dataprep.train.model.SSDMobileNetV2`; the class
@@ -197,17 +214,6 @@ class ZooSSDMobileNetV2(keras.Model):
         self.box_head = box_head
         self.class_head = class_head
         self.num_predictions = int(outputs["boxes"].shape[1])
-
-    def feature_map_sizes(self) -> list[tuple[int, int]]:
-        shapes = self.feature_maps.compute_output_shape([tuple(t.shape) for t in self.backbone.outputs])
-        return [(int(s[1]), int(s[2])) for s in shapes]
-
-    def predict_model(self) -> keras.Model:
-        """The TF OD API's ``predict()`` outputs as a Keras model: ``feature_maps``,
-        ``box_encodings`` and ``class_predictions_with_background`` (for parity checks)."""
-        return keras.Model(self.input, {"feature_maps": self.feature_maps.output,
-                                        "box_encodings": self.box_head.output,
-                                        "class_predictions_with_background": self.class_head.output})
 
     def get_config(self):
         return {"num_classes": self.num_classes, "anchors_per_location": self.anchors_per_location,
@@ -380,7 +386,7 @@ class WeightSharedHead(layers.Layer):
                 "outputs_per_anchor": self.outputs_per_anchor, "bias_init": self.bias_init}
 
 
-class ZooSSDMobileNetV2FPNLite(keras.Model):
+class ZooSSDMobileNetV2FPNLite(OdapiParts, keras.Model):
     """The zoo ``ssd_mobilenet_v2_fpnlite``: ``images -> {"boxes": [B, N, 4], "classes": [B, N, K]}``
     over the five levels P3..P7 (strides 8 to 128) of the multiscale anchor generator."""
 
@@ -420,16 +426,6 @@ class ZooSSDMobileNetV2FPNLite(keras.Model):
         self.box_head = box_head
         self.class_head = class_head
         self.num_predictions = int(outputs["boxes"].shape[1])
-
-    def feature_map_sizes(self) -> list[tuple[int, int]]:
-        shapes = self.feature_maps.compute_output_shape([tuple(t.shape) for t in self.backbone.outputs])
-        return [(int(s[1]), int(s[2])) for s in shapes]
-
-    def predict_model(self) -> keras.Model:
-        """The TF OD API's ``predict()`` outputs as a Keras model (see :class:`ZooSSDMobileNetV2`)."""
-        return keras.Model(self.input, {"feature_maps": self.feature_maps.output,
-                                        "box_encodings": self.box_head.output,
-                                        "class_predictions_with_background": self.class_head.output})
 
     def get_config(self):
         return {"num_classes": self.num_classes, "anchors_per_location": self.anchors_per_location,
