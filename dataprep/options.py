@@ -43,6 +43,29 @@ def option(*flags: str, help: str, panel: str | None = None, required: bool = Fa
                     "type": type, "default": cli_default, "parse": parse}}
 
 
+# -- the CSV reader's options: ``convert csv`` (formats/csv.py) and the any-format commands (cli/options.py) --
+
+def csv_columns_field():
+    return field(default=None, metadata=option(
+        "--columns", help="CSV: map roles to columns, 'class=cell_type,xmin=x1'; or all column names in order "
+                          "(for files without a header, with --no-header).", panel=SOURCE_PANEL))
+
+
+def csv_header_field():
+    return field(default=True, metadata=option(
+        "--header/--no-header", help="CSV: whether the first row names the columns.", panel=SOURCE_PANEL))
+
+
+def csv_normalized_field():
+    return field(default=False, metadata=option(
+        "--normalized", help="CSV: coordinates are fractions of the image size.", panel=SOURCE_PANEL))
+
+
+def csv_box_format_field():
+    return field(default="xyxy", metadata=option(
+        "--box-format", help="CSV: xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).", panel=SOURCE_PANEL))
+
+
 # -- the option groups of convert, validate and split (dataprep.convert.options) ------
 
 #: Default shard size target: shards near 100-200 MB.

@@ -88,3 +88,30 @@ def test_readme_architecture_lists_the_layers():
     rows = [re.match(r"\s*(\d+)\s+(\S+)\s+(.*?)\s{2,}", line + "  ") for line in block.strip().splitlines()]
     got = [(m.group(2), tuple(m.group(3).split())) for m in rows if m]
     assert got == [(name, packages) for name, packages, _ in LAYERS][::-1]
+
+
+# -- no function over 100 lines (issue 21): a long function is several jobs in one ----------------------
+
+MAX_FUNCTION_LINES = 100
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[tuple[str, int]]:
+    """(name, lines) of the functions in ``source`` longer than ``limit`` lines, signature and docstring included."""
+    import ast
+
+    return [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > limit]
+
+
+def test_no_function_is_over_100_lines():
+    root = Path(__file__).resolve().parents[1] / "dataprep"
+    found = {f"{path.relative_to(root.parent)}:{name}": lines for path in sorted(root.rglob("*.py"))
+             for name, lines in long_functions(path.read_text(encoding="utf-8"))}
+    assert not found, f"functions over {MAX_FUNCTION_LINES} lines (split them): {found}"
+
+
+def test_the_length_check_sees_a_long_function():
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    assert long_functions(f"def f():\n{body}\n") == [("f", MAX_FUNCTION_LINES + 1)]
+    assert long_functions(f"def f():\n{body}\n", limit=MAX_FUNCTION_LINES + 1) == []

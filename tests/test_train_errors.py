@@ -150,3 +150,19 @@ def test_cli_takes_anchor_settings_from_the_stats_file(tmp_path, monkeypatch):
     assert config.learning_rate == 1e-3 and config.optimizer == "adam" and config.weights_path() is None
     assert main(["train", "--records", "r", "--out", "o", "--anchors", str(tmp_path / "anchors.json"),
                  "--anchor-config", str(tmp_path / "anchors.json")]) == 2  # not both
+
+
+@pytest.mark.parametrize("value, expected", [("320", 320), ("96x96", 96), (" 300 X 300", 300), (None, None)])
+def test_train_input_size_takes_a_square(value, expected):
+    from dataprep.cli.options import square_size
+
+    assert square_size(value) == expected
+
+
+def test_train_refuses_a_non_square_input_size(tmp_path, capsys):
+    from dataprep.cli import main
+
+    records = write_records(tmp_path / "records")
+    assert main(["train", "--records", str(records), "--out", str(tmp_path / "run"), "--input-size", "320x240"]) == 2
+    assert "--input-size 320x240: expected a square size" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

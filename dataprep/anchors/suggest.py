@@ -276,6 +276,54 @@ class SuggestionResult:
         }
 
 
+
+class _Search:
+    """The coverage objective of anchor settings on a sample of boxes (each setting scored once) and the
+    coordinate search over :class:`_Space` that climbs it."""
+
+    def __init__(self, sample, codes, num: int, size, iou_threshold: float, space: "_Space"):
+        self.sample, self.codes, self.num, self.size, self.iou_threshold = sample, codes, num, size, iou_threshold
+        self.space = space
+        self.evaluations = 0
+        self.cache: dict[AnchorConfig, tuple[float, float, float, float]] = {}
+        self.floor = (0.0, 0.0)  # coverage of the worst class and of all boxes under the initial settings
+
+    def score(self, cfg: AnchorConfig | None, goal: str) -> float:
+        """The ``goal`` objective, or -inf where the worst class or all boxes would lose coverage."""
+        if cfg is None:
+            return -math.inf
+        if cfg not in self.cache:
+            self.evaluations += 1
+            self.cache[cfg] = _objective(self.sample, self.codes, self.num, self.size, cfg, self.iou_threshold)
+        by_class, by_box, worst, overall = self.cache[cfg]
+        if worst < self.floor[0] - 1e-12 or overall < self.floor[1] - 1e-12:
+            return -math.inf
+        return by_class if goal == "classes" else by_box
+
+    def climb(self, current: AnchorConfig, goal: str, stop: int) -> AnchorConfig:
+        # [3] Coordinate search: try theta_i +/- step for each coordinate, keep
+        #     any improvement, halve the step when a full pass finds none.
+        #     Ref: Hooke & Jeeves, "Direct search solution of numerical and
+        #     statistical problems", J. ACM 1961 (exploratory moves).
+        theta, best_score = self.space.encode(current), self.score(current, goal)
+        for step in STEP_SCHEDULE:
+            improved = True
+            while improved and self.evaluations < stop:
+                improved = False
+                for i in range(theta.size):
+                    for direction in (1.0, -1.0):
+                        if self.evaluations >= stop:
+                            break
+                        trial = theta.copy()
+                        trial[i] += direction * step
+                        cfg = self.space.decode(trial)
+                        value = self.score(cfg, goal)
+                        if value > best_score + 1e-12 and cfg is not None:
+                            theta, best_score, current, improved = trial, value, cfg, True
+                            break
+        return current
+
+
 def suggest_anchors(
     boxes: Any,
     input_size: int | Sequence[int] = (300, 300),
@@ -314,49 +362,11 @@ def suggest_anchors(
     wh = np.stack(
         [(sample[:, 3] - sample[:, 1]) * size[1], (sample[:, 2] - sample[:, 0]) * size[0]], axis=1
     ).astype(np.float64)
-    space = _Space(start, tune_interpolated and start.interpolated_scale_aspect_ratio > 0)
-    evaluations = 0
-    cache: dict[AnchorConfig, tuple[float, float, float, float]] = {}
-    floor = (0.0, 0.0)  # coverage of the worst class and of all boxes under the initial settings (set below)
-
-    def score(cfg: AnchorConfig | None, goal: str) -> float:
-        """The ``goal`` objective, or -inf where the worst class or all boxes would lose coverage."""
-        nonlocal evaluations
-        if cfg is None:
-            return -math.inf
-        if cfg not in cache:
-            evaluations += 1
-            cache[cfg] = _objective(sample, codes, num, size, cfg, iou_threshold)
-        by_class, by_box, worst, overall = cache[cfg]
-        if worst < floor[0] - 1e-12 or overall < floor[1] - 1e-12:
-            return -math.inf
-        return by_class if goal == "classes" else by_box
-
-    def climb(current: AnchorConfig, goal: str, stop: int) -> AnchorConfig:
-        # [3] Coordinate search: try theta_i +/- step for each coordinate, keep
-        #     any improvement, halve the step when a full pass finds none.
-        #     Ref: Hooke & Jeeves, "Direct search solution of numerical and
-        #     statistical problems", J. ACM 1961 (exploratory moves).
-        theta, best_score = space.encode(current), score(current, goal)
-        for step in STEP_SCHEDULE:
-            improved = True
-            while improved and evaluations < stop:
-                improved = False
-                for i in range(theta.size):
-                    for direction in (1.0, -1.0):
-                        if evaluations >= stop:
-                            break
-                        trial = theta.copy()
-                        trial[i] += direction * step
-                        cfg = space.decode(trial)
-                        value = score(cfg, goal)
-                        if value > best_score + 1e-12 and cfg is not None:
-                            theta, best_score, current, improved = trial, value, cfg, True
-                            break
-        return current
-
+    search = _Search(sample, codes, num, size, iou_threshold,
+                     _Space(start, tune_interpolated and start.interpolated_scale_aspect_ratio > 0))
+    score, climb = search.score, search.climb
     objective_before = score(start, objective)
-    floor = cache[start][2:]
+    search.floor = search.cache[start][2:]
     clusters = kmeans_iou(wh, start.num_layers, seed=seed)
     areas = wh[:, 0] * wh[:, 1]
     class_medians = [float(np.median(areas[codes == c])) for c in range(num) if np.any(codes == c)]
@@ -367,7 +377,8 @@ def suggest_anchors(
     # class-weighted result is never below the all-boxes one by its measure.
     current = climb(max(candidates, key=lambda c: score(c, objective)), objective, max_evaluations)
     if objective == "classes" and num > 1:
-        other = climb(max(candidates, key=lambda c: score(c, "boxes")), "boxes", evaluations + max_evaluations)
+        other = climb(max(candidates, key=lambda c: score(c, "boxes")), "boxes",
+                      search.evaluations + max_evaluations)
         if score(other, "classes") > score(current, "classes") + 1e-12:
             current = other
     best_score = score(current, objective)
@@ -390,7 +401,7 @@ def suggest_anchors(
         after=after,
         objective_before=objective_before,
         objective_after=best_score,
-        evaluations=evaluations,
+        evaluations=search.evaluations,
         sample_size=int(sample.shape[0]),
         centroids=clusters,
         objective=objective,

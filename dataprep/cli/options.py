@@ -23,7 +23,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataprep.options import SAME, SOURCE_PANEL, option
+from dataprep.models.registry import DEFAULT_MODEL, model_names
+from dataprep.options import (SAME, SOURCE_PANEL, csv_box_format_field, csv_columns_field, csv_header_field,
+                              csv_normalized_field, option)
 
 def cli_type(hint, required: bool = False):
     """The command-line type of a field's type: ``str | None`` -> ``Optional[str]``
@@ -143,15 +145,10 @@ class SourceOptions:
         "--annotations", help="VOC folder of XML files (with --images).", panel=SOURCE_PANEL))
     year: str | None = field(default=None, metadata=option(
         "--year", help="VOCdevkit year: SRC/VOC{year}.", panel=SOURCE_PANEL))
-    columns: str | None = field(default=None, metadata=option(
-        "--columns", help="CSV: map roles to columns, 'class=cell_type,xmin=x1'; or all column names in order "
-                          "(for files without a header, with --no-header).", panel=SOURCE_PANEL))
-    header: bool = field(default=True, metadata=option(
-        "--header/--no-header", help="CSV: whether the first row names the columns.", panel=SOURCE_PANEL))
-    normalized: bool = field(default=False, metadata=option(
-        "--normalized", help="CSV: coordinates are fractions of the image size.", panel=SOURCE_PANEL))
-    box_format: str = field(default="xyxy", metadata=option(
-        "--box-format", help="CSV: xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).", panel=SOURCE_PANEL))
+    columns: str | None = csv_columns_field()
+    header: bool = csv_header_field()
+    normalized: bool = csv_normalized_field()
+    box_format: str = csv_box_format_field()
 
 
 #: The names of the source options, in their order on the command line.
@@ -193,6 +190,38 @@ BeamOption = Annotated[Optional[list[str]], typer.Option(
 BeamPipelineOptions = Annotated[Optional[str], typer.Option(
     "--beam-pipeline-options", help="With --runner beam: Beam's flags as one string, "
                                     "e.g. '--runner=DataflowRunner --project=p --temp_location=gs://b/tmp'.")]
+
+
+# -- which model, input size and anchors: `stats --anchors` and `train` resolve them alike ------------
+# (dataprep.models.resolve.resolve_model; the anchors JSON is --anchors-json in stats, --anchors in train)
+
+MODEL_PANEL = "Model and anchors"
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", help=f"{model_names(', ')} (default {DEFAULT_MODEL}; with --init-from the folder's, with an "
+    "anchors file or --anchor-config the file's). train also takes auto: the model, input size and anchors "
+    "`stats --anchors --suggest` advises for the train split.", rich_help_panel=MODEL_PANEL)]
+InitFromOpt = Annotated[Optional[Path], typer.Option(
+    "--init-from", help="A TF2 detection-zoo folder (pipeline.config + checkpoint/), a TF1 model folder "
+    "(model.ckpt or frozen_inference_graph.pb + pipeline.config) or a dataprep run folder: the model, input size "
+    "and anchors come from it (train also starts from its weights).", rich_help_panel=MODEL_PANEL)]
+InputSizeOpt = Annotated[Optional[str], typer.Option(
+    "--input-size", help="Model input: 300, 320 or HxW (train: square). Default: the anchors file's or "
+    "--anchor-config's, else the model's (320 for the default model).", rich_help_panel=MODEL_PANEL)]
+AnchorConfigOpt = Annotated[Optional[Path], typer.Option(
+    "--anchor-config", help="TF OD API pipeline.config: its anchor generator, image resizer, input size, model "
+    "and num_classes.", rich_help_panel=MODEL_PANEL)]
+
+
+def square_size(value: str | None, option: str = "--input-size") -> int | None:
+    """A square input size: ``320`` or ``320x320`` -> 320; anything else is a usage error."""
+    from dataprep.errors import UsageError
+
+    if value is None:
+        return None
+    parts = str(value).lower().replace(" ", "").split("x")
+    if len(parts) in (1, 2) and all(p.isdigit() and int(p) > 0 for p in parts) and len(set(parts)) == 1:
+        return int(parts[0])
+    raise UsageError(f"{option} {value}: expected a square size in pixels, e.g. 320 or 320x320")
 
 
 # -- the declared options as types, for hand-written signatures -------------------------

@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from dataprep.cli import options as o
-from dataprep.models.registry import DEFAULT_MODEL, model_names
 
 _ANCHORS = "Anchors (any of these implies --anchors)"
 
@@ -32,13 +31,8 @@ def stats_cmd(
     anchors: Annotated[bool, typer.Option(
         "--anchors", help="Analyse anchor coverage of the boxes (implied by any of the anchor options below).",
         rich_help_panel=_ANCHORS)] = False,
-    model: Annotated[Optional[str], typer.Option(
-        "--model", help=f"Whose anchors: {model_names()} (default {DEFAULT_MODEL}, as dataprep train).",
-        rich_help_panel=_ANCHORS)] = None,
-    input_size: Annotated[Optional[str], typer.Option(
-        "--input-size", help="Model input: 300, 320 or HxW (default: the config's, else the model's: 320 for the "
-                                   "default, as dataprep train).",
-        rich_help_panel=_ANCHORS)] = None,
+    model: o.ModelOpt = None,
+    input_size: o.InputSizeOpt = None,
     resizer: Annotated[Optional[str], typer.Option(
         "--resizer", help="fixed (stretch, fixed_shape_resizer) or keep-aspect (fit and pad); default: the "
                           "config's, else fixed.", rich_help_panel=_ANCHORS)] = None,
@@ -51,15 +45,11 @@ def stats_cmd(
         rich_help_panel=_ANCHORS)] = None,
     num_layers: Annotated[Optional[int], typer.Option(
         "--num-layers", help="ssd_anchor_generator num_layers (default 6).", rich_help_panel=_ANCHORS)] = None,
-    anchor_config: Annotated[Optional[Path], typer.Option(
-        "--anchor-config", help="TF OD API pipeline.config: its ssd_anchor_generator, image_resizer and "
-                                "num_classes.", rich_help_panel=_ANCHORS)] = None,
+    anchor_config: o.AnchorConfigOpt = None,
     anchors_json: Annotated[Optional[Path], typer.Option(
         "--anchors-json", help="dataprep anchors JSON (as written by --anchors-out; dataprep train --anchors).",
         rich_help_panel=_ANCHORS)] = None,
-    init_from: Annotated[Optional[Path], typer.Option(
-        "--init-from", help="A TF2 detection-zoo folder or a dataprep run folder: its model, input size and "
-                            "anchors, as dataprep train --init-from.", rich_help_panel=_ANCHORS)] = None,
+    init_from: o.InitFromOpt = None,
     iou_threshold: Annotated[float, typer.Option(
         "--iou-threshold", help="Matched when the best anchor IoU reaches this.", rich_help_panel=_ANCHORS)] = 0.5,
     suggest: Annotated[bool, typer.Option(
@@ -101,24 +91,9 @@ def stats_cmd(
             input_size=input_size, resizer=resizer, min_scale=min_scale, max_scale=max_scale,
             aspect_ratios=aspect_ratios, num_layers=num_layers, anchor_config=anchor_config,
             anchors_json=anchors_json, model=model, init_from=init_from)
-        analysis = st.analyse_anchors(table, settings, worst_k=worst, suggest=suggest, iou_threshold=iou_threshold,
-                                      seed=seed)
-        if suggest:  # other models and sizes that cover the worst class better (the advice train --model auto takes)
-            analysis.advice = st.advise(table, settings, iou_threshold=iou_threshold, seed=seed,
-                                        suggestion=analysis.suggestion, limits=analysis.limits)
-        typer.echo("")
-        for line in st.format_anchor_analysis(analysis, src):
-            typer.echo(line)
+        analysis = _anchor_analysis(src, table, settings, worst, suggest, iou_threshold, seed, dump_anchors,
+                                    anchors_out)
         summary["anchors"] = analysis.to_dict()
-        if dump_anchors is not None:
-            st.dump_anchors(dump_anchors, analysis.anchors)
-            typer.echo(f"wrote {analysis.anchors.shape[0]} anchors to {dump_anchors}")
-        if anchors_out is not None:
-            from dataprep.models import write_anchors_json
-
-            config = analysis.suggestion.config if analysis.suggestion is not None else settings.config
-            write_anchors_json(anchors_out, config, settings.input_size, settings.model)
-            typer.echo(f"wrote anchors JSON to {anchors_out} (use with: dataprep train --anchors {anchors_out})")
 
     if json_out is not None:
         st.write_json(json_out, summary)
@@ -126,3 +101,28 @@ def stats_cmd(
     if plots is not None:
         written = st.write_plots(table, summary, plots, analysis)
         typer.echo(f"wrote {len(written)} plots to {plots}")
+
+
+def _anchor_analysis(src, table, settings, worst, suggest, iou_threshold, seed, dump_anchors, anchors_out):
+    """The anchor coverage of the boxes (and, with --suggest, better settings and the advice `train --model
+    auto` takes), printed; the anchors and the anchors JSON written when asked."""
+    from dataprep import stats as st
+
+    analysis = st.analyse_anchors(table, settings, worst_k=worst, suggest=suggest, iou_threshold=iou_threshold,
+                                  seed=seed)
+    if suggest:  # other models and sizes that cover the worst class better (the advice train --model auto takes)
+        analysis.advice = st.advise(table, settings, iou_threshold=iou_threshold, seed=seed,
+                                    suggestion=analysis.suggestion, limits=analysis.limits)
+    typer.echo("")
+    for line in st.format_anchor_analysis(analysis, src):
+        typer.echo(line)
+    if dump_anchors is not None:
+        st.dump_anchors(dump_anchors, analysis.anchors)
+        typer.echo(f"wrote {analysis.anchors.shape[0]} anchors to {dump_anchors}")
+    if anchors_out is not None:
+        from dataprep.models import write_anchors_json
+
+        config = analysis.suggestion.config if analysis.suggestion is not None else settings.config
+        write_anchors_json(anchors_out, config, settings.input_size, settings.model)
+        typer.echo(f"wrote anchors JSON to {anchors_out} (use with: dataprep train --anchors {anchors_out})")
+    return analysis

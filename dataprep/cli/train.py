@@ -11,7 +11,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from dataprep.errors import UsageError
-from dataprep.models.registry import DEFAULT_MODEL, model_names
+from dataprep.cli import options as o
 
 Records = Annotated[str, typer.Option("--records", help="Output folder of `dataprep convert` (manifest.json).")]
 RunDir = Annotated[Path, typer.Argument(help="Run folder written by `dataprep train --out`.")]
@@ -73,20 +73,13 @@ def _auto_model(records: Path, split: str, alpha: float | None, *given_with_auto
 def train_cmd(
     records: Records,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, config, final weights.")],
-    model: Annotated[Optional[str], typer.Option(
-        "--model", help=f"{model_names(', ')} (default {DEFAULT_MODEL}), or auto: the model, input size and "
-        "anchors `stats --anchors --suggest` advises for the train split (default with --init-from: the "
-        "folder's; with --anchors or --anchor-config: the file's).")] = None,
-    init_from: Annotated[Optional[Path], typer.Option(
-        "--init-from", help="Start from a TF2 detection-zoo model folder (pipeline.config + checkpoint/) or a "
-        "dataprep run folder: model, input size and anchors come from it.")] = None,
+    model: o.ModelOpt = None,
+    init_from: o.InitFromOpt = None,
     init_parts: Annotated[str, typer.Option(
         "--init-parts", help="With --init-from: feature-extractor (backbone + extra layers, as the TF OD API's "
         "'detection' fine-tuning) or all (also the box head and the rows of classes in both label maps).")
     ] = "feature-extractor",
-    input_size: Annotated[Optional[int], typer.Option(
-        "--input-size", help="Square model input in pixels (default: the anchor file's, else the model's: "
-                             "320 for the default model, as stats --anchors assumes).")] = None,
+    input_size: o.InputSizeOpt = None,
     alpha: Annotated[Optional[float], typer.Option(
         "--alpha", help="MobileNetV2 width multiplier (default 1.0, or --init-from's).")] = None,
     backbone_weights: Annotated[Optional[str], typer.Option(
@@ -101,10 +94,8 @@ def train_cmd(
                                                       "recipe's, 16).")] = None,
     anchors: Annotated[Optional[Path], typer.Option(
         "--anchors", help="Anchors JSON from `dataprep stats --anchors --anchors-out`: its model, input size "
-                          "and anchor settings.")] = None,
-    anchor_config: Annotated[Optional[Path], typer.Option(
-        "--anchor-config", help="TF OD API pipeline.config: its anchor_generator, input size and model (as "
-                                "stats --anchor-config reads it).")] = None,
+                          "and anchor settings.", rich_help_panel=o.MODEL_PANEL)] = None,
+    anchor_config: o.AnchorConfigOpt = None,
     optimizer: Annotated[Optional[str], typer.Option(
         "--optimizer", help="sgd (momentum 0.9) or adam (default: the recipe's: adam from random weights, sgd "
         "from pretrained ones).")] = None,
@@ -146,33 +137,18 @@ def train_cmd(
     quiet_tensorflow()
     from dataprep.train.budget import parse_duration
     from dataprep.train.config import TrainConfig
-    from dataprep.train.recipe import choose_recipe, start_of
-    from dataprep.train.restore import model_settings
 
     budget = parse_duration(time_budget) if time_budget is not None else None
     if budget is not None and epochs is not None:
         raise UsageError("give --epochs or --time-budget, not both")
-    # --model, --init-from, --anchors (whose model, input size and anchors stats
-    # --anchors-out recorded), --input-size; settled before TensorFlow loads
-    if model == "auto":
-        settings = _auto_model(records, train_split, alpha, input_size, init_from, anchors, anchor_config,
-                               quiet=quiet)
-    else:
-        settings = model_settings(model, init_from, input_size, alpha, anchors, anchor_config)
-        _echo_lines(f"note: {note}" for note in settings.notes)
-    from dataprep.train.trainer import records_info, train
+    settings = _model_settings(records, train_split, model, init_from, o.square_size(input_size), alpha, anchors,
+                               anchor_config, quiet)
+    from dataprep.train.trainer import train
 
     weights = backbone_weights or ("none" if init_from else "imagenet")
-    try:
-        train_images = records_info(records, train_split).examples(train_split)
-    except UsageError:
-        train_images = 0  # train() reports what is wrong with the records
-    recipe = choose_recipe(start_of(weights, init_from), train_images,
-                           {"optimizer": optimizer, "learning_rate": learning_rate, "weight_decay": weight_decay,
-                            "batch_size": batch_size, "warmup_epochs": warmup_epochs, "epochs": epochs},
-                           rotate=rotate)
-    if budget is not None:
-        recipe.settings["epochs"], recipe.reasons["epochs"] = "sized by --time-budget", time_budget
+    recipe = _recipe(records, train_split, weights, init_from, rotate, time_budget if budget else None,
+                     {"optimizer": optimizer, "learning_rate": learning_rate, "weight_decay": weight_decay,
+                      "batch_size": batch_size, "warmup_epochs": warmup_epochs, "epochs": epochs})
     config = TrainConfig(
         model=settings.model, input_size=settings.input_size, alpha=settings.alpha, backbone_weights=weights,
         anchor_config=settings.anchor_config, init_from=None if init_from is None else str(init_from),
@@ -187,6 +163,35 @@ def train_cmd(
     result = train(config, records, out, resume=resume, progress=not quiet, recipe=recipe)
     typer.echo("")
     _echo_lines(result.summary_lines())
+
+
+def _model_settings(records: Path, train_split: str, model, init_from, input_size, alpha, anchors, anchor_config,
+                    quiet: bool):
+    """--model (or auto), --init-from, --anchors (whose model, input size and anchors stats --anchors-out
+    recorded), --input-size: settled before TensorFlow loads, and what was decided printed."""
+    from dataprep.train.restore import model_settings
+
+    if model == "auto":
+        return _auto_model(records, train_split, alpha, input_size, init_from, anchors, anchor_config, quiet=quiet)
+    settings = model_settings(model, init_from, input_size, alpha, anchors, anchor_config)
+    _echo_lines(f"note: {note}" for note in settings.notes)
+    return settings
+
+
+def _recipe(records: Path, train_split: str, weights: str, init_from, rotate: bool, time_budget: str | None,
+            given: dict):
+    """The training recipe for how the run starts and the train split's size, the user's settings winning."""
+    from dataprep.train.recipe import choose_recipe, start_of
+    from dataprep.train.trainer import records_info
+
+    try:
+        train_images = records_info(records, train_split).examples(train_split)
+    except UsageError:
+        train_images = 0  # train() reports what is wrong with the records
+    recipe = choose_recipe(start_of(weights, init_from), train_images, given, rotate=rotate)
+    if time_budget is not None:
+        recipe.settings["epochs"], recipe.reasons["epochs"] = "sized by --time-budget", time_budget
+    return recipe
 
 
 def evaluate_cmd(

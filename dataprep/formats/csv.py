@@ -26,7 +26,8 @@ import pandas as pd
 from dataprep.boxes import convert
 from dataprep.dataset import Dataset
 from dataprep.errors import AnnotationError, UsageError
-from dataprep.formats.registry import SOURCE_PANEL, Argument, SourceFormat, option, require_images
+from dataprep.formats.registry import Argument, SourceFormat, option, require_images
+from dataprep.options import csv_box_format_field, csv_columns_field, csv_header_field, csv_normalized_field
 from dataprep.locations import is_url, location, url_exists
 from dataprep.textio import TextFileError, read_text
 from dataprep.findings import DROPPED_BOX, ERROR, KEPT, WARNING, Finding
@@ -253,15 +254,10 @@ class CsvOptions:
     images: str | None = field(default=None, metadata=option(
         "--images", help="Folder the filename column is relative to (with --runner beam also a gs://, s3:// or "
                          "hdfs:// URL).", required=True))
-    columns: str | None = field(default=None, metadata=option(
-        "--columns", help="CSV: map roles to columns, 'class=cell_type,xmin=x1'; or all column names in order "
-                          "(for files without a header, with --no-header).", panel=SOURCE_PANEL))
-    header: bool = field(default=True, metadata=option(
-        "--header/--no-header", help="CSV: whether the first row names the columns.", panel=SOURCE_PANEL))
-    normalized: bool = field(default=False, metadata=option(
-        "--normalized", help="CSV: coordinates are fractions of the image size.", panel=SOURCE_PANEL))
-    box_format: str = field(default="xyxy", metadata=option(
-        "--box-format", help="CSV: xyxy (xmin,ymin,xmax,ymax) or xywh (x,y,w,h).", panel=SOURCE_PANEL))
+    columns: str | None = csv_columns_field()
+    header: bool = csv_header_field()
+    normalized: bool = csv_normalized_field()
+    box_format: str = csv_box_format_field()
 
 
 def open_source(spec) -> Dataset:
