@@ -21,10 +21,15 @@ from dataprep.synth import generate_shapes_voc
 
 class InlineExecutor:
     """Runs the per-image work in this process and writes each shard itself,
-    the way a distributed executor's workers do."""
+    the way a distributed executor's workers do (the Executor protocol, not streaming)."""
+
+    streams = False
+    store = None
+    output_writer = staticmethod(OutputWriter)
 
     def __init__(self):
         self.calls = []
+        self.jobs = []
         self.spool = None
 
     def start(self, out):
@@ -34,11 +39,13 @@ class InlineExecutor:
 
     def run(self, job, desc):
         self.calls.append(desc)
+        self.jobs.append((desc, job, job.encode, job.decode))
         for pos in job.order:
             yield work.process_image(job, int(pos))
 
-    def write(self, job, split_of, shards, out):
+    def write(self, job, split_of, shards, out, labels):
         self.calls.append("write")
+        self.jobs.append(("write", job, job.encode, job.decode))
         writers, rank = {}, {}
         for pos in job.order:
             split = split_of[pos]
@@ -52,6 +59,11 @@ class InlineExecutor:
             info = w.close()
             w.close = lambda info=info: info
             out.add_shard(split, index, w)
+        for pos in job.order:
+            out.counts.add(split_of[pos], labels[pos])
+
+    def published(self, manifest):
+        self.calls.append("published")
 
     def close(self):
         shutil.rmtree(self.spool, ignore_errors=True)
@@ -73,7 +85,12 @@ def test_an_executor_gets_the_local_output(voc, tmp_path, extra):
     ex = InlineExecutor()
     other = convert(read_voc(voc), ConvertOptions(out=tmp_path / "b", workers=1, progress=False, **extra),
                     executor=ex)
-    assert ex.calls == ["start", "check", "write", "close"]
+    assert ex.calls == ["start", "check", "write", "published", "close"]
+    (_, check_job, check_encodes, check_decodes), (_, write_job, write_encodes, write_decodes) = ex.jobs
+    assert check_job is not write_job  # each pass its own job: no executor sees a job change under it
+    assert (check_encodes, check_decodes) == (False, True) and (write_encodes, write_decodes) == (True, False)
+    bad = check_job.files.index("shapes_000004.jpg")
+    assert bad in check_job.order and bad not in write_job.order  # the image that failed the check: not encoded
     assert other.report.counts == local.report.counts and local.report.counts.images_skipped == 1
     ma, mb = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in "ab")
     assert mb["splits"] == ma["splits"] and mb["counts"] == ma["counts"]  # same shards, same sha256

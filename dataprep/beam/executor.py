@@ -211,6 +211,8 @@ class BeamExecutor:
 
     #: Workers read the images through Beam's FileSystems (``Job.store``).
     store = BeamStore()
+    #: A check pass, then an encode pass whose workers write the shards (see the Executor protocol).
+    streams = False
 
     def __init__(self, flags: list[str] | None = None, progress: bool = False, show_logs: bool = False):
         self.flags = list(flags or [])
@@ -316,8 +318,9 @@ class BeamExecutor:
         for pos in job.order:
             yield got[int(pos)]
 
-    def write(self, job: Job, split_of, shards: dict, out) -> None:
-        """The encode pass: each planned shard written by one worker, handed to ``out``."""
+    def write(self, job: Job, split_of, shards: dict, out, labels) -> None:
+        """The encode pass: each planned shard written by one worker, handed to ``out``; the records counted
+        with ``labels`` (each position's kept labels, from the check pass)."""
         rank: dict = {}
 
         def items():
@@ -354,6 +357,8 @@ class BeamExecutor:
             raise DataprepError(f"the encode pass wrote {written} examples per split, the plan has {rank}")
         self._stage(f"encode pass: {n} records written in {sum(shards.values())} temp shards by "
                     f"{_processes(workers)}")
+        for pos in job.order:
+            out.counts.add(split_of[pos], labels[pos])
 
     def published(self, manifest: dict) -> None:
         """The output is complete: its line."""

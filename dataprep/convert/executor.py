@@ -1,24 +1,25 @@
-"""Executors of the per-image work: today the local process pool.
+"""Who runs the per-image work of a conversion: the :class:`Executor` protocol,
+and :class:`LocalExecutor`, the pool of worker processes on this machine (the
+default). Apache Beam's is :class:`dataprep.beam.BeamExecutor`.
 
-An executor takes a :class:`~dataprep.convert.work.Job` and yields one
-:class:`~dataprep.convert.work.ImageResult` per position of ``job.order``,
-in that order, by running :func:`~dataprep.convert.work.process_image`.
-
-An executor object (``convert(ds, opts, executor=...)``; Apache Beam's is
-:class:`dataprep.beam.BeamExecutor`) has four calls: ``start(out)`` with the
-:class:`~dataprep.records.output.OutputWriter`; ``run(job, desc)``, the check
-pass as above; ``write(job, split_of, shards, out)``, the encode pass, whose
-workers write each planned shard and hand it to ``out.add_shard``; and
-``close()``, after success or failure. It may also have ``published(manifest)``,
-called once the output is complete (Beam's prints its stage line).
+Each pass gets its own :class:`~dataprep.convert.work.Job` (the pipeline makes
+it with ``dataclasses.replace``; no executor changes a job): ``run(job, desc)``
+yields one :class:`~dataprep.convert.work.ImageResult` per position of
+``job.order``, in that order, by :func:`~dataprep.convert.work.process_image`;
+``write(job, split_of, shards, out, labels)`` writes the records of
+``job.order`` into the planned shards of ``out`` and counts them.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, Protocol
 
 from dataprep.convert import work
+from dataprep.errors import DataprepError, UsageError
+from dataprep.locations import is_url
+from dataprep.parallel import default_workers
+from dataprep.records.output import OutputWriter
 from dataprep.parallel import process_pool
 from dataprep.progress import progress_bar
 
@@ -53,3 +54,69 @@ def run_local(job: work.Job, workers: int, progress: bool, desc: str = "convert"
                 yield from results
     finally:
         _JOB = None
+
+
+class Executor(Protocol):
+    """What :func:`dataprep.convert.pipeline.convert` asks of whoever runs the per-image work."""
+
+    #: True: results can be written as they arrive (one pass with the source's splits), dry runs are
+    #: possible, and images and OUT must be local paths. False: a check pass, then an encode pass whose
+    #: workers write the shards themselves.
+    streams: bool
+    #: Where images are read from when not the local disk (``Job.store``), or None.
+    store: object
+
+    def output_writer(self, out, label_map, compression=None, overwrite=False) -> OutputWriter:
+        """OUT's writer (it locks OUT and publishes it last)."""
+
+    def start(self, out: OutputWriter | None) -> None:
+        """Before the first pass (``out`` None in a dry run)."""
+
+    def run(self, job: work.Job, desc: str) -> Iterator[work.ImageResult]:
+        """The results of every position of ``job.order``, in that order."""
+
+    def write(self, job: work.Job, split_of, shards: dict, out: OutputWriter, labels) -> None:
+        """The records of ``job.order`` (``labels``: each position's kept labels) into the planned ``shards``."""
+
+    def published(self, manifest: dict) -> None:
+        """OUT is complete."""
+
+    def close(self) -> None:
+        """After success or failure."""
+
+
+class LocalExecutor:
+    """Worker processes on this machine (in this process when one is enough)."""
+
+    streams = True
+    store = None
+
+    def __init__(self, workers: int | None = None, progress: bool = False):
+        self.workers = workers or default_workers()
+        self.progress = progress
+
+    @staticmethod
+    def output_writer(out, label_map, compression=None, overwrite=False) -> OutputWriter:
+        if is_url(out):
+            raise UsageError(f"{out}: URLs are written through Apache Beam's file systems: add --runner beam")
+        return OutputWriter(out, label_map, compression, overwrite)
+
+    def start(self, out) -> None:
+        pass
+
+    def run(self, job: work.Job, desc: str = "convert") -> Iterator[work.ImageResult]:
+        return run_local(job, self.workers, self.progress, desc)
+
+    def write(self, job: work.Job, split_of, shards: dict, out: OutputWriter, labels) -> None:
+        """Each record appended by this process as its worker's result arrives (``OutputWriter.add`` counts it)."""
+        for res in self.run(job, "write"):
+            if res.framed is None:
+                raise DataprepError(f"{job.files[res.pos]}: the image changed between the check and the write "
+                                    "passes; run again")
+            out.add(split_of[res.pos], res.framed, res.labels)
+
+    def published(self, manifest: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

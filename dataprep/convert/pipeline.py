@@ -28,13 +28,13 @@ shard itself (image bytes never come back to this process), which the same
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dataprep.convert.executor import run_local
+from dataprep.convert.executor import Executor, LocalExecutor
 from dataprep.convert.layout import (
     account_dropped,
     assign_splits,
@@ -47,10 +47,9 @@ from dataprep.convert.options import CheckOptions, ConvertOptions
 from dataprep.convert.result import ConvertResult
 from dataprep.convert.work import ImageResult, Job, make_job
 from dataprep.dataset import Dataset, split_names
-from dataprep.errors import DataprepError, UsageError
+from dataprep.errors import UsageError
 from dataprep.label_map import LabelMap, LabelMapError
 from dataprep.locations import is_url, read_bytes
-from dataprep.parallel import default_workers
 from dataprep.records.output import OutputWriter, SplitCounts
 from dataprep.validate.annotations import check_annotations
 from dataprep.validate.dataset import dataset_findings
@@ -63,44 +62,40 @@ def validate(ds: Dataset, checks: CheckOptions) -> ConvertResult:
     return convert(ds, ConvertOptions.for_checks(checks))
 
 
-def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
+def convert(ds: Dataset, opts: ConvertOptions, executor: Executor | None = None) -> ConvertResult:
     """Validate ``ds`` and write it as sharded TFRecords into ``opts.out``;
-    ``executor`` runs the per-image work elsewhere (default: local processes)."""
-    if executor is not None and opts.dry_run:
+    ``executor`` runs the per-image work (default: :class:`LocalExecutor`, processes on this machine)."""
+    executor = executor or LocalExecutor(opts.workers, opts.progress)
+    if opts.dry_run and not executor.streams:
         raise UsageError("a dry run (validate) runs on the local executor only")
+    if executor.streams and (is_url(ds.images_root) or is_url(opts.out)):
+        raise UsageError(f"{ds.images_root if is_url(ds.images_root) else opts.out}: URLs are read and written "
+                         "through Apache Beam's file systems: add --runner beam")
     t0 = time.perf_counter()
     ds.require_images()
     label_map, origin = resolve_label_map(ds, opts.label_map)
     label_map_bytes = label_map_file_bytes(label_map, opts.label_map)  # every input read before OUT is touched
     report = Report(annotated=bool((ds.images["annotation"].astype(str) != "").all()))
     images, objects = check_annotations_step(ds, label_map, opts, report)
-    job = make_job(ds.images_root, images, objects, ds.box_units, opts)
+    # images inside records are read from the source's store by any executor; else the executor's own, if any
+    job = replace(make_job(ds.images_root, images, objects, ds.box_units, opts),
+                  store=ds.image_store or executor.store)
     checked = Checked.start(job, report, opts)
-    job.store = ds.image_store  # images inside records are read from there by any executor
-    if executor is not None:  # its own way to read images and write OUT (URLs), if it has one
-        job.store = job.store or getattr(executor, "store", None)
-        writer = getattr(executor, "output_writer", OutputWriter)
-    elif is_url(ds.images_root) or is_url(opts.out):
-        raise UsageError(f"{ds.images_root if is_url(ds.images_root) else opts.out}: URLs are read and written "
-                         "through Apache Beam's file systems: add --runner beam")
-    else:
-        writer = OutputWriter
-    out = None if opts.dry_run else writer(opts.out, label_map, opts.compression, opts.overwrite)
+    out = None if opts.dry_run else executor.output_writer(opts.out, label_map, opts.compression, opts.overwrite)
     counts = out.counts if out else SplitCounts(label_map)
     try:
-        if executor is not None:
-            executor.start(out)
+        executor.start(out)
         if opts.two_pass:  # --split, --rebalance: every image checked before any is placed
-            check_images(job, checked, opts, executor)
+            check_images(job, checked, executor)
             split_of, repeats, balance = plan_splits(images, job, checked, opts, report)
             encode_images(job, split_of, repeats, out, checked, opts, executor)
-        elif executor is not None:  # the source's splits on another executor: check, then encode
+        else:  # the source's splits
             split_of, balance = images["split"].to_numpy(), {}
-            check_then_write(job, split_of, images["error"].to_numpy() == "", out, checked, opts, executor)
-            report.extend(checked.duplicates(split_of))
-        else:  # the source's splits: one pass, each image written as its result arrives
-            split_of, balance = images["split"].to_numpy(), {}
-            check_and_write(job, split_of, images["error"].to_numpy() == "", out, counts, checked, opts)
+            usable = images["error"].to_numpy() == ""
+            if executor.streams:  # one pass, each image written as its result arrives
+                check_and_write(job, split_of, usable, out, counts, checked, opts, executor)
+            else:  # check, then encode
+                check_then_write(job, split_of, usable, out, checked, opts, executor)
             report.extend(checked.duplicates(split_of))
         report.counts.check()
         splits = output_splits(split_of, opts.split, counts.examples, report)
@@ -110,15 +105,13 @@ def convert(ds: Dataset, opts: ConvertOptions, executor=None) -> ConvertResult:
         manifest = out.publish(splits, label_map_bytes, report, {
             "label_map_origin": origin, "num_classes": len(label_map)}, {
             "counts": asdict(report.counts), "source": ds.source, "options": opts.to_json(), **balance})
-        if executor is not None and hasattr(executor, "published"):
-            executor.published(manifest)
+        executor.published(manifest)
     except BaseException:
         if out is not None:
             out.abort()
         raise
     finally:
-        if executor is not None:
-            executor.close()
+        executor.close()
     return ConvertResult(opts.out, manifest, report, time.perf_counter() - t0, label_map, out.shard_paths)
 
 
@@ -237,14 +230,14 @@ class Checked:
 
 
 def check_and_write(job: Job, split_of, usable, out: OutputWriter | None, counts: SplitCounts,
-                    checked: Checked, opts: ConvertOptions) -> None:
+                    checked: Checked, opts: ConvertOptions, executor: Executor) -> None:
     """One pass (the source's splits): check, encode and write each image as
     its result arrives. Images already known to be skipped (not ``usable``)
     are still processed, for their findings; they write nothing."""
-    job.order, shards = plan_layout(split_of, usable, None, file_sizes(job.root, job.files), opts.layout)
+    order, shards = plan_layout(split_of, usable, None, file_sizes(job.root, job.files), opts.layout)
     if out is not None:
         out.plan(shards)
-    for res in run_local(job, opts.workers or default_workers(), opts.progress, "convert"):
+    for res in executor.run(replace(job, order=order), "convert"):
         if checked.account(res):
             if out is not None:
                 out.add(split_of[res.pos], res.framed, res.labels)
@@ -252,12 +245,9 @@ def check_and_write(job: Job, split_of, usable, out: OutputWriter | None, counts
                 counts.add(split_of[res.pos], res.labels)
 
 
-def check_images(job: Job, checked: Checked, opts: ConvertOptions, executor=None) -> None:
+def check_images(job: Job, checked: Checked, executor: Executor) -> None:
     """The check pass: what survives, its classes and hashes; nothing encoded."""
-    job.encode = False
-    results = (executor.run(job, "check") if executor is not None
-               else run_local(job, opts.workers or default_workers(), opts.progress, "check"))
-    for res in results:
+    for res in executor.run(replace(job, encode=False), "check"):
         checked.account(res)
 
 
@@ -280,44 +270,32 @@ def plan_splits(images: pd.DataFrame, job: Job, checked: Checked, opts: ConvertO
 
 
 def encode_images(job: Job, split_of, repeats, out: OutputWriter, checked: Checked, opts: ConvertOptions,
-                  executor=None) -> None:
+                  executor: Executor) -> None:
     """The encode pass over the planned order (a repeated image is encoded per copy; no second decode)."""
     sizes = file_sizes(job.root, job.files, job.store, opts.num_shards)
     order, shards = plan_layout(split_of, checked.ok, repeats, sizes, opts.layout, opts.rebalance_split, only_ok=True)
-    write_planned(job, order, split_of, shards, out, checked, opts, executor)
+    write_planned(job, order, split_of, shards, out, checked, executor)
 
 
 def check_then_write(job: Job, split_of, usable, out: OutputWriter, checked: Checked, opts: ConvertOptions,
-                     executor) -> None:
-    """The source's splits on another executor: the one-pass layout, planned
-    before any image is read; the check pass in that order (the report reads
-    as the local run's); then the encode pass of the images that passed, in
-    their places (the shards are the local run's)."""
+                     executor: Executor) -> None:
+    """The source's splits on an executor that does not stream: the one-pass
+    layout, planned before any image is read; the check pass in that order (the
+    report reads as the local run's); then the encode pass of the images that
+    passed, in their places (the shards are the local run's)."""
     sizes = file_sizes(job.root, job.files, job.store, opts.num_shards)
-    job.order, shards = plan_layout(split_of, usable, None, sizes, opts.layout)
-    check_images(job, checked, opts, executor)
-    write_planned(job, job.order[checked.ok[job.order]], split_of, shards, out, checked, opts, executor)
+    order, shards = plan_layout(split_of, usable, None, sizes, opts.layout)
+    check_images(replace(job, order=order), checked, executor)
+    write_planned(job, order[checked.ok[order]], split_of, shards, out, checked, executor)
 
 
-def write_planned(job: Job, order, split_of, shards, out: OutputWriter, checked: Checked, opts: ConvertOptions,
-                  executor=None) -> None:
-    """Encode and write the images of ``order`` into the planned shards."""
-    job.order = order
-    job.errors = [e if good else (e or "skipped in the check pass") for e, good in zip(job.errors, checked.ok)]
-    job.decode, job.encode = False, True
+def write_planned(job: Job, order, split_of, shards, out: OutputWriter, checked: Checked,
+                  executor: Executor) -> None:
+    """Encode and write the images of ``order`` into the planned shards (no second decode)."""
+    errors = [e if good else (e or "skipped in the check pass") for e, good in zip(job.errors, checked.ok)]
     out.plan(shards)
-    if executor is not None:
-        # Its workers write the shards (records in the order add() would give
-        # them) and hand them to ``out``; the counts are the check pass's.
-        executor.write(job, split_of, shards, out)
-        for pos in order:
-            out.counts.add(split_of[pos], checked.kept_labels[pos])
-        return
-    for res in run_local(job, opts.workers or default_workers(), opts.progress, "write"):
-        if res.framed is None:
-            raise DataprepError(f"{job.files[res.pos]}: the image changed between the check and the write "
-                                "passes; run again")
-        out.add(split_of[res.pos], res.framed, res.labels)
+    executor.write(replace(job, order=order, errors=errors, decode=False, encode=True), split_of, shards, out,
+                   checked.kept_labels)
 
 
 def output_splits(split_of, requested: dict | None, examples: dict, report: Report) -> list[str]:
