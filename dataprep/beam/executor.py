@@ -33,6 +33,7 @@ Beam's Dask runner included (:mod:`dataprep.beam.dask_cluster`).
 
 from __future__ import annotations
 
+import functools
 import contextlib
 import dataclasses
 import itertools
@@ -263,6 +264,10 @@ class BeamExecutor:
         if self.tmp is not None and FileSystems.exists(self.tmp):
             FileSystems.delete([self.tmp])
         self.tmp = None
+
+    def annotation_parser(self, parse_file):
+        """Annotation files parsed in the workers (see :meth:`parse_annotations`)."""
+        return functools.partial(self.parse_annotations, parse_file=parse_file)
 
     def parse_annotations(self, paths: list[str], parse_file) -> list:
         """Annotation files parsed in the workers by their format's

@@ -8,7 +8,6 @@ shares; the command reads the source through the registry and converts it.
 """
 
 import dataclasses
-import functools
 import inspect
 import typing
 from typing import Annotated, Optional
@@ -61,15 +60,15 @@ def _check_urls(fmt: str, source_urls: list[str], shared: dict) -> None:
 def _run(read, *, runner, beam_option, beam_pipeline_options, **options) -> None:
     from dataprep.convert import ConvertOptions, convert, prepare_output
 
-    executor = _executor(runner, beam_option, beam_pipeline_options, options["quiet"])
+    executor = _executor(runner, beam_option, beam_pipeline_options, options["workers"], options["quiet"])
     opts = o.from_cli(ConvertOptions, options)
     if not is_url(opts.out):  # a URL: checked by the Beam runner's writer, before any pipeline runs
         prepare_output(opts.out, opts.overwrite)  # fail before reading a large dataset
     echo_result(convert(read(executor), opts, executor=executor), opts.strict)
 
 
-def _executor(runner: str, beam_option, beam_pipeline_options, quiet: bool = False):
-    """None (the local worker pool) or a Beam executor; Beam is imported only here.
+def _executor(runner: str, beam_option, beam_pipeline_options, workers=None, quiet: bool = False):
+    """The local worker pool or a Beam executor; Beam is imported only here.
     Beam's log lines reach the terminal only with ``dataprep --debug``."""
     from dataprep.cli import debug_enabled
     from dataprep.errors import UsageError
@@ -79,7 +78,9 @@ def _executor(runner: str, beam_option, beam_pipeline_options, quiet: bool = Fal
     if runner == "local":
         if beam_option or beam_pipeline_options:
             raise UsageError("--beam-option and --beam-pipeline-options only apply with --runner beam")
-        return None
+        from dataprep.convert.executor import LocalExecutor
+
+        return LocalExecutor(workers, progress=not quiet)
     from dataprep.beam import BeamExecutor
     from dataprep.beam.options import pipeline_flags
 
@@ -125,8 +126,7 @@ def _format_command(fmt):
 
         def read(executor):
             # On the Beam runner, its workers parse the annotation files (a VOC set can be millions of them).
-            parse_files = (functools.partial(executor.parse_annotations, parse_file=fmt.parse_file)
-                           if executor is not None and fmt.parse_file is not None else None)
+            parse_files = executor.annotation_parser(fmt.parse_file) if fmt.parse_file is not None else None
             return open_source(o.source_spec(src, fmt=fmt.name, workers=shared["workers"], progress=not shared["quiet"],
                                              label_map=shared["label_map"], parse_files=parse_files, **kwargs))
 

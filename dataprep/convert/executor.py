@@ -69,6 +69,10 @@ class Executor(Protocol):
     def output_writer(self, out, label_map, compression=None, overwrite=False) -> OutputWriter:
         """OUT's writer (it locks OUT and publishes it last)."""
 
+    def annotation_parser(self, parse_file):
+        """A function of annotation paths -> each one's ``parse_file`` result, in order, run by this executor's
+        workers (a VOC set can be millions of files); None: the reader parses them itself."""
+
     def start(self, out: OutputWriter | None) -> None:
         """Before the first pass (``out`` None in a dry run)."""
 
@@ -100,6 +104,9 @@ class LocalExecutor:
         if is_url(out):
             raise UsageError(f"{out}: URLs are written through Apache Beam's file systems: add --runner beam")
         return OutputWriter(out, label_map, compression, overwrite)
+
+    def annotation_parser(self, parse_file):
+        return None  # the reader's own process pool parses them
 
     def start(self, out) -> None:
         pass
