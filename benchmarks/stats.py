@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dataprep.records.example import ExampleData, encode_example  # noqa: E402
-from dataprep.records.tfrecord import ShardWriter, frame  # noqa: E402
+from dataprep.records.framing import ShardWriter, frame  # noqa: E402
 
 CLASSES = ("bicycle", "car", "dog", "person", "traffic light")
 

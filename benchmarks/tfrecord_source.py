@@ -34,10 +34,10 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dataprep.convert import ConvertOptions, convert  # noqa: E402
-from dataprep.formats.export import export_annotations  # noqa: E402
+from dataprep.formats.writers import export_annotations  # noqa: E402
 from dataprep.formats.tfrecord import read_tfrecord  # noqa: E402
 from dataprep.protos import Example  # noqa: E402
-from dataprep.records.tfrecord import frame, scan_records  # noqa: E402
+from dataprep.records.framing import frame, scan_records  # noqa: E402
 
 
 def peak_rss_mb() -> float:

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from dataprep.formats import read_voc
-from dataprep.formats.export import export_annotations
+from dataprep.formats.writers import export_annotations
 from dataprep.formats.write import write_coco, write_csv
 from dataprep.synth import generate_shapes_voc
 

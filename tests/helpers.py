@@ -15,7 +15,7 @@ import pandas as pd
 from dataprep.convert import SHARD_RE, ConvertOptions, convert
 from dataprep.dataset import Dataset
 from dataprep.records.example import decode_example
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 
 #: xyxy pixels on a 64 x 48 image -> 0.125 .. 0.375, 0.25 .. 0.75
 BOX = (8.0, 12.0, 24.0, 36.0)

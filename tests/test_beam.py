@@ -21,7 +21,7 @@ from dataprep.errors import UsageError  # noqa: E402
 from dataprep.formats import read_coco, read_csv, read_voc  # noqa: E402
 from dataprep.formats import voc  # noqa: E402
 from dataprep.formats.write import write_coco, write_csv  # noqa: E402
-from dataprep.records.tfrecord import read_records  # noqa: E402
+from dataprep.records.framing import read_records  # noqa: E402
 from dataprep.synth import generate_shapes_voc  # noqa: E402
 
 MODES = {

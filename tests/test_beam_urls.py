@@ -30,7 +30,7 @@ from dataprep.formats import read_voc  # noqa: E402
 from dataprep.formats.source import read_source  # noqa: E402
 from dataprep.formats.write import write_coco, write_csv  # noqa: E402
 from dataprep.label_map import LabelMap  # noqa: E402
-from dataprep.records.tfrecord import read_records  # noqa: E402
+from dataprep.records.framing import read_records  # noqa: E402
 from dataprep.synth import generate_shapes_voc  # noqa: E402
 
 

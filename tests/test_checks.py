@@ -12,7 +12,7 @@ from helpers import run
 from dataprep.dataset import Dataset
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.records.example import decode_example
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 from dataprep.validate.annotations import duplicate_boxes
 
 
@@ -101,7 +101,7 @@ def test_checks_do_not_depend_on_workers(tmp_path, workers):
 
 
 def test_dataset_findings_imbalance_and_outliers():
-    from dataprep.validate.dataset import dataset_findings
+    from dataprep.validate.dataset_findings import dataset_findings
 
     rng = np.random.default_rng(0)
     rows = []

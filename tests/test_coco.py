@@ -14,7 +14,7 @@ from dataprep.errors import AnnotationError, UsageError
 from dataprep.formats.coco import read_coco
 from dataprep.label_map import LabelMap
 from dataprep.records.example import decode_example
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 
 CATS = [{"id": 1, "name": "person"}, {"id": 3, "name": "car"}, {"id": 90, "name": "toothbrush"}]
 

@@ -17,7 +17,7 @@ from dataprep.convert import ConvertOptions, convert
 from dataprep.formats import read_voc
 from dataprep.label_map import LabelMap, LabelMapItem
 from dataprep.records.example import decode_example
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 
 
 def _png_claiming(width: int, height: int) -> bytes:

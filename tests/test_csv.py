@@ -13,7 +13,7 @@ from helpers import run
 from dataprep.errors import AnnotationError, UsageError
 from dataprep.formats.csv import parse_columns, read_csv
 from dataprep.records.example import decode_example
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 
 
 def make_csv(tmp_path: Path, text: str, files=("a.jpg", "b.jpg"), size=(64, 48)):

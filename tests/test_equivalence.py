@@ -9,11 +9,11 @@ from dataprep.convert import ConvertOptions, convert
 from pathlib import Path
 
 from dataprep.formats import read_coco, read_csv, read_voc
-from dataprep.formats.export import export_annotations
+from dataprep.formats.writers import export_annotations
 from dataprep.formats.yolo import read_yolo
 from dataprep.formats.write import write_coco, write_csv
 from dataprep.records.example import decode_example
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 from dataprep.synth import generate_shapes_voc
 
 

@@ -14,7 +14,7 @@ from dataprep.convert import work
 from dataprep.errors import DataprepError, UsageError
 from dataprep.formats import read_voc
 from dataprep.records.output import OutputWriter
-from dataprep.records.tfrecord import ShardWriter
+from dataprep.records.framing import ShardWriter
 from dataprep.label_map import LabelMap
 from dataprep.synth import generate_shapes_voc
 

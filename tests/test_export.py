@@ -11,7 +11,7 @@ from conftest import distinct_jpeg
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
 from dataprep.formats import read_voc
-from dataprep.formats.export import export_annotations
+from dataprep.formats.writers import export_annotations
 from dataprep.formats.yolo import read_yolo
 from dataprep.label_map import LabelMap
 

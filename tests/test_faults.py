@@ -23,9 +23,9 @@ import pytest
 from dataprep.cli import main
 from dataprep.errors import DataprepError
 from dataprep.label_map import LabelMap, LabelMapItem
-from dataprep.records import tfrecord
+from dataprep.records import framing
 from dataprep.records.output import LOCK_NAME, PARTIAL_RE, SHARD_RE, OutputError, OutputWriter
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 from helpers import examples, manifest, run, shard_files, simple
 
 REPO = Path(__file__).resolve().parents[1]
@@ -244,7 +244,7 @@ def test_disk_full_is_a_clear_error(tmp_path, monkeypatch, capsys):
     def full(self, data):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(tfrecord._HashingFile, "write", full)
+    monkeypatch.setattr(framing._HashingFile, "write", full)
     assert main(["convert", "voc", str(root), "--out", str(out), "-j", "1", "-q"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: {out}/.") and ".partial: cannot write the shard (No space left on device)" in err

@@ -21,7 +21,7 @@ from dataprep.convert import CheckOptions, ConvertOptions, LayoutOptions, SplitO
 from dataprep.convert.options import DECLARED
 from dataprep.dataset import Dataset
 from dataprep.formats import registry
-from dataprep.formats.export import formats as export_formats
+from dataprep.formats.writers import formats as export_formats
 from dataprep.options import option
 
 

@@ -115,3 +115,34 @@ def test_the_length_check_sees_a_long_function():
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
     assert long_functions(f"def f():\n{body}\n") == [("f", MAX_FUNCTION_LINES + 1)]
     assert long_functions(f"def f():\n{body}\n", limit=MAX_FUNCTION_LINES + 1) == []
+
+
+# -- one module name, one job (issue 21) ----------------------------------------------------------------
+# Allowed repeats: the CLI's modules are named after the commands they implement (cli/stats.py is `dataprep
+# stats`), and a few names say the same job for different things in their package.
+SAME_JOB = {"executor.py": "who runs the per-image work (convert: local processes; beam: Beam)",
+            "registry.py": "the registry of formats / of models",
+            "options.py": "declared options (dataprep/options.py), and each layer's own: convert's groups, "
+                          "cli's option types, beam's pipeline flags"}
+
+
+def repeated_module_names(paths: list[str]) -> dict[str, list[str]]:
+    """Module file names used by more than one module outside cli/ (``__init__.py`` aside), not in SAME_JOB."""
+    by_name = defaultdict(list)
+    for path in paths:
+        name = path.rsplit("/", 1)[-1]
+        if name != "__init__.py" and "/cli/" not in f"/{path}":
+            by_name[name].append(path)
+    return {n: sorted(p) for n, p in by_name.items() if len(p) > 1 and n not in SAME_JOB}
+
+
+def test_module_names_say_one_job():
+    root = Path(__file__).resolve().parents[1]
+    paths = [p.relative_to(root).as_posix() for p in sorted((root / "dataprep").rglob("*.py"))]
+    assert repeated_module_names(paths) == {}
+
+
+def test_the_name_check_sees_a_repeat():
+    assert repeated_module_names(["dataprep/a/x.py", "dataprep/b/x.py", "dataprep/cli/y.py", "dataprep/y.py",
+                                  "dataprep/a/__init__.py", "dataprep/b/__init__.py"]) == {
+        "x.py": ["dataprep/a/x.py", "dataprep/b/x.py"]}

@@ -85,7 +85,7 @@ def make_yolo(tmp: Path) -> SourceSpec:
 
 def make_tfrecord(tmp: Path) -> SourceSpec:
     from dataprep.records.example import ExampleData, encode_example
-    from dataprep.records.tfrecord import frame
+    from dataprep.records.framing import frame
 
     write_images(tmp / "images")
     path = tmp / "train.tfrecord"

@@ -19,7 +19,7 @@ from dataprep.records.example import ExampleData, encode_example, parse_features
 from dataprep.records.inspect import inspect_output
 from dataprep.records.naming import looks_like_records, shard_name, shard_of, split_of
 from dataprep.records.recordset import RecordSet
-from dataprep.records.tfrecord import RecordError, frame, read_records, scan_records
+from dataprep.records.framing import RecordError, frame, read_records, scan_records
 from dataprep.stats import collect_records
 
 #: file name -> split: the table of the README ("Which split a record file holds").

@@ -14,7 +14,7 @@ from dataprep.cli import main
 from dataprep.convert import ConvertOptions, convert
 from dataprep.formats.coco import read_coco
 from dataprep.records.example import decode_example
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 
 
 def run(ds, out: Path, **kw):
@@ -406,7 +406,7 @@ def test_manifest_shard_names_must_be_plain(tmp_path, name):
 
 
 def crafted_record(length: int) -> bytes:
-    from dataprep.records.tfrecord import _U32, _U64, masked_crc
+    from dataprep.records.framing import _U32, _U64, masked_crc
 
     header = _U64.pack(length)
     return header + _U32.pack(masked_crc(header)) + b"\x00" * 64
@@ -445,7 +445,7 @@ def test_inspect_malformed_manifests_are_clear_errors(tmp_path, capsys):
 def test_split_on_a_record_that_is_not_an_example(tmp_path, capsys):
     """(issue 14 item 17) dataprep split on a record that is not a
     tf.train.Example names the file and the record instead of a DecodeError."""
-    from dataprep.records.tfrecord import frame
+    from dataprep.records.framing import frame
 
     out = make_records(tmp_path)
     shard = next(out.glob("train-*.tfrecord"))

@@ -19,7 +19,7 @@ from test_reliability import make_records  # noqa: E402
 
 from dataprep.errors import UsageError  # noqa: E402
 from dataprep.records.tfdata import load_dataset, named_record_errors  # noqa: E402
-from dataprep.records.tfrecord import RecordError  # noqa: E402
+from dataprep.records.framing import RecordError  # noqa: E402
 
 
 def shards(out: Path) -> list[Path]:

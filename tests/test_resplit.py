@@ -17,7 +17,7 @@ from dataprep.convert import ConvertOptions, convert
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
 from dataprep.records.example import decode_example
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 
 GROUP_BY = r"^(vid\d+)_"
 
@@ -285,7 +285,7 @@ def test_rebalance_drops_are_counted(source, resplit_out, tmp_path):
 
 def handmade_output(out: Path, records: list[bytes], label_map: str) -> Path:
     """A dataprep output folder written by hand: one train shard holding ``records``."""
-    from dataprep.records.tfrecord import ShardWriter, frame
+    from dataprep.records.framing import ShardWriter, frame
 
     out.mkdir()
     writer = ShardWriter(out / "train-00000-of-00001.tfrecord")

@@ -16,7 +16,7 @@ from dataprep.balance import instance_ratio
 from dataprep.convert import ConvertOptions
 from dataprep.errors import UsageError
 from dataprep.records.example import decode_example
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 
 
 def build(tmp_path, per_image_classes, *, files=None, data=None, splits=None, size=(96, 72)):

@@ -22,7 +22,7 @@ from dataprep.convert import ConvertOptions, convert
 from dataprep.errors import UsageError
 from dataprep.formats.voc import read_voc
 from dataprep.records.example import ExampleData, encode_example
-from dataprep.records.tfrecord import RecordError, ShardWriter, frame
+from dataprep.records.framing import RecordError, ShardWriter, frame
 from dataprep.stats import collect, collect_records, describe, detect_format, format_summary, summarise
 from dataprep.synth import generate_shapes_voc
 

@@ -18,7 +18,7 @@ import dataprep  # noqa: E402
 from dataprep.convert import ConvertOptions, convert  # noqa: E402
 from dataprep.formats import read_voc  # noqa: E402
 from dataprep.records.example import decode_example  # noqa: E402
-from dataprep.records.tfrecord import read_records  # noqa: E402
+from dataprep.records.framing import read_records  # noqa: E402
 from dataprep.synth import generate_shapes_voc  # noqa: E402
 
 

@@ -18,14 +18,14 @@ from conftest import distinct_jpeg, make_png
 from dataprep.convert import ConvertOptions, convert
 from dataprep.errors import LabelMapError, UsageError
 from dataprep.formats import read_coco, read_voc
-from dataprep.formats.export import export_annotations
+from dataprep.formats.writers import export_annotations
 from dataprep.formats.tfrecord import read_tfrecord
 from dataprep.records.naming import split_of
 from dataprep.formats.write import write_coco
 from dataprep.label_map import LabelMap
 from dataprep.records.example import decode_example
 from dataprep.protos import Example
-from dataprep.records.tfrecord import frame, read_records, scan_records
+from dataprep.records.framing import frame, read_records, scan_records
 from dataprep.synth import generate_shapes_voc
 
 
@@ -133,7 +133,7 @@ def test_a_cut_gzip_stream_and_a_huge_length_are_findings(tmp_path):
     # A valid-CRC length far beyond the file: refused, never allocated.
     huge = bytearray(frame(b"x"))
     huge[:8] = (1 << 40).to_bytes(8, "little")
-    from dataprep.records.tfrecord import masked_crc
+    from dataprep.records.framing import masked_crc
 
     huge[8:12] = masked_crc(bytes(huge[:8])).to_bytes(4, "little")
     (tmp_path / "huge.tfrecord").write_bytes(good + bytes(huge))

@@ -160,7 +160,7 @@ def test_publish_best_replaces_the_previous_best(tmp_path):
 
 
 def test_vertical_flips_and_quarter_turns_move_boxes_with_the_pixels():
-    from dataprep.train.pipeline import random_rotate
+    from dataprep.train.input_pipeline import random_rotate
 
     image = np.zeros((40, 60, 3), np.uint8)
     image[5:15, 10:30] = 255  # a box at y 5..15, x 10..30

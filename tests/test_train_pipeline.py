@@ -13,7 +13,7 @@ from dataprep.convert import ConvertOptions, convert  # noqa: E402
 from dataprep.formats.voc import read_voc  # noqa: E402
 from dataprep.synth import generate_shapes_voc  # noqa: E402
 from dataprep.train.encoder import LabelEncoder  # noqa: E402
-from dataprep.train.pipeline import augment, crop_boxes, eval_dataset, train_dataset  # noqa: E402
+from dataprep.train.input_pipeline import augment, crop_boxes, eval_dataset, train_dataset  # noqa: E402
 
 COLORS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
 

@@ -50,7 +50,7 @@ def test_loss_falls_when_overfitting_one_batch(records):
     from dataprep.train.anchor_generator import AnchorGenerator
     from dataprep.train.encoder import LabelEncoder
     from dataprep.train.build import build_model
-    from dataprep.train.pipeline import train_dataset
+    from dataprep.train.input_pipeline import train_dataset
     from dataprep.train.optim import compile_model
 
     config = TrainConfig(input_size=96, alpha=0.35, backbone_weights="none", class_ids=(1, 2, 3),
@@ -184,7 +184,7 @@ def _batchnorm_stats(model):
 
 def _recomputed(run, records):
     """(saved statistics, statistics recomputed from the saved weights on the run's train images)."""
-    from dataprep.train.pipeline import eval_dataset
+    from dataprep.train.input_pipeline import eval_dataset
     from dataprep.train.precise_bn import recalibrate_batchnorm
     from dataprep.train.predict import Detector
 

@@ -13,7 +13,7 @@ from helpers import run
 from dataprep.errors import UsageError
 from dataprep.formats.voc import parse_voc_xml, read_voc
 from dataprep.records.example import decode_example
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 
 
 # -- helpers --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from dataprep.dataset import Dataset
 from dataprep.errors import FindingError, UsageError
 from dataprep.label_map import LabelMap
 from dataprep.records.example import KEYS
-from dataprep.records.tfrecord import GZIP_MAGIC, RecordError, read_records
+from dataprep.records.framing import GZIP_MAGIC, RecordError, read_records
 
 # -- helpers --------------------------------------------------------------------------
 
@@ -724,7 +724,7 @@ def test_dataset_build_checks_the_tables(tmp_path):
 
 
 def test_shard_writer_refuses_unknown_compression(tmp_path):
-    from dataprep.records.tfrecord import ShardWriter
+    from dataprep.records.framing import ShardWriter
 
     with pytest.raises(ValueError, match="Unknown compression 'zstd'"):
         ShardWriter(tmp_path / "x", "zstd")

@@ -9,7 +9,7 @@ import pytest
 from conftest import distinct_jpeg
 from dataprep.convert import ConvertOptions, convert
 from dataprep.errors import AnnotationError, UsageError
-from dataprep.formats.export import export_annotations
+from dataprep.formats.writers import export_annotations
 from dataprep.formats.tfrecord import read_tfrecord
 from dataprep.formats.yolo import label_path, parse_data_yaml, read_yolo
 

@@ -65,7 +65,7 @@ from dataprep.errors import DataprepError, UsageError
 from dataprep.locations import is_url
 from dataprep.progress import progress_bar
 from dataprep.records.output import OutputWriter
-from dataprep.records.tfrecord import ShardWriter
+from dataprep.records.framing import ShardWriter
 from dataprep.findings import Finding
 
 #: Job rows per chunk file at most: the unit a worker loads before the rows spread out.

@@ -34,7 +34,7 @@ def export_annotations_cmd(
     overwrite: o.Overwrite = False,
 ):
     """Write the images and annotations of records back out as COCO JSON, Pascal VOC or YOLO."""
-    from dataprep.formats.export import export_records
+    from dataprep.formats.writers import export_records
 
     o.local_path(records, "RECORDS")
     from dataprep.findings import Report

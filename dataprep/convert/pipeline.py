@@ -52,7 +52,7 @@ from dataprep.label_map import LabelMap, LabelMapError
 from dataprep.locations import is_url, read_bytes
 from dataprep.records.output import OutputWriter, SplitCounts
 from dataprep.validate.annotations import check_annotations
-from dataprep.validate.dataset import dataset_findings
+from dataprep.validate.dataset_findings import dataset_findings
 from dataprep.validate.duplicates import duplicate_findings
 from dataprep.findings import DROPPED_BOX, ERROR, INFO, KEPT, SKIPPED_IMAGE, SWAPPED, Finding, Report
 

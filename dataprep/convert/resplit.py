@@ -57,7 +57,7 @@ from dataprep.progress import progress_bar
 from dataprep.records.output import SPOOL_PREFIX, OutputWriter
 from dataprep.records.example import parse_features
 from dataprep.records.recordset import RecordSet
-from dataprep.records.tfrecord import HEADER_BYTES, RecordError, frame, framed_size, is_gzip, scan_records
+from dataprep.records.framing import HEADER_BYTES, RecordError, frame, framed_size, is_gzip, scan_records
 from dataprep.validate.catalogue import COLLAPSED
 from dataprep.validate.duplicates import duplicate_findings, phash
 from dataprep.findings import INFO, KEPT, WARNING, Counts, Finding, Report

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from dataprep.records.example import ExampleData, encode_example
-from dataprep.records.tfrecord import frame
+from dataprep.records.framing import frame
 from dataprep.findings import CLIPPED, DROPPED_BOX, ERROR, INFO, SKIPPED_IMAGE, WARNING, Finding
 from dataprep.validate.geometry import fit_boxes
 from dataprep.validate.images import check_image

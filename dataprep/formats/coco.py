@@ -301,7 +301,7 @@ def write_coco(ds: Dataset, path: str | Path, *, label_map: LabelMap | None = No
 
 def write_coco_folder(ds, images, boxes, label_map, out, result, move):
     """``OUT/images/<file>``, ``OUT/annotations/instances_<split>.json`` (bbox: :func:`from_hub`)."""
-    from dataprep.formats.export import place
+    from dataprep.formats.writers import place
 
     for row in images.itertuples():
         place(ds, row.file, out / "images" / row.file, move)

@@ -127,7 +127,7 @@ class SourceFormat:
     #: annotation file; the reader takes the results through ``SourceSpec.parse_files``.
     parse_file: Callable | None = None
     #: ``export-annotations --format <name>``'s writer:
-    #: ``write(ds, images, boxes, label_map, out, result, move)`` (see :mod:`dataprep.formats.export`).
+    #: ``write(ds, images, boxes, label_map, out, result, move)`` (see :mod:`dataprep.formats.writers`).
     write: Callable | None = None
 
 

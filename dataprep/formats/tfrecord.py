@@ -54,7 +54,7 @@ from dataprep.records.example import parse_features
 from dataprep.records.naming import looks_like_records
 from dataprep.records.image_store import RecordImageStore
 from dataprep.records.recordset import RecordFile, RecordSet
-from dataprep.records.tfrecord import HEADER_BYTES, is_gzip
+from dataprep.records.framing import HEADER_BYTES, is_gzip
 from dataprep.findings import DROPPED_BOX, ERROR, FIXED, INFO, RENAMED, SKIPPED_IMAGE, WARNING, Finding
 from dataprep.validate.images import safe_join, sniff_format
 

@@ -438,7 +438,7 @@ def write_voc(ds, images, boxes, label_map, out, result, move):
     """``OUT/JPEGImages/<name>``, ``OUT/Annotations/<stem>.xml``, ``OUT/ImageSets/Main/<split>.txt``."""
     from xml.sax.saxutils import escape
 
-    from dataprep.formats.export import flat_names, number, objects_by_image, place
+    from dataprep.formats.writers import flat_names, number, objects_by_image, place
 
     numbers = from_hub(boxes)
     by_image = objects_by_image(ds, boxes)

@@ -254,7 +254,7 @@ def from_hub(boxes: np.ndarray, width: np.ndarray, height: np.ndarray) -> np.nda
 
 def write_yolo(ds, images, boxes, label_map, out, result, move):
     """``OUT/images/<split>/<name>``, ``OUT/labels/<split>/<stem>.txt``, ``OUT/data.yaml``."""
-    from dataprep.formats.export import flat_names, objects_by_image, place
+    from dataprep.formats.writers import flat_names, objects_by_image, place
 
     size = images.set_index("image_id").reindex(ds.objects["image_id"])[["width", "height"]].to_numpy(np.float64)
     numbers = from_hub(boxes, size[:, 0], size[:, 1]) if len(boxes) else np.zeros((0, 4))

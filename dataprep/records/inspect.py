@@ -24,7 +24,7 @@ from dataprep.label_map import LabelMap
 from dataprep.records.example import decode_example
 from dataprep.records.manifest import inside
 from dataprep.records.recordset import RecordSet
-from dataprep.records.tfrecord import RecordError, read_records
+from dataprep.records.framing import RecordError, read_records
 
 _COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe",
            "#008080"]

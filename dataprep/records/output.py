@@ -38,7 +38,7 @@ import numpy as np
 from dataprep import __version__
 from dataprep.errors import DataprepError, UsageError
 from dataprep.label_map import LabelMap
-from dataprep.records.tfrecord import ShardWriter
+from dataprep.records.framing import ShardWriter
 
 from dataprep.records.naming import SHARD_NAME, SHARD_RE  # noqa: F401 (SHARD_RE: beam.files imports it here)
 OUTPUT_FILES = ("label_map.pbtxt", "manifest.json", "report.json")

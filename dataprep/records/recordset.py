@@ -8,7 +8,7 @@ and ``evaluate``) starts here::
       --find--> files in reading order, each with its split
                   (the manifest's when the folder has one; else the naming rule of
                    :mod:`dataprep.records.naming`)
-      --scan(strict | tolerant)--> framed records (:func:`dataprep.records.tfrecord.scan_records`)
+      --scan(strict | tolerant)--> framed records (:func:`dataprep.records.framing.scan_records`)
       --decode_example(data, keys)--> the features asked for (:mod:`dataprep.records.example`)
 
 A manifest is untrusted input (:func:`dataprep.records.manifest.read_manifest`
@@ -27,7 +27,7 @@ from typing import Iterator, Sequence
 from dataprep.errors import UsageError
 from dataprep.records.manifest import MANIFEST, read_manifest
 from dataprep.records.naming import looks_like_records, split_of
-from dataprep.records.tfrecord import RawRecord, is_gzip, scan_records
+from dataprep.records.framing import RawRecord, is_gzip, scan_records
 
 _GIVE = "give a dataprep output folder, a TFRecord file or a quoted glob"
 

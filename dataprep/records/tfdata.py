@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from dataprep.errors import DataprepError, UsageError
 from dataprep.records.recordset import RecordSet
-from dataprep.records.tfrecord import read_records
+from dataprep.records.framing import read_records
 
 _VARLEN = {
     "image/object/bbox/ymin": tf.float32,
@@ -138,7 +138,7 @@ def load_dataset(
 @contextlib.contextmanager
 def named_record_errors(path_or_pattern, split: str | None = None):
     """Turn TensorFlow's ``DataLossError`` ("corrupted record at 1234", no file
-    named) into a :class:`~dataprep.records.tfrecord.RecordError` naming the
+    named) into a :class:`~dataprep.records.framing.RecordError` naming the
     file and offset, found by re-reading the records without TensorFlow."""
     try:
         yield

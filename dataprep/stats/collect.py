@@ -191,7 +191,7 @@ def collect_records(src: str | Path, *, split: str | None = None, progress: bool
     else the label map beside the records, else ``id N``.
     """
     from dataprep.records.example import decode_example
-    from dataprep.records.tfrecord import RecordError
+    from dataprep.records.framing import RecordError
 
     records = RecordSet.find(src, split)
     for f in records.files:

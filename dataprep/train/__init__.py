@@ -11,7 +11,7 @@ One file per part of the detector and of the run:
 - :mod:`~dataprep.train.encoder`  matcher, box coder, label encoder (in the ``tf.data`` pipeline)
 - :mod:`~dataprep.train.decoder`  box decoding, NMS, class ids (``keras.ops``)
 - :mod:`~dataprep.train.losses`   sigmoid focal loss, smooth L1, hard negative mining (``keras.ops``)
-- :mod:`~dataprep.train.pipeline` the ``tf.data`` input pipeline with augmentation
+- :mod:`~dataprep.train.input_pipeline` the ``tf.data`` input pipeline with augmentation
 - :mod:`~dataprep.train.devices`  CPU / GPU / several GPUs, mixed precision, XLA
 - :mod:`~dataprep.train.trainer`  ``train()``: fit, checkpoints, resume, logs, summary
 - :mod:`~dataprep.train.evaluate` COCO mAP with pycocotools

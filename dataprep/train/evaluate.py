@@ -145,7 +145,7 @@ def _image_id(source_id: bytes, fallback: int) -> int:
 def collect(records: str | os.PathLike, split: str, input_size: int, detect, batch_size: int = 8,
             ) -> tuple[list[ImageGroundTruth], list[ImageDetections]]:
     """Run ``detect(images) -> dict of numpy detections`` over a split."""
-    from dataprep.train.pipeline import eval_dataset
+    from dataprep.train.input_pipeline import eval_dataset
 
     gts, dets = [], []
     ids: set[int] = set()

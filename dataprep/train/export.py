@@ -178,8 +178,8 @@ def export_tflite(detector: Detector, path: Path, options: TFLiteOptions = TFLit
 
 def calibration_images(records: str | os.PathLike, split: str, input_size: int, count: int):
     """Up to ``count`` images ``[1, S, S, 3]`` float32 of ``split``, decoded and resized
-    exactly as evaluation and inference feed the model (:func:`dataprep.train.pipeline.eval_dataset`)."""
-    from dataprep.train.pipeline import eval_dataset
+    exactly as evaluation and inference feed the model (:func:`dataprep.train.input_pipeline.eval_dataset`)."""
+    from dataprep.train.input_pipeline import eval_dataset
 
     for batch in eval_dataset(records, split, input_size, batch_size=1).take(count):
         yield batch["image"].numpy()

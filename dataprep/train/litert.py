@@ -82,7 +82,7 @@ class TFLiteDetector:
 
     def detect(self, images) -> dict[str, np.ndarray]:
         """Detections for uint8 images of any size (resized as the pipeline does)."""
-        from dataprep.train.pipeline import resize
+        from dataprep.train.input_pipeline import resize
 
         images = np.asarray(images)
         single = images.ndim == 3

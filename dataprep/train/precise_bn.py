@@ -70,7 +70,7 @@ def recalibrate_on_records(model, records: str | os.PathLike, split: str, input_
     ``split`` (rounded up to whole batches; decoded and resized as for
     evaluation, no augmentation); returns the number of images used."""
     from dataprep.records.tfdata import named_record_errors
-    from dataprep.train.pipeline import eval_dataset
+    from dataprep.train.input_pipeline import eval_dataset
 
     seen = 0
 

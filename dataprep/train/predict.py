@@ -2,7 +2,7 @@
 exported SavedModel, with one interface; and drawing detections to PNG.
 
 Both take uint8 images of any size; the image is stretched to the model input
-(see :func:`dataprep.train.pipeline.resize`) and the boxes come back
+(see :func:`dataprep.train.input_pipeline.resize`) and the boxes come back
 normalized to the original image.
 """
 
@@ -95,7 +95,7 @@ class Detector:
     # ------------------------------------------------------------ inference
     def detect_graph(self, images):
         """uint8 ``[B, H, W, 3]`` -> detections (graph-friendly; used by the export too)."""
-        from dataprep.train.pipeline import resize
+        from dataprep.train.input_pipeline import resize
 
         return self.decoder(self.model(resize(images, self.input_size), training=False))
 

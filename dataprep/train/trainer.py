@@ -46,7 +46,7 @@ from dataprep.train.devices import setup_devices
 from dataprep.train.encoder import LabelEncoder
 from dataprep.train.evaluate import EvalResult, evaluate_model
 from dataprep.train.optim import compile_model
-from dataprep.train.pipeline import train_dataset
+from dataprep.train.input_pipeline import train_dataset
 from dataprep.train.precise_bn import recalibrate_on_records
 from dataprep.train.predict import Detector
 from dataprep.train.recipe import RECIPE_FILE, Recipe

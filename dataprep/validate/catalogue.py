@@ -196,7 +196,7 @@ CATALOGUE: dict[str, Code] = {
     "image.no_objects": _c(INFO, (KEPT, SKIPPED_IMAGE),
                            "an image without boxes: a negative, or dropped (--drop-empty)", "IA"),
     "policy.skipped": _c(ERROR, SKIPPED_IMAGE, "an image with an error finding, skipped by --on-error skip", "IA"),
-    # -- the dataset as a whole (validate/dataset.py, validate/duplicates.py) -------------
+    # -- the dataset as a whole (validate/dataset_findings.py, validate/duplicates.py) -------------
     "dataset.class_imbalance": _c(WARNING, KEPT, "boxes per class differ by more than 10x; consider --rebalance", "V"),
     "box.size_outlier": _c(INFO, KEPT, "a box's size is far from its class's others (robust z)", "IAOV"),
     "box.aspect_outlier": _c(INFO, KEPT, "a box's aspect ratio is far from its class's others (robust z)", "IAOV"),
