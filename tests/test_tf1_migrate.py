@@ -208,3 +208,18 @@ def test_the_genuine_tf2_api_restores_the_migrated_folders_live(tmp_path):
         reference = np.load(MIGRATE / name / "outputs.npz")
         assert_top10(tf2[f"{name}/detection_boxes"][0], tf2[f"{name}/detection_scores"][0],
                      tf2[f"{name}/detection_classes"][0], reference)
+
+
+def test_a_frozen_graph_with_folded_batch_norms_is_refused_clearly(tmp_path, capsys):
+    import shutil
+
+    graph = tf.compat.v1.GraphDef()
+    with tf.Graph().as_default() as g:  # a conv weight and no BatchNorm constants: what folding leaves
+        tf.constant(np.zeros((3, 3, 3, 16), np.float32), name="FeatureExtractor/MobilenetV1/Conv2d_0/weights")
+        tf.constant(np.zeros((16,), np.float32), name="FeatureExtractor/MobilenetV1/Conv2d_0/biases")
+        graph.CopyFrom(g.as_graph_def())
+    (tmp_path / "frozen_inference_graph.pb").write_bytes(graph.SerializeToString())
+    shutil.copy(MIGRATE / "ssd_mobilenet_v1" / "pipeline.config", tmp_path / "pipeline.config")
+    assert main(["migrate", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "frozen_inference_graph.pb" in err and "folded" in err and "model.ckpt" in err
