@@ -223,3 +223,40 @@ def test_a_frozen_graph_with_folded_batch_norms_is_refused_clearly(tmp_path, cap
     assert main(["migrate", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "frozen_inference_graph.pb" in err and "folded" in err and "model.ckpt" in err
+
+
+# ------------------------------------------------------------------ full size (slow, needs both venvs)
+TF1_ODAPI = Path(os.environ.get("DATAPREP_TF1_ODAPI", "/work/venvs/tf1-odapi"))
+TF1_SHIM = Path(os.environ.get("DATAPREP_TF1_SHIM", "/work/shared/tools/tf1-odapi"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TF2_PYTHON or not (TF1_ODAPI / "venv" / "bin" / "python").is_file()
+                    or not (TF1_SHIM / "tf1shim.py").is_file(),
+                    reason="needs the TF1 TF OD API venv (DATAPREP_TF1_ODAPI / DATAPREP_TF1_SHIM) and "
+                           "DATAPREP_ODAPI_TF2_PYTHON")
+@pytest.mark.parametrize("name", NAMES)
+def test_full_size_migrations_give_the_tf1_detections_in_the_genuine_tf2_api(tmp_path, name):
+    """300x300, depth 1.0, 90 COCO classes, made by the genuine TF1 code: the migrated folder of the
+    checkpoint and of the frozen graph alone, loaded by the genuine TF2 API, give the TF1 top-10."""
+    import shutil
+
+    script = Path(__file__).parents[1] / "tools" / "make_tf1_fixtures.py"
+    subprocess.run([str(TF1_ODAPI / "venv" / "bin" / "python"), str(script), "--research",
+                    str(TF1_ODAPI / "research"), "--shim-dir", str(TF1_SHIM), "--out", str(tmp_path),
+                    "--models", name, "--full-size"], check=True, capture_output=True)
+    folder = tmp_path / name
+    frozen = tmp_path / "frozen"
+    frozen.mkdir()
+    for f in ("pipeline.config", "frozen_inference_graph.pb"):
+        shutil.copy(folder / f, frozen / f)
+    migrate_tf1(folder, tmp_path / "m1")
+    migrate_tf1(frozen, tmp_path / "m2")
+    images = folder / "outputs.npz"
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"}
+    subprocess.run([TF2_PYTHON, str(TOOL), "--out", str(tmp_path / "tf2.npz"), f"ckpt={tmp_path / 'm1'}:{images}",
+                    f"frozen={tmp_path / 'm2'}:{images}"], check=True, env=env, capture_output=True)
+    tf2, reference = np.load(tmp_path / "tf2.npz"), np.load(images)
+    for kind in ("ckpt", "frozen"):
+        assert_top10(tf2[f"{kind}/detection_boxes"][0], tf2[f"{kind}/detection_scores"][0],
+                     tf2[f"{kind}/detection_classes"][0], reference)
