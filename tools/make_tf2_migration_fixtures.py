@@ -12,7 +12,9 @@ outputs.npz). As ``model_lib_v2`` does, the model is built from the config with
 ``model_builder.build(is_training=False)``, run once so that every Keras variable exists,
 then restored with ``tf.train.Checkpoint(model=model).restore(DIR/checkpoint/ckpt-0)`` and
 ``assert_existing_objects_matched()`` (every variable of the TF2 model found in the
-checkpoint, shapes checked) and ``assert_consumed()`` (nothing in the checkpoint unused).
+checkpoint, shapes checked) and ``assert_consumed()`` (nothing in the checkpoint unused);
+then as ``model_main_tf2.py`` restores a ``fine_tune_checkpoint`` of type "full" and
+"detection" (``restore_from_objects``, then ``restore().expect_partial().assert_existing_objects_matched()``).
 OUT.npz gets, per NAME: ``NAME/anchors``, ``NAME/box_encodings``,
 ``NAME/class_predictions_with_background`` (``predict()``) and ``NAME/detection_boxes``,
 ``/detection_scores``, ``/detection_classes`` (0-based), ``/num_detections`` (``postprocess()``).
@@ -42,6 +44,12 @@ def run_one(folder: str, image):
     status = tf.train.Checkpoint(model=model).restore(os.path.join(folder, "checkpoint", "ckpt-0"))
     status.assert_existing_objects_matched()
     status.assert_consumed()
+    # What model_main_tf2.py does with fine_tune_checkpoint (model_lib_v2.load_fine_tune_checkpoint,
+    # which needs cv2 to import: its restore lines here), for both checkpoint types.
+    for kind in ("full", "detection"):
+        restore_map = model.restore_from_objects(fine_tune_checkpoint_type=kind)
+        tf.train.Checkpoint(**restore_map).restore(
+            os.path.join(folder, "checkpoint", "ckpt-0")).expect_partial().assert_existing_objects_matched()
     prediction = model.predict(preprocessed, shapes)
     detections = model.postprocess(prediction, shapes)
     out = {k: prediction[k].numpy() for k in ("anchors", "box_encodings", "class_predictions_with_background")}
@@ -63,7 +71,7 @@ def main() -> None:
         folder, images = rest.rsplit(":", 1)
         out = run_one(folder, np.load(images)["image"])
         saved.update({f"{name}/{k}": v for k, v in out.items()})
-        print(f"{name}: restored (assert_existing_objects_matched, assert_consumed), "
+        print(f"{name}: restored (assert_existing_objects_matched, assert_consumed; fine-tune full, detection), "
               f"top score {out['detection_scores'][0, 0]:.4f}", file=sys.stderr)
     np.savez_compressed(a.out, **saved)
 
