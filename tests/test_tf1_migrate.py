@@ -139,7 +139,7 @@ def test_the_migration_check_describes_the_two_builders():
     from keras import layers
 
     from dataprep.train.tf1 import slim_mobilenet_v2
-    from dataprep.train.tf1_migrate import _v2_layout
+    from dataprep.train.tf1_migrate import v2_layout
     from dataprep.train.zoo import zoo_mobilenet_v2
 
     def adds(net):
@@ -152,7 +152,7 @@ def test_the_migration_check_describes_the_two_builders():
     for alpha, md in ((0.25, 16), (0.125, 8)):
         for keras, net in ((False, slim_mobilenet_v2(32, alpha, md)),
                            (True, zoo_mobilenet_v2(32, alpha, md, outputs=("block_13_expand_relu", "out_relu")))):
-            layout, residuals = _v2_layout(alpha, md, keras)
+            layout, residuals = v2_layout(alpha, md, keras)
             assert residuals == adds(net), (alpha, md, keras)
             assert [c for _, c in layout] == kernels(net), (alpha, md, keras)
 

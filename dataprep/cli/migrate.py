@@ -22,10 +22,11 @@ def migrate_cmd(
 ):
     """Migrate a TF1 SSD (ssd_mobilenet_v1, ssd_mobilenet_v2, ssdlite_mobilenet_v2) to the TF2 TF OD API:
     its pipeline.config for model_main_tf2.py and its weights as a TF2 object-based checkpoint."""
-    from dataprep.cli.train import _echo_lines, quiet_tensorflow
+    from dataprep.cli.train import quiet_tensorflow
 
     quiet_tensorflow()
     from dataprep.train.tf1_migrate import migrate_tf1
 
     result = migrate_tf1(folder, out, overwrite=overwrite, label_map_path=label_map)
-    _echo_lines(result.summary_lines())
+    for line in result.summary_lines():
+        typer.echo(line)

@@ -72,7 +72,7 @@ def _short_name(variable, layer) -> str:
     return name
 
 
-def _layer_slots(layer, prefix: str, part: str, anchors: int = 0) -> list[Slot]:
+def layer_slots(layer, prefix: str, part: str, anchors: int = 0) -> list[Slot]:
     slots = []
     for v in layer.weights:
         name = _short_name(v, layer)
@@ -98,18 +98,18 @@ def checkpoint_slots(model) -> list[Slot]:
     fe = "model/_feature_extractor"
     slots = []
     for n, layer in enumerate(weighted_layers(model.backbone)):
-        slots += _layer_slots(layer, f"{fe}/classification_backbone/layer_with_weights-{n}", FEATURE_EXTRACTOR)
+        slots += layer_slots(layer, f"{fe}/classification_backbone/layer_with_weights-{n}", FEATURE_EXTRACTOR)
     if isinstance(model, ZooSSDMobileNetV2FPNLite):
         return slots + _fpnlite_slots(model)
     for i, block in enumerate(model.feature_maps.blocks):
         # KerasMultiResolutionFeatureMaps: convolutions[2 + i] = [1x1 conv, BN, ReLU6, 3x3 conv, BN, ReLU6]
         for j, layer in enumerate(block.layers):
-            slots += _layer_slots(layer, f"{fe}/feature_map_generator/convolutions/{i + 2}/{j}", FEATURE_EXTRACTOR)
+            slots += layer_slots(layer, f"{fe}/feature_map_generator/convolutions/{i + 2}/{j}", FEATURE_EXTRACTOR)
     heads = "model/_box_predictor/_prediction_heads"
     for level, tower in enumerate(model.box_head.towers):
-        slots += _layer_slots(tower.layers[-1], f"{heads}/box_encodings/{level}/_box_encoder_layers/0", BOX_HEAD)
+        slots += layer_slots(tower.layers[-1], f"{heads}/box_encodings/{level}/_box_encoder_layers/0", BOX_HEAD)
     for level, tower in enumerate(model.class_head.towers):
-        slots += _layer_slots(tower.layers[-1],
+        slots += layer_slots(tower.layers[-1],
                               f"{heads}/class_predictions_with_background/{level}/_class_predictor_layers/0",
                               CLASS_HEAD, model.anchors_per_location[level])
     return slots
@@ -119,24 +119,24 @@ def _fpnlite_slots(model) -> list[Slot]:
     """ssd_mobilenet_v2_fpn_keras + WeightSharedConvolutionalBoxPredictor (share_prediction_tower)."""
     fe, fpn = "model/_feature_extractor", "model/_feature_extractor/_fpn_features_generator"
     maps = model.feature_maps
-    slots = _layer_slots(maps.top, f"{fpn}/top_layers/0", FEATURE_EXTRACTOR)
+    slots = layer_slots(maps.top, f"{fpn}/top_layers/0", FEATURE_EXTRACTOR)
     for idx, (conv, smooth) in enumerate(zip(maps.residuals, maps.smoothing)):
-        slots += _layer_slots(conv, f"{fpn}/residual_blocks/{idx}/0", FEATURE_EXTRACTOR)
+        slots += layer_slots(conv, f"{fpn}/residual_blocks/{idx}/0", FEATURE_EXTRACTOR)
         for j, layer in enumerate(smooth.layers):  # [separable conv, BN, ReLU6]
-            slots += _layer_slots(layer, f"{fpn}/conv_layers/{idx}/{j}", FEATURE_EXTRACTOR)
+            slots += layer_slots(layer, f"{fpn}/conv_layers/{idx}/{j}", FEATURE_EXTRACTOR)
     for i, block in enumerate(maps.coarse):
         for j, layer in enumerate(block.layers):
-            slots += _layer_slots(layer, f"{fe}/_coarse_feature_layers/{i}/{j}", FEATURE_EXTRACTOR)
+            slots += layer_slots(layer, f"{fe}/_coarse_feature_layers/{i}/{j}", FEATURE_EXTRACTOR)
     bp = "model/_box_predictor"
     tower = model.tower
     for i, conv in enumerate(tower.convs):
-        slots += _layer_slots(conv, f"{bp}/_head_scope_conv_layers/PredictionTower/{i}", BOX_HEAD)
+        slots += layer_slots(conv, f"{bp}/_head_scope_conv_layers/PredictionTower/{i}", BOX_HEAD)
     for level in range(tower.num_levels):
         for i in range(tower.num_layers):  # base tower = [conv, BN, ReLU6] x num_layers: BN i at 3 i + 1
-            slots += _layer_slots(tower.batch_norms[level * tower.num_layers + i],
+            slots += layer_slots(tower.batch_norms[level * tower.num_layers + i],
                                   f"{bp}/_base_tower_layers_for_heads/box_encodings/{level}/{3 * i + 1}", BOX_HEAD)
-    slots += _layer_slots(model.box_head.conv, f"{bp}/_box_prediction_head/_box_encoder_layers/0", BOX_HEAD)
-    slots += _layer_slots(model.class_head.conv,
+    slots += layer_slots(model.box_head.conv, f"{bp}/_box_prediction_head/_box_encoder_layers/0", BOX_HEAD)
+    slots += layer_slots(model.class_head.conv,
                           f"{bp}/_prediction_heads/class_predictions_with_background/_class_predictor_layers/0",
                           CLASS_HEAD, model.class_head.anchors_per_location)
     return slots

@@ -74,12 +74,12 @@ class MigrationResult:
 
 
 # ------------------------------------------------------------------ which depths migrate
-def _v2_layout(alpha: float, min_depth: int, keras: bool) -> tuple[list[tuple[str, int]], list[int]]:
+def v2_layout(alpha: float, min_depth: int, keras: bool) -> tuple[list[tuple[str, int]], list[int]]:
     """``([(layer, channels)], residual blocks)`` of MobileNetV2 up to Conv_1, as slim builds it
     (:func:`dataprep.train.tf1.slim_mobilenet_v2`) or as the TF2 API's Keras network does
     (:func:`dataprep.train.zoo.zoo_mobilenet_v2`); the rules are those two builders', in arithmetic
     (tests/test_tf1_migrate.py checks them against the builders)."""
-    from dataprep.train.tf1 import _V2_BLOCKS
+    from dataprep.train.tf1 import V2_BLOCKS
     from dataprep.train.zoo import make_divisible
 
     def min_depth_of(filters: int) -> int:  # Keras: every conv but the expansions (_LayersOverride.Conv2D)
@@ -90,7 +90,7 @@ def _v2_layout(alpha: float, min_depth: int, keras: bool) -> tuple[list[tuple[st
 
     x = min_depth_of(make_divisible(32 * alpha)) if keras else slim_depth(32)
     layers, residuals = [("Conv", x)], []
-    for block, (filters, stride) in enumerate(_V2_BLOCKS):
+    for block, (filters, stride) in enumerate(V2_BLOCKS):
         if block:
             layers.append((f"block {block} expansion", 6 * x if keras else make_divisible(x * 6, 8)))
         nominal = make_divisible(int(filters * alpha)) if keras else slim_depth(filters)
@@ -108,7 +108,7 @@ def migration_problem(backbone: str, alpha: float, min_depth: int) -> str | None
     """Why a slim ``backbone`` at ``alpha`` / ``min_depth`` has no TF2 Keras twin, or None when it has one."""
     if backbone == "mobilenet_v1":
         return _v1_problem(alpha, min_depth)
-    (slim, ours), (keras_layers, theirs) = _v2_layout(alpha, min_depth, False), _v2_layout(alpha, min_depth, True)
+    (slim, ours), (keras_layers, theirs) = v2_layout(alpha, min_depth, False), v2_layout(alpha, min_depth, True)
     for (name, a), (_, b) in zip(slim, keras_layers):
         if a != b:
             return f"MobileNetV2 {name} has {a} channels in slim, {b} in the TF2 Keras network"
@@ -122,10 +122,10 @@ def _v1_problem(alpha: float, min_depth: int) -> str | None:
     """MobileNetV1: slim's depth ``max(int(d * alpha), min_depth)`` against the TF2 API's Keras one,
     ``max(int(int(d * alpha) * alpha), min_depth)`` (keras.applications.MobileNet multiplies by alpha,
     then object_detection/models/keras_models/mobilenet_v1.py's _LayersOverride.Conv2D once more)."""
-    from dataprep.train.tf1 import _V1_SEPARABLE
+    from dataprep.train.tf1 import V1_SEPARABLE
     from dataprep.train.zoo import depth_fn
 
-    layers = [("Conv2d_0", 32)] + [(f"Conv2d_{i}_pointwise", d) for i, (d, _) in enumerate(_V1_SEPARABLE, start=1)]
+    layers = [("Conv2d_0", 32)] + [(f"Conv2d_{i}_pointwise", d) for i, (d, _) in enumerate(V1_SEPARABLE, start=1)]
     for name, depth in layers:
         slim, keras_depth = depth_fn(depth, alpha, min_depth), max(int(int(depth * alpha) * alpha), min_depth)
         if slim != keras_depth:
@@ -153,7 +153,7 @@ def check_migratable(model: str, alpha: float, min_depth: int, where: str) -> No
 def tf2_slots(model) -> list:
     """Every variable of a :class:`dataprep.train.tf1.TF1SSD` with its TF2 object-graph key
     (see the module docstring), as :class:`dataprep.train.restore.Slot` in model order."""
-    from dataprep.train.restore import BOX_HEAD, CLASS_HEAD, FEATURE_EXTRACTOR, _layer_slots
+    from dataprep.train.restore import BOX_HEAD, CLASS_HEAD, FEATURE_EXTRACTOR, layer_slots
     from dataprep.train.tf1 import tf1_architecture
     from dataprep.train.zoo import weighted_layers
 
@@ -161,11 +161,11 @@ def tf2_slots(model) -> list:
     fe = "model/_feature_extractor"
     slots = []
     for n, layer in enumerate(weighted_layers(model.backbone)):
-        slots += _layer_slots(layer, f"{fe}/classification_backbone/layer_with_weights-{n}", FEATURE_EXTRACTOR)
+        slots += layer_slots(layer, f"{fe}/classification_backbone/layer_with_weights-{n}", FEATURE_EXTRACTOR)
     maps = f"{fe}/{_FEATURE_MAP_GENERATOR[arch.backbone]}/convolutions"
     for i, block in enumerate(model.feature_maps.blocks):
         for j, layer in enumerate(block.layers):
-            slots += _layer_slots(layer, f"{maps}/{i + 2}/{j}", FEATURE_EXTRACTOR)
+            slots += layer_slots(layer, f"{maps}/{i + 2}/{j}", FEATURE_EXTRACTOR)
     heads = "model/_box_predictor/_prediction_heads"
     for head, part, path in ((model.box_head, BOX_HEAD, "box_encodings/{}/_box_encoder_layers"),
                              (model.class_head, CLASS_HEAD,
@@ -173,7 +173,7 @@ def tf2_slots(model) -> list:
         for level, tower in enumerate(head.towers):
             anchors = model.anchors_per_location[level]
             for j, layer in enumerate(tower.layers):
-                slots += _layer_slots(layer, f"{heads}/{path.format(level)}/{j}", part, anchors)
+                slots += layer_slots(layer, f"{heads}/{path.format(level)}/{j}", part, anchors)
     return slots
 
 
