@@ -250,6 +250,47 @@ def test_one_fine_tuning_step_from_a_tf1_checkpoint_with_other_classes(tmp_path)
     assert result.config.model == "ssd_mobilenet_v1" and np.isfinite(result.history[-1]["loss"])
 
 
+@pytest.mark.slow
+def test_fine_tuning_with_all_parts_keeps_the_matching_classes(tmp_path):
+    """train --init-from a TF1 folder --init-parts all on records of classes cat and bird: the box
+    head and cat's class rows come from the TF1 checkpoint (its label map's id 1), bird's start fresh."""
+    import json
+
+    from dataprep.convert import ConvertOptions, convert
+    from dataprep.formats.voc import read_voc
+    from dataprep.synth import generate_shapes_voc
+    from dataprep.train.trainer import train
+
+    generate_shapes_voc(tmp_path / "voc", 4, width=64, height=64, seed=5, size_range=(0.3, 0.6),
+                        splits={"train": 1.0}, classes=("cat", "bird"))
+    convert(read_voc(tmp_path / "voc"), ConvertOptions(out=tmp_path / "records", workers=1, progress=False))
+    config = tf1_config(V1, ["cat", "bird"]).replace(init_from=str(V1), init_parts="all", epochs=1,
+                                                     steps_per_epoch=1, batch_size=2, optimizer="adam",
+                                                     learning_rate=1e-9)
+    result = train(config, tmp_path / "records", tmp_path / "run", progress=False, log=lambda line: None,
+                   evaluate_at_end=False)
+    init = json.loads((tmp_path / "run" / "init_from.json").read_text())
+    assert init["parts"] == "all" and init["counts"]["fresh"] == 0 and init["counts"]["skipped"] == 0
+    assert init["classes_restored"] == {"cat": 1} and init["classes_fresh"] == ["bird"]
+    assert result.config.class_names == ("bird", "cat")  # the records' order: cat is column 2
+    # After one step at a negligible rate the background and cat rows of the class head are still the
+    # TF1 checkpoint's (columns 0 and 1 of its label map; ours 0 and 2), bird's are not.
+    from dataprep.train.build import build_model
+    from dataprep.train.predict import latest_weights
+
+    model = build_model(result.config, weights=False)
+    model.load_weights(latest_weights(tmp_path / "run"))
+    reader = tf.train.load_checkpoint(str(V1 / "model.ckpt"))
+    for level, tower in enumerate(model.class_head.towers):
+        theirs = reader.get_tensor(f"BoxPredictor_{level}/ClassPredictor/weights")
+        ours = tower.layers[-1].kernel.numpy()
+        anchors = model.anchors_per_location[level]
+        theirs = theirs.reshape(theirs.shape[:-1] + (anchors, -1))
+        ours = ours.reshape(ours.shape[:-1] + (anchors, -1))
+        np.testing.assert_allclose(ours[..., [0, 2]], theirs[..., [0, 1]], atol=1e-6)
+        assert not np.allclose(ours[..., 1], theirs[..., 2], atol=1e-3)
+
+
 # ------------------------------------------------------------------ full size (slow, needs the TF1 venv)
 @pytest.mark.slow
 @pytest.mark.skipif(not (TF1_ODAPI / "venv" / "bin" / "python").is_file() or not (TF1_SHIM / "tf1shim.py").is_file(),

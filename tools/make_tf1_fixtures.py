@@ -8,6 +8,9 @@ code import under TF 2.x (tf.compat.v1 graph mode, tf.contrib -> tf_slim)::
 
     DEST/venv/bin/python tools/make_tf1_fixtures.py --research DEST/research --shim-dir TOOLS_DIR [--out tests/data/tf1]
 
+``--migration`` writes tests/data/tf1_migrate/<model>/ instead, at the depth multipliers and
+min_depth that migrate to the TF2 TF OD API (``MIGRATION``; ``dataprep migrate``).
+
 For each of the TF1 zoo sample configs ``ssd_mobilenet_v1_coco``, ``ssd_mobilenet_v2_coco`` and
 ``ssdlite_mobilenet_v2_coco`` it sets depth_multiplier 0.125 (most layers at min_depth 16: small files), a 96x96 fixed_shape_resizer and 3 classes,
 builds the model with ``model_builder.build(is_training=False)``, gives every variable seeded values
@@ -42,11 +45,22 @@ MODELS = {
 }
 
 
-def small_config(text: str, ema: bool, full_size: bool = False) -> str:
+# --migration (tests/data/tf1_migrate): (depth multiplier, min_depth) at which the slim network and the
+# TF2 API's Keras one are the same (dataprep.train.tf1_migrate.migration_problem), small: MobileNetV1 at
+# 1/64 (every layer at min_depth 16: the TF2 Keras MobileNetV1 multiplies by alpha twice), MobileNetV2
+# at 0.125 with min_depth 8 (at min_depth 16 Keras and slim add residuals in other blocks).
+MIGRATION = {"ssd_mobilenet_v1": (0.015625, 16), "ssd_mobilenet_v2_tf1": (0.125, 8),
+             "ssdlite_mobilenet_v2_tf1": (0.125, 8)}
+
+
+def small_config(text: str, ema: bool, full_size: bool = False, depth: float = DEPTH,
+                 min_depth: int | None = None) -> str:
     if full_size:  # the zoo config as it is (300x300, depth 1.0, 90 COCO classes)
         return text.replace("eval_config: {", "eval_config: {\n  use_moving_averages: true", 1) if ema else text
     text = re.sub(r"num_classes: \d+", f"num_classes: {CLASSES}", text)
-    text = re.sub(r"depth_multiplier: [\d.]+", f"depth_multiplier: {DEPTH}", text)
+    text = re.sub(r"depth_multiplier: [\d.]+", f"depth_multiplier: {depth}", text)
+    if min_depth is not None:
+        text = re.sub(r"min_depth: 16", f"min_depth: {min_depth}", text)
     text = re.sub(r"height: 300", f"height: {SIZE}", text)
     text = re.sub(r"width: 300", f"width: {SIZE}", text)
     text = re.sub(r'label_map_path: "[^"]*"', 'label_map_path: "PATH_TO_BE_CONFIGURED/label_map.pbtxt"', text)
@@ -72,7 +86,8 @@ def seeded_value(rng, name: str, value):
     return value
 
 
-def build_one(name: str, research: str, out: str, seed: int, full_size: bool = False) -> None:
+def build_one(name: str, research: str, out: str, seed: int, full_size: bool = False,
+              migration: bool = False) -> None:
     import numpy as np
     import tensorflow as tf  # tf.compat.v1 under the shim
     from google.protobuf import text_format
@@ -80,8 +95,9 @@ def build_one(name: str, research: str, out: str, seed: int, full_size: bool = F
     from object_detection.protos import pipeline_pb2
 
     sample, steps, ema, frozen = MODELS[name]
+    depth, min_depth = MIGRATION[name] if migration else (DEPTH, None)
     text = small_config(open(os.path.join(research, "object_detection/samples/configs", sample)).read(), ema,
-                        full_size)
+                        full_size, depth, min_depth)
     size = 300 if full_size else SIZE
     frozen = frozen or full_size
     folder = os.path.join(out, name)
@@ -166,7 +182,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--research", required=True, help="DEST/research made by build.sh")
     ap.add_argument("--shim-dir", required=True, help="the folder holding tf1shim.py")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "tf1"))
+    ap.add_argument("--out", default=None, help="default tests/data/tf1 (--migration: tests/data/tf1_migrate)")
+    ap.add_argument("--migration", action="store_true",
+                    help="the depth multipliers and min_depth that migrate to the TF2 API (MIGRATION)")
     ap.add_argument("--seed", type=int, default=20)
     ap.add_argument("--models", nargs="*", default=list(MODELS))
     ap.add_argument("--full-size", action="store_true",
@@ -177,8 +195,10 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tf1shim  # noqa: F401  (must come before object_detection)
 
+    out = a.out or os.path.join(os.path.dirname(__file__), "..", "tests", "data",
+                                "tf1_migrate" if a.migration else "tf1")
     for i, name in enumerate(a.models):
-        build_one(name, research, a.out, a.seed + i, a.full_size)
+        build_one(name, research, out, a.seed + i, a.full_size, a.migration)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,10 @@ def _register() -> None:
     app.command("export")(train.export_cmd)
     app.command("predict")(train.predict_cmd)
 
+    from dataprep.cli import migrate
+
+    app.command("migrate")(migrate.migrate_cmd)
+
     from dataprep.cli import export_annotations
 
     app.command("export-annotations")(export_annotations.export_annotations_cmd)

@@ -72,7 +72,7 @@ def _short_name(variable, layer) -> str:
     return name
 
 
-def _layer_slots(layer, prefix: str, part: str, anchors: int = 0) -> list[Slot]:
+def layer_slots(layer, prefix: str, part: str, anchors: int = 0) -> list[Slot]:
     slots = []
     for v in layer.weights:
         name = _short_name(v, layer)
@@ -98,18 +98,18 @@ def checkpoint_slots(model) -> list[Slot]:
     fe = "model/_feature_extractor"
     slots = []
     for n, layer in enumerate(weighted_layers(model.backbone)):
-        slots += _layer_slots(layer, f"{fe}/classification_backbone/layer_with_weights-{n}", FEATURE_EXTRACTOR)
+        slots += layer_slots(layer, f"{fe}/classification_backbone/layer_with_weights-{n}", FEATURE_EXTRACTOR)
     if isinstance(model, ZooSSDMobileNetV2FPNLite):
         return slots + _fpnlite_slots(model)
     for i, block in enumerate(model.feature_maps.blocks):
         # KerasMultiResolutionFeatureMaps: convolutions[2 + i] = [1x1 conv, BN, ReLU6, 3x3 conv, BN, ReLU6]
         for j, layer in enumerate(block.layers):
-            slots += _layer_slots(layer, f"{fe}/feature_map_generator/convolutions/{i + 2}/{j}", FEATURE_EXTRACTOR)
+            slots += layer_slots(layer, f"{fe}/feature_map_generator/convolutions/{i + 2}/{j}", FEATURE_EXTRACTOR)
     heads = "model/_box_predictor/_prediction_heads"
     for level, tower in enumerate(model.box_head.towers):
-        slots += _layer_slots(tower.layers[-1], f"{heads}/box_encodings/{level}/_box_encoder_layers/0", BOX_HEAD)
+        slots += layer_slots(tower.layers[-1], f"{heads}/box_encodings/{level}/_box_encoder_layers/0", BOX_HEAD)
     for level, tower in enumerate(model.class_head.towers):
-        slots += _layer_slots(tower.layers[-1],
+        slots += layer_slots(tower.layers[-1],
                               f"{heads}/class_predictions_with_background/{level}/_class_predictor_layers/0",
                               CLASS_HEAD, model.anchors_per_location[level])
     return slots
@@ -119,24 +119,24 @@ def _fpnlite_slots(model) -> list[Slot]:
     """ssd_mobilenet_v2_fpn_keras + WeightSharedConvolutionalBoxPredictor (share_prediction_tower)."""
     fe, fpn = "model/_feature_extractor", "model/_feature_extractor/_fpn_features_generator"
     maps = model.feature_maps
-    slots = _layer_slots(maps.top, f"{fpn}/top_layers/0", FEATURE_EXTRACTOR)
+    slots = layer_slots(maps.top, f"{fpn}/top_layers/0", FEATURE_EXTRACTOR)
     for idx, (conv, smooth) in enumerate(zip(maps.residuals, maps.smoothing)):
-        slots += _layer_slots(conv, f"{fpn}/residual_blocks/{idx}/0", FEATURE_EXTRACTOR)
+        slots += layer_slots(conv, f"{fpn}/residual_blocks/{idx}/0", FEATURE_EXTRACTOR)
         for j, layer in enumerate(smooth.layers):  # [separable conv, BN, ReLU6]
-            slots += _layer_slots(layer, f"{fpn}/conv_layers/{idx}/{j}", FEATURE_EXTRACTOR)
+            slots += layer_slots(layer, f"{fpn}/conv_layers/{idx}/{j}", FEATURE_EXTRACTOR)
     for i, block in enumerate(maps.coarse):
         for j, layer in enumerate(block.layers):
-            slots += _layer_slots(layer, f"{fe}/_coarse_feature_layers/{i}/{j}", FEATURE_EXTRACTOR)
+            slots += layer_slots(layer, f"{fe}/_coarse_feature_layers/{i}/{j}", FEATURE_EXTRACTOR)
     bp = "model/_box_predictor"
     tower = model.tower
     for i, conv in enumerate(tower.convs):
-        slots += _layer_slots(conv, f"{bp}/_head_scope_conv_layers/PredictionTower/{i}", BOX_HEAD)
+        slots += layer_slots(conv, f"{bp}/_head_scope_conv_layers/PredictionTower/{i}", BOX_HEAD)
     for level in range(tower.num_levels):
         for i in range(tower.num_layers):  # base tower = [conv, BN, ReLU6] x num_layers: BN i at 3 i + 1
-            slots += _layer_slots(tower.batch_norms[level * tower.num_layers + i],
+            slots += layer_slots(tower.batch_norms[level * tower.num_layers + i],
                                   f"{bp}/_base_tower_layers_for_heads/box_encodings/{level}/{3 * i + 1}", BOX_HEAD)
-    slots += _layer_slots(model.box_head.conv, f"{bp}/_box_prediction_head/_box_encoder_layers/0", BOX_HEAD)
-    slots += _layer_slots(model.class_head.conv,
+    slots += layer_slots(model.box_head.conv, f"{bp}/_box_prediction_head/_box_encoder_layers/0", BOX_HEAD)
+    slots += layer_slots(model.class_head.conv,
                           f"{bp}/_prediction_heads/class_predictions_with_background/_class_predictor_layers/0",
                           CLASS_HEAD, model.class_head.anchors_per_location)
     return slots
@@ -217,6 +217,7 @@ class InitSource:
     tf1_weights: object = None  # TF1 folders: a dataprep.train.tf1_sources.TF1Weights
     ema: bool = False  # TF1 folders: read ExponentialMovingAverage shadows (use_moving_averages)
     note: str = ""  # what was decided while reading the folder (which checkpoint, EMA)
+    min_depth: int = 16  # feature_extractor.min_depth (see read_init_source's any_min_depth)
 
 
 def _checkpoint_prefix(folder: Path) -> str:
@@ -229,9 +230,11 @@ def _checkpoint_prefix(folder: Path) -> str:
     return os.fspath(candidates[0].with_suffix(""))
 
 
-def read_init_source(folder: str | os.PathLike) -> InitSource:
+def read_init_source(folder: str | os.PathLike, any_min_depth: bool = False) -> InitSource:
     """Model, input size, anchors, classes and checkpoint of ``--init-from DIR``
-    (the model part is :func:`dataprep.models.resolve.read_init_folder`'s)."""
+    (the model part is :func:`dataprep.models.resolve.read_init_folder`'s). A min_depth
+    other than dataprep's 16 is refused unless ``any_min_depth`` (the caller builds the
+    model with ``min_depth`` itself: ``dataprep migrate``)."""
     from dataprep.train.config import CONFIG_FILE, TrainConfig
     from dataprep.train.model import MIN_DEPTH
 
@@ -252,7 +255,7 @@ def read_init_source(folder: str | os.PathLike) -> InitSource:
     if size[0] != size[1]:
         raise UsageError(f"{settings.source}: the zoo models dataprep builds need a square fixed_shape_resizer, "
                          f"got {settings.resizer} {size}")
-    if init.min_depth != MIN_DEPTH:
+    if init.min_depth != MIN_DEPTH and not any_min_depth:
         raise UsageError(f"{settings.source}: feature_extractor min_depth {init.min_depth}; dataprep builds the zoo "
                          f"models with min_depth {MIN_DEPTH}")
     label_map = zoo_label_map(folder, settings.label_map_path, settings.num_classes)
@@ -264,7 +267,7 @@ def read_init_source(folder: str | os.PathLike) -> InitSource:
         ema = tf1.kind == "checkpoint" and use_moving_averages(pipeline.read_text(errors="replace"))
         note = tf1.note + ("; use_moving_averages: the ExponentialMovingAverage shadows" if ema else "")
         return InitSource(folder, "tf1", init.model, int(size[0]), init.alpha, settings.num_classes,
-                          init.anchors.to_dict(), label_map, tf1.path, tf1, ema, note)
+                          init.anchors.to_dict(), label_map, tf1.path, tf1, ema, note, init.min_depth)
     return InitSource(folder, "zoo", init.model, int(size[0]), init.alpha, settings.num_classes,
                       init.anchors.to_dict(), label_map, _checkpoint_prefix(folder))
 
@@ -405,8 +408,10 @@ def _mismatch(source: CheckpointSource, key: str, expected, found, model_name: s
 
 def restore(model, source: CheckpointSource, parts: str = "feature-extractor",
             class_names: Iterable[str] = (), source_label_map: LabelMap | None = None,
-            model_name: str = "") -> RestoreReport:
+            model_name: str = "", slots: list[Slot] | None = None) -> RestoreReport:
     """Copy ``parts`` of ``source`` into ``model``; every shape is checked before anything is assigned.
+    ``slots``: the model's variables and their keys in ``source`` (default :func:`checkpoint_slots`;
+    a TF1 model read from a migrated TF2 folder: :func:`dataprep.train.tf1_migrate.tf2_slots`).
 
     Class rows (``parts="all"``): the class head's kernel ``[k, k, C, A * (K + 1)]``
     is seen as ``[..., A, K + 1]``; our column ``j + 1`` (class ``class_names[j]``)
@@ -416,7 +421,7 @@ def restore(model, source: CheckpointSource, parts: str = "feature-extractor",
     if parts not in INIT_PARTS:
         raise UsageError(f"--init-parts: expected {' or '.join(INIT_PARTS)}, got {parts!r}")
     model_name = model_name or model.name
-    slots = checkpoint_slots(model)
+    slots = checkpoint_slots(model) if slots is None else slots
     wanted = [s for s in slots if s.part == FEATURE_EXTRACTOR or parts == "all"]
     # 1. Check everything first: a checkpoint that does not fit changes nothing.
     for s in wanted:

@@ -49,10 +49,10 @@ from dataprep.train.zoo import BATCHNORM_EPSILON, ZOO_BATCHNORM_MOMENTUM, OdapiP
 
 
 #: Depth and stride of slim MobileNetV1's 13 depthwise-separable layers (mobilenet_v1.MOBILENETV1_CONV_DEFS).
-_V1_SEPARABLE = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1),
+V1_SEPARABLE = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1),
                  (512, 1), (512, 1), (1024, 2), (1024, 1))
 #: (depth, stride) of slim MobileNetV2's 17 expanded_conv blocks (mobilenet_v2.V2_DEF); expansion 6 but the first.
-_V2_BLOCKS = ((16, 1), (24, 2), (24, 1), (32, 2), (32, 1), (32, 1), (64, 2), (64, 1), (64, 1), (64, 1), (96, 1),
+V2_BLOCKS = ((16, 1), (24, 2), (24, 1), (32, 2), (32, 1), (32, 1), (64, 2), (64, 1), (64, 1), (64, 1), (96, 1),
               (96, 1), (96, 1), (160, 2), (160, 1), (160, 1), (320, 1))
 #: The slim scopes: the feature extractor variable scope and the layer the extra layers grow from.
 _SCOPES = {"mobilenet_v1": ("FeatureExtractor/MobilenetV1", "Conv2d_13_pointwise"),
@@ -83,7 +83,7 @@ def slim_mobilenet_v1(input_size: int, alpha: float = 1.0, min_depth: int = MIN_
     images = keras.Input((input_size, input_size, 3), name="preprocessed")
     x = _conv_bn(images, depth_fn(32, alpha, min_depth), 3, 2, "Conv2d_0")
     outputs = {}
-    for i, (depth, stride) in enumerate(_V1_SEPARABLE, start=1):
+    for i, (depth, stride) in enumerate(V1_SEPARABLE, start=1):
         x = _conv_bn(x, None, 3, stride, f"Conv2d_{i}_depthwise", depthwise=True)
         x = outputs[i] = _conv_bn(x, depth_fn(depth, alpha, min_depth), 1, 1, f"Conv2d_{i}_pointwise")
     return keras.Model(images, [outputs[11], outputs[13]], name="backbone")
@@ -97,7 +97,7 @@ def slim_mobilenet_v2(input_size: int, alpha: float = 1.0, min_depth: int = MIN_
     images = keras.Input((input_size, input_size, 3), name="preprocessed")
     x = _conv_bn(images, depth(32), 3, 2, "Conv")
     stride16 = None
-    for block, (filters, stride) in enumerate(_V2_BLOCKS):
+    for block, (filters, stride) in enumerate(V2_BLOCKS):
         scope = "expanded_conv" + (f"_{block}" if block else "")
         inputs, in_depth = x, int(x.shape[-1])
         inner = in_depth if block == 0 else make_divisible(in_depth * 6, 8)

@@ -18,6 +18,8 @@ statistics have none and are read as they are): TF1's ``ema.variables_to_restore
 Frozen graphs: the exporter's ``convert_variables_to_constants`` turns every variable into
 a ``Const`` node of the same name, so the same variable map reads them; batch norms stay
 unfolded there (``FusedBatchNorm`` with gamma/beta/moving_mean/moving_variance constants).
+A graph whose batch norms were folded into the convolutions afterwards (no ``BatchNorm``
+constants) is refused with an error that says so.
 """
 
 from __future__ import annotations
@@ -145,6 +147,13 @@ def _graph_source(path: str):
         raise UsageError(f"{path}: not a TensorFlow GraphDef ({type(exc).__name__}: {exc})") from None
     consts = {n.name: n for n in nodes if n.op == "Const" and not _NOT_MODEL.search(n.name)}
     shapes = {k: tuple(d.size for d in n.attr["value"].tensor.tensor_shape.dim) for k, n in consts.items()}
+    if any(k.startswith("FeatureExtractor/") and k.endswith("/weights") for k in shapes) and \
+            not any("/BatchNorm/" in k for k in shapes):
+        raise UsageError(f"{path}: the batch norms of this graph are folded into its convolutions (no BatchNorm "
+                         "constants: a graph rewritten by optimize_for_inference, transform_graph fold_batch_norms "
+                         "or a TFLite-ready export); dataprep reads frozen graphs as the TF1 exporter writes them "
+                         "(unfolded). Use the training checkpoint (model.ckpt[-N]) or the exporter's "
+                         "frozen_inference_graph.pb")
     return path, shapes, lambda key: tf.make_ndarray(consts[key].attr["value"].tensor)
 
 
