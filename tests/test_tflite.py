@@ -57,19 +57,10 @@ def _image():
 
 
 def _mediapipe(path, image, max_results=5):
-    from mediapipe.tasks import python as tasks
-    from mediapipe.tasks.python import vision
+    """MediaPipe's detections (tests/mediapipe_oracle.py) as (name, score, [ymin, xmin, ymax, xmax] pixels)."""
+    from mediapipe_oracle import mediapipe_detect
 
-    options = vision.ObjectDetectorOptions(base_options=tasks.BaseOptions(model_asset_path=str(path)),
-                                           max_results=max_results, score_threshold=0.0)
-    with vision.ObjectDetector.create_from_options(options) as detector:
-        result = detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
-    out = []
-    for d in result.detections:
-        b = d.bounding_box
-        box = np.array([b.origin_y, b.origin_x, b.origin_y + b.height, b.origin_x + b.width], float)
-        out.append((d.categories[0].category_name, d.categories[0].score, box))
-    return out
+    return [(d.name, d.score, d.box[[1, 0, 3, 2]]) for d in mediapipe_detect(path, [image], max_results)[0]]
 
 
 def _reference(export_dir, image, k):
@@ -191,6 +182,87 @@ def test_export_usage_errors(tmp_path, capsys):
     assert main(["export", "--init-from", zoo, "--out", str(tmp_path / "a"), "--tflite", "--quantize", "int8"]) == 2
     assert "give --records" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
+
+
+def _write_voc(root: Path, images: dict, objects: dict) -> Path:
+    """A VOC folder of PNG images (lossless: every decoder reads the same pixels) whose
+    objects are given as (name, [x0, y0, x1, y1] continuous pixels): written 1-based inclusive."""
+    from PIL import Image
+
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for stem, image in images.items():
+        Image.fromarray(image).save(root / "JPEGImages" / f"{stem}.png")
+        h, w = image.shape[:2]
+        xml = [f"<annotation><filename>{stem}.png</filename><size><width>{w}</width><height>{h}</height>"
+               "<depth>3</depth></size>"]
+        for name, (x0, y0, x1, y1) in objects[stem]:
+            xml.append(f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x0 + 1:.2f}</xmin>"
+                       f"<ymin>{y0 + 1:.2f}</ymin><xmax>{x1:.2f}</xmax><ymax>{y1:.2f}</ymax></bndbox></object>")
+        (root / "Annotations" / f"{stem}.xml").write_text("".join(xml) + "</annotation>")
+    (root / "ImageSets" / "Main" / "val.txt").write_text("\n".join(images) + "\n")
+    return root
+
+
+def _ground_truth_from(detections, names: dict, size, rng):
+    """Objects for one image made from the file's own detections (clipped corners, normalised),
+    so that AP@0.5 lies well inside (0, 1) and is decided by clear cases: every third detection
+    is a true object moved by up to 1 pixel (IoU far above 0.5), the next one has another class
+    (a false positive and a missed object), the next none (a false positive); an object nobody
+    found is added. Boxes touching the image border are left out (MediaPipe moves those, see
+    tests/mediapipe_oracle.py), as are boxes under 12 pixels (a 1-pixel rounding matters there)."""
+    objects = []
+    boxes = detections["detection_boxes"][: int(detections["num_detections"])] * size
+    classes = detections["detection_classes"][: int(detections["num_detections"])]
+    for k, ((y0, x0, y1, x1), c) in enumerate(zip(boxes, classes)):
+        if min(y0, x0) < 1 or max(y1, x1) > size - 1 or min(y1 - y0, x1 - x0) < 12:
+            continue
+        box = np.array([x0, y0, x1, y1]) + rng.uniform(-1, 1, 4)
+        if k % 3 == 0:
+            objects.append((names[int(c)], box.tolist()))
+        elif k % 3 == 1:
+            other = [n for i, n in names.items() if i != int(c)]
+            objects.append((other[k % len(other)], box.tolist()))
+    objects.append((next(iter(names.values())), [2.0, 2.0, 20.0, 30.0]))
+    return objects
+
+
+def test_evaluate_agrees_with_mediapipe_scored_by_pycocotools(exports, tmp_path):
+    """``dataprep evaluate model.tflite`` (records, LiteRT, our COCO evaluation) against the same file
+    through MediaPipe's ObjectDetector on the image files scored by pycocotools directly
+    (tests/mediapipe_oracle.py): AP@0.5 within 0.005 for the float and the int8 file.
+
+    MediaPipe returns what ``evaluate`` scores: every row of the op's count (max_results = the op's
+    maximum of 10 detections; score_threshold 0, below any score, so nothing is dropped). The images
+    are at the model's input size, so neither path resizes."""
+    import json
+
+    from dataprep.cli import main
+    from dataprep.convert import ConvertOptions, convert
+    from dataprep.formats.voc import read_voc
+    from dataprep.synth import generate_shapes_voc
+    from dataprep.train.litert import TFLiteDetector
+    from dataprep.train.tflite import DEFAULT_MAX_DETECTIONS
+    from mediapipe_oracle import load_rgb, mediapipe_map50
+
+    shapes = generate_shapes_voc(tmp_path / "shapes", 5, width=SIZE, height=SIZE, seed=11, splits=None)
+    float_file = TFLiteDetector(exports[0].tflite)
+    names = dict(zip(float_file.class_ids, float_file.class_names))  # label-map id -> name
+    rng = np.random.default_rng(0)
+    images = {p.stem: load_rgb(p) for p in sorted((shapes / "JPEGImages").glob("*.jpg"))}
+    voc = _write_voc(tmp_path / "voc", images, {stem: _ground_truth_from(float_file.detect(image), names, SIZE, rng)
+                                                for stem, image in images.items()})
+    # the model's own label map: evaluate compares label-map ids
+    convert(read_voc(voc), ConvertOptions(out=tmp_path / "records", label_map=exports[0].out / "label_map.pbtxt",
+                                          workers=1, progress=False))
+    for export in exports:
+        out = tmp_path / f"{export.quantize}.json"
+        assert main(["evaluate", str(export.tflite), "--records", str(tmp_path / "records"), "--split", "val",
+                     "--json", str(out)]) == 0
+        ours = json.loads(out.read_text())["mAP50"]
+        theirs = mediapipe_map50(export.tflite, voc, "val", DEFAULT_MAX_DETECTIONS, list(names.values()))
+        assert 0.1 < theirs < 0.9, theirs  # neither all right nor all wrong: the comparison can fail
+        assert ours == pytest.approx(theirs, abs=0.005), (export.quantize, ours, theirs)
 
 
 def test_evaluate_an_exported_tflite_and_compare_with_the_saved_model(exports, records, tmp_path, capsys):
