@@ -312,3 +312,137 @@ def test_evaluate_an_exported_tflite_and_compare_with_the_saved_model(exports, r
     assert figures["model"]["file_bytes"] == tflite.stat().st_size and figures["model"]["threads"] == 1
     assert figures["model"]["latency_median_ms"] > 0
     assert main(["evaluate", str(saved), "--records", str(records), "--precise-bn-images", "8"]) == 2
+
+
+def test_mediapipe_on_a_non_square_image(exports):
+    """MediaPipe stretches a non-square image to the model input (no letterbox) and gives boxes in the
+    image's own pixels, as the SavedModel does: the same top detection, scores within 0.005 (the two
+    resamplers differ: OpenCV at pixel corners, tf.image.resize at pixel centres), boxes off the
+    left/top edge within 1% of the image size (+1 px of MediaPipe's whole pixels)."""
+    from PIL import Image
+
+    from dataprep.train.predict import SavedModelDetector
+    from mediapipe_oracle import mediapipe_detect
+
+    for width, height in ((192, 128), (128, 200)):
+        image = np.asarray(Image.fromarray(_image().astype(np.uint8)).resize((width, height), Image.BILINEAR))
+        got = mediapipe_detect(exports[0].tflite, [image], 10)[0]
+        # the file's fast NMS against the SavedModel's per-class one: the others are among all of its detections
+        want = _saved_model_xyxy(SavedModelDetector(exports[0].out), image, 100)
+        assert len(got) >= 3
+        _assert_among(got[:1], want[:1], width, height, score_tol=0.005)
+        _assert_among(got[1:], want, width, height, score_tol=0.005)
+
+
+def _saved_model_xyxy(detector, image, k):
+    """The SavedModel's top ``k`` detections as (name, score, [x0, y0, x1, y1] pixels)."""
+    out = detector.detect(image)
+    names = dict(zip(detector.class_ids, detector.class_names))
+    height, width = image.shape[:2]
+    n = min(k, int(out["num_detections"]))
+    return [(names[int(c)], float(s), b[[1, 0, 3, 2]] * [width, height, width, height]) for b, s, c in
+            zip(out["detection_boxes"][:n], out["detection_scores"][:n], out["detection_classes"][:n])]
+
+
+def _assert_among(got, want, width, height, score_tol):
+    """Each MediaPipe detection whose box does not start at the left or top edge (MediaPipe moves those:
+    test_mediapipe_moves_boxes_over_the_left_or_top_edge) is one of ``want``: same class, score within
+    ``score_tol``, every side within 1% of the image size + 1 px."""
+    tol = 0.01 * max(width, height) + 1
+    for d in got:
+        if d.box[0] <= 0 or d.box[1] <= 0:
+            continue
+        assert any(n == d.name and abs(s - d.score) <= score_tol and np.abs(np.minimum(d.box, [width, height] * 2)
+                                                                            - b).max() <= tol
+                   for n, s, b in want), (d, want)
+
+
+@pytest.fixture(scope="module")
+def wide_records(tmp_path_factory):
+    """Shapes records of 160 x 120 images (not square) for the tiny trained runs."""
+    from dataprep.convert import ConvertOptions, convert
+    from dataprep.formats.voc import read_voc
+    from dataprep.synth import generate_shapes_voc
+
+    root = tmp_path_factory.mktemp("wide")
+    generate_shapes_voc(root / "voc", 12, width=160, height=120, seed=3, size_range=(0.3, 0.6),
+                        splits={"train": 0.5, "val": 0.5})
+    convert(read_voc(root / "voc"), ConvertOptions(out=root / "records", workers=1, progress=False))
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["ssdlite_mobilenet_v2", "ssd_mobilenet_v2", "ssd_mobilenet_v2_fpnlite"])
+def test_mediapipe_loads_a_trained_run_of_each_model(model, wide_records, tmp_path):
+    """A run of each model ``export --tflite`` supports, trained for 3 steps (input 128, alpha 0.35:
+    its scores differ per anchor, unlike a fresh model's), exported float and int8: MediaPipe loads
+    both files as they are. The float file gives the SavedModel's top detections (scores within
+    1e-3, boxes within 1% + 1 px), the int8 file LiteRT's for the same file.
+
+    The image is a val image at the model's input size, so that MediaPipe, the SavedModel and LiteRT
+    see the same pixels: a model this briefly trained is chaotic, and the half-pixel difference of
+    the resamplers on a non-square image changes its top detection (measured: 0.0226 'circle' with
+    tf.image.resize, 0.0257 'square' with MediaPipe's). Non-square images are tested on the zoo
+    fixture's smooth weights (test_mediapipe_on_a_non_square_image)."""
+    from PIL import Image
+
+    from dataprep.cli import main
+    from dataprep.train.export import TFLiteOptions, export_saved_model
+    from dataprep.train.litert import TFLiteDetector
+    from dataprep.train.predict import SavedModelDetector
+    from mediapipe_oracle import load_rgb, mediapipe_detect, read_voc_split
+
+    records, run = wide_records / "records", tmp_path / "run"
+    assert main(["train", "--records", str(records), "--out", str(run), "--model", model, "--input-size", str(SIZE),
+                 "--alpha", "0.35", "--backbone-weights", "none", "--batch-size", "4", "--epochs", "1",
+                 "--steps-per-epoch", "3", "--optimizer", "adam", "--quiet"]) == 0
+    float_export = export_saved_model(run, tmp_path / "float", tflite=True)
+    int8 = export_saved_model(run, tmp_path / "int8", tflite=True, tflite_options=TFLiteOptions(
+        quantize="int8", records=records, calibration_images=6, evaluate_split=None))
+    image = load_rgb(read_voc_split(wide_records / "voc", "val")[0].path)
+    image = np.asarray(Image.fromarray(image).resize((SIZE, SIZE), Image.BILINEAR))
+
+    got = mediapipe_detect(float_export.tflite, [image], 10)[0]
+    want = _saved_model_xyxy(SavedModelDetector(float_export.out), image, 100)
+    assert len(got) >= 3 and len({round(d.score, 6) for d in got}) > 1  # trained: the scores are not tied
+    assert got[0].name == want[0][0] and got[0].score == pytest.approx(want[0][1], abs=1e-3)
+    _assert_among(got[:3], want, SIZE, SIZE, score_tol=1e-3)
+
+    got = mediapipe_detect(int8.tflite, [image], 10)[0]
+    want = _saved_model_xyxy(TFLiteDetector(int8.tflite), image, 10)
+    assert len(got) >= 3
+    assert got[0].name == want[0][0] and got[0].score == pytest.approx(want[0][1], abs=1e-3)
+    _assert_among(got[:3], want, SIZE, SIZE, score_tol=1e-3)
+
+
+def test_a_failed_export_leaves_no_folder_and_keeps_the_old_one(tmp_path, monkeypatch):
+    """Every file goes to a hidden staging folder renamed to --out last: a failure after the
+    SavedModel was written leaves neither --out nor the staging folder, and with --overwrite the
+    previous export stays as it was until a new one is complete. (The SavedModel writer is replaced
+    by one that writes a stand-in file: the real one takes half a minute here.)"""
+    import dataprep.train.export as export
+
+    def fake_saved_model(detector, path, input_shape=None):
+        Path(path, "saved_model.pb").write_bytes(b"stand-in")
+
+    def fail(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(export, "write_saved_model", fake_saved_model)
+    monkeypatch.setattr(export, "export_tflite", fail)  # runs after the SavedModel is on disk
+    zoo = ZOO / "ssd_mobilenet_v2"
+    with pytest.raises(OSError, match="No space left"):
+        export.export_init_from(zoo, tmp_path / "new", tflite=True)
+    assert list(tmp_path.iterdir()) == []
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "previous.txt").write_text("the last good export")
+    with pytest.raises(OSError, match="No space left"):
+        export.export_init_from(zoo, old, tflite=True, overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["old"] and [p.name for p in old.iterdir()] == ["previous.txt"]
+
+    result = export.export_init_from(zoo, old, overwrite=True)  # no TFLite: succeeds and replaces it
+    assert result.out == old and sorted(p.name for p in old.iterdir()) == [
+        "dataprep_export.json", "label_map.pbtxt", "saved_model.pb"]
+    assert [p.name for p in tmp_path.iterdir()] == ["old"]
