@@ -9,8 +9,10 @@ the op's maximum, ``score_threshold`` 0, below every sigmoid score, so the
 metadata's own threshold, if any, is overridden and nothing is dropped).
 
 What the two paths still do differently, and so what the comparison measures:
-MediaPipe resizes the image itself (OpenCV, bilinear, stretched to the model
-input, no letterbox), dataprep with ``tf.image.resize``; MediaPipe turns each
+MediaPipe resizes the image itself (OpenCV, bilinear at pixel corners,
+stretched to the model input, no letterbox), dataprep with ``tf.image.resize``
+(pixel centres), after TF's JPEG decoder where :func:`load_rgb` uses PIL's
+(the test gives PNG images, which every decoder reads alike); MediaPipe turns each
 box into whole pixels, its corner and its width separately, each cut to the
 image (``DetectionTransformationCalculator``: ``xmin = clamp(int(xmin * W),
 0, W)``, ``width = clamp(int((xmax - xmin) * W), 0, W)``), dataprep clips the
@@ -18,7 +20,8 @@ normalised corners to the image. A box that sticks out of the left or top edge
 therefore comes back from MediaPipe moved right or down by the part that
 sticks out (README, "Deploying to phones and edge devices").
 
-Used by tests/test_tflite.py and benchmarks/export_tflite.py.
+Used by tests/test_tflite.py; the MediaPipe figures of benchmarks/RESULTS.md
+("`evaluate` on a .tflite against MediaPipe") were measured with it.
 """
 
 from __future__ import annotations

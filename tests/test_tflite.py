@@ -31,10 +31,12 @@ def records(tmp_path_factory):
     from dataprep.formats.voc import read_voc
     from dataprep.synth import generate_shapes_voc
 
+    # shapes named and numbered as three of the zoo model's classes: evaluate compares label-map ids
     root = tmp_path_factory.mktemp("shapes")
     generate_shapes_voc(root / "voc", 12, width=SIZE, height=SIZE, seed=3, size_range=(0.3, 0.6),
-                        splits={"train": 0.5, "val": 0.5})
-    convert(read_voc(root / "voc"), ConvertOptions(out=root / "records", workers=1, progress=False))
+                        splits={"train": 0.5, "val": 0.5}, classes=("person", "bicycle", "car"))
+    convert(read_voc(root / "voc"), ConvertOptions(out=root / "records", workers=1, progress=False,
+                                                   label_map=ZOO / "ssd_mobilenet_v2" / "label_map.pbtxt"))
     return root / "records"
 
 
@@ -312,6 +314,22 @@ def test_evaluate_an_exported_tflite_and_compare_with_the_saved_model(exports, r
     assert figures["model"]["file_bytes"] == tflite.stat().st_size and figures["model"]["threads"] == 1
     assert figures["model"]["latency_median_ms"] > 0
     assert main(["evaluate", str(saved), "--records", str(records), "--precise-bn-images", "8"]) == 2
+
+
+def test_evaluate_refuses_records_whose_label_map_numbers_other_classes(exports, tmp_path, capsys):
+    """A zoo export (person = 1, bicycle = 2, ...) on records converted with their own label map
+    (bicycle = 1, ...): the ids mean other classes, so the mAP would be meaningless."""
+    from dataprep.cli import main
+    from dataprep.convert import ConvertOptions, convert
+    from dataprep.formats.voc import read_voc
+    from dataprep.synth import generate_shapes_voc
+
+    voc = generate_shapes_voc(tmp_path / "voc", 2, width=SIZE, height=SIZE, seed=1, splits={"val": 1.0},
+                              classes=("bicycle", "person"))
+    convert(read_voc(voc), ConvertOptions(out=tmp_path / "records", workers=1, progress=False))
+    assert main(["evaluate", str(exports[0].tflite), "--records", str(tmp_path / "records"), "--split", "val"]) == 2
+    err = capsys.readouterr().err
+    assert "1='bicycle' (model: 'person')" in err and "--label-map" in err and "Traceback" not in err
 
 
 def test_mediapipe_on_a_non_square_image(exports):

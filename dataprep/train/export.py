@@ -219,13 +219,18 @@ MAX_QUANTIZATION_DROP = 0.03
 def compare_with_float(detector: Detector, quantized: Path, options: TFLiteOptions) -> list[str]:
     """mAP@0.5 of the float TFLite and of ``quantized`` on ``options.evaluate_split``; a warning
     naming the class that lost most when the drop exceeds :data:`MAX_QUANTIZATION_DROP`."""
-    from dataprep.train.evaluate import evaluate_model
+    from dataprep.train.evaluate import check_label_maps, evaluate_model
     from dataprep.train.litert import TFLiteDetector
     from dataprep.train.trainer import records_info
 
     split = options.evaluate_split
-    if not records_info(options.records).has_split(split):
+    info = records_info(options.records)
+    if not info.has_split(split):
         return [f"  no {split!r} split in {options.records}: the quantised file is not evaluated"]
+    try:
+        check_label_maps(detector.class_ids, detector.class_names, info.label_map, "OUT", options.records)
+    except UsageError as exc:  # the calibration only needs pixels; the comparison needs the same ids
+        return [f"  the quantised file is not evaluated: {exc}"]
     with tempfile.TemporaryDirectory() as tmp:
         float_path = Path(tmp) / TFLITE_FILE
         shutil.copy(quantized.parent / EXPORT_META_FILE, Path(tmp) / EXPORT_META_FILE)
