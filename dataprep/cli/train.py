@@ -221,8 +221,8 @@ def evaluate_cmd(
     quiet_tensorflow()
     from dataprep.train.trainer import records_info
 
-    records_info(records, split)  # a clear error before building the model
-    result, cost = _evaluate_one(run_dir, records, split, batch_size, precise_bn_images, threads, weights)
+    label_map = records_info(records, split).label_map  # a clear error before building the model
+    result, cost = _evaluate_one(run_dir, records, split, batch_size, precise_bn_images, threads, weights, label_map)
     _echo_lines(result.summary_lines())
     if cost is not None:
         typer.echo(cost.summary_line())
@@ -230,7 +230,8 @@ def evaluate_cmd(
     if compare is not None:
         from dataprep.train.evaluate import delta_lines
 
-        other, other_cost = _evaluate_one(compare, records, split, batch_size, precise_bn_images, threads, weights)
+        other, other_cost = _evaluate_one(compare, records, split, batch_size, precise_bn_images, threads, weights,
+                                          label_map)
         typer.echo("")
         _echo_lines(delta_lines(result, other, str(run_dir), str(compare)))
         if other_cost is not None:
@@ -241,23 +242,26 @@ def evaluate_cmd(
 
 
 def _evaluate_one(path: Path, records: Path, split: str, batch_size: int, precise_bn_images: int,
-                  threads: Optional[int], weights: str = "best"):
-    """(EvalResult, ModelCost or None) of a run folder, export folder or .tflite file."""
+                  threads: Optional[int], weights: str, label_map):
+    """(EvalResult, ModelCost or None) of a run folder, export folder or .tflite file on records
+    whose label map is ``label_map``."""
     from dataprep.records.tfdata import named_record_errors
     from dataprep.train.config import CONFIG_FILE
-    from dataprep.train.evaluate import evaluate_exported, evaluate_model
+    from dataprep.train.evaluate import check_label_maps, evaluate_exported, evaluate_model
     from dataprep.train.predict import Detector, load_detector
 
-    if not (path / CONFIG_FILE).is_file():  # an exported model
-        if precise_bn_images:
-            from dataprep.errors import UsageError
+    exported = not (path / CONFIG_FILE).is_file()
+    if exported and precise_bn_images:
+        from dataprep.errors import UsageError
 
-            raise UsageError(f"{path}: --precise-bn-images recomputes a run's statistics; an exported model's "
-                             "are frozen in it")
-        detector = load_detector(path, threads)
+        raise UsageError(f"{path}: --precise-bn-images recomputes a run's statistics; an exported model's "
+                         "are frozen in it")
+    detector = load_detector(path, threads) if exported else Detector.from_run(path, weights)
+    check_label_maps(detector.class_ids, detector.class_names, label_map,
+                     str(path.parent if path.suffix == ".tflite" else path), records)
+    if exported:
         with named_record_errors(records, split):
             return evaluate_exported(detector, path, records, split, threads)
-    detector = Detector.from_run(path, weights)
     if precise_bn_images:
         from dataprep.train.config import TrainConfig
         from dataprep.train.precise_bn import recalibrate_on_records

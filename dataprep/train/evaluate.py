@@ -228,6 +228,26 @@ class _Timed:
         return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
 
+def check_label_maps(class_ids: Sequence[int], class_names: Sequence[str], label_map, model: str,
+                     records: str | os.PathLike) -> None:
+    """The evaluation compares the model's label-map ids with the records' ids: a clear error when
+    the same id names different classes, or the same class has different ids (a zoo export
+    evaluated on records converted with their own label map), instead of a meaningless mAP."""
+    from dataprep.errors import UsageError
+
+    model_by_id = dict(zip((int(i) for i in class_ids), class_names))
+    model_by_name = {n: i for i, n in model_by_id.items()}
+    clashes = [f"{item.id}={item.name!r} (model: {model_by_id[item.id]!r})" for item in label_map
+               if item.id in model_by_id and model_by_id[item.id] != item.name]
+    clashes += [f"{item.name!r}={item.id} (model: {model_by_name[item.name]})" for item in label_map
+                if item.name in model_by_name and model_by_name[item.name] != item.id and item.id not in model_by_id]
+    if clashes:
+        shown = ", ".join(clashes[:5]) + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
+        raise UsageError(f"{records}: the records' label map numbers the classes differently from the model's "
+                         f"({model}): {shown}. Evaluation compares ids; convert the records with the model's "
+                         f"label map (dataprep convert ... --label-map {model}/label_map.pbtxt)")
+
+
 def evaluate_exported(detector, path: str | os.PathLike, records: str | os.PathLike, split: str,
                       threads: int | None = None) -> tuple[EvalResult, ModelCost]:
     """COCO evaluation of an exported model (SavedModel folder or ``.tflite``) with its size and latency.

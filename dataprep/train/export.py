@@ -82,11 +82,11 @@ def export_saved_model(run_dir: str | os.PathLike, out: str | os.PathLike, *, tf
     from dataprep.train.config import TrainConfig
 
     run_dir, out = Path(run_dir), Path(out)
-    occupied = _check_out(out, overwrite)
-    detector = Detector.from_run(run_dir, nms="tf")  # before removing anything
+    _check_out(out, overwrite)
+    detector = Detector.from_run(run_dir, nms="tf")
     options = tflite_options or TFLiteOptions()
     options = replace(options, calibration_split=TrainConfig.load(run_dir).train_split)
-    return _write_export(detector, out, LabelMap.read(run_dir / LABEL_MAP_FILE), occupied, tflite,
+    return _write_export(detector, out, LabelMap.read(run_dir / LABEL_MAP_FILE), tflite,
                          {"source_run": os.fspath(run_dir.resolve())}, options)
 
 
@@ -102,7 +102,7 @@ def export_init_from(folder: str | os.PathLike, out: str | os.PathLike, *, tflit
     from dataprep.train.restore import complete_label_map, open_source, read_init_source, restore
 
     out = Path(out)
-    occupied = _check_out(out, overwrite)
+    _check_out(out, overwrite)
     source = read_init_source(folder)
     given = LabelMap.read(label_map_path) if label_map_path is not None else None
     label_map = complete_label_map(given or source.label_map, source.num_classes,
@@ -113,7 +113,7 @@ def export_init_from(folder: str | os.PathLike, out: str | os.PathLike, *, tflit
     model = build_model(config, weights=False)
     report = restore(model, open_source(source), "all", config.class_names, label_map, model_name=config.model)
     detector = Detector.from_config(config, model, nms="tf")
-    result = _write_export(detector, out, label_map, occupied, tflite,
+    result = _write_export(detector, out, label_map, tflite,
                            {"source_model": os.fspath(Path(folder).resolve()), "model": config.model,
                             "restored_variables": len(report.restored)}, tflite_options or TFLiteOptions())
     result.restored = len(report.restored)
@@ -121,17 +121,31 @@ def export_init_from(folder: str | os.PathLike, out: str | os.PathLike, *, tflit
     return result
 
 
-def _check_out(out: Path, overwrite: bool) -> bool:
-    occupied = out.exists() and any(out.iterdir())
-    if occupied and not overwrite:
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and any(out.iterdir()) and not overwrite:
         raise UsageError(f"{out} exists and is not empty; pass --overwrite or choose another --out")
-    return occupied
 
 
-def _write_export(detector: Detector, out: Path, label_map: LabelMap, occupied: bool, tflite: bool,
-                  source: dict, options: "TFLiteOptions") -> ExportResult:
-    if occupied:
-        shutil.rmtree(out)
+def _write_export(detector: Detector, out: Path, label_map: LabelMap, tflite: bool, source: dict,
+                  options: "TFLiteOptions") -> ExportResult:
+    """Write every file into a hidden staging folder beside ``out`` and rename it to ``out`` last,
+    so a failed or interrupted export leaves neither a half folder nor (with --overwrite) a
+    destroyed previous export; the staging folder is removed on failure."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        result = _write_files(detector, staging, label_map, tflite, source, options)
+        _publish(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    result.out = out
+    result.tflite = out / TFLITE_FILE if result.tflite is not None else None
+    return result
+
+
+def _write_files(detector: Detector, out: Path, label_map: LabelMap, tflite: bool, source: dict,
+                 options: "TFLiteOptions") -> ExportResult:
     write_saved_model(detector, out)
     label_map.write(out / LABEL_MAP_FILE)
     meta = {"input_size": detector.input_size, "class_ids": detector.class_ids, "class_names": detector.class_names,
@@ -144,6 +158,19 @@ def _write_export(detector: Detector, out: Path, label_map: LabelMap, occupied: 
     if options.quantize != "none" and options.records is not None and options.evaluate_split:
         result.comparison = compare_with_float(detector, tflite_path, options)
     return result
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Rename ``staging`` to ``out``; an existing ``out`` (empty, or replaced with --overwrite) is
+    renamed aside first and removed only once the new folder is in place."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        old.rmdir()
+        out.rename(old)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -192,13 +219,18 @@ MAX_QUANTIZATION_DROP = 0.03
 def compare_with_float(detector: Detector, quantized: Path, options: TFLiteOptions) -> list[str]:
     """mAP@0.5 of the float TFLite and of ``quantized`` on ``options.evaluate_split``; a warning
     naming the class that lost most when the drop exceeds :data:`MAX_QUANTIZATION_DROP`."""
-    from dataprep.train.evaluate import evaluate_model
+    from dataprep.train.evaluate import check_label_maps, evaluate_model
     from dataprep.train.litert import TFLiteDetector
     from dataprep.train.trainer import records_info
 
     split = options.evaluate_split
-    if not records_info(options.records).has_split(split):
+    info = records_info(options.records)
+    if not info.has_split(split):
         return [f"  no {split!r} split in {options.records}: the quantised file is not evaluated"]
+    try:
+        check_label_maps(detector.class_ids, detector.class_names, info.label_map, "OUT", options.records)
+    except UsageError as exc:  # the calibration only needs pixels; the comparison needs the same ids
+        return [f"  the quantised file is not evaluated: {exc}"]
     with tempfile.TemporaryDirectory() as tmp:
         float_path = Path(tmp) / TFLITE_FILE
         shutil.copy(quantized.parent / EXPORT_META_FILE, Path(tmp) / EXPORT_META_FILE)
