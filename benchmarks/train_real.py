@@ -38,7 +38,8 @@ Arms (``--arms``, comma separated; see :data:`ARMS`): ``today`` is
 ``TrainConfig``'s defaults before issue 23 (SGD 0.02, alpha 1.0, batch 16,
 crop + flip + colour jitter); ``new`` is what ``dataprep train`` now chooses
 (:func:`dataprep.train.recipe.choose_recipe`) for random weights and the
-set's size; the others change one thing at a time.
+set's size; ``auto`` is ``new`` with ``--model auto`` (the model, input size and anchors ``stats --anchors
+--suggest`` advises); the others change one thing at a time.
 """
 
 from __future__ import annotations
@@ -70,7 +71,19 @@ ARMS = {
     "adam-wd": {"optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 1e-4},
     "adam-b8": {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 8},
     "new": None,
+    "auto": None,
 }
+
+
+def auto_settings(records: Path, rotate: bool) -> dict:
+    """``new``'s settings with ``--model auto``: the model, input size and anchors ``stats --anchors --suggest``
+    advises for the train split (:func:`dataprep.stats.advice.advise_records`)."""
+    from dataprep.stats.advice import advise_records
+
+    advice = advise_records(str(records), "train")
+    print(f"auto: {advice.pick.model} at {advice.pick.size_text()}: {advice.reason()}", flush=True)
+    return dict(recipe_settings(records, rotate), model=advice.pick.model, input_size=int(advice.pick.input_size[0]),
+                anchor_config=advice.pick_anchors().to_dict())
 
 
 def recipe_settings(records: Path, rotate: bool) -> dict:
@@ -242,8 +255,11 @@ def main(argv: list[str] | None = None) -> None:
 
                 shutil.rmtree(run)
             run.parent.mkdir(parents=True, exist_ok=True)
-            settings = dict(TODAY, **ARMS[arm]) if ARMS[arm] is not None else \
-                recipe_settings(Path(records), name in rotate)
+            if arm == "auto":
+                settings = auto_settings(Path(records), name in rotate)
+            else:
+                settings = dict(TODAY, **ARMS[arm]) if ARMS[arm] is not None else \
+                    recipe_settings(Path(records), name in rotate)
             cmd = [sys.executable, __file__, "--arm", arm, "--set-name", name, "--settings", json.dumps(settings),
                    "--records", str(records), "--out", str(run), "--cpu-minutes", str(args.cpu_minutes),
                    "--seed", str(args.seed), "--evaluations", str(args.evaluations)]

@@ -97,8 +97,8 @@ def train_cmd(
                           "and anchor settings.", rich_help_panel=o.MODEL_PANEL)] = None,
     anchor_config: o.AnchorConfigOpt = None,
     optimizer: Annotated[Optional[str], typer.Option(
-        "--optimizer", help="sgd (momentum 0.9) or adam (default: the recipe's: adam from random weights, sgd "
-        "from pretrained ones).")] = None,
+        "--optimizer", help="sgd (momentum 0.9) or adam (default: the recipe's, sgd; adam with its own rate, "
+        "1e-3, when given without --learning-rate).")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(
         "--learning-rate", "--lr", help="Peak learning rate (default: the recipe's).")] = None,
     weight_decay: Annotated[Optional[float], typer.Option(
