@@ -68,3 +68,13 @@ def simple(tmp_path: Path, n: int = 10, *, splits=None, classes=("cat", "dog"), 
         objects.append({"image_id": k + 1, "index": 0, "text": classes[k % len(classes)],
                         "xmin": BOX[0], "ymin": BOX[1], "xmax": BOX[2], "ymax": BOX[3]})
     return build(tmp_path, images, objects)
+
+
+def shapes_records(root: Path, n: int, width: int, height: int, seed: int, splits: dict, **synth) -> Path:
+    """Synthetic shapes as a VOC folder ``root/voc`` converted to records in ``root/records`` (returned)."""
+    from dataprep.formats.voc import read_voc
+    from dataprep.synth import generate_shapes_voc
+
+    generate_shapes_voc(root / "voc", n, width=width, height=height, seed=seed, splits=splits, **synth)
+    convert(read_voc(root / "voc"), ConvertOptions(out=root / "records", workers=1, progress=False))
+    return root / "records"

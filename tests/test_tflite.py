@@ -378,14 +378,10 @@ def _assert_among(got, want, width, height, score_tol):
 @pytest.fixture(scope="module")
 def wide_records(tmp_path_factory):
     """Shapes records of 160 x 120 images (not square) for the tiny trained runs."""
-    from dataprep.convert import ConvertOptions, convert
-    from dataprep.formats.voc import read_voc
-    from dataprep.synth import generate_shapes_voc
+    from helpers import shapes_records
 
     root = tmp_path_factory.mktemp("wide")
-    generate_shapes_voc(root / "voc", 12, width=160, height=120, seed=3, size_range=(0.3, 0.6),
-                        splits={"train": 0.5, "val": 0.5})
-    convert(read_voc(root / "voc"), ConvertOptions(out=root / "records", workers=1, progress=False))
+    shapes_records(root, 12, 160, 120, 3, {"train": 0.5, "val": 0.5}, size_range=(0.3, 0.6))
     return root
 
 

@@ -14,11 +14,9 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from dataprep.cli import main  # noqa: E402
-from dataprep.convert import ConvertOptions, convert  # noqa: E402
 from dataprep.errors import UsageError  # noqa: E402
-from dataprep.formats.voc import read_voc  # noqa: E402
-from dataprep.synth import generate_shapes_voc  # noqa: E402
 from dataprep.train.config import TrainConfig  # noqa: E402
+from helpers import shapes_records  # noqa: E402
 
 def history(run):
     with open(run / "history.csv", newline="") as handle:
@@ -30,11 +28,8 @@ TINY = ["--input-size", "96", "--alpha", "0.35", "--backbone-weights", "none", "
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shapes")
-    generate_shapes_voc(root / "voc", 16, width=96, height=80, seed=2, size_range=(0.25, 0.6),
-                        splits={"train": 0.75, "val": 0.25})
-    convert(read_voc(root / "voc"), ConvertOptions(out=root / "records", workers=1, progress=False))
-    return root / "records"
+    return shapes_records(tmp_path_factory.mktemp("shapes"), 16, 96, 80, 2, {"train": 0.75, "val": 0.25},
+                          size_range=(0.25, 0.6))
 
 
 @pytest.fixture(scope="module")
