@@ -16,8 +16,7 @@ import contextlib
 from typing import Iterator, Protocol
 
 from dataprep.convert import work
-from dataprep.errors import DataprepError, UsageError
-from dataprep.locations import is_url
+from dataprep.errors import DataprepError
 from dataprep.parallel import default_workers
 from dataprep.records.output import OutputWriter
 from dataprep.parallel import process_pool
@@ -99,11 +98,8 @@ class LocalExecutor:
         self.workers = workers or default_workers()
         self.progress = progress
 
-    @staticmethod
-    def output_writer(out, label_map, compression=None, overwrite=False) -> OutputWriter:
-        if is_url(out):
-            raise UsageError(f"{out}: URLs are written through Apache Beam's file systems: add --runner beam")
-        return OutputWriter(out, label_map, compression, overwrite)
+    #: A local folder only: ``convert()`` refuses URLs for an executor that streams, before OUT is touched.
+    output_writer = staticmethod(OutputWriter)
 
     def annotation_parser(self, parse_file):
         return None  # the reader's own process pool parses them
