@@ -188,3 +188,31 @@ def test_on_error_skip_skips_an_image_with_a_dropped_line(tmp_path):
     c = result.report.counts
     c.check()
     assert (c.images_written, c.images_skipped) == (1, 1)
+
+
+def test_a_plain_darknet_folder_is_read_whole(tmp_path):
+    """Images with their label files beside them and a ``<name>.names`` file, as
+    YOLO-mark and the labelers that feed darknet leave them (e.g. the public
+    jekhor/aerial-cars-dataset): no obj.data, stale list files, and label files
+    whose image was never committed. Every image is read as train; the lists
+    and the orphan labels (with their box count) are reported."""
+    (tmp_path / "aerial.names").write_text("car\ntruck\n")
+    for k, stem in enumerate(("a", "b", "c")):
+        (tmp_path / f"{stem}.jpg").write_bytes(distinct_jpeg(k, (96, 72)))
+        (tmp_path / f"{stem}.txt").write_text(f"{k % 2} 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "gone.txt").write_text("0 0.5 0.5 0.1 0.1\n1 0.2 0.2 0.1 0.1\n")  # its image is not there
+    (tmp_path / "train.txt").write_text("aerial/a.jpg\n")  # a stale list, written from the folder above
+    (tmp_path / "test3.txt").write_text("aerial/b.jpg\naerial/c.jpg\n")
+    ds = read_yolo(tmp_path)
+    assert sorted(ds.images["file"]) == ["a.jpg", "b.jpg", "c.jpg"]
+    assert set(ds.images["split"]) == {"train"}
+    assert [i.name for i in ds.label_map] == ["car", "truck"]
+    assert ds.objects["text"].tolist() == ["car", "truck", "car"]
+    by_code = {f.code: f for f in ds.findings}
+    assert by_code["yolo.lists_unused"].value == ["test3.txt", "train.txt"]
+    assert by_code["yolo.label_without_image"].value == ["gone.txt"]
+    assert "their 2 box(es) are not read" in by_code["yolo.label_without_image"].detail
+    # the same folder without a names file is not taken for YOLO (a folder of images and notes)
+    (tmp_path / "aerial.names").unlink()
+    with pytest.raises(UsageError, match="classes.txt / .names file"):
+        read_yolo(tmp_path)

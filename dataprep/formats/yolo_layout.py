@@ -14,6 +14,9 @@ it feeds) resolves it.
     Label Studio "YOLO"                classes.txt, notes.json                         images/ + labels/ (one split)
     LabelImg, plain trees              classes.txt, or none    (class_<id> if none)    images/<split>/, <split>/images/
                                                                                         or images/ alone
+    darknet plain folder (YOLO-mark)   <name>.names, obj.names                         the folder: a.jpg + a.txt
+                                       or classes.txt                                  (one split; list files
+                                                                                        without obj.data reported)
 
 How a data.yaml's paths resolve (Ultralytics ``check_det_dataset`` in
 ``ultralytics/data/utils.py``):
@@ -518,8 +521,10 @@ def _tree_layout(root: Path) -> Layout:
     folder) and plain image/label trees."""
     root = root.resolve()
     findings: list[Finding] = []
-    classes_file = next((p for p in (root / "classes.txt", root / "labels" / "classes.txt", root / "obj.names")
-                         if p.is_file()), None)
+    classes_file = next((p for p in (root / "classes.txt", root / "labels" / "classes.txt", root / "obj.names",
+                                     *_lone_names_file(root)) if p.is_file()), None)
+    if is_flat(root):
+        findings += _unbound_lists(root)
     classes = _names_file(classes_file) if classes_file else None
     names = _notes_names(root / "notes.json", classes, findings) if (root / "notes.json").is_file() else None
     names = names or classes
@@ -527,6 +532,67 @@ def _tree_layout(root: Path) -> Layout:
     if names is not None:
         names = check_names(names, str(descriptor), findings)
     return Layout("classes.txt" if classes_file else "tree", descriptor, root, names, _tree_splits(root), findings)
+
+
+def _lone_names_file(root: Path) -> list[Path]:
+    """A darknet ``<name>.names`` file, when the folder holds exactly one."""
+    found = sorted(root.glob("*.names"))
+    return found if len(found) == 1 else []
+
+
+def _flat_images(root: Path) -> list[Path]:
+    return [p for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
+
+
+def is_flat(path: Path) -> bool:
+    """Darknet's plain folder (YOLO-mark, the labelers that feed darknet): images
+    with their label files beside them (``a.jpg``, ``a.txt``) and a class names
+    file (``classes.txt``, ``obj.names`` or one ``<name>.names``), no descriptor."""
+    if not path.is_dir() or (path / "images").is_dir():
+        return False
+    if not any((path / n).is_file() for n in ("classes.txt", "obj.names")) and not _lone_names_file(path):
+        return False
+    return any(p.with_suffix(".txt").is_file() for p in _flat_images(path))
+
+
+def _is_list_file(path: Path) -> bool:
+    """A .txt whose first line names an image file (a label file's lines are numbers)."""
+    try:
+        first = next((line.strip() for line in _read(path, "YOLO text file").splitlines() if line.strip()), "")
+    except (AnnotationError, UsageError):
+        return False
+    return Path(first).suffix.lower() in IMAGE_EXTS
+
+
+def _unbound_lists(root: Path) -> list[Finding]:
+    """The other .txt files of a flat folder. Image list files that no obj.data
+    names: which of them (``train.txt``, ``train3.txt``, ...) the author trained
+    on is written nowhere, so every image in the folder is read (nothing is
+    lost) and the lists are reported. Label files whose image is not there:
+    their boxes cannot be read, and are counted."""
+    labels = {p.with_suffix(".txt").name for p in _flat_images(root)}
+    lists, orphans, boxes = [], [], 0
+    for p in sorted(root.glob("*.txt")):
+        if p.name in labels or p.name == "classes.txt":
+            continue
+        if _is_list_file(p):
+            lists.append(p.name)
+        else:
+            orphans.append(p.name)
+            boxes += sum(1 for line in _read(p, "YOLO label file").splitlines() if line.strip())
+    out = []
+    if lists:
+        out.append(Finding(INFO, "yolo.lists_unused", "lists", str(root),
+                           f"{len(lists)} image list file(s) ({', '.join(lists[:6])}{', ...' if len(lists) > 6 else ''}"
+                           ") but no obj.data saying which split each is; every image in the folder is read as train "
+                           "(re-split with --split, or write an obj.data naming the lists)", IGNORED,
+                           annotation=str(root), value=lists))
+    if orphans:
+        out.append(Finding(WARNING, "yolo.label_without_image", "labels", str(root),
+                           f"{len(orphans)} label file(s) ({', '.join(orphans[:6])}{', ...' if len(orphans) > 6 else ''}"
+                           f") have no image beside them; their {boxes} box(es) are not read", IGNORED,
+                           annotation=str(root), value=orphans))
+    return out
 
 
 def _named_yaml(root: Path) -> Path | None:
@@ -551,11 +617,12 @@ def find_layout(path: Path) -> Layout:
         return _yaml_layout(yaml_path)
     if (path / "obj.data").is_file():
         return _darknet_layout(path / "obj.data")
-    if is_tree(path):
+    if is_tree(path) or is_flat(path):
         return _tree_layout(path)
     several = sorted(p.name for p in path.glob("*.y*ml"))
     raise UsageError(f"{path}: no data.yaml (the Ultralytics dataset file with names and train/val folders), "
-                     "obj.data, or images/ and labels/ folders"
+                     "obj.data, images/ and labels/ folders, or images with their .txt labels beside them and a "
+                     "classes.txt / .names file"
                      + (f"; several .yaml files: {', '.join(several)}" if several else ""))
 
 
@@ -570,7 +637,7 @@ def is_yolo(path: Path) -> bool:
     """A folder with a data.yaml (or one other .yaml beside images/ or labels/),
     an obj.data or an image/label tree; or a ``.yaml`` / ``obj.data`` file."""
     if path.is_dir():
-        if any((path / n).is_file() for n in (*YAML_NAMES, "obj.data")) or is_tree(path):
+        if any((path / n).is_file() for n in (*YAML_NAMES, "obj.data")) or is_tree(path) or is_flat(path):
             return True
         yamls = list(path.glob("*.yaml")) + list(path.glob("*.yml"))
         return len(yamls) == 1 and ((path / "images").is_dir() or (path / "labels").is_dir())

@@ -117,6 +117,10 @@ CATALOGUE: dict[str, Code] = {
                                           "val/valid twin", "AV"),
     "yolo.list_paths_resolved": _c(INFO, KEPT, "a list file's paths are read relative to the dataset root or without "
                                                "darknet's 'data/'", "AV"),
+    "yolo.lists_unused": _c(INFO, IGNORED, "a plain darknet folder holds image list files but no obj.data binding them "
+                                           "to splits; every image is read as train", "AV"),
+    "yolo.label_without_image": _c(WARNING, IGNORED, "label files in a plain darknet folder with no image beside "
+                                                     "them; their boxes are counted, not read", "AV"),
     "yolo.name_resolved": _c(INFO, FIXED, "a listed image or label file differs from the file on disk in case or "
                                           "extension; that file is read", "AV"),
     "yolo.keypoints": _c(INFO, IGNORED, "a pose dataset (kpt_shape): each line's box is read, its keypoints left out",
