@@ -5,13 +5,19 @@ Each set is a ``dataprep convert`` output given on the command line (this
 script fetches nothing). The sets measured in ``benchmarks/RESULTS.md``:
 
 =========  ==========================================================  ========  =====================================
-set        source (GitHub repository, VOC XML + JPEG)                  licence   records (dataprep convert voc)
+set        source (GitHub repository)                                  licence   records (dataprep convert)
 =========  ==========================================================  ========  =====================================
 bccd       Shenggan/BCCD_Dataset: blood-cell microscopy, 640x480,      MIT       the repository's ImageSets/Main
            RBC / WBC / Platelets (the small class)                               splits: train 205, val 87, test 72
 raccoon    datitran/raccoon_dataset: photos of raccoons, one class     MIT       --split train=0.8,val=0.2: 160 / 40
 kangaroo   experiencor/kangaroo: photos of kangaroos, one class        none      --split train=0.8,val=0.2: 130 / 33
                                                                        stated    (1 of 164 images refused: report.json)
+cars       jekhor/aerial-cars-dataset: drone and aerial photos, car /  mixed:    ``dataprep convert yolo`` (a darknet
+           truck / bus / minibus / cyclist (darknet YOLO, a plain      CC-BY     plain folder), --split train=0.8,val=0.2:
+           folder), 684x547 to 3168x1782; cars ~35x20 px in 1920x1080  (KIT AIS) 109 / 32 (13 label files whose image
+                                                                       CC-BY-SA, is not in the repository: reported)
+                                                                       YouTube
+                                                                       frames
 =========  ==========================================================  ========  =====================================
 
 For example::
@@ -19,6 +25,7 @@ For example::
     dataprep convert voc BCCD_Dataset/BCCD --out real/bccd
     dataprep convert voc --annotations raccoon_dataset/annotations --images raccoon_dataset/images \\
         --out real/raccoon --split train=0.8,val=0.2
+    dataprep convert yolo aerial-cars-dataset --out real/cars --split train=0.8,val=0.2
     python benchmarks/train_real.py --set bccd=real/bccd --set raccoon=real/raccoon --set kangaroo=real/kangaroo \\
         --arms today,new --cpu-minutes 30
 
