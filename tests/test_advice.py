@@ -228,3 +228,36 @@ def test_train_model_auto_trains_the_advised_model(blood_records, tmp_path, caps
     saved = TrainConfig.load(run_dir)
     assert (saved.model, saved.input_size) == (FPN, 320)
     assert saved.anchor_config == advise_records(str(blood_records), "train").pick_anchors().to_dict()
+
+
+def test_train_warns_of_a_class_its_anchors_cannot_cover(tmp_path):
+    """``dataprep train``'s check before training (the aerial-cars case: tiny
+    boxes no default anchor reaches): the poorly covered class is named with its
+    coverage and what to run; a well covered one is not."""
+    from conftest import make_jpeg
+    from helpers import build, run
+    from dataprep.stats.advice import coverage_warnings
+    from dataprep.train.restore import model_settings
+
+    root = tmp_path / "images"
+    root.mkdir()
+    images, objects = [], []
+    for k in range(6):
+        (root / f"{k}.jpg").write_bytes(make_jpeg(320, 320, seed=k))
+        images.append({"image_id": k + 1, "file": f"{k}.jpg", "split": "train", "width": 320, "height": 320,
+                       "annotation": f"{k}.xml"})
+        objects.append({"image_id": k + 1, "index": 0, "text": "big", "xmin": 60, "ymin": 60, "xmax": 260,
+                        "ymax": 260})
+        # 12 px, centred on FPNLite's stride-8 grid: far below SSDLite's smallest (32 px) anchor
+        objects.append({"image_id": k + 1, "index": 1, "text": "speck", "xmin": 30 + 16 * k, "ymin": 22,
+                        "xmax": 42 + 16 * k, "ymax": 34})
+    run(build(tmp_path, images, objects), tmp_path / "records")
+    s = model_settings(DEFAULT_MODEL)
+    lines = coverage_warnings(str(tmp_path / "records"), "train", s.model, s.input_size, s.anchor_config)
+    assert len(lines) == 2 and "'speck': 0.0% of its 6 train boxes" in lines[0] and "'big'" not in "".join(lines)
+    assert "--anchors --suggest" in lines[1] and "--model auto" in lines[1]
+    # a model with a finer grid and anchors fitted to the specks has nothing to say
+    specks = np.array([[22, 30 + 16 * k, 34, 42 + 16 * k] for k in range(3)], np.float32) / 320
+    fitted = suggest_multiscale_anchors(specks, (320, 320), default_anchor_config(FPN))
+    assert coverage_warnings(str(tmp_path / "records"), "train", FPN, 320,
+                             fitted.config.to_dict(), max_examples=3) == []

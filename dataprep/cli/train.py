@@ -175,7 +175,21 @@ def _model_settings(records: Path, train_split: str, model, init_from, input_siz
         return _auto_model(records, train_split, alpha, input_size, init_from, anchors, anchor_config, quiet=quiet)
     settings = model_settings(model, init_from, input_size, alpha, anchors, anchor_config)
     _echo_lines(f"note: {note}" for note in settings.notes)
+    _echo_lines(_coverage_check(records, train_split, settings))
     return settings
+
+
+def _coverage_check(records: Path, train_split: str, settings) -> list[str]:
+    """The classes the anchors about to be trained cover poorly (advisory: records
+    train() cannot read are reported by train() itself)."""
+    from dataprep.errors import DataprepError
+    from dataprep.stats.advice import coverage_warnings
+
+    try:
+        return coverage_warnings(str(records), train_split, settings.model, settings.input_size,
+                                 settings.anchor_config)
+    except (DataprepError, OSError, ValueError):
+        return []
 
 
 def _recipe(records: Path, train_split: str, weights: str, init_from, rotate: bool, time_budget: str | None,

@@ -304,3 +304,46 @@ def advise_records(records: str, split: str, *, iou_threshold: float = 0.5, seed
     if advice is None:
         raise UsageError(f"--model auto: the {split!r} split of {records} has no boxes to choose a model by")
     return advice
+
+
+# ------------------------------------------------------- dataprep train's check
+#: ``dataprep train`` warns when its anchors reach IoU 0.5 for fewer than this share of a class's train boxes.
+POOR_COVERAGE = 0.5
+#: Train examples the check reads (the first ones; dataprep's shards are written shuffled).
+CHECK_EXAMPLES = 2000
+
+
+def coverage_warnings(records: str, split: str, model: str, input_size: int, anchor_config: dict, *,
+                      iou_threshold: float = 0.5, max_examples: int = CHECK_EXAMPLES) -> list[str]:
+    """What ``dataprep train`` prints before training when a class is poorly
+    covered: the share of each such class's train boxes (of the first
+    ``max_examples`` examples) with an anchor at IoU >= ``iou_threshold`` for
+    the model, input size and anchors it is about to train (the trainer
+    stretches images onto the input, so the records' normalized boxes are the
+    input's), and what to run instead. A box without a matching anchor is
+    learnt only through its one force-matched anchor, if at all: on the public
+    aerial-cars set the default anchors reach 0% of the cars at any size, and a
+    run scores nothing without saying why."""
+    from dataprep.anchors.kinds import anchor_config_from_dict
+    from dataprep.stats.collect import collect_records
+
+    table = collect_records(records, split=split, max_examples=max_examples)
+    if table.num_boxes == 0:
+        return []
+    label = np.asarray(table.label, dtype=np.intp)
+    names = list(table.class_names)
+    report = anchor_coverage(np.clip(table.boxes, 0.0, 1.0), (input_size, input_size),
+                             anchor_config_from_dict(anchor_config), iou_threshold=iou_threshold)
+    present = np.bincount(label, minlength=len(names)) > 0
+    counts = np.bincount(label, minlength=len(names))
+    covered = _by_class(report.matched, label, names, present)
+    poor = sorted((share, name) for name, share in covered.items() if share < POOR_COVERAGE)
+    if not poor:
+        return []
+    sample = f" (first {max_examples} examples)" if table.num_images >= max_examples else ""
+    lines = [f"warning: class {name!r}: {_pct(share)} of its {int(counts[names.index(name)])} {split} boxes{sample} "
+             f"have an anchor at IoU >= {iou_threshold:g} with {model} at {input_size}x{input_size}; the model "
+             "can hardly learn the rest" for share, name in poor]
+    lines.append(f"  what covers them: dataprep stats {shlex.quote(str(records))} --split {split} --anchors --suggest; "
+                 "or train with --model auto (the model, input size and anchors it advises)")
+    return lines

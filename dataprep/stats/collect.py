@@ -183,12 +183,14 @@ _STATS_KEYS = ("image/height", "image/width", "image/filename", "image/object/bb
                "image/object/class/label")
 
 
-def collect_records(src: str | Path, *, split: str | None = None, progress: bool = False) -> BoxTable:
+def collect_records(src: str | Path, *, split: str | None = None, progress: bool = False,
+                    max_examples: int | None = None) -> BoxTable:
     """Stream TFRecords of ``tf.train.Example`` (TF OD API keys) into a table.
 
     Image sizes come from ``image/width`` and ``image/height`` (the image
     header when they are missing); class names from ``image/object/class/text``,
-    else the label map beside the records, else ``id N``.
+    else the label map beside the records, else ``id N``. ``max_examples``:
+    stop after that many (a sample: dataprep writes its shards in a shuffled order).
     """
     from dataprep.records.example import decode_example
     from dataprep.records.framing import RecordError
@@ -217,6 +219,8 @@ def collect_records(src: str | Path, *, split: str | None = None, progress: bool
         for f in records.files:  # every file's split, in reading order, even one with no record
             split_codes.setdefault(f.split, len(split_codes))
         for file, k, rec in records.scan(strict=True):
+            if max_examples is not None and n_images >= max_examples:
+                break
             path, data, s_code = file.path, rec.data, split_codes[file.split]
             try:
                 ex = decode_example(data, _STATS_KEYS)
