@@ -121,5 +121,7 @@ def test_dataset_findings_imbalance_and_outliers():
     aspect = {f.item for f in found if f.code == "box.aspect_outlier"}
     assert size == {"img5.jpg object 0 'cat'"}
     assert aspect == {"img6.jpg object 0 'cat'"}
+    (odd,) = [f for f in found if f.code == "box.aspect_outlier"]
+    assert "aspect ratio w/h 20 (box 200x10)" in odd.detail  # the ratio itself, not the box's sides alone
     # balanced classes: no imbalance finding; too few boxes: no outlier statistics
     assert not dataset_findings(objs[objs["text"] == "dog"], files)

@@ -69,8 +69,10 @@ def dataset_findings(objs: pd.DataFrame, files: pd.Series, annotations: pd.Serie
                 r = objs.iloc[k]
                 file = files.get(r["image_id"], str(r["image_id"]))
                 ann = annotations.get(r["image_id"], "") if annotations is not None else ""
+                shown = f"{w[k]:.4g}x{h[k]:.4g}" if what == "size" else \
+                    f"w/h {w[k] / h[k]:.3g} (box {w[k]:.4g}x{h[k]:.4g})"
                 out.append(Finding(INFO, code, f"{file} object {r['index']} {cls!r}", ann,
-                                   f"{what} {w[k]:.4g}x{h[k]:.4g} is far from the other {cls!r} boxes "
+                                   f"{what} {shown} is far from the other {cls!r} boxes "
                                    f"(robust z = {zz:+.1f}); kept, worth a look", KEPT, image=file, annotation=ann,
                                    object_index=int(r["index"]), value=[w[k], h[k]]))
     return out
