@@ -193,6 +193,11 @@ def run_jobs(jobs: list[tuple[str, list[str], Path]], parallel: int) -> None:
                 print(f"{'done' if proc.returncode == 0 else f'FAILED ({proc.returncode})'} {name}", flush=True)
 
 
+def _ap(value) -> str:
+    """An AP, or '-' for a class with no val boxes (COCO evaluation gives it none)."""
+    return "-" if value is None else f"{value:.3f}"
+
+
 def report(work: Path, sets: dict[str, Path], arms: list[str]) -> None:
     """Per set and arm: mAP@0.5, AP@[.5:.95] and AP@0.5 per class, epochs, CPU minutes; the curves."""
     summary = {}
@@ -207,7 +212,8 @@ def report(work: Path, sets: dict[str, Path], arms: list[str]) -> None:
         print(f"\n{name}: val split after the last epoch (AP@0.5 / AP@[.5:.95] per class)")
         for res in results:
             ev = res.get("evaluation") or {}
-            per = "  ".join(f"{c} {ev['per_class50'][c]:.3f}/{ev['per_class'][c]:.3f}" for c in ev.get("per_class", {}))
+            per = "  ".join(f"{c} {_ap(ev['per_class50'][c])}/{_ap(ev['per_class'][c])}"
+                            for c in ev.get("per_class", {}))
             print(f"  {res['arm']:10} mAP@0.5 {ev.get('mAP50', float('nan')):.3f}  AP@[.5:.95] "
                   f"{ev.get('mAP', float('nan')):.3f}  epochs {res['epochs_run']:3d}  "
                   f"{res['cpu_minutes']:5.1f} CPU-min  {per}")

@@ -103,17 +103,23 @@ def test_recipe_by_start_and_given_settings():
     assert start_of("none", None) == "random" and start_of("imagenet", None) == "imagenet"
     assert start_of("none", "zoo/") == "checkpoint"
     random = choose_recipe("random", 200)
-    assert random.settings["optimizer"] == "sgd" and random.settings["learning_rate"] == 0.02
-    assert choose_recipe("checkpoint", 200).settings["optimizer"] == "sgd"
-    adam = choose_recipe("random", 200, {"optimizer": "adam", "learning_rate": None})
-    assert adam.settings["learning_rate"] == 1e-3 and adam.reasons["learning_rate"] == "the usual rate of adam"
+    assert random.settings["optimizer"] == "adam" and random.settings["learning_rate"] == 1e-3
+    assert random.settings["alpha"] == 0.35  # the width the real-set benchmark chose from random weights
+    checkpoint = choose_recipe("checkpoint", 200)
+    assert checkpoint.settings["optimizer"] == "sgd" and "alpha" not in checkpoint.settings  # --init-from's width
+    assert "alpha" not in choose_recipe("imagenet", 200).settings
+    sgd = choose_recipe("random", 200, {"optimizer": "sgd", "learning_rate": None})
+    assert sgd.settings["learning_rate"] == 0.02 and sgd.reasons["learning_rate"] == "the usual rate of sgd"
+    assert choose_recipe("random", 200, {"alpha": 1.0}).settings["alpha"] == 1.0
     given = choose_recipe("random", 200, {"optimizer": "sgd", "learning_rate": None, "batch_size": 8})
     assert given.settings["learning_rate"] == 0.02 and given.settings["batch_size"] == 8
     assert given.reasons["batch_size"] == "given"
     assert any("batch_size" in line and "8" in line for line in given.lines())
     # the CLI passes every option, unset ones as None: the recipe's own optimizer keeps its own rate
-    unset = choose_recipe("random", 200, {"optimizer": None, "learning_rate": None, "batch_size": None})
-    assert unset.settings["optimizer"] == "sgd" and unset.settings["learning_rate"] == 0.02
+    unset = choose_recipe("random", 200, {"optimizer": None, "learning_rate": None, "batch_size": None,
+                                          "alpha": None})
+    assert unset.settings["optimizer"] == "adam" and unset.settings["learning_rate"] == 1e-3
+    assert unset.settings["alpha"] == 0.35
 
 
 def test_run_folder_removes_what_a_killed_run_left_and_gives_back_best(tmp_path):

@@ -148,6 +148,10 @@ def test_cli_takes_anchor_settings_from_the_stats_file(tmp_path, monkeypatch):
     config = seen["config"]
     assert config.anchors == cfg and config.input_size == 192  # the file's size when --input-size is absent
     assert config.learning_rate == 1e-3 and config.optimizer == "adam" and config.weights_path() is None
+    assert config.alpha == 0.35  # the random-weights recipe's width
+    assert main(["train", "--records", "r", "--out", "o", "--anchors", str(tmp_path / "anchors.json"),
+                 "--backbone-weights", "none", "--alpha", "1.0"]) == 0
+    assert seen["config"].alpha == 1.0 and seen["config"].optimizer == "adam"  # a given width wins
     assert main(["train", "--records", "r", "--out", "o", "--anchors", str(tmp_path / "anchors.json"),
                  "--anchor-config", str(tmp_path / "anchors.json")]) == 2  # not both
 

@@ -81,7 +81,8 @@ def train_cmd(
     ] = "feature-extractor",
     input_size: o.InputSizeOpt = None,
     alpha: Annotated[Optional[float], typer.Option(
-        "--alpha", help="MobileNetV2 width multiplier (default 1.0, or --init-from's).")] = None,
+        "--alpha", help="MobileNetV2 width multiplier (default: --init-from's; from random weights the "
+        "recipe's, 0.35; else 1.0).")] = None,
     backbone_weights: Annotated[Optional[str], typer.Option(
         "--backbone-weights", help="imagenet (downloaded by Keras; the default without --init-from), none "
         "(random), or a weights file.")] = None,
@@ -141,14 +142,15 @@ def train_cmd(
     budget = parse_duration(time_budget) if time_budget is not None else None
     if budget is not None and epochs is not None:
         raise UsageError("give --epochs or --time-budget, not both")
-    settings = _model_settings(records, train_split, model, init_from, o.square_size(input_size), alpha, anchors,
-                               anchor_config, quiet)
-    from dataprep.train.trainer import train
-
     weights = backbone_weights or ("none" if init_from else "imagenet")
     recipe = _recipe(records, train_split, weights, init_from, rotate, time_budget if budget else None,
                      {"optimizer": optimizer, "learning_rate": learning_rate, "weight_decay": weight_decay,
-                      "batch_size": batch_size, "warmup_epochs": warmup_epochs, "epochs": epochs})
+                      "batch_size": batch_size, "warmup_epochs": warmup_epochs, "epochs": epochs, "alpha": alpha})
+    # the width: given, else --init-from's (the recipe has none for a checkpoint start), else the recipe's
+    settings = _model_settings(records, train_split, model, init_from, o.square_size(input_size),
+                               recipe.settings.get("alpha"), anchors, anchor_config, quiet)
+    from dataprep.train.trainer import train
+
     config = TrainConfig(
         model=settings.model, input_size=settings.input_size, alpha=settings.alpha, backbone_weights=weights,
         anchor_config=settings.anchor_config, init_from=None if init_from is None else str(init_from),
@@ -156,7 +158,8 @@ def train_cmd(
         train_split=train_split, eval_split=eval_split, eval_every=eval_every, early_stop=early_stop,
         time_budget=budget, augment=not no_augment, mixed_precision=mixed_precision, jit_compile=xla, seed=seed,
         precise_bn_images=precise_bn_images,
-        **{k: v for k, v in recipe.settings.items() if not (k == "epochs" and not isinstance(v, int))},
+        **{k: v for k, v in recipe.settings.items()
+           if k != "alpha" and not (k == "epochs" and not isinstance(v, int))},
     )
     if resume and epochs is None:
         config = config.replace(epochs=TrainConfig.load(out).epochs)
