@@ -104,6 +104,7 @@ def test_migrated_folders_give_the_tf1_detections_here_and_in_the_genuine_tf2_ap
         np.testing.assert_allclose(tf2[f"{name}/{key}"], np.asarray(ours[key]), atol=1e-4)
 
 
+@pytest.mark.slow  # the default run's time budget; the checkpoint folders above migrate in every run
 def test_a_frozen_graph_folder_migrates_too(tmp_path):
     import shutil
 
