@@ -555,13 +555,11 @@ def is_flat(path: Path) -> bool:
     return any(p.with_suffix(".txt").is_file() for p in _flat_images(path))
 
 
-def _is_list_file(path: Path) -> bool:
-    """A .txt whose first line names an image file (a label file's lines are numbers)."""
+def _nonblank_lines(path: Path) -> list[str]:
     try:
-        first = next((line.strip() for line in _read(path, "YOLO text file").splitlines() if line.strip()), "")
+        return [line.strip() for line in _read(path, "YOLO text file").splitlines() if line.strip()]
     except (AnnotationError, UsageError):
-        return False
-    return Path(first).suffix.lower() in IMAGE_EXTS
+        return []
 
 
 def _unbound_lists(root: Path) -> list[Finding]:
@@ -575,11 +573,12 @@ def _unbound_lists(root: Path) -> list[Finding]:
     for p in sorted(root.glob("*.txt")):
         if p.name in labels or p.name == "classes.txt":
             continue
-        if _is_list_file(p):
+        lines = _nonblank_lines(p)  # read once: a list file's first line names an image, a label file's is numbers
+        if lines and Path(lines[0]).suffix.lower() in IMAGE_EXTS:
             lists.append(p.name)
         else:
             orphans.append(p.name)
-            boxes += sum(1 for line in _read(p, "YOLO label file").splitlines() if line.strip())
+            boxes += len(lines)
     out = []
     if lists:
         out.append(Finding(INFO, "yolo.lists_unused", "lists", str(root),
